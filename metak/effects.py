@@ -1,0 +1,147 @@
+"""Effect sizes (yi) and sampling variances (vi) from arm data, as metafor's escalc (3.8).
+
+yi is always experimental minus control on the analysis scale (log for ratio measures).
+
+Binary outcomes (2x2 tables ai, bi | ci, di = events, non-events in the experimental arm |
+control arm): OR (log odds ratio), RR (log risk ratio), RD (risk difference), PETO (Peto's
+log OR, used only for the Q of rma.peto). Zero cells: ``add`` (0.5) is added to every cell
+of a table as ``to`` says: ``only0`` tables with a zero cell (the default), ``all``,
+``if0all`` all tables if any has a zero cell, ``none``. ``drop00`` makes tables without
+events (or without non-events) in both arms missing. As in escalc, the correction also
+changes RD's yi.
+
+Continuous outcomes: MD (raw mean difference, vi = sd1²/n1 + sd2²/n2) and SMD (Hedges' g,
+exact bias correction J(m) = Gamma(m/2) / (sqrt(m/2) Gamma((m-1)/2)), m = n1 + n2 - 2,
+vi = 1/n1 + 1/n2 + g²/(2 (n1 + n2)), metafor's ``vtype="LS"``).
+
+Contrasts (a reported estimate with CI or SE): ratio measures go to the log scale; a CI at
+level L gives SE = (upper - lower) / (2 z_{(1+L)/2}) on the analysis scale.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from .errors import MetakError
+
+BINARY_MEASURES = ("OR", "RR", "RD")
+CONTINUOUS_MEASURES = ("MD", "SMD")
+CONTRAST_ONLY = ("HR",)
+MEASURES = BINARY_MEASURES + CONTINUOUS_MEASURES + CONTRAST_ONLY
+LOG_MEASURES = ("OR", "RR", "HR", "PETO")
+CC_TO = ("only0", "all", "if0all", "none")
+
+#: what each measure is called on axes and in tables
+MEASURE_LABELS = {
+    "OR": "Odds ratio",
+    "RR": "Risk ratio",
+    "RD": "Risk difference",
+    "HR": "Hazard ratio",
+    "MD": "Mean difference",
+    "SMD": "Standardised mean difference (Hedges' g)",
+}
+
+
+def scale_of(measure: str) -> str:
+    return "log" if measure in LOG_MEASURES else "identity"
+
+
+@dataclass(frozen=True)
+class ContinuityCorrection:
+    add: float = 0.5
+    to: str = "only0"
+    drop00: bool = False
+
+    def to_dict(self):
+        return {"add": self.add, "to": self.to, "drop00": self.drop00}
+
+
+def _corrected(ai, bi, ci, di, cc: ContinuityCorrection):
+    a, b, c, d = (np.asarray(x, dtype=float).copy() for x in (ai, bi, ci, di))
+    double_zero = ((a == 0) & (c == 0)) | ((b == 0) & (d == 0))
+    has_zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
+    if cc.to == "all":
+        which = np.ones_like(a, bool)
+    elif cc.to == "only0":
+        which = has_zero
+    elif cc.to == "if0all":
+        which = np.full_like(a, has_zero.any(), dtype=bool)
+    else:
+        which = np.zeros_like(a, bool)
+    add = np.where(which, cc.add, 0.0)
+    a, b, c, d = a + add, b + add, c + add, d + add
+    return a, b, c, d, double_zero
+
+
+def escalc_binary(measure, ai, bi, ci, di, cc: ContinuityCorrection = ContinuityCorrection()):
+    """yi, vi for 2x2 tables (arrays). Non-estimable tables give NaN."""
+    a, b, c, d, double_zero = _corrected(ai, bi, ci, di, cc)
+    n1, n2 = a + b, c + d
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "OR":
+            yi = np.log(a * d / (b * c))
+            vi = 1 / a + 1 / b + 1 / c + 1 / d
+        elif measure == "RR":
+            yi = np.log((a / n1) / (c / n2))
+            vi = 1 / a - 1 / n1 + 1 / c - 1 / n2
+        elif measure == "RD":
+            p1, p2 = a / n1, c / n2
+            yi = p1 - p2
+            vi = p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
+        elif measure == "PETO":
+            n = n1 + n2
+            m1 = a + c
+            v = n1 * n2 * m1 * (n - m1) / (n**2 * (n - 1))
+            yi = (a - n1 * m1 / n) / v
+            vi = 1 / v
+        else:
+            raise MetakError(f"measure {measure} is not a binary-outcome measure")
+    bad = ~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0))
+    if cc.drop00:
+        bad |= double_zero
+    yi = np.where(bad, np.nan, yi)
+    vi = np.where(bad, np.nan, vi)
+    return yi, vi
+
+
+def hedges_j(m):
+    """Exact small-sample correction J(m) = Gamma(m/2) / (sqrt(m/2) Gamma((m-1)/2))."""
+    m = np.asarray(m, dtype=float)
+    return np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
+
+
+def escalc_continuous(measure, m1, sd1, n1, m2, sd2, n2):
+    """yi, vi for two-arm continuous data (arrays)."""
+    m1, sd1, n1, m2, sd2, n2 = (np.asarray(x, dtype=float) for x in (m1, sd1, n1, m2, sd2, n2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "MD":
+            return m1 - m2, sd1**2 / n1 + sd2**2 / n2
+        if measure == "SMD":
+            m = n1 + n2 - 2
+            sp = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / m)
+            g = hedges_j(m) * (m1 - m2) / sp
+            return g, 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
+    raise MetakError(f"measure {measure} is not a continuous-outcome measure")
+
+
+def contrast_yi_vi(measure, estimate, ci=None, se=None, level=0.95):
+    """A reported contrast -> (yi, vi) on the analysis scale."""
+    log = measure in LOG_MEASURES
+    yi = math.log(estimate) if log else float(estimate)
+    if se is None:
+        lo, hi = ci
+        if log:
+            lo, hi = math.log(lo), math.log(hi)
+        se = (hi - lo) / (2 * float(special.ndtri(0.5 + level / 2)))
+    return yi, se**2
+
+
+def to_natural(measure, x):
+    """Analysis scale -> natural scale (exp for ratio measures)."""
+    if x is None:
+        return None
+    return math.exp(x) if measure in LOG_MEASURES else x

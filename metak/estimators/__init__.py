@@ -1,0 +1,5 @@
+"""Frequentist estimators: inverse-variance FE/RE (``fit``, ``fit_batch``) and MH/Peto (``fit_tables``)."""
+
+from .fit import IV_METHODS, METHODS, RE_METHODS, TESTS, BatchResult, check_settings, fit, fit_batch  # noqa: F401
+from .result import CommonEffect, MetaResult  # noqa: F401
+from .tables import fit_tables  # noqa: F401

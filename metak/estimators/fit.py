@@ -1,0 +1,327 @@
+"""Inverse-variance meta-analysis: fixed effect and random effects, one or many at once.
+
+The whole computation is vectorised over a batch of meta-analyses (rows of a NaN-padded
+2-D array), so :func:`fit` is :func:`fit_batch` on one row. Formulas follow metafor's
+``rma.uni`` for the intercept-only model (Viechtbauer 2010):
+
+* estimate = sum w y / sum w with w = 1/(v + tau²), SE = 1/sqrt(sum w);
+* ``test="hksj"`` (metafor's ``test="knha"``; Hartung & Knapp 2001, Sidik & Jonkman 2002):
+  SE_KH = sqrt(sum w (y - mu)² / ((k - 1) sum w)), t on k - 1 df, with no truncation of
+  the scale factor at 1 (metafor's default);
+* prediction interval mu ± crit sqrt(tau² + SE²) with crit z or t(k-1) (metafor ``predict``);
+* Q = sum (y - mu_FE)²/v; I² = 100 tau²/(tau² + s²), H² = (tau² + s²)/s² with the typical
+  within-study variance s² = (k-1) sum w / ((sum w)² - sum w²) (Higgins & Thompson 2002);
+  fixed-effect fits report I² = max(0, (Q - df)/Q) and H² = Q/df;
+* Q-profile CI of tau² (Viechtbauer 2007): Q_gen(tau²) at the chi² quantiles, with the
+  I², H² and tau CIs transformed from it.
+"""
+
+from __future__ import annotations
+
+import warnings as _warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from ..errors import ConvergenceWarning, MetakError
+from .result import CommonEffect, MetaResult
+from .tau2 import ESTIMATORS, q_gen, solve_decreasing
+
+METHODS = ("FE", "MH", "PETO", "DL", "REML", "ML", "PM", "SJ", "HE", "EB")
+IV_METHODS = ("FE", "DL", "REML", "ML", "PM", "SJ", "HE", "EB")
+RE_METHODS = ("DL", "REML", "ML", "PM", "SJ", "HE", "EB")
+TESTS = ("z", "hksj")
+#: aliases accepted for the Knapp-Hartung test (metafor calls it "knha")
+TEST_ALIASES = {"knha": "hksj", "kh": "hksj", "hk": "hksj"}
+
+
+def check_settings(method: str, test: str, level: float) -> tuple[str, str, float]:
+    """Validate model settings at once (a typo must fail before any fitting)."""
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        raise MetakError(f"method {method!r} is not one of {', '.join(METHODS)}")
+    method = method.upper()
+    test = TEST_ALIASES.get(test, test)
+    if test not in TESTS:
+        raise MetakError(f"test {test!r} is not one of {', '.join(TESTS)}")
+    if not (isinstance(level, (int, float)) and 0 < level < 1):
+        raise MetakError(f"level must be between 0 and 1 (e.g. 0.95), got {level!r}")
+    if method in ("MH", "PETO") and test == "hksj":
+        raise MetakError(f"test hksj (Knapp-Hartung) is not defined for method {method}; use test: z")
+    return method, test, float(level)
+
+
+def _norm_ppf(p):
+    return special.ndtri(p)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Many meta-analyses fitted at once: each attribute is an array with one entry per row.
+
+    ``tau2_ci`` etc. are (m, 2) arrays. ``result(i)`` gives row i as a :class:`MetaResult`.
+    """
+
+    method: str
+    test: str
+    level: float
+    k: np.ndarray
+    estimate: np.ndarray
+    se: np.ndarray
+    ci_lower: np.ndarray
+    ci_upper: np.ndarray
+    statistic: np.ndarray
+    df: np.ndarray
+    p_value: np.ndarray
+    pi_lower: np.ndarray
+    pi_upper: np.ndarray
+    tau2: np.ndarray
+    tau2_ci: np.ndarray
+    i2: np.ndarray
+    i2_ci: np.ndarray
+    h2: np.ndarray
+    h2_ci: np.ndarray
+    q: np.ndarray
+    q_p: np.ndarray
+    fe_estimate: np.ndarray
+    fe_se: np.ndarray
+    converged: np.ndarray
+
+    def __len__(self):
+        return len(self.estimate)
+
+    def result(self, i: int, yi=(), vi=(), weights=()) -> MetaResult:
+        fe = self.method == "FE"
+        k = int(self.k[i])
+        crit = _norm_ppf(0.5 + self.level / 2)
+        tau2 = None if fe else self.tau2[i]
+        tau2_ci = None if fe else tuple(self.tau2_ci[i])
+        warns = []
+        if not self.converged[i]:
+            warns.append(f"the {self.method} estimator of tau² did not converge; results may be inaccurate")
+        return MetaResult(
+            method=self.method, test=self.test, level=self.level, k=k,
+            estimate=self.estimate[i], se=self.se[i], ci_lower=self.ci_lower[i], ci_upper=self.ci_upper[i],
+            statistic=self.statistic[i], df=(k - 1 if self.test == "hksj" else None), p_value=self.p_value[i],
+            pi_lower=None if fe else self.pi_lower[i], pi_upper=None if fe else self.pi_upper[i],
+            tau2=tau2, tau2_ci=tau2_ci,
+            tau=None if fe else np.sqrt(self.tau2[i]),
+            tau_ci=None if fe else tuple(np.sqrt(self.tau2_ci[i])),
+            i2=self.i2[i], i2_ci=None if fe else tuple(self.i2_ci[i]),
+            h2=self.h2[i], h2_ci=None if fe else tuple(self.h2_ci[i]),
+            q=self.q[i], q_df=k - 1, q_p=self.q_p[i],
+            common_effect=CommonEffect(self.fe_estimate[i], self.fe_se[i],
+                                       self.fe_estimate[i] - crit * self.fe_se[i],
+                                       self.fe_estimate[i] + crit * self.fe_se[i]),
+            weights=tuple(weights), yi=tuple(yi), vi=tuple(vi),
+            converged=bool(self.converged[i]), warnings=tuple(warns),
+        )
+
+
+def _as_2d(yi, vi):
+    """Accept a 2-D NaN-padded array or a list of 1-D arrays; return Y, V, mask."""
+    if isinstance(yi, (list, tuple)) and yi and np.ndim(yi[0]) == 1 and not np.isscalar(yi[0]):
+        width = max(len(r) for r in yi)
+        Y = np.full((len(yi), width), np.nan)
+        V = np.full((len(yi), width), np.nan)
+        for i, (a, b) in enumerate(zip(yi, vi)):
+            Y[i, : len(a)] = a
+            V[i, : len(b)] = b
+    else:
+        Y = np.array(yi, dtype=float, ndmin=2)
+        V = np.array(vi, dtype=float, ndmin=2)
+    if Y.shape != V.shape:
+        raise MetakError(f"yi and vi have different shapes {Y.shape} and {V.shape}")
+    M = np.isfinite(Y) & np.isfinite(V)
+    if np.any(M & (V <= 0)):
+        raise MetakError("every sampling variance vi must be greater than 0")
+    Y = np.where(M, Y, 0.0)
+    V = np.where(M, V, 1.0)
+    return Y, V, M.astype(float)
+
+
+def _fit_arrays(Y, V, M, method, test, level) -> BatchResult:
+    k = M.sum(1)
+    m = Y.shape[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau2, converged = ESTIMATORS[method](Y, V, M, k)
+        tau2 = np.where(k > 1, tau2, 0.0)
+        alpha = 1 - level
+        # common (fixed) effect and Cochran's Q
+        w0 = M / V
+        sw0 = w0.sum(1)
+        fe_mu = (w0 * Y).sum(1) / sw0
+        fe_se = 1 / np.sqrt(sw0)
+        q = (w0 * (Y - fe_mu[:, None]) ** 2).sum(1)
+        df = k - 1
+        q_p = np.where(df > 0, stats.chi2.sf(q, np.maximum(df, 1)), np.nan)
+        # the model estimate
+        w = M / (V + tau2[:, None])
+        sw = w.sum(1)
+        mu = (w * Y).sum(1) / sw
+        se = 1 / np.sqrt(sw)
+        if test == "hksj":
+            s2 = (w * (Y - mu[:, None]) ** 2).sum(1) / df
+            se = np.sqrt(s2 / sw)
+            crit = stats.t.ppf(1 - alpha / 2, np.maximum(df, 1))
+            stat = mu / se
+            p = 2 * stats.t.sf(np.abs(stat), np.maximum(df, 1))
+            crit = np.where(df > 0, crit, np.nan)
+            p = np.where(df > 0, p, np.nan)
+        else:
+            crit = np.full(m, _norm_ppf(1 - alpha / 2))
+            stat = mu / se
+            p = 2 * special.ndtr(-np.abs(stat))
+        ci_lo, ci_hi = mu - crit * se, mu + crit * se
+        pi_half = crit * np.sqrt(tau2 + se**2)
+        # heterogeneity
+        sw02 = (w0**2).sum(1)
+        s2_typ = df * sw0 / (sw0**2 - sw02)
+        if method == "FE":
+            i2 = np.where(q > 0, np.maximum(0.0, 100 * (q - df) / q), 0.0)
+            h2 = q / df
+            tau2_ci = np.full((m, 2), np.nan)
+        else:
+            i2 = 100 * tau2 / (tau2 + s2_typ)
+            h2 = (tau2 + s2_typ) / s2_typ
+            tau2_ci = q_profile(Y, V, M, k, level)
+        i2_ci = 100 * tau2_ci / (tau2_ci + s2_typ[:, None])
+        h2_ci = (tau2_ci + s2_typ[:, None]) / s2_typ[:, None]
+    none = k < 2
+    for arr in (i2, h2, q, q_p, tau2):
+        arr[none] = np.nan
+    tau2_ci[none] = np.nan
+    i2_ci[none] = np.nan
+    h2_ci[none] = np.nan
+    return BatchResult(
+        method=method, test=test, level=level, k=k.astype(int), estimate=mu, se=se, ci_lower=ci_lo,
+        ci_upper=ci_hi, statistic=stat, df=np.where(test == "hksj", df, np.nan), p_value=p,
+        pi_lower=mu - pi_half, pi_upper=mu + pi_half, tau2=tau2, tau2_ci=tau2_ci, i2=i2, i2_ci=i2_ci,
+        h2=h2, h2_ci=h2_ci, q=q, q_p=q_p, fe_estimate=fe_mu, fe_se=fe_se, converged=converged,
+    )
+
+
+def q_profile(Y, V, M, k, level):
+    """Q-profile confidence interval for tau² (Viechtbauer 2007), vectorised over rows.
+
+    Lower bound: Q_gen(tau²) = chi²_{k-1}(1 - alpha/2); upper: Q_gen(tau²) = chi²_{k-1}(alpha/2).
+    Q_gen decreases in tau²; a bound whose equation has no root above 0 is 0 (metafor).
+    """
+    alpha = 1 - level
+    active = k > 1
+    dfs = np.maximum(k - 1, 1)
+    hi_q = stats.chi2.ppf(1 - alpha / 2, dfs)
+    lo_q = stats.chi2.ppf(alpha / 2, dfs)
+    f = lambda t: q_gen(Y, V, M, t)  # noqa: E731
+    lower = solve_decreasing(f, hi_q, active)
+    upper = solve_decreasing(f, lo_q, active)
+    return np.column_stack([lower, upper])
+
+
+def fit_batch(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95) -> BatchResult:
+    """Fit many meta-analyses at once.
+
+    Parameters
+    ----------
+    yi, vi : 2-D array-likes of shape (m, k) padded with NaN, or lists of 1-D arrays
+        Effect sizes and sampling variances, one meta-analysis per row.
+    method, test, level : as :func:`fit` (MH and PETO need 2x2 tables: use ``fit_tables``).
+
+    Returns
+    -------
+    BatchResult
+        Arrays with one entry per meta-analysis; rows with k = 1 have NaN heterogeneity.
+    """
+    method, test, level = check_settings(method, test, level)
+    if method not in IV_METHODS:
+        raise MetakError(f"method {method} needs 2x2 tables; fit_batch takes yi/vi (use metak.estimators.fit_tables)")
+    Y, V, M = _as_2d(yi, vi)
+    res = _fit_arrays(Y, V, M, method, test, level)
+    if not res.converged.all():
+        _warnings.warn(f"{int((~res.converged).sum())} {method} fits did not converge", ConvergenceWarning, stacklevel=2)
+    return res
+
+
+def fit(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95) -> MetaResult:
+    """Fit a fixed- or random-effects meta-analysis of effect sizes ``yi`` with variances ``vi``.
+
+    Parameters
+    ----------
+    yi, vi : array-like
+        Effect sizes on the analysis scale (log for ratio measures) and their sampling
+        variances. Non-finite pairs are dropped with a warning in the result.
+    method : {"FE", "DL", "REML", "ML", "PM", "SJ", "HE", "EB"}
+        Estimator of tau² (FE: fixed effect). MH and PETO need tables: ``fit_tables``.
+    test : {"z", "hksj"}
+        Normal-theory z test, or Knapp-Hartung (metafor's ``test="knha"``).
+    level : float
+        Confidence level, e.g. 0.95.
+
+    Returns
+    -------
+    MetaResult
+        Frozen result with the results.json field names.
+
+    References
+    ----------
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. J Stat Softw 36(3).
+    """
+    method, test, level = check_settings(method, test, level)
+    if method not in IV_METHODS:
+        raise MetakError(f"method {method} needs 2x2 tables (use metak.estimators.fit_tables)")
+    y = np.asarray(yi, dtype=float).ravel()
+    v = np.asarray(vi, dtype=float).ravel()
+    if y.shape != v.shape:
+        raise MetakError(f"yi and vi have different lengths ({y.size} and {v.size})")
+    ok = np.isfinite(y) & np.isfinite(v)
+    notes = []
+    if not ok.all():
+        notes.append(f"{int((~ok).sum())} stud(y/ies) with a non-finite yi or vi left out of the fit")
+    y, v = y[ok], v[ok]
+    if y.size == 0:
+        raise MetakError("no study with a finite effect size and variance to fit")
+    if np.any(v <= 0):
+        raise MetakError("every sampling variance vi must be greater than 0")
+    if y.size == 1:
+        return single_study(y[0], v[0], method, test, level, extra=notes)
+    res = _fit_arrays(y[None, :], v[None, :], np.ones((1, y.size)), method, test, level)
+    tau2 = 0.0 if method == "FE" else res.tau2[0]
+    w = 1 / (v + tau2)
+    out = res.result(0, yi=y, vi=v, weights=100 * w / w.sum())
+    extra = list(notes)
+    if method != "FE":
+        extra += _qp_warnings(out)
+    if not out.converged:
+        _warnings.warn(out.warnings[0], ConvergenceWarning, stacklevel=2)
+    if extra:
+        out = _with_warnings(out, extra)
+    return out
+
+
+def _qp_warnings(res: MetaResult) -> list[str]:
+    if res.tau2_ci is not None and res.tau2_ci[1] == 0:
+        return ["the Q-profile confidence interval of tau² is empty (Q at tau² = 0 is below the lower "
+                "quantile); it is set to [0, 0], as metafor does"]
+    return []
+
+
+def _with_warnings(res: MetaResult, extra) -> MetaResult:
+    from dataclasses import replace
+
+    return replace(res, warnings=tuple(res.warnings) + tuple(extra))
+
+
+def single_study(y, v, method, test, level, extra=()) -> MetaResult:
+    """k = 1: the study's own estimate and normal CI; heterogeneity undefined (null)."""
+    se = float(np.sqrt(v))
+    crit = _norm_ppf(0.5 + level / 2)
+    z = y / se
+    return MetaResult(
+        method=method, test=test, level=level, k=1, estimate=float(y), se=se,
+        ci_lower=y - crit * se, ci_upper=y + crit * se, statistic=z, df=None,
+        p_value=float(2 * special.ndtr(-abs(z))),
+        common_effect=CommonEffect(float(y), se, y - crit * se, y + crit * se),
+        weights=(100.0,), yi=(float(y),), vi=(float(v),),
+        warnings=tuple(extra) + ("k = 1: the result is the single study's own estimate and z-based CI; "
+                                 "heterogeneity, the prediction interval and the Knapp-Hartung test are undefined",),
+    )

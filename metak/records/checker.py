@@ -1,0 +1,178 @@
+"""A small declarative checker that collects every problem in a file.
+
+Each ``check_*`` method looks at one key path of a :class:`Located` document, records a
+:class:`~metak.errors.Problem` (file, line, key path, message) when the value is wrong and
+returns the value, or ``None`` when it is missing or wrong, so that callers can go on and
+report every problem in the file at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+
+from ..errors import Problem
+from .yamlload import Located
+
+ID_PATTERN = re.compile(r"^[a-z0-9_-]+$")
+_MISSING = object()
+
+
+def did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _describe(value) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    if isinstance(value, (list, dict)):
+        return "a list" if isinstance(value, list) else "a mapping"
+    if value is None:
+        return "empty (null)"
+    return str(value)
+
+
+class Checker:
+    def __init__(self, doc: Located):
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def add(self, path, message):
+        self.problems.append(self.doc.problem(tuple(path), message))
+
+    def get(self, path, default=_MISSING):
+        node = self.doc.data
+        for part in path:
+            if isinstance(node, dict) and isinstance(part, str) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+            else:
+                return default
+        return node
+
+    def has(self, path) -> bool:
+        return self.get(path) is not _MISSING
+
+    # -- structure --------------------------------------------------------------------------
+    def mapping(self, path, required=(), optional=(), *, what="key"):
+        """Check that ``path`` is a mapping with only the given keys; return it or None."""
+        value = self.get(path)
+        if value is _MISSING:
+            return None
+        if not isinstance(value, dict):
+            self.add(path, f"must be a mapping of keys, got {_describe(value)}")
+            return None
+        allowed = list(required) + list(optional)
+        for key in value:
+            if key not in allowed:
+                self.add(tuple(path) + (key,), f"unknown {what}{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}")
+        for key in required:
+            if key not in value:
+                self.add(path, f"missing required key '{key}'")
+        return value
+
+    def sequence(self, path, *, required=False, nonempty=False):
+        value = self.get(path)
+        if value is _MISSING:
+            if required:
+                self.add(path[:-1], f"missing required key '{path[-1]}'")
+            return None
+        if not isinstance(value, list):
+            self.add(path, f"must be a list, got {_describe(value)}")
+            return None
+        if nonempty and not value:
+            self.add(path, "must not be empty")
+        return value
+
+    # -- scalars ----------------------------------------------------------------------------
+    def string(self, path, *, required=False, pattern=None, pattern_text=""):
+        value = self.get(path)
+        if value is _MISSING:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.add(path, f"must be non-empty text, got {_describe(value)}")
+            return None
+        if pattern is not None and not pattern.match(value):
+            self.add(path, f"{value!r} is not a valid id: {pattern_text}")
+            return None
+        return value
+
+    def ident(self, path):
+        return self.string(path, pattern=ID_PATTERN, pattern_text="use only a-z, 0-9, '_' and '-'")
+
+    def enum(self, path, values):
+        value = self.get(path)
+        if value is _MISSING:
+            return None
+        if not isinstance(value, str) or value not in values:
+            self.add(path, f"{_describe(value)} is not one of: {', '.join(values)}{did_you_mean(value, values)}")
+            return None
+        return value
+
+    def boolean(self, path):
+        value = self.get(path)
+        if value is _MISSING:
+            return None
+        if not isinstance(value, bool):
+            self.add(path, f"must be true or false, got {_describe(value)}")
+            return None
+        return value
+
+    def count(self, path, *, minimum=0):
+        """A whole number of participants or events (rejects floats, NaN, inf, text, bools)."""
+        value = self.get(path)
+        if value is _MISSING:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.add(path, f"must be a whole number, got {_describe(value)}")
+            return None
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                self.add(path, f"must be a whole number, got {_describe(value)}")
+            else:
+                self.add(path, f"must be a whole number, got {value} (write counts without a decimal point)")
+            return None
+        if value < minimum:
+            if minimum == 0:
+                self.add(path, f"must not be negative, got {value}")
+            else:
+                self.add(path, f"must be at least {minimum}, got {value}")
+            return None
+        return value
+
+    def number(self, path, *, positive=False, minimum=None, open_interval=None):
+        value = self.get(path)
+        if value is _MISSING:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.add(path, f"must be a number, got {_describe(value)}")
+            return None
+        if not math.isfinite(value):
+            self.add(path, f"must be a finite number, got {_describe(value)}")
+            return None
+        if positive and value <= 0:
+            self.add(path, f"must be greater than 0, got {value}")
+            return None
+        if minimum is not None and value < minimum:
+            self.add(path, f"must be at least {minimum}, got {value}")
+            return None
+        if open_interval is not None:
+            lo, hi = open_interval
+            if not lo < value < hi:
+                self.add(path, f"must be between {lo} and {hi} (exclusive), got {value}")
+                return None
+        return float(value)
+
+    def require(self, path, key):
+        if self.get(tuple(path) + (key,)) is _MISSING:
+            self.add(path, f"missing required key '{key}'")
+            return False
+        return True

@@ -1,0 +1,175 @@
+"""Frozen dataclasses for a validated trial record (contract section 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SCHEMA_VERSION = 1
+
+DESIGNS = ("parallel", "crossover", "factorial", "cluster")
+ALLOCATIONS = ("randomized", "non_randomized")
+MASKINGS = ("none", "single", "double", "triple", "quadruple")
+ASSESSORS = ("participant", "clinician", "rater", "other")
+ROLES = ("experimental", "control")
+CONTROL_TYPES = ("placebo", "active_placebo", "usual_care", "waitlist", "active_comparator")
+ROUTES = ("IV", "IM", "SC", "oral", "intranasal", "other")
+OUTCOME_TYPES = ("binary", "continuous", "contrast")
+DIRECTIONS = ("higher_is_better", "lower_is_better")
+CONTRAST_MEASURES = ("OR", "RR", "RD", "HR", "MD", "SMD")
+#: contrast measures reported on the natural (ratio) scale; analysed on the log scale
+RATIO_MEASURES = ("OR", "RR", "HR")
+
+
+@dataclass(frozen=True)
+class Citation:
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    journal: str | None = None
+    volume: str | None = None
+    pages: str | None = None
+    doi: str | None = None
+    pmid: str | None = None
+    registration: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Dose:
+    value: float
+    unit: str
+
+
+@dataclass(frozen=True)
+class Arm:
+    id: str
+    label: str
+    role: str
+    intervention: str
+    control_type: str | None = None
+    dose: Dose | None = None
+    randomized: int | None = None
+    completed: int | None = None
+    route: str | None = None
+    schedule: str | None = None
+    co_intervention: str | None = None
+
+    @property
+    def dropouts(self) -> int | None:
+        if self.randomized is None or self.completed is None:
+            return None
+        return self.randomized - self.completed
+
+
+@dataclass(frozen=True)
+class GuessRow:
+    """End-of-trial allocation guesses of one assessor type in one arm."""
+
+    arm: str
+    assessor: str
+    guessed_experimental: int
+    guessed_control: int
+    dont_know: int
+
+    @property
+    def total(self) -> int:
+        return self.guessed_experimental + self.guessed_control + self.dont_know
+
+
+@dataclass(frozen=True)
+class Blinding:
+    masking: str | None = None
+    guesses: tuple[GuessRow, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    where: str
+    derived: bool = False
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class BinaryArmData:
+    events: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ContinuousArmData:
+    mean: float
+    sd: float
+    n: int
+
+
+@dataclass(frozen=True)
+class ContrastData:
+    measure: str
+    experimental: tuple[str, ...]
+    control: tuple[str, ...]
+    estimate: float
+    ci: tuple[float, float] | None = None
+    se: float | None = None
+    level: float = 0.95
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: str
+    label: str
+    type: str
+    direction: str
+    source: Source
+    #: arm id -> BinaryArmData | ContinuousArmData for binary/continuous; ContrastData for contrast
+    data: object
+    timepoint: str | None = None
+    scale: str | None = None
+
+
+@dataclass(frozen=True)
+class Trial:
+    id: str
+    title: str
+    condition: str
+    design: str
+    arms: tuple[Arm, ...]
+    outcomes: tuple[Outcome, ...]
+    citation: Citation = field(default_factory=Citation)
+    allocation: str = "randomized"
+    randomized_total: int | None = None
+    blinding: Blinding | None = None
+    population: str | None = None
+    setting: str | None = None
+    co_intervention: str | None = None
+    notes: str | None = None
+    sources: tuple[str, ...] = ()
+    path: str = ""
+    sha256: str = ""
+
+    def arm(self, arm_id: str) -> Arm:
+        for a in self.arms:
+            if a.id == arm_id:
+                return a
+        raise KeyError(arm_id)
+
+    def outcome(self, outcome_id: str) -> Outcome | None:
+        for o in self.outcomes:
+            if o.id == outcome_id:
+                return o
+        return None
+
+    @property
+    def label(self) -> str:
+        """'Author year' as forest plots show it (first author's surname), else the id."""
+        if self.citation.authors and self.citation.year:
+            first = self.citation.authors[0].split()[0]
+            return f"{first} {self.citation.year}"
+        return self.id
+
+    @property
+    def masking(self) -> str | None:
+        return self.blinding.masking if self.blinding else None
+
+    @property
+    def control_types(self) -> tuple[str, ...]:
+        return tuple(a.control_type for a in self.arms if a.role == "control" and a.control_type)

@@ -1,0 +1,386 @@
+"""Trial record validation: YAML -> :class:`~metak.records.model.Trial`.
+
+Every rule is checked and every problem in a file is reported, not only the first. The
+rules (also listed in docs/format.md):
+
+* the file: readable UTF-8, at most 1 MB, valid YAML, one document, a mapping, no anchors,
+  aliases or merge keys, no duplicate keys;
+* keys: unknown keys are errors with a "did you mean" hint; required keys present;
+* ``metak`` is the schema version 1; ids match ``[a-z0-9_-]+``; arm and outcome ids unique;
+* enums (design, allocation, masking, role, control_type, route, type, direction,
+  assessor, contrast measure) take only their listed values;
+* counts are whole non-negative numbers (no floats, text, booleans, NaN or inf); n >= 1,
+  total >= 1; events <= total; SD > 0; means finite;
+* completed <= randomized; the arm sizes sum to at most ``randomized_total`` (crossover:
+  each arm at most ``randomized_total``, since every participant receives every arm);
+  outcome totals (n) at most the arm's randomized number;
+* outcome data keyed by known arm ids only, with the shape its ``type`` asks for
+  (events/total for binary, mean/sd/n for continuous);
+* contrasts: known arms, experimental and control disjoint, CI or SE (not both), CI
+  ordered and containing the estimate, ratio estimates and CI bounds > 0, SE > 0,
+  0 < level < 1;
+* ``control_type`` only on control arms; blinding guesses name a known arm, hold whole
+  counts, and do not exceed the arm's randomized number;
+* every outcome has a ``source`` with ``where``; a derived number (``derived: true``)
+  needs a ``note`` saying how it was computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..errors import Problem
+from .checker import Checker
+from .model import (
+    ALLOCATIONS, ASSESSORS, CONTRAST_MEASURES, CONTROL_TYPES, DESIGNS, DIRECTIONS, MASKINGS,
+    OUTCOME_TYPES, RATIO_MEASURES, ROLES, ROUTES, SCHEMA_VERSION, Arm, BinaryArmData, Blinding,
+    Citation, ContinuousArmData, ContrastData, Dose, GuessRow, Outcome, Source, Trial,
+)
+from .yamlload import Located, load_located
+
+TOP_REQUIRED = ("metak", "id", "title", "condition", "design", "arms", "outcomes")
+TOP_OPTIONAL = ("citation", "allocation", "randomized_total", "blinding", "population", "setting",
+                "co_intervention", "notes", "sources")
+CITATION_KEYS = ("authors", "year", "journal", "volume", "pages", "doi", "pmid", "registration", "url")
+ARM_REQUIRED = ("id", "label", "role", "intervention")
+ARM_OPTIONAL = ("control_type", "dose", "randomized", "completed", "route", "schedule", "co_intervention")
+OUTCOME_REQUIRED = ("id", "label", "type", "direction", "data", "source")
+OUTCOME_OPTIONAL = ("timepoint", "scale")
+GUESS_KEYS = ("arm", "assessor", "guessed_experimental", "guessed_control", "dont_know")
+CONTRAST_REQUIRED = ("measure", "experimental", "control", "estimate")
+CONTRAST_OPTIONAL = ("ci", "se", "level")
+
+
+def _text(c: Checker, path):
+    return c.string(path)
+
+
+def _citation(c: Checker) -> Citation:
+    m = c.mapping(("citation",), optional=CITATION_KEYS)
+    if m is None:
+        return Citation()
+    authors = ()
+    seq = c.sequence(("citation", "authors"))
+    if seq is not None:
+        authors = tuple(a for i, a in enumerate(seq) if c.string(("citation", "authors", i)) is not None)
+    year = c.count(("citation", "year"), minimum=1000) if "year" in m else None
+    fields = {}
+    for key in ("journal", "volume", "pages", "doi", "pmid", "registration", "url"):
+        if key in m:
+            value = m[key]
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)  # pmid 31230464, volume 176 are fine as numbers
+                fields[key] = value
+            else:
+                fields[key] = c.string(("citation", key))
+    return Citation(authors=authors, year=year, **fields)
+
+
+def _arm(c: Checker, i: int, design: str | None) -> Arm | None:
+    p = ("arms", i)
+    m = c.mapping(p, ARM_REQUIRED, ARM_OPTIONAL)
+    if m is None:
+        if c.get(p) is not None and not isinstance(c.get(p), dict):
+            pass
+        return None
+    arm_id = c.ident(p + ("id",))
+    label = _text(c, p + ("label",))
+    role = c.enum(p + ("role",), ROLES)
+    intervention = _text(c, p + ("intervention",))
+    control_type = None
+    if "control_type" in m:
+        control_type = c.enum(p + ("control_type",), CONTROL_TYPES)
+        if role == "experimental":
+            c.add(p + ("control_type",), "only control arms have a control_type")
+    dose = None
+    if "dose" in m:
+        dm = c.mapping(p + ("dose",), ("value", "unit"))
+        if dm is not None:
+            value = c.number(p + ("dose", "value"), minimum=0)
+            unit = c.string(p + ("dose", "unit"))
+            if value is not None and unit is not None:
+                dose = Dose(value, unit)
+    randomized = c.count(p + ("randomized",), minimum=1) if "randomized" in m else None
+    completed = c.count(p + ("completed",)) if "completed" in m else None
+    if randomized is not None and completed is not None and completed > randomized:
+        c.add(p + ("completed",), f"{completed} is more than randomized {randomized}")
+    route = c.enum(p + ("route",), ROUTES) if "route" in m else None
+    schedule = _text(c, p + ("schedule",)) if "schedule" in m else None
+    co = _text(c, p + ("co_intervention",)) if "co_intervention" in m else None
+    if None in (arm_id, label, role, intervention):
+        return None
+    return Arm(arm_id, label, role, intervention, control_type, dose, randomized, completed, route, schedule, co)
+
+
+def _blinding(c: Checker, arms: dict) -> Blinding | None:
+    m = c.mapping(("blinding",), optional=("masking", "guesses", "note"))
+    if m is None:
+        return None
+    masking = c.enum(("blinding", "masking"), MASKINGS) if "masking" in m else None
+    note = _text(c, ("blinding", "note")) if "note" in m else None
+    rows = []
+    seq = c.sequence(("blinding", "guesses"))
+    used: dict = {}
+    for j, _ in enumerate(seq or []):
+        p = ("blinding", "guesses", j)
+        gm = c.mapping(p, GUESS_KEYS)
+        if gm is None:
+            continue
+        arm_id = c.string(p + ("arm",))
+        if arm_id is not None and arm_id not in arms:
+            c.add(p + ("arm",), f"unknown arm '{arm_id}'{_hint(arm_id, arms)}; arms are: {', '.join(arms)}")
+            arm_id = None
+        assessor = c.enum(p + ("assessor",), ASSESSORS)
+        counts = [c.count(p + (k,)) for k in GUESS_KEYS[2:]]
+        if arm_id is None or assessor is None or None in counts:
+            continue
+        row = GuessRow(arm_id, assessor, *counts)
+        key = (arm_id, assessor)
+        if key in used:
+            c.add(p, f"a second guess table for arm '{arm_id}' and assessor '{assessor}' (first at guesses[{used[key]}])")
+            continue
+        used[key] = j
+        size = arms[arm_id].randomized if arms[arm_id] is not None else None
+        if size is not None and row.total > size:
+            c.add(p, f"{row.total} guesses is more than the {size} randomized to arm '{arm_id}'")
+        rows.append(row)
+    return Blinding(masking, tuple(rows), note)
+
+
+def _hint(word, choices):
+    from .checker import did_you_mean
+
+    return did_you_mean(word, choices)
+
+
+def _source(c: Checker, p) -> Source | None:
+    m = c.mapping(p, ("where",), ("derived", "note"))
+    if m is None:
+        return None
+    where = c.string(p + ("where",))
+    derived = c.boolean(p + ("derived",)) if "derived" in m else False
+    note = c.string(p + ("note",)) if "note" in m else None
+    if derived and "note" not in m:
+        c.add(p, "derived: true needs a 'note' saying how the number was computed")
+    if where is None or derived is None:
+        return None
+    return Source(where, derived, note)
+
+
+def _arm_list(c: Checker, p, arms: dict):
+    value = c.get(p)
+    if isinstance(value, str):
+        ids = [value]
+        paths = [p]
+    elif isinstance(value, list) and value:
+        ids = value
+        paths = [p + (i,) for i in range(len(value))]
+    else:
+        c.add(p, "must be an arm id or a non-empty list of arm ids")
+        return None
+    ok = True
+    for arm_id, ap in zip(ids, paths):
+        if not isinstance(arm_id, str) or arm_id not in arms:
+            c.add(ap, f"unknown arm {arm_id!r}{_hint(arm_id, arms)}; arms are: {', '.join(arms)}")
+            ok = False
+    if len(set(map(str, ids))) != len(ids):
+        c.add(p, "names an arm twice")
+        ok = False
+    return tuple(ids) if ok else None
+
+
+def _contrast(c: Checker, p, arms: dict) -> ContrastData | None:
+    m = c.mapping(p, CONTRAST_REQUIRED, CONTRAST_OPTIONAL)
+    if m is None:
+        return None
+    measure = c.enum(p + ("measure",), CONTRAST_MEASURES)
+    exp = _arm_list(c, p + ("experimental",), arms) if "experimental" in m else None
+    ctl = _arm_list(c, p + ("control",), arms) if "control" in m else None
+    if exp and ctl and set(exp) & set(ctl):
+        c.add(p, "experimental and control name the same arm")
+    estimate = c.number(p + ("estimate",))
+    level = c.number(p + ("level",), open_interval=(0, 1)) if "level" in m else 0.95
+    ratio = measure in RATIO_MEASURES
+    if ratio and estimate is not None and estimate <= 0:
+        c.add(p + ("estimate",), f"a ratio ({measure}) must be greater than 0, got {estimate}")
+        estimate = None
+    ci = se = None
+    if "ci" in m and "se" in m:
+        c.add(p, "give either ci or se, not both")
+    elif "ci" not in m and "se" not in m:
+        c.add(p, "needs ci: [lower, upper] or se")
+    if "ci" in m:
+        seq = c.get(p + ("ci",))
+        if not isinstance(seq, list) or len(seq) != 2:
+            c.add(p + ("ci",), "must be a list of two numbers [lower, upper]")
+        else:
+            lo = c.number(p + ("ci", 0))
+            hi = c.number(p + ("ci", 1))
+            if lo is not None and hi is not None:
+                if ratio and (lo <= 0 or hi <= 0):
+                    c.add(p + ("ci",), f"a ratio's CI bounds must be greater than 0, got [{lo}, {hi}]")
+                elif not lo < hi:
+                    c.add(p + ("ci",), f"lower bound {lo} is not below upper bound {hi}")
+                elif estimate is not None and not lo <= estimate <= hi:
+                    c.add(p + ("ci",), f"[{lo}, {hi}] does not contain the estimate {estimate}")
+                else:
+                    ci = (lo, hi)
+    if "se" in m:
+        se = c.number(p + ("se",), positive=True)
+    if None in (measure, exp, ctl, estimate, level) or (ci is None and se is None):
+        return None
+    return ContrastData(measure, exp, ctl, estimate, ci, se, level)
+
+
+def _arm_data(c: Checker, p, otype: str, arms: dict, arm_id: str):
+    binary_keys, cont_keys = ("events", "total"), ("mean", "sd", "n")
+    value = c.get(p)
+    if isinstance(value, dict):
+        keys = set(value)
+        if otype == "binary" and keys & set(cont_keys) and not keys & set(binary_keys):
+            c.add(p, "continuous data (mean/sd/n) given for a binary outcome; use events and total, or type: continuous")
+            return None
+        if otype == "continuous" and keys & set(binary_keys) and not keys & set(cont_keys):
+            c.add(p, "binary data (events/total) given for a continuous outcome; use mean, sd and n, or type: binary")
+            return None
+    size = arms[arm_id].randomized if arms.get(arm_id) is not None else None
+    if otype == "binary":
+        if c.mapping(p, binary_keys) is None:
+            return None
+        events = c.count(p + ("events",))
+        total = c.count(p + ("total",), minimum=1)
+        if events is not None and total is not None and events > total:
+            c.add(p + ("events",), f"{events} is more than total {total}")
+            return None
+        if total is not None and size is not None and total > size:
+            c.add(p + ("total",), f"{total} is more than the {size} randomized to arm '{arm_id}'")
+        if events is None or total is None:
+            return None
+        return BinaryArmData(events, total)
+    if c.mapping(p, cont_keys) is None:
+        return None
+    mean = c.number(p + ("mean",))
+    sd = c.number(p + ("sd",), positive=True)
+    n = c.count(p + ("n",), minimum=1)
+    if n is not None and size is not None and n > size:
+        c.add(p + ("n",), f"{n} is more than the {size} randomized to arm '{arm_id}'")
+    if None in (mean, sd, n):
+        return None
+    return ContinuousArmData(mean, sd, n)
+
+
+def _outcome(c: Checker, i: int, arms: dict) -> Outcome | None:
+    p = ("outcomes", i)
+    m = c.mapping(p, OUTCOME_REQUIRED, OUTCOME_OPTIONAL)
+    if m is None:
+        return None
+    oid = c.ident(p + ("id",))
+    label = _text(c, p + ("label",))
+    otype = c.enum(p + ("type",), OUTCOME_TYPES)
+    direction = c.enum(p + ("direction",), DIRECTIONS)
+    timepoint = c.string(p + ("timepoint",)) if "timepoint" in m else None
+    scale = c.string(p + ("scale",)) if "scale" in m else None
+    source = _source(c, p + ("source",)) if "source" in m else None
+    data = None
+    dp = p + ("data",)
+    if otype == "contrast":
+        data = _contrast(c, dp, arms)
+    elif otype in ("binary", "continuous") and "data" in m:
+        dm = c.get(dp)
+        if not isinstance(dm, dict) or not dm:
+            c.add(dp, "must be a mapping from arm id to that arm's data")
+        else:
+            parsed = {}
+            for arm_id in dm:
+                if arm_id not in arms:
+                    c.add(dp + (arm_id,), f"unknown arm '{arm_id}'{_hint(arm_id, arms)}; arms are: {', '.join(arms)}")
+                    continue
+                parsed[arm_id] = _arm_data(c, dp + (arm_id,), otype, arms, arm_id)
+            if all(v is not None for v in parsed.values()) and len(parsed) == len(dm):
+                data = parsed
+    if None in (oid, label, otype, direction, source, data):
+        return None
+    return Outcome(oid, label, otype, direction, source, data, timepoint, scale)
+
+
+def _unique(c: Checker, key: str, what: str):
+    seen: dict = {}
+    items = c.get((key,))
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            if item["id"] in seen:
+                c.add((key, i, "id"), f"duplicate {what} id '{item['id']}' (first at {key}[{seen[item['id']]}])")
+            else:
+                seen[item["id"]] = i
+
+
+def parse_trial(doc: Located, sha256: str = "") -> tuple[Trial | None, list[Problem]]:
+    """Validate a loaded document; return (Trial, []) or (None, every problem)."""
+    c = Checker(doc)
+    top = c.mapping((), TOP_REQUIRED, TOP_OPTIONAL)
+    if top is None:
+        return None, c.problems
+    version = c.get(("metak",))
+    if "metak" in top and (isinstance(version, bool) or version != SCHEMA_VERSION):
+        c.add(("metak",), f"schema version {version!r} is not supported; this metak reads version {SCHEMA_VERSION}")
+    trial_id = c.ident(("id",))
+    title = _text(c, ("title",))
+    condition = _text(c, ("condition",))
+    design = c.enum(("design",), DESIGNS)
+    allocation = c.enum(("allocation",), ALLOCATIONS) if "allocation" in top else "randomized"
+    randomized_total = c.count(("randomized_total",), minimum=1) if "randomized_total" in top else None
+    citation = _citation(c)
+    extras = {k: _text(c, (k,)) for k in ("population", "setting", "co_intervention", "notes") if k in top}
+    sources = ()
+    seq = c.sequence(("sources",))
+    if seq is not None:
+        sources = tuple(s for j, s in enumerate(seq) if c.string(("sources", j)) is not None)
+
+    _unique(c, "arms", "arm")
+    _unique(c, "outcomes", "outcome")
+    arm_seq = c.sequence(("arms",), nonempty=True) or []
+    arms: dict = {}
+    for i, _ in enumerate(arm_seq):
+        arm = _arm(c, i, design)
+        raw_id = arm_seq[i].get("id") if isinstance(arm_seq[i], dict) else None
+        if isinstance(raw_id, str) and raw_id not in arms:
+            arms[raw_id] = arm  # None when the arm itself has problems (already reported)
+    sizes = [a.randomized for a in arms.values() if a is not None and a.randomized is not None]
+    if randomized_total is not None and sizes:
+        if design == "crossover":
+            for i, a in enumerate(arm_seq):
+                arm = arms.get(a.get("id")) if isinstance(a, dict) else None
+                if arm is not None and arm.randomized is not None and arm.randomized > randomized_total:
+                    c.add(("arms", i, "randomized"),
+                          f"{arm.randomized} is more than randomized_total {randomized_total}")
+        elif sum(sizes) > randomized_total:
+            c.add(("randomized_total",), f"the arms' randomized numbers sum to {sum(sizes)}, more than randomized_total {randomized_total}")
+    blinding = _blinding(c, arms) if "blinding" in top else None
+    outcomes = []
+    for i, _ in enumerate(c.sequence(("outcomes",)) or []):
+        outcomes.append(_outcome(c, i, arms))
+    if c.problems:
+        return None, sorted(c.problems, key=lambda p: p.line or 0)
+    trial = Trial(
+        id=trial_id, title=title, condition=condition, design=design, arms=tuple(arms.values()),
+        outcomes=tuple(outcomes), citation=citation, allocation=allocation,
+        randomized_total=randomized_total, blinding=blinding, sources=sources,
+        path=doc.file, sha256=sha256, **extras,
+    )
+    return trial, []
+
+
+def load_trial(path, display: str | None = None) -> tuple[Trial | None, list[Problem], list[str]]:
+    """Read and validate one trial file: (Trial or None, problems, warnings)."""
+    path = Path(path)
+    name = display or str(path)
+    doc, problems = load_located(path, name)
+    if doc is None:
+        return None, problems, []
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    trial, problems = parse_trial(doc, sha)
+    warnings = []
+    if trial is not None and path.stem != trial.id:
+        warnings.append(f"{name}:{doc.line(('id',))}: id: '{trial.id}' does not match the file name '{path.name}'")
+    return trial, problems, warnings

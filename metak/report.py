@@ -1,0 +1,124 @@
+"""Writing results: results.json (byte-reproducible), summary.csv, the terminal table.
+
+Computes nothing: it reads the results document that :mod:`metak.analysis` built.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+from .effects import to_natural
+
+SUMMARY_COLUMNS = ("id", "outcome", "measure", "method", "test", "k", "n_participants", "estimate", "ci_lower",
+                   "ci_upper", "pi_lower", "pi_upper", "estimate_natural", "ci_lower_natural", "ci_upper_natural",
+                   "p_value", "tau2", "i2", "q", "q_df", "q_p", "bayes_mu_mean", "bayes_mu_ci_lower",
+                   "bayes_mu_ci_upper", "bayes_prob_benefit")
+
+
+def dumps(doc: dict) -> str:
+    """Deterministic JSON text: fixed key order (as built), 2-space indent, no NaN."""
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _atomic_write(path: Path, data: bytes):
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def summary_csv(doc: dict) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(SUMMARY_COLUMNS)
+    for ma in doc["meta_analyses"]:
+        m = ma["measure"]
+        b = ma.get("bayes") or {}
+        mu = b.get("mu") or {}
+        row = {**ma, "method": ma["model"]["method"], "test": ma["model"]["test"],
+               "estimate_natural": to_natural(m, ma.get("estimate")),
+               "ci_lower_natural": to_natural(m, ma.get("ci_lower")),
+               "ci_upper_natural": to_natural(m, ma.get("ci_upper")),
+               "bayes_mu_mean": mu.get("mean"), "bayes_mu_ci_lower": mu.get("ci_lower"),
+               "bayes_mu_ci_upper": mu.get("ci_upper"), "bayes_prob_benefit": b.get("prob_benefit")}
+        w.writerow(["" if row.get(c) is None else row.get(c) for c in SUMMARY_COLUMNS])
+    return buf.getvalue()
+
+
+def write_outputs(doc: dict, out: Path, staging: Path, *, figures=True, spec_path=None):
+    """Render everything into ``staging`` first, then move the files into ``out``.
+
+    Nothing is written to ``out`` unless every file was produced; files in ``out`` that
+    metak does not write are left alone.
+    """
+    staged = {"results.json": dumps(doc).encode("utf-8"), "summary.csv": summary_csv(doc).encode("utf-8")}
+    fig_files = []
+    if figures:
+        fig_files = draw_figures(doc, staging / "figures")
+    extra = sorted(p for p in staging.glob("*.posterior.nc"))
+    out.mkdir(parents=True, exist_ok=True)
+    if fig_files:
+        (out / "figures").mkdir(exist_ok=True)
+        for f in fig_files:
+            tmp = out / "figures" / f".{f.name}.tmp"
+            shutil.copyfile(f, tmp)
+            os.replace(tmp, out / "figures" / f.name)
+    for f in extra:
+        tmp = out / f".{f.name}.tmp"
+        shutil.copyfile(f, tmp)
+        os.replace(tmp, out / f.name)
+    for name in ("summary.csv", "results.json"):  # results.json last: its presence means a complete run
+        _atomic_write(out / name, staged[name])
+
+
+def draw_figures(doc: dict, folder: Path) -> list[Path]:
+    """Draw each meta-analysis's ``figures`` (forest by default) as PDF and PNG."""
+    from .plots import render
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for ma in doc["meta_analyses"]:
+        if not ma.get("studies"):
+            continue
+        for kind in ma.get("figures") or ("forest",):
+            for ext in ("pdf", "png"):
+                path = folder / f"{ma['id']}-{kind}.{ext}"
+                render(ma, kind, path, size="double_column", dpi=300)
+                files.append(path)
+    return files
+
+
+def _fmt(x, nd=2):
+    return "—" if x is None else f"{x:.{nd}f}"
+
+
+def terminal_table(doc: dict) -> str:
+    """A readable table: estimates on the natural scale for ratio measures, Bayes beside."""
+    lines = [doc["analysis"]["title"], ""]
+    head = f"{'meta-analysis':<24} {'k':>3} {'measure':>7} {'estimate':>9} {'CI':>17} {'PI':>17} {'tau2':>7} {'I2%':>6} {'Q (p)':>14}"
+    lines.append(head)
+    lines.append("-" * len(head))
+    for ma in doc["meta_analyses"]:
+        m = ma["measure"]
+        nat = lambda x: to_natural(m, x)  # noqa: E731
+        est = _fmt(nat(ma.get("estimate")))
+        ci = f"[{_fmt(nat(ma.get('ci_lower')))}, {_fmt(nat(ma.get('ci_upper')))}]" if ma.get("ci_lower") is not None else "—"
+        pi = f"[{_fmt(nat(ma.get('pi_lower')))}, {_fmt(nat(ma.get('pi_upper')))}]" if ma.get("pi_lower") is not None else "—"
+        q = f"{_fmt(ma.get('q'))} ({_fmt(ma.get('q_p'), 3)})" if ma.get("q") is not None else "—"
+        lines.append(f"{ma['id'][:24]:<24} {ma['k']:>3} {m:>7} {est:>9} {ci:>17} {pi:>17} "
+                     f"{_fmt(ma.get('tau2'), 3):>7} {_fmt(ma.get('i2'), 1):>6} {q:>14}")
+        b = ma.get("bayes")
+        if b and b.get("mu"):
+            mu = b["mu"]
+            lines.append(f"{'  Bayes (' + b.get('engine', '') + ')':<24} {'':>3} {'':>7} {_fmt(nat(mu.get('mean'))):>9} "
+                         f"{'[' + _fmt(nat(mu.get('ci_lower'))) + ', ' + _fmt(nat(mu.get('ci_upper'))) + ']':>17} "
+                         f"{'':>17} tau {_fmt((b.get('tau') or {}).get('median'), 3)}  P(benefit) {_fmt(b.get('prob_benefit'), 3)}")
+        for w in ma.get("warnings", []):
+            lines.append(f"  note: {w}")
+    lines.append("")
+    lines.append("Estimates are on the natural scale for ratio measures (OR, RR, HR); results.json holds the analysis scale.")
+    return "\n".join(lines)

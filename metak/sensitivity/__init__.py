@@ -1,0 +1,1 @@
+"""Sensitivity analyses: each refits (or re-reads) a fitted meta-analysis."""

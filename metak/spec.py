@@ -1,0 +1,336 @@
+"""Analysis specs (contract section 2): YAML -> frozen :class:`AnalysisSpec`.
+
+Validated like trial records: every problem reported with file, line and key path, unknown
+keys rejected with a "did you mean" hint, settings checked against the tables below when
+the spec is read, so that a typo fails before anything is fitted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .effects import BINARY_MEASURES, CC_TO, MEASURES
+from .errors import InvalidSpec, Problem, SpecValueError
+from .estimators.fit import METHODS, TESTS
+from .records.checker import Checker
+from .records.model import ALLOCATIONS, CONTROL_TYPES, DESIGNS, MASKINGS
+from .records.yamlload import load_located
+
+SCHEMA_VERSION = 1
+MULTI_ARM_RULES = ("split_control", "combine", "select")
+SENSITIVITY_KINDS = ("leave_one_out", "blinding", "active_placebo")
+#: figure kinds a meta-analysis may ask for (metak.plots.KINDS; a test keeps them in step)
+FIGURE_KINDS = ("forest", "funnel", "leave_one_out", "dropout", "blinding", "subgroup", "prior_sensitivity", "posterior")
+SELECT_KEYS = ("design", "condition", "allocation", "masking", "control_type", "trials", "exclude")
+
+TOP_REQUIRED = ("metak", "title", "trials", "meta_analyses")
+TOP_OPTIONAL = ("description", "defaults")
+DEFAULT_KEYS = ("method", "test", "level", "cc")
+MA_OPTIONAL = ("title", "outcome", "fallback_outcomes", "measure", "select", "arms", "multi_arm", "method",
+               "test", "level", "cc", "bayes", "sensitivity", "figures", "dropout", "dropout_outcome")
+
+
+@dataclass(frozen=True)
+class CCSpec:
+    add: float = 0.5
+    to: str = "only0"
+    drop00: bool | None = None  # None: False for inverse-variance fits, True for MH/PETO
+
+    def resolved(self, method: str) -> dict:
+        drop = self.drop00 if self.drop00 is not None else method in ("MH", "PETO")
+        return {"add": self.add, "to": self.to, "drop00": drop}
+
+
+@dataclass(frozen=True)
+class Fallback:
+    outcome: str
+    complement: bool = False
+
+
+@dataclass(frozen=True)
+class Select:
+    design: tuple = ()
+    condition: tuple = ()
+    allocation: tuple = ()
+    masking: tuple = ()
+    control_type: tuple = ()
+    trials: tuple = ()
+    exclude: tuple = ()  # ((trial id, reason), ...)
+
+
+@dataclass(frozen=True)
+class MetaSpec:
+    id: str
+    measure: str
+    method: str
+    test: str
+    level: float
+    cc: CCSpec
+    outcome: str | None = None
+    title: str | None = None
+    fallback_outcomes: tuple = ()
+    select: Select = field(default_factory=Select)
+    arms: tuple = ()  # ((trial id, (exp ids), (ctl ids)), ...)
+    multi_arm: str = "split_control"
+    bayes: object = None  # metak.bayes.BayesSpec
+    sensitivity: tuple = ()
+    figures: tuple = ("forest",)
+    dropout: bool = False
+    dropout_outcome: str = "dropout"
+
+    def arms_for(self, trial_id: str):
+        for tid, exp, ctl in self.arms:
+            if tid == trial_id:
+                return exp, ctl
+        return None
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    title: str
+    trials: tuple  # paths / globs, relative to the spec's folder
+    meta_analyses: tuple
+    description: str | None = None
+    path: str = ""
+    sha256: str = ""
+    base: Path = Path(".")
+
+
+def _string_list(c: Checker, path):
+    value = c.get(path)
+    if isinstance(value, str):
+        return (value,)
+    seq = c.sequence(path)
+    if seq is None:
+        return None
+    out = []
+    for i, _ in enumerate(seq):
+        s = c.string(path + (i,))
+        if s is not None:
+            out.append(s)
+    return tuple(out)
+
+
+def _cc(c: Checker, path, base: CCSpec) -> CCSpec:
+    m = c.mapping(path, optional=("add", "to", "drop00"))
+    if m is None:
+        return base
+    add = c.number(path + ("add",), minimum=0) if "add" in m else base.add
+    to = c.enum(path + ("to",), CC_TO) if "to" in m else base.to
+    drop = c.boolean(path + ("drop00",)) if "drop00" in m else base.drop00
+    return CCSpec(add if add is not None else base.add, to or base.to, drop if "drop00" in m else base.drop00)
+
+
+def _settings(c: Checker, path, base: dict) -> dict:
+    out = dict(base)
+    if c.has(path + ("method",)):
+        v = c.get(path + ("method",))
+        if isinstance(v, str) and v.upper() in METHODS:
+            out["method"] = v.upper()
+        else:
+            c.enum(path + ("method",), METHODS)
+    if c.has(path + ("test",)):
+        v = c.get(path + ("test",))
+        if v == "knha":
+            out["test"] = "hksj"
+        elif c.enum(path + ("test",), TESTS) is not None:
+            out["test"] = v
+    if c.has(path + ("level",)):
+        lv = c.number(path + ("level",), open_interval=(0, 1))
+        if lv is not None:
+            out["level"] = lv
+    if c.has(path + ("cc",)):
+        out["cc"] = _cc(c, path + ("cc",), base["cc"])
+    return out
+
+
+def _select(c: Checker, path) -> Select:
+    m = c.mapping(path, optional=SELECT_KEYS)
+    if m is None:
+        return Select()
+    enums = {"design": DESIGNS, "allocation": ALLOCATIONS, "masking": MASKINGS, "control_type": CONTROL_TYPES}
+    vals = {}
+    for key in SELECT_KEYS[:-1]:
+        if key not in m:
+            continue
+        items = _string_list(c, path + (key,)) or ()
+        if key in enums:
+            raw = c.get(path + (key,))
+            for i, item in enumerate(items):
+                if item not in enums[key]:
+                    sub = path + (key,) if isinstance(raw, str) else path + (key, i)
+                    c.enum(sub, enums[key])
+        vals[key] = items
+    exclude = ()
+    if "exclude" in m:
+        raw = c.get(path + ("exclude",))
+        if isinstance(raw, dict):
+            exclude = tuple((str(k), c.string(path + ("exclude", k)) or "") for k in raw)
+        else:
+            exclude = tuple((t, "excluded by the analysis spec") for t in (_string_list(c, path + ("exclude",)) or ()))
+    return Select(exclude=exclude, **vals)
+
+
+def _sensitivity(c: Checker, path):
+    seq = c.sequence(path) or []
+    out = []
+    for i, item in enumerate(seq):
+        name = item
+        if isinstance(item, dict):
+            if len(item) != 1:
+                c.add(path + (i,), "a sensitivity entry is a name, or a mapping of one name to its parameters")
+                continue
+            name = next(iter(item))
+            c.mapping(path + (i, name), optional=())
+        if not isinstance(name, str) or name not in SENSITIVITY_KINDS:
+            sub = path + (i,) if not isinstance(item, dict) else path + (i, name)
+            from .records.checker import did_you_mean
+
+            c.add(sub, f"{name!r} is not one of: {', '.join(SENSITIVITY_KINDS)}{did_you_mean(str(name), SENSITIVITY_KINDS)}")
+            continue
+        out.append(name)
+    return tuple(out)
+
+
+def _arms(c: Checker, path):
+    m = c.get(path)
+    if not isinstance(m, dict):
+        c.add(path, "must map trial ids to {experimental: arm(s), control: arm(s)}")
+        return ()
+    out = []
+    for tid in m:
+        p = path + (tid,)
+        if c.mapping(p, ("experimental", "control")) is None:
+            continue
+        exp = _string_list(c, p + ("experimental",))
+        ctl = _string_list(c, p + ("control",))
+        if exp and ctl:
+            out.append((str(tid), exp, ctl))
+    return tuple(out)
+
+
+def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
+    p = ("meta_analyses", i)
+    m = c.mapping(p, ("id",), MA_OPTIONAL)
+    if m is None:
+        return None
+    ma_id = c.ident(p + ("id",))
+    settings = _settings(c, p, defaults)
+    dropout = bool(c.boolean(p + ("dropout",))) if "dropout" in m else False
+    outcome = c.ident(p + ("outcome",)) if "outcome" in m else None
+    if not dropout and "outcome" not in m:
+        c.add(p, "missing required key 'outcome' (or dropout: true)")
+    if dropout and "outcome" in m:
+        c.add(p + ("outcome",), "a dropout meta-analysis takes no outcome (it uses randomized - completed)")
+    measure = "RR" if dropout else None
+    if "measure" in m:
+        measure = c.enum(p + ("measure",), MEASURES)
+    elif not dropout:
+        c.add(p, "missing required key 'measure'")
+    if dropout and measure is not None and measure not in BINARY_MEASURES:
+        c.add(p + ("measure",), f"dropout is binary: measure must be one of {', '.join(BINARY_MEASURES)}")
+    method = settings["method"]
+    if measure and method == "PETO" and measure != "OR":
+        c.add(p + ("method",) if "method" in m else p, f"method PETO gives an odds ratio; measure {measure} is not possible")
+    if measure and method == "MH" and measure not in BINARY_MEASURES:
+        c.add(p + ("method",) if "method" in m else p, f"method MH needs a binary measure (OR, RR, RD), not {measure}")
+    if method in ("MH", "PETO") and settings["test"] == "hksj":
+        where = p + ("test",) if "test" in m else (p + ("method",) if "method" in m else p)
+        c.add(where, f"test hksj (Knapp-Hartung) is not defined for method {method}; use test: z")
+    fallbacks = []
+    for j, item in enumerate(c.sequence(p + ("fallback_outcomes",)) or []):
+        fp = p + ("fallback_outcomes", j)
+        if c.mapping(fp, ("outcome",), ("complement",)) is None:
+            continue
+        fo = c.ident(fp + ("outcome",))
+        comp = bool(c.boolean(fp + ("complement",))) if "complement" in item else False
+        if comp and measure not in ("OR", "RD"):
+            c.add(fp + ("complement",), f"the complement of an outcome inverts exactly only for OR and RD, not {measure}: "
+                                        "a risk ratio of the complement is a different quantity")
+        if fo:
+            fallbacks.append(Fallback(fo, comp))
+    multi = c.enum(p + ("multi_arm",), MULTI_ARM_RULES) if "multi_arm" in m else "split_control"
+    figures = ("forest",)
+    if "figures" in m:
+        figs = _string_list(c, p + ("figures",)) or ()
+        for j, f in enumerate(figs):
+            if f not in FIGURE_KINDS:
+                from .records.checker import did_you_mean
+
+                c.add(p + ("figures", j), f"{f!r} is not one of: {', '.join(FIGURE_KINDS)}{did_you_mean(f, FIGURE_KINDS)}")
+        figures = tuple(figs)
+    bayes = None
+    if "bayes" in m:
+        bayes = _bayes(c, p + ("bayes",), measure, dropout)
+    title = c.string(p + ("title",)) if "title" in m else None
+    dropout_outcome = c.ident(p + ("dropout_outcome",)) if "dropout_outcome" in m else "dropout"
+    if None in (ma_id, measure):
+        return None
+    return MetaSpec(
+        id=ma_id, measure=measure, method=method, test=settings["test"], level=settings["level"],
+        cc=settings["cc"], outcome=outcome, title=title, fallback_outcomes=tuple(fallbacks),
+        select=_select(c, p + ("select",)) if "select" in m else Select(),
+        arms=_arms(c, p + ("arms",)) if "arms" in m else (), multi_arm=multi or "split_control",
+        bayes=bayes, sensitivity=_sensitivity(c, p + ("sensitivity",)) if "sensitivity" in m else (),
+        figures=figures, dropout=dropout, dropout_outcome=dropout_outcome or "dropout",
+    )
+
+
+def _bayes(c: Checker, path, measure, dropout):
+    try:
+        from .bayes import parse_bayes_spec
+    except ImportError as exc:  # pragma: no cover - the package ships metak.bayes
+        c.add(path, f"the Bayesian engine is not available: {exc}")
+        return None
+    block = c.get(path)
+    otype = "binary" if dropout or measure in BINARY_MEASURES else "continuous"
+    try:
+        return parse_bayes_spec(block, measure=measure, outcome_type=otype)
+    except SpecValueError as exc:
+        c.add(path + exc.path, exc.message)
+        return None
+
+
+def parse_spec(doc, sha256: str = "", base: Path | None = None) -> tuple[AnalysisSpec | None, list[Problem]]:
+    c = Checker(doc)
+    top = c.mapping((), TOP_REQUIRED, TOP_OPTIONAL)
+    if top is None:
+        return None, c.problems
+    if "metak" in top and (isinstance(top["metak"], bool) or top["metak"] != SCHEMA_VERSION):
+        c.add(("metak",), f"schema version {top['metak']!r} is not supported; this metak reads version {SCHEMA_VERSION}")
+    title = c.string(("title",))
+    description = c.string(("description",)) if "description" in top else None
+    trials = _string_list(c, ("trials",))
+    defaults = {"method": "REML", "test": "z", "level": 0.95, "cc": CCSpec()}
+    if "defaults" in top and c.mapping(("defaults",), optional=DEFAULT_KEYS) is not None:
+        defaults = _settings(c, ("defaults",), defaults)
+    metas = []
+    seen = {}
+    seq = c.sequence(("meta_analyses",), nonempty=True) or []
+    for i, _ in enumerate(seq):
+        ms = _meta(c, i, defaults)
+        if ms is None:
+            continue
+        if ms.id in seen:
+            c.add(("meta_analyses", i, "id"), f"duplicate meta-analysis id '{ms.id}' (first at meta_analyses[{seen[ms.id]}])")
+        seen[ms.id] = i
+        metas.append(ms)
+    if c.problems:
+        return None, sorted(c.problems, key=lambda p: p.line or 0)
+    return AnalysisSpec(title=title, trials=trials, meta_analyses=tuple(metas), description=description,
+                        path=doc.file, sha256=sha256, base=base or Path(".")), []
+
+
+def load_spec(path, display: str | None = None) -> AnalysisSpec:
+    """Read and validate an analysis spec; raise :class:`InvalidSpec` listing every problem."""
+    path = Path(path)
+    name = display or str(path)
+    doc, problems = load_located(path, name)
+    if doc is None:
+        raise InvalidSpec(problems)
+    spec, problems = parse_spec(doc, hashlib.sha256(path.read_bytes()).hexdigest(), path.parent)
+    if problems:
+        raise InvalidSpec(problems)
+    return spec
