@@ -4,10 +4,12 @@ The public API is small and curated::
 
     import metak
     res = metak.fit(yi, vi, method="REML", test="hksj")
+    batch = metak.fit_batch(Y, V, method="REML")          # many meta-analyses at once
     trials = metak.load_trials("trials/")
-    doc = metak.analyze("analyses/substance_use.yaml")
+    doc = metak.analyze("analyses/substance_use.yaml")    # the results document (a dict)
 
-Importing metak imports neither PyMC, ArviZ, matplotlib nor pandas.
+Importing metak imports neither PyMC, ArviZ, matplotlib nor pandas; SciPy is loaded the
+first time a fitting function is used, so that ``metak --help`` stays fast.
 """
 
 __version__ = "0.1.0"
@@ -15,4 +17,22 @@ __version__ = "0.1.0"
 from .errors import InvalidRecord, InvalidSpec, MetakError  # noqa: E402
 from .records import load_trials  # noqa: E402
 
-__all__ = ["__version__", "load_trials", "InvalidRecord", "InvalidSpec", "MetakError"]
+__all__ = ["__version__", "fit", "fit_batch", "analyze", "load_trials", "InvalidRecord", "InvalidSpec", "MetakError"]
+
+_LAZY = {"fit": ("metak.estimators", "fit"), "fit_batch": ("metak.estimators", "fit_batch"),
+         "analyze": ("metak.analysis", "analyze")}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'metak' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

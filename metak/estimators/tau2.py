@@ -17,8 +17,8 @@ import numpy as np
 
 #: convergence tolerance for the iterative estimators (metafor uses 1e-5; ours is tighter,
 #: so that the estimate is the exact maximiser / root and not metafor's stopping point)
-TOL = 1e-10
-MAX_ITER = 1000
+TOL = 1e-8
+MAX_ITER = 100
 
 
 def wmean(Y, w):
@@ -32,34 +32,54 @@ def q_gen(Y, V, M, tau2):
     return (w * (Y - mu[:, None]) ** 2).sum(axis=1)
 
 
-def solve_decreasing(f, target, active, lo=None):
-    """Vectorised root of a decreasing function ``f(x) = target`` on x >= lo (default 0).
+def q_gen_slope(Y, V, M, tau2):
+    """Q_gen(tau²) and its derivative -sum w² (y - mu)² (mu's own derivative term vanishes)."""
+    w = M / (V + tau2[:, None])
+    mu = wmean(Y, w)
+    r2 = (Y - mu[:, None]) ** 2
+    return (w * r2).sum(axis=1), -(w**2 * r2).sum(axis=1)
 
-    Rows where ``f(lo) <= target`` get ``lo``. A bracket is found by doubling, then
-    bisection runs to 1e-12 relative precision. Monotone, so bisection cannot fail.
+
+def solve_q(Y, V, M, target, active):
+    """Vectorised root of Q_gen(tau²) = target on tau² >= 0 (Q_gen decreases in tau²).
+
+    Rows where Q_gen(0) <= target get 0. Safeguarded Newton: a bracket [a, b] with
+    Q_gen(a) > target >= Q_gen(b) is kept, and a Newton step leaving it is replaced by
+    bisection, so the iteration cannot fail; it stops at 1e-12 relative change.
     """
     m = target.shape[0]
-    lo = np.zeros(m) if lo is None else lo.copy()
-    out = lo.copy()
-    need = active & (f(lo) > target)
+    out = np.zeros(m)
+    q0, _ = q_gen_slope(Y, V, M, np.zeros(m))
+    need = active & (q0 > target)
     if not need.any():
         return out
-    hi = np.where(need, np.maximum(lo, 0.0) + 1.0, lo)
-    grow = need.copy()
-    for _ in range(200):
-        grow &= f(hi) > target
+    rows = np.where(need)[0]
+    y, v, mm, tg = Y[rows], V[rows], M[rows], target[rows]
+    a = np.zeros(rows.size)
+    b = np.ones(rows.size)
+    for _ in range(200):  # bracket: grow b until Q_gen(b) <= target
+        qb, _ = q_gen_slope(y, v, mm, b)
+        grow = qb > tg
         if not grow.any():
             break
-        hi = np.where(grow, hi * 4.0 + 1.0, hi)
-    a, b = lo.copy(), hi.copy()
+        a = np.where(grow, b, a)
+        b = np.where(grow, b * 4.0 + 1.0, b)
+    x = a.copy()
     for _ in range(200):
-        mid = 0.5 * (a + b)
-        above = f(mid) > target
-        a = np.where(need & above, mid, a)
-        b = np.where(need & ~above, mid, b)
-        if np.all(~need | (b - a <= 1e-12 * np.maximum(1.0, b))):
+        f, df = q_gen_slope(y, v, mm, x)
+        f = f - tg
+        a = np.where(f > 0, x, a)
+        b = np.where(f <= 0, x, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xn = x - f / df
+        bad = ~np.isfinite(xn) | (xn <= a) | (xn >= b)
+        xn = np.where(bad, 0.5 * (a + b), xn)
+        done = np.abs(xn - x) <= 1e-12 * np.maximum(1.0, np.abs(x))
+        x = xn
+        if done.all():
             break
-    return np.where(need, 0.5 * (a + b), out)
+    out[rows] = x
+    return out
 
 
 def fe(Y, V, M, k):
@@ -96,7 +116,7 @@ def pm(Y, V, M, k):
     """Paule & Mandel (1982): the root of Q_gen(tau²) = k - 1, 0 when Q_gen(0) < k - 1."""
     active = k > 1
     target = np.where(active, k - 1.0, 0.0)
-    tau2 = solve_decreasing(lambda t: q_gen(Y, V, M, t), target, active)
+    tau2 = solve_q(Y, V, M, target, active)
     return tau2, np.ones_like(tau2, bool)
 
 
@@ -109,33 +129,93 @@ def eb(Y, V, M, k):
     return pm(Y, V, M, k)
 
 
+def _loglik(Y, V, M, tau2, reml: bool):
+    """(Restricted) log-likelihood of the intercept-only random-effects model, up to a constant."""
+    w = M / (V + tau2[:, None])
+    sw = w.sum(1)
+    mu = (w * Y).sum(1) / sw
+    ll = -0.5 * ((M * np.log(V + tau2[:, None])).sum(1) + (w * (Y - mu[:, None]) ** 2).sum(1))
+    if reml:
+        ll -= 0.5 * np.log(sw)
+    return ll
+
+
 def _fisher(Y, V, M, k, tau2, reml: bool):
-    """Fisher scoring for ML/REML with truncation at 0 (as metafor), vectorised over rows."""
+    """Fisher scoring for ML/REML, truncated at 0, with step halving (as metafor) when a
+    step lowers the likelihood — without it the iteration can cycle between 0 and a
+    positive value. Vectorised over the rows that have not converged yet."""
     m = Y.shape[0]
-    active = k > 1
-    converged = ~active
-    tau2 = np.where(active, tau2, 0.0)
+    converged = ~(k > 1)
+    tau2 = np.where(converged, 0.0, tau2)
+    idx = np.where(~converged)[0]
+    y, v, mm, t = Y[idx], V[idx], M[idx], tau2[idx]
+    ll = _loglik(y, v, mm, t, reml)
     for _ in range(MAX_ITER):
-        w = M / (V + tau2[:, None])
+        if idx.size == 0:
+            break
+        w = mm / (v + t[:, None])
         sw = w.sum(1)
         sw2 = (w**2).sum(1)
-        mu = (w * Y).sum(1) / sw
-        ypp = (w**2 * (Y - mu[:, None]) ** 2).sum(1)
+        mu = (w * y).sum(1) / sw
+        ypp = (w**2 * (y - mu[:, None]) ** 2).sum(1)
         if reml:
             sw3 = (w**3).sum(1)
-            tr_p = sw - sw2 / sw
-            tr_pp = sw2 - 2 * sw3 / sw + sw2**2 / sw**2
-            adj = (ypp - tr_p) / tr_pp
+            step = (ypp - (sw - sw2 / sw)) / (sw2 - 2 * sw3 / sw + sw2**2 / sw**2)
         else:
-            adj = (ypp - sw) / sw2
-        new = np.maximum(tau2 + adj, 0.0)
-        new = np.where(converged, tau2, new)
-        done = np.abs(new - tau2) <= TOL * np.maximum(1.0, tau2)
-        tau2 = new
-        converged = converged | done
-        if converged.all():
-            break
+            step = (ypp - sw) / sw2
+        for _halving in range(60):
+            new = np.maximum(t + step, 0.0)
+            ll_new = _loglik(y, v, mm, new, reml)
+            worse = ll_new < ll - 1e-12 * np.abs(ll)
+            if not worse.any():
+                break
+            step = np.where(worse, step / 2, step)
+        done = np.abs(new - t) <= TOL * np.maximum(1.0, t)
+        tau2[idx] = new
+        converged[idx[done]] = True
+        keep = ~done
+        idx, y, v, mm, t, ll = idx[keep], y[keep], v[keep], mm[keep], new[keep], ll_new[keep]
+    if not converged.all():
+        # Near the optimum, Fisher steps can cycle at a scale where the likelihood no longer
+        # resolves them; the score itself does, so finish those rows by bisection on it.
+        tau2, converged = _polish(Y, V, M, tau2, converged, reml)
     return tau2, converged | np.zeros(m, bool)
+
+
+def _score(Y, V, M, tau2, reml: bool):
+    w = M / (V + tau2[:, None])
+    sw = w.sum(1)
+    mu = (w * Y).sum(1) / sw
+    ypp = (w**2 * (Y - mu[:, None]) ** 2).sum(1)
+    return ypp - (sw - (w**2).sum(1) / sw if reml else sw)
+
+
+def _polish(Y, V, M, tau2, converged, reml):
+    rows = np.where(~converged)[0]
+    y, v, m = Y[rows], V[rows], M[rows]
+    t = tau2[rows]
+    at_zero = _score(y, v, m, np.zeros(len(rows)), reml) <= 0
+    lo = np.where(at_zero, 0.0, np.maximum(t * 0.5 - 1e-8, 0.0))
+    hi = t * 2 + 1e-8
+    for _ in range(60):  # widen until the score changes sign
+        bad_lo = (~at_zero) & (_score(y, v, m, lo, reml) < 0)
+        bad_hi = (~at_zero) & (_score(y, v, m, hi, reml) > 0)
+        if not (bad_lo.any() or bad_hi.any()):
+            break
+        lo = np.where(bad_lo, lo / 4, lo)
+        lo = np.where(bad_lo & (lo < 1e-12), 0.0, lo)
+        hi = np.where(bad_hi, hi * 4, hi)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        pos = _score(y, v, m, mid, reml) > 0
+        lo, hi = np.where(pos, mid, lo), np.where(pos, hi, mid)
+        if np.all(hi - lo <= 1e-14 * np.maximum(1.0, hi)):
+            break
+    out = tau2.copy()
+    out[rows] = np.where(at_zero, 0.0, 0.5 * (lo + hi))
+    done = converged.copy()
+    done[rows] = True
+    return out, done
 
 
 def ml(Y, V, M, k):
