@@ -292,7 +292,7 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     if "leave_one_out" in ms.sensitivity:
         from .sensitivity.refits import leave_one_out
 
-        sens["leave_one_out"] = leave_one_out(res, labels)
+        sens["leave_one_out"] = leave_one_out(res, labels, [r.trial.id for r in rows])
         if len(rows) < 2:
             warnings.append("leave_one_out needs k >= 2")
     if "active_placebo" in ms.sensitivity:
@@ -359,7 +359,10 @@ def _bayes(ms, rows, yi, vi, direction, out_dir, warnings):
 
 
 def _rel(path: Path) -> str:
-    return display_path(Path(path)).replace("\\", "/")
+    """A path as results.json records it: normalised, relative to the working directory when inside it."""
+    import os
+
+    return os.path.normpath(display_path(Path(os.path.normpath(path)))).replace("\\", "/")
 
 
 def analyze(spec_path, *, out_dir=None) -> dict:

@@ -88,5 +88,55 @@ def analyze(spec, out_dir, as_json, no_figures):
         sys.exit(1)
 
 
+@main.command()
+@click.argument("results", type=click.Path())
+@click.option("--kind", default="forest", show_default=True,
+              help="forest, funnel, leave_one_out, dropout, blinding, subgroup, prior_sensitivity, posterior")
+@click.option("--id", "ma_id", default=None, help="Meta-analysis id (default: every one in the file).")
+@click.option("--out", "out_dir", type=click.Path(), default=None, help="Folder (default: beside RESULTS, figures/).")
+@click.option("--format", "fmt", default="pdf", show_default=True, type=click.Choice(["pdf", "svg", "png", "tiff"]))
+@click.option("--size", default="double_column", show_default=True,
+              help="single_column (89 mm), double_column (183 mm), or a width in mm.")
+@click.option("--dpi", default=300, show_default=True, type=int)
+@click.option("--greyscale", is_flag=True, help="Greyscale instead of the colour-blind-safe palette.")
+def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale):
+    """Redraw figures from a results.json without refitting."""
+    import json
+    from pathlib import Path
+
+    from .errors import MetakError
+
+    path = Path(results)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        metas = doc["meta_analyses"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        click.echo(f"{results}: not a readable metak results file ({exc})", err=True)
+        sys.exit(1)
+    if ma_id is not None:
+        metas = [m for m in metas if m.get("id") == ma_id]
+        if not metas:
+            click.echo(f"{results}: no meta-analysis with id '{ma_id}'", err=True)
+            sys.exit(1)
+    try:
+        width = float(size)
+    except ValueError:
+        width = size
+    out = Path(out_dir) if out_dir else path.parent / "figures"
+    try:
+        from .plots import KINDS, render
+
+        if kind not in KINDS:
+            raise MetakError(f"--kind {kind!r} is not one of {', '.join(KINDS)}")
+        out.mkdir(parents=True, exist_ok=True)
+        for ma in metas:
+            target = out / f"{ma['id']}-{kind}.{fmt}"
+            render(ma, kind, target, size=width, dpi=dpi, greyscale=greyscale)
+            click.echo(f"wrote {target}")
+    except MetakError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -84,7 +84,7 @@ def draw_figures(doc: dict, folder: Path) -> list[Path]:
     for ma in doc["meta_analyses"]:
         if not ma.get("studies"):
             continue
-        for kind in ma.get("figures") or ("forest",):
+        for kind in ma.get("figures", ("forest",)):
             for ext in ("pdf", "png"):
                 path = folder / f"{ma['id']}-{kind}.{ext}"
                 render(ma, kind, path, size="double_column", dpi=300)

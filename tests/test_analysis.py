@@ -118,7 +118,7 @@ def test_results_match_the_contract_schema_and_the_engine(project):
     assert ma["estimate"] == ref.estimate and ma["tau2_ci"] == list(ref.tau2_ci)
     assert ma["df"] == 4 and ma["model"]["cc"] == {"add": 0.5, "to": "only0", "drop00": False}
     loo = ma["sensitivity"]["leave_one_out"]
-    assert len(loo) == 5 and loo[0]["omitted"] == "Smith 2024 (Low dose)"
+    assert len(loo) == 5 and loo[0]["omitted"] == "multi2024" and loo[0]["label"] == "Smith 2024 (Low dose)"
     ap = ma["sensitivity"]["active_placebo"]
     assert {s["control_type"] for s in ap["subgroups"]} == {"placebo", "active_placebo"}
     assert ap["df_between"] == 1 and 0 <= ap["p_between"] <= 1

@@ -287,7 +287,7 @@ def fit(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95) -> M
     res = _fit_arrays(y[None, :], v[None, :], np.ones((1, y.size)), method, test, level)
     tau2 = 0.0 if method == "FE" else res.tau2[0]
     w = 1 / (v + tau2)
-    out = res.result(0, yi=y, vi=v, weights=100 * w / w.sum())
+    out = res.result(0, yi=y, vi=v, weights=np.clip(100 * w / w.sum(), 0.0, 100.0))
     extra = list(notes)
     if method != "FE":
         extra += _qp_warnings(out)

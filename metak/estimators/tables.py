@@ -131,7 +131,11 @@ def fit_tables(tables, yi, vi, *, measure: str, method: str = "MH", test: str = 
         q = q_p = i2 = h2 = None
         q_df = None
     weights = np.full(len(a), np.nan)
-    weights[use] = 100 * w / w.sum()
+    weights[use] = np.clip(100 * w / w.sum(), 0.0, 100.0)
+    if use.sum() == 1:
+        warns.append(f"k = 1: a single table; the {method} estimate is that table's own, and heterogeneity is undefined")
+    if not np.isfinite(se) or se <= 0:
+        raise MetakError(f"the {method} estimate has no variance (no table with information)")
     return MetaResult(
         method=method, test=test, level=level, k=int(use.sum()), estimate=float(est), se=se,
         ci_lower=est - crit * se, ci_upper=est + crit * se, statistic=float(z), df=None,

@@ -8,8 +8,13 @@ from scipy import stats
 from ..estimators.result import MetaResult, clean
 
 
-def leave_one_out(res: MetaResult, labels) -> list[dict]:
-    """Refit without each study in turn (metafor's ``leave1out``)."""
+def leave_one_out(res: MetaResult, labels, trials=None) -> list[dict]:
+    """Refit without each study in turn (metafor's ``leave1out``).
+
+    ``omitted`` is the trial id (the contract's key); ``label`` names the comparison, which
+    tells apart the several comparisons of one multi-arm trial.
+    """
+    trials = list(trials) if trials is not None else list(labels)
     out = []
     k = len(res.yi)
     if k < 2:
@@ -18,7 +23,7 @@ def leave_one_out(res: MetaResult, labels) -> list[dict]:
         keep = np.ones(k, bool)
         keep[i] = False
         r = res.refit(keep)
-        out.append({"omitted": labels[i], "k": r.k, "estimate": clean(r.estimate), "se": clean(r.se),
+        out.append({"omitted": trials[i], "label": labels[i], "k": r.k, "estimate": clean(r.estimate), "se": clean(r.se),
                     "ci_lower": clean(r.ci_lower), "ci_upper": clean(r.ci_upper), "p_value": clean(r.p_value),
                     "tau2": clean(r.tau2), "i2": clean(r.i2), "q": clean(r.q)})
     return out
