@@ -243,6 +243,7 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
         "direction": direction,
         "model": {"method": method, "test": ms.test, "level": ms.level, "cc": cc_dict, "multi_arm": ms.multi_arm},
         "k": len(rows),
+        "dropout": ms.dropout,
         "figures": list(ms.figures),
     }
     known_n = [r.n for r in rows if r.n is not None]

@@ -104,3 +104,9 @@ def test_vocabularies_are_complete():
 
     assert set(CONTRAST_MEASURES) == set(effects.MEASURES)
     assert spec.FIGURE_KINDS
+
+
+def test_spec_figure_kinds_are_the_plot_kinds():
+    from metak import plots, spec
+
+    assert tuple(spec.FIGURE_KINDS) == tuple(plots.KINDS)

@@ -1,0 +1,152 @@
+"""Reading one meta-analysis of the results document, for every kind of figure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from statistics import NormalDist
+
+from metak.errors import AnalysisError
+
+from . import _format as fmt
+
+_LOG_MEASURES = frozenset({"OR", "RR", "HR", "PETO", "IRR", "ROM"})
+
+
+def require(ok, ma: Mapping, kind: str, what: str) -> None:
+    """Raise AnalysisError('<kind> plot of <id> needs <what>') unless ``ok``."""
+    if not ok:
+        raise AnalysisError(f"{kind} plot of meta-analysis {ma.get('id', '?')!r} needs {what}")
+
+
+def require_ma(ma, kind: str) -> None:
+    if not isinstance(ma, Mapping):
+        raise AnalysisError(f"{kind} plot needs one meta-analysis (a mapping from "
+                            f"results.json 'meta_analyses'), not {type(ma).__name__}")
+
+
+def is_log(ma: Mapping) -> bool:
+    scale = ma.get("scale")
+    if scale is not None:
+        return scale == "log"
+    return str(ma.get("measure", "")).upper() in _LOG_MEASURES
+
+
+def to_natural(ma: Mapping):
+    """Analysis scale -> the scale a reader sees (exp for ratio measures)."""
+    if is_log(ma):
+        return lambda v: None if fmt.is_missing(v) else math.exp(v)
+    return lambda v: None if fmt.is_missing(v) else float(v)
+
+
+def null_value(ma: Mapping) -> float:
+    return 1.0 if is_log(ma) else 0.0
+
+
+def level(ma: Mapping) -> float:
+    lv = (ma.get("model") or {}).get("level")
+    return 0.95 if fmt.is_missing(lv) else float(lv)
+
+
+def measure_names(ma: Mapping) -> tuple[str, str]:
+    code = str(ma.get("measure") or "GEN").upper()
+    return fmt.MEASURES.get(code, (code, code))
+
+
+def study_label(study: Mapping, i: int) -> str:
+    return str(study.get("label") or study.get("trial") or f"Study {i + 1}")
+
+
+def study_ci(study: Mapping, lv: float) -> tuple[float | None, float | None]:
+    """The study's CI on the analysis scale as the results give it (from ``vi`` when the
+    results hold no CI)."""
+    lo, hi = study.get("ci_lower"), study.get("ci_upper")
+    if not fmt.is_missing(lo) and not fmt.is_missing(hi):
+        return lo, hi
+    yi = study.get("yi")
+    se = study.get("se")
+    if fmt.is_missing(se) and not fmt.is_missing(study.get("vi")):
+        se = math.sqrt(study["vi"])
+    if fmt.is_missing(yi) or fmt.is_missing(se):
+        return None, None
+    z = NormalDist().inv_cdf(0.5 + lv / 2)
+    return yi - z * se, yi + z * se
+
+
+def arm_names(ma: Mapping, override=None) -> tuple[str, str]:
+    """Names of the compared arms: the arm id when every study shares it, else
+    'experimental' / 'control'."""
+    if override is not None:
+        e, c = override
+        return str(e), str(c)
+    studies = ma.get("studies") or []
+
+    def common(key: str, default: str) -> str:
+        ids = {str(s.get(key)) for s in studies if s.get(key)}
+        if len(ids) == 1:
+            (only,) = ids
+            if " + " not in only:
+                return fmt.pretty_id(only)
+        return default
+
+    e, c = common("experimental", "experimental"), common("control", "control")
+    if e == c:
+        return "experimental", "control"
+    return e, c
+
+
+def favours(ma: Mapping, names: tuple[str, str]) -> tuple[str, str]:
+    """(left, right) labels: for higher_is_better, effects above the null favour the
+    experimental arm; for lower_is_better, below it."""
+    e, c = names
+    if (ma.get("direction") or "higher_is_better") == "lower_is_better":
+        return f"Favours {e}", f"Favours {c}"
+    return f"Favours {c}", f"Favours {e}"
+
+
+def arm_data(study: Mapping, role: str) -> Mapping | None:
+    data = study.get("data") or {}
+    arm = study.get(role)
+    if arm is not None and arm in data:
+        return data[arm]
+    return None
+
+
+def data_kind(ma: Mapping) -> str | None:
+    """``binary`` / ``continuous`` when most studies carry arm data of that kind."""
+    kinds = []
+    for s in ma.get("studies") or []:
+        for role in ("experimental", "control"):
+            d = arm_data(s, role)
+            if isinstance(d, Mapping):
+                if "events" in d:
+                    kinds.append("binary")
+                elif "mean" in d:
+                    kinds.append("continuous")
+    if not kinds:
+        return None
+    return max(("binary", "continuous"), key=kinds.count)
+
+
+def arm_totals(ma: Mapping, role: str, kind: str | None) -> str:
+    """``Σevents/Σtotal`` (binary) or ``Σn`` (continuous) over the studies, as RevMan's
+    Total row."""
+    ev, tot, n, any_ = 0, 0, 0, False
+    for s in ma.get("studies") or []:
+        d = arm_data(s, role)
+        if not isinstance(d, Mapping):
+            continue
+        if kind == "binary" and "events" in d:
+            ev += d["events"]
+            tot += d["total"]
+            any_ = True
+        elif kind == "continuous" and "n" in d:
+            n += d["n"]
+            any_ = True
+    if not any_:
+        return ""
+    return f"{fmt.general(ev)}/{fmt.general(tot)}" if kind == "binary" else fmt.general(n)
+
+
+def has(x) -> bool:
+    return not fmt.is_missing(x)

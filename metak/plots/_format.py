@@ -1,0 +1,245 @@
+"""Number and label formatting for figures (pure Python: no matplotlib).
+
+Every number a figure prints goes through one of these functions, so tests can compute the
+exact text a figure must hold from the results document.  Negative numbers use the
+typographic minus sign (U+2212), as journals print them and as matplotlib's tick labels do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+MINUS = "\u2212"
+EN_DASH = "\u2013"
+
+#: Measure code -> (long name, short name for column headers).
+MEASURES: Mapping[str, tuple[str, str]] = {
+    "OR": ("Odds ratio", "OR"),
+    "RR": ("Risk ratio", "RR"),
+    "RD": ("Risk difference", "RD"),
+    "HR": ("Hazard ratio", "HR"),
+    "MD": ("Mean difference", "MD"),
+    "SMD": ("Standardised mean difference", "SMD"),
+    "PETO": ("Peto odds ratio", "OR"),
+    "GEN": ("Effect", "Effect"),
+}
+
+#: Estimator codes -> how a figure names the model.
+METHODS: Mapping[str, str] = {
+    "FE": "inverse variance",
+    "MH": "Mantel" + EN_DASH + "Haenszel",
+    "PETO": "Peto",
+}
+
+#: control_type values -> subgroup headings.
+CONTROL_TYPES: Mapping[str, str] = {
+    "placebo": "Inert placebo",
+    "active_placebo": "Active placebo",
+    "usual_care": "Usual care",
+    "waitlist": "Waitlist",
+    "active_comparator": "Active comparator",
+}
+
+FIXED_METHODS = frozenset({"FE", "MH", "PETO"})
+
+
+def is_missing(x) -> bool:
+    """True for None and for non-finite floats (the results document never holds NaN)."""
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+
+def num(x, digits: int = 2) -> str:
+    """``x`` with ``digits`` decimals and a typographic minus; ``""`` when missing."""
+    if is_missing(x):
+        return ""
+    s = f"{x:.{digits}f}"
+    if s.startswith("-"):
+        # -0.00 is printed as 0.00
+        s = s[1:] if float(s) == 0 else MINUS + s[1:]
+    return s
+
+
+def general(x, sig: int = 4) -> str:
+    """A data value as a reader would write it: up to ``sig`` significant digits, no
+    trailing zeros (``12.7``, ``20``, ``0.025``)."""
+    if is_missing(x):
+        return ""
+    if float(x) == int(x) and abs(x) < 1e6:
+        s = str(int(x))
+    else:
+        s = f"{x:.{sig}g}"
+        if "e" in s:
+            s = f"{x:.{sig}f}".rstrip("0").rstrip(".")
+    return s.replace("-", MINUS)
+
+
+def effect_ci(est, lo, hi, digits: int = 2, ratio: bool = False) -> str:
+    """``0.49 [0.34, 0.70]`` (metafor's layout); the CI alone when ``est`` is None.
+
+    ``ratio``: natural-scale ratios (OR, RR ...), which span orders of magnitude: values
+    below ``10**-digits`` keep 2 significant digits (``0.0031``, not ``0.00``) and, as for
+    every measure, values of 100 or more get 1 decimal and of 1000 or more none."""
+    def n(x):
+        return effect_num(x, digits, ratio)
+
+    ci = f"[{n(lo)}, {n(hi)}]"
+    if is_missing(lo) and is_missing(hi):
+        ci = ""
+    if is_missing(est):
+        return ci
+    return f"{n(est)} {ci}".strip()
+
+
+def effect_num(x, digits: int = 2, ratio: bool = False) -> str:
+    """One effect or CI bound, as :func:`effect_ci` prints it."""
+    if is_missing(x):
+        return ""
+    a = abs(x)
+    if a >= 1000:
+        return num(x, 0)
+    if a >= 100:
+        return num(x, min(digits, 1))
+    if ratio and 0 < a < 10 ** -digits:
+        return num(x, -math.floor(math.log10(a)) + 1)
+    return num(x, digits)
+
+
+def p_value(p) -> str:
+    """``p < 0.001``, ``p = 0.007``, ``p = 0.28``."""
+    if is_missing(p):
+        return ""
+    if p < 0.001:
+        return "p < 0.001"
+    if p < 0.1:
+        return f"p = {p:.3f}"
+    return f"p = {p:.2f}"
+
+
+def percent(x, digits: int = 0) -> str:
+    """``92%``; ``x`` is already a percentage (0-100)."""
+    if is_missing(x):
+        return ""
+    return f"{num(x, digits)}%"
+
+
+def weight(w) -> str:
+    """A study weight (a percentage) as ``9.7%``; ``""`` when null (k = 1)."""
+    return "" if is_missing(w) else f"{w:.1f}%"
+
+
+def tau2(t2) -> str:
+    """tau² with 2 decimals, or 2 significant digits below 0.01 (``0``, ``0.0042``, ``0.34``)."""
+    if is_missing(t2):
+        return ""
+    if t2 == 0:
+        return "0"
+    if abs(t2) < 0.01:
+        return general(t2, 2)
+    return num(t2, 2)
+
+
+def level_label(level) -> str:
+    """0.95 -> ``95%``."""
+    level = 0.95 if is_missing(level) else level
+    return f"{100 * level:g}%"
+
+
+def arm_data(d) -> str:
+    """One arm's data: ``13/27`` for binary, ``12.7 (7.6) 20`` for continuous."""
+    if not isinstance(d, Mapping):
+        return ""
+    if "events" in d and "total" in d:
+        return f"{general(d['events'])}/{general(d['total'])}"
+    if {"mean", "sd", "n"} <= set(d):
+        return f"{general(d['mean'])} ({general(d['sd'])}) {general(d['n'])}"
+    return ""
+
+
+def arm_rate(d, digits: int = 0) -> str:
+    """``5/27 (19%)`` for an arm with events and total (dropout tables)."""
+    if not isinstance(d, Mapping) or "events" not in d or not d.get("total"):
+        return ""
+    return f"{arm_data(d)} ({num(100 * d['events'] / d['total'], digits)}%)"
+
+
+def pretty_id(arm_id: str) -> str:
+    """``active_placebo`` -> ``active placebo`` (ids are [a-z0-9_-])."""
+    return str(arm_id).replace("_", " ")
+
+
+def capitalise(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+def heterogeneity(ma: Mapping) -> str:
+    """``Heterogeneity: τ² = 0.34; I² = 92%; Q = 163.16, df = 12 (p < 0.001)``."""
+    parts = []
+    if not is_missing(ma.get("tau2")):
+        parts.append(f"\u03c4\u00b2 = {tau2(ma['tau2'])}")
+    if not is_missing(ma.get("i2")):
+        parts.append(f"I\u00b2 = {percent(ma['i2'])}")
+    if not is_missing(ma.get("q")):
+        q = f"Q = {num(ma['q'])}"
+        if not is_missing(ma.get("q_df")):
+            q += f", df = {general(ma['q_df'])}"
+        if not is_missing(ma.get("q_p")):
+            q += f" ({p_value(ma['q_p'])})"
+        parts.append(q)
+    if not parts:
+        return "Heterogeneity: not applicable" if (ma.get("k") or 0) <= 1 else ""
+    return "Heterogeneity: " + "; ".join(parts)
+
+
+def overall_test(ma: Mapping) -> str:
+    """``Test for overall effect: t = −3.99, df = 12 (p = 0.002)`` or ``z = 2.46 (p = 0.014)``."""
+    stat = ma.get("statistic")
+    if is_missing(stat):
+        return ""
+    df = ma.get("df")
+    test = ((ma.get("model") or {}).get("test") or "").lower()
+    if is_missing(df):
+        s = f"z = {num(stat)}"
+    else:
+        s = f"t = {num(stat)}, df = {general(df)}"
+    if not is_missing(ma.get("p_value")):
+        s += f" ({p_value(ma['p_value'])})"
+    hk = test in ("hksj", "knha") and not is_missing(df)
+    name = " (Hartung" + EN_DASH + "Knapp)" if hk else ""
+    return f"Test for overall effect{name}: {s}"
+
+
+def model_label(ma: Mapping) -> str:
+    """``Random effects (REML)``, ``Common effect (Mantel–Haenszel)``."""
+    method = ((ma.get("model") or {}).get("method") or "").upper()
+    if method in FIXED_METHODS:
+        return f"Common effect ({METHODS[method]})"
+    if not method:
+        return "Pooled estimate"
+    return f"Random effects ({method})"
+
+
+def subgroup_test(block: Mapping) -> str:
+    """``Test for subgroup differences: Q = 3.10, df = 1 (p = 0.078); I² = 68%``."""
+    q = block.get("q_between")
+    if is_missing(q):
+        return ""
+    s = f"Test for subgroup differences: Q = {num(q)}"
+    if not is_missing(block.get("df_between")):
+        s += f", df = {general(block['df_between'])}"
+    if not is_missing(block.get("p_between")):
+        s += f" ({p_value(block['p_between'])})"
+    if not is_missing(block.get("i2_between")):
+        s += f"; I\u00b2 = {percent(block['i2_between'])}"
+    return s
+
+
+def probability(p) -> str:
+    """A posterior probability with 3 decimals, never printed as a certain 0 or 1."""
+    if is_missing(p):
+        return ""
+    if p >= 0.9995:
+        return "> 0.999"
+    if p < 0.0005:
+        return "< 0.001"
+    return f"{p:.3f}"

@@ -1,0 +1,303 @@
+"""Bayesian figures: the posterior of mu and tau, and the prior-sensitivity plot."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+
+from matplotlib import rc_context
+from matplotlib.lines import Line2D
+
+from . import _common as C
+from . import _format as fmt
+from . import _scales
+from ._figure import draw, new_figure
+from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, palette, rc, width_inches
+from ._table import Column, Footer, Mark, Panel, Row, Table, TableArtists, _wrap, text_width
+
+# --------------------------------------------------------------------------- prior sensitivity
+
+
+def _prior_label(name) -> str:
+    """``half_normal(0.5)`` -> ``half-normal(0.5)``."""
+    if isinstance(name, Mapping):
+        dist = str(name.get("dist", "prior")).replace("_", "-")
+        args = ", ".join(f"{k}={fmt.general(v)}" for k, v in name.items() if k != "dist")
+        return f"{dist}({args})"
+    return str(name).replace("_", "-")
+
+
+def build_prior_sensitivity(ma: Mapping, *, xlim: Sequence[float] | None = None,
+                            digits: int = 2, frequentist: bool = True,
+                            arm_labels: Sequence[str] | None = None) -> Table:
+    C.require_ma(ma, "prior_sensitivity")
+    b = ma.get("bayes")
+    sens = b.get("prior_sensitivity") if isinstance(b, Mapping) else None
+    C.require(sens, ma, "prior_sensitivity", "bayes.prior_sensitivity (a Bayesian model "
+              "refitted under several priors)")
+    nat = C.to_natural(ma)
+    long, short = C.measure_names(ma)
+    lv = fmt.level_label(C.level(ma))
+    names = C.arm_names(ma, arm_labels)
+    has_tau = any(isinstance(e.get("tau"), Mapping) and C.has(e["tau"].get("mean"))
+                  for e in sens)
+    cols = [Column("label", "Prior on \u03c4"),
+            Panel("mu", log=C.is_log(ma), null=C.null_value(ma), header=f"\u03bc ({short})",
+                  favours=C.favours(ma, names), xlim=tuple(xlim) if xlim else None),
+            Column("mu_ci", f"{short} [{lv} CrI]", "", "right")]
+    if has_tau:
+        cols += [Panel("tau", log=False, null=0.0, null_line=False, symmetric=False,
+                       header="\u03c4", share=0.6, min_width=50.0, drop=3, xlabel=""),
+                 Column("tau_ci", f"\u03c4 [{lv} CrI]", "", "right", 1)]
+
+    def row(kind, label, mu, tau, shape, role, bold=False):
+        cells = {"label": label}
+        marks = {}
+        if isinstance(mu, Mapping) and C.has(mu.get("mean")):
+            cells["mu_ci"] = fmt.effect_ci(nat(mu["mean"]), nat(mu.get("ci_lower")),
+                                           nat(mu.get("ci_upper")), digits, ratio=C.is_log(ma))
+            marks["mu"] = (Mark(shape, nat(mu["mean"]), nat(mu.get("ci_lower")),
+                                nat(mu.get("ci_upper")), role, core=True),)
+        if isinstance(tau, Mapping) and C.has(tau.get("mean")):
+            cells["tau_ci"] = fmt.effect_ci(tau["mean"], tau.get("ci_lower"),
+                                            tau.get("ci_upper"), digits)
+            marks["tau"] = (Mark("dot" if shape != "point" else "point", tau["mean"],
+                                 tau.get("ci_lower"), tau.get("ci_upper"), role, core=True),)
+        return Row(kind, cells, marks, bold=bold)
+
+    rows = []
+    if C.has((b.get("mu") or {}).get("mean")):
+        prior = b.get("prior")
+        label = "Analysis prior" + (f": {_prior_label(prior.get('tau'))}"
+                                    if isinstance(prior, Mapping) and prior.get("tau") else "")
+        rows.append(row("pooled", label, b.get("mu"), b.get("tau"), "diamond", "bayes", True))
+        rows.append(Row("blank", height=0.5))
+    for e in sens:
+        rows.append(row("prior", _prior_label(e.get("prior")), e.get("mu"), e.get("tau"),
+                        "dot", "bayes"))
+    if frequentist and C.has(ma.get("estimate")):
+        rows.append(Row("blank", height=0.5))
+        tau = None
+        if C.has(ma.get("tau")):
+            tci = ma.get("tau_ci") or [None, None]
+            tau = {"mean": ma["tau"], "ci_lower": tci[0], "ci_upper": tci[1]}
+        method = (ma.get("model") or {}).get("method") or ""
+        rows.append(row("frequentist", f"Frequentist ({method})".replace(" ()", ""),
+                        {"mean": ma["estimate"], "ci_lower": ma.get("ci_lower"),
+                         "ci_upper": ma.get("ci_upper")}, tau, "point", "pooled"))
+    footer = [Footer(f"Posterior mean and {lv} credible interval (CrI) under each prior.")]
+    if frequentist and C.has(ma.get("estimate")):
+        footer.append(Footer(f"Frequentist row: estimate and {lv} CI; \u03c4 with its "
+                             "Q-profile CI."))
+    return Table(tuple(cols), tuple(rows), tuple(footer))
+
+
+def prior_sensitivity(ma: Mapping, ax=None, *, xlim: Sequence[float] | None = None,
+                      digits: int = 2, frequentist: bool = True,
+                      arm_labels: Sequence[str] | None = None, fontsize: float = FONT_SIZE,
+                      greyscale: bool = False, size="single_column") -> TableArtists:
+    """Prior-sensitivity plot: the posterior of mu (natural scale) and of tau under each
+    prior in ``bayes.prior_sensitivity``, under the analysis's own posterior (the diamond)
+    and above the frequentist estimate (``frequentist=False`` leaves it out)."""
+    table = build_prior_sensitivity(ma, xlim=xlim, digits=digits, frequentist=frequentist,
+                                    arm_labels=arm_labels)
+    return draw(table, ax, fontsize=fontsize, greyscale=greyscale, size=size)
+
+
+# --------------------------------------------------------------------------- posterior
+
+
+@dataclass(frozen=True, eq=False)
+class PosteriorArtists:
+    """What :func:`posterior` drew, by parameter (``mu``, ``tau``): the ``axes``, the
+    density ``curves``, the shaded credible ``intervals``, the ``means`` lines; the
+    ``caption`` Text and the ``source`` of each density (``grid`` or ``normal``)."""
+
+    figure: object
+    ax: object
+    axes: Mapping[str, object]
+    curves: Mapping[str, object]
+    intervals: Mapping[str, object]
+    means: Mapping[str, object]
+    caption: object
+    source: Mapping[str, str]
+
+
+def _density(b: Mapping, param: str) -> tuple[list[float], list[float], str] | None:
+    """(x, density, source) on the analysis scale: the results' grid when present, else a
+    normal approximation from the posterior mean and SD (truncated at 0 for tau)."""
+    grid = (b.get("posterior_grid") or {}).get(param)
+    if isinstance(grid, Mapping) and grid.get("x") and grid.get("density"):
+        return [float(v) for v in grid["x"]], [float(v) for v in grid["density"]], "grid"
+    s = b.get(param) or {}
+    mean, sd = s.get("mean"), s.get("sd")
+    if fmt.is_missing(sd) and C.has(s.get("ci_lower")) and C.has(s.get("ci_upper")):
+        sd = (s["ci_upper"] - s["ci_lower"]) / (2 * NormalDist().inv_cdf(0.975))
+    if fmt.is_missing(mean) or fmt.is_missing(sd) or sd <= 0:
+        return None
+    nd = NormalDist(mean, sd)
+    lo, hi = mean - 4.5 * sd, mean + 4.5 * sd
+    trunc = 1.0
+    if param == "tau":
+        lo = max(lo, 0.0)
+        trunc = 1.0 - nd.cdf(0.0)
+    n = 401
+    xs = [lo + (hi - lo) * i / (n - 1) for i in range(n)]
+    return xs, [nd.pdf(x) / trunc for x in xs], "normal"
+
+
+def _interp(x0: float, xs: Sequence[float], ys: Sequence[float]) -> float:
+    if x0 <= xs[0]:
+        return ys[0]
+    if x0 >= xs[-1]:
+        return ys[-1]
+    lo, hi = 0, len(xs) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if xs[mid] <= x0:
+            lo = mid
+        else:
+            hi = mid
+    t = (x0 - xs[lo]) / (xs[hi] - xs[lo]) if xs[hi] != xs[lo] else 0.0
+    return ys[lo] + t * (ys[hi] - ys[lo])
+
+
+def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
+              prediction: bool = True, xlim: Sequence[float] | None = None,
+              digits: int = 2, fontsize: float = FONT_SIZE, greyscale: bool = False,
+              size="single_column") -> PosteriorArtists:
+    """Posterior densities of mu (natural scale; log axis for ratio measures, where the
+    density is that of log mu) and tau, each with its shaded credible interval and a line
+    at the posterior mean.  Drawn from ``bayes.posterior_grid`` when the results hold it,
+    else from a normal approximation to the posterior mean and SD (tau's truncated at 0);
+    the caption says which.  With two parameters and an ``ax``, ``ax`` is split in two."""
+    C.require_ma(ma, "posterior")
+    b = ma.get("bayes")
+    C.require(isinstance(b, Mapping), ma, "posterior", "a Bayesian model ('bayes:' in the spec)")
+    dens = {p: _density(b, p) for p in params}
+    params = [p for p in params if dens[p] is not None]
+    C.require(params, ma, "posterior", "bayes.posterior_grid, or bayes.mu with mean and sd")
+    colours = palette(greyscale)
+    nat = C.to_natural(ma)
+    log = C.is_log(ma)
+    lv = fmt.level_label(C.level(ma))
+    small = fontsize * 0.93
+    long, short = C.measure_names(ma)
+    notes = {"grid": "densities from the posterior grid in the results",
+             "normal": "normal approximation from the posterior mean and SD (the results "
+                       "hold no posterior grid)"}
+    srcs = sorted({dens[p][2] for p in params})
+    if len(srcs) == 1:
+        how = notes[srcs[0]]
+    else:
+        how = "; ".join(f"{'μ' if p == 'mu' else 'τ'}: {notes[dens[p][2]]}" for p in params)
+    pr = b.get("predictive") or {}
+    show_pred = prediction and "mu" in params and C.has(pr.get("ci_lower")) and \
+        C.has(pr.get("ci_upper"))
+    text = (f"Posterior mean (line) and {lv} credible interval (shaded)" +
+            (f"; bar: {lv} predictive interval" if show_pred else "") + f"; {how}.")
+    cap_size = small * 0.92
+    with rc_context(rc(fontsize)):
+        if ax is None:
+            w = width_inches(size)
+            lines = _wrap(text, (w - 8 / MM_PER_INCH) * PT_PER_INCH, cap_size)
+            h = min(max(w * 0.36, 1.3), 2.0)
+            row = fontsize * 1.45 / PT_PER_INCH * MM_PER_INCH   # mm
+            bottom = 2.0 + 2.6 * row + len(lines) * row * 0.95
+            h += bottom / MM_PER_INCH
+            _fig, ax = new_figure(w, h, (4.0, 3.0, bottom, 5.0))
+        fig = ax.figure
+        if len(params) == 1:
+            axes = {params[0]: ax}
+        else:
+            ax.set_axis_off()
+            gap = 0.1
+            wid = (1 - gap) / len(params)
+            axes = {p: ax.inset_axes([i * (wid + gap), 0, wid, 1]) for i, p in enumerate(params)}
+        curves, fills, means, source = {}, {}, {}, {}
+        for p in params:
+            pax = axes[p]
+            xs, ys, src = dens[p]
+            source[p] = src
+            s = b.get(p) or {}
+            f = nat if p == "mu" else (lambda v: v)
+            peak = max(ys) or 1.0
+            # the visible range: where the density is above 0.2% of its peak
+            keep = [i for i, y in enumerate(ys) if y >= 0.002 * peak]
+            xv = [xs[i] for i in range(keep[0], keep[-1] + 1)]
+            yv = [ys[i] for i in range(keep[0], keep[-1] + 1)]
+            pax.set_axis_on()
+            for side in ("left", "right", "top"):
+                pax.spines[side].set_visible(False)
+            pax.tick_params(axis="y", left=False, labelleft=False)
+            pax.tick_params(axis="x", labelsize=small)
+            pax_w = pax.get_position().width * fig.get_size_inches()[0] * PT_PER_INCH
+            if p == "mu" and log:
+                pax.set_xscale("log")
+            lo, hi = f(xv[0]), f(xv[-1])
+            if p == "mu" and show_pred:
+                lo, hi = min(lo, nat(pr["ci_lower"])), max(hi, nat(pr["ci_upper"]))
+            if p == "mu" and xlim is not None:
+                lo, hi = xlim
+            lw = (lambda t: text_width(t, small))
+            if p == "mu" and log:
+                a, bb, ticks, labels = _scales.log_ticks(lo, hi, pax_w, lw,
+                                                         null=1.0 if p == "mu" else lo,
+                                                         symmetric=False)
+            else:
+                a, bb, ticks, labels = _scales.linear_ticks(
+                    lo, hi, pax_w, lw, null=(C.null_value(ma) if p == "mu" else 0.0),
+                    symmetric=False, max_ticks=6)
+            if p == "mu" and xlim is not None:
+                a, bb = xlim
+            pax.set_xlim(a, bb)
+            pax.set_xticks(ticks)
+            pax.set_xticklabels(labels)
+            pax.minorticks_off()
+            top = max(yv) * 1.12
+            band = 0.10 * top if (p == "mu" and show_pred) else 0.0
+            pax.set_ylim(-band, top)
+            pax.spines["bottom"].set_position(("data", -band))
+            xn = [f(x) for x in xv]
+            curves[p] = pax.add_line(Line2D(xn, yv, color=colours["density"], lw=1.0, zorder=3))
+            cl, cu = s.get("ci_lower"), s.get("ci_upper")
+            if C.has(cl) and C.has(cu):
+                inside = [(x, y) for x, y in zip(xv, yv) if cl < x < cu]
+                fx = [cl] + [x for x, _ in inside] + [cu]
+                fy = [_interp(cl, xv, yv)] + [y for _, y in inside] + [_interp(cu, xv, yv)]
+                fills[p] = pax.fill_between([f(x) for x in fx], 0, fy,
+                                            color=colours["density_fill"], lw=0, zorder=2)
+            if C.has(s.get("mean")):
+                m = s["mean"]
+                means[p] = pax.add_line(Line2D([f(m), f(m)], [0, _interp(m, xv, yv)],
+                                               color=colours["density"], lw=0.7, zorder=4))
+            pax.axhline(0, color="#000000", lw=0.5, zorder=1)
+            if p == "mu":
+                nv = C.null_value(ma)
+                if a <= nv <= bb:
+                    pax.axvline(nv, color=colours["null_soft"], lw=0.6, ls=(0, (1, 1.5)),
+                                zorder=1)
+                if show_pred:
+                    pax.add_line(Line2D([nat(pr["ci_lower"]), nat(pr["ci_upper"])],
+                                        [-band / 2, -band / 2], color=colours["bayes_pi"],
+                                        lw=2.2, solid_capstyle="butt", zorder=3))
+                pax.set_xlabel(f"{long} (\u03bc)" + (", log scale" if log else ""),
+                               fontsize=small)
+                ci_text = fmt.effect_ci(nat(s.get("mean")), nat(cl), nat(cu), digits, ratio=log)
+                title = f"\u03bc ({short}): {ci_text}"
+            else:
+                pax.set_xlabel(f"\u03c4 (between-study SD of log {short})" if log
+                               else "\u03c4 (between-study SD)", fontsize=small)
+                title = f"\u03c4: {fmt.effect_ci(s.get('mean'), cl, cu, digits)}"
+            pax.set_title(title, fontsize=small, loc="left", pad=3)
+        fig_w = fig.get_size_inches()[0]
+        lines = _wrap(text, (fig_w - 8 / MM_PER_INCH) * PT_PER_INCH, cap_size)
+        caption = fig.text(ax.get_position().x0, 1.5 / MM_PER_INCH / fig.get_size_inches()[1],
+                           "\n".join(lines), ha="left", va="bottom", fontsize=cap_size,
+                           linespacing=1.3)
+        return PosteriorArtists(figure=fig, ax=ax, axes=axes, curves=curves, intervals=fills,
+                                means=means, caption=caption, source=source)
+
+
+__all__ = ["posterior", "prior_sensitivity", "PosteriorArtists"]
