@@ -252,37 +252,22 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
         warnings.append("n_participants is null: some studies report only a contrast without arm sizes")
     if not rows:
         warnings.append("no study has data for this meta-analysis; nothing was fitted")
-        out.update({"studies": [], "excluded": excluded})
-        out.update({k: None for k in ("estimate", "se", "ci_lower", "ci_upper", "statistic", "df", "p_value",
-                                      "pi_lower", "pi_upper", "tau2", "tau2_ci", "tau", "tau_ci", "i2", "i2_ci",
-                                      "h2", "h2_ci", "q", "q_df", "q_p", "common_effect")})
-        out["warnings"] = warnings
-        return out
+        return _empty(out, excluded, warnings)
     yi = np.array([r.yi for r in rows])
     vi = np.array([r.vi for r in rows])
-    if method in ("MH", "PETO"):
-        tables = np.array([r.table for r in rows], dtype=float)
-        y_q, v_q = escalc_binary("PETO" if method == "PETO" else ms.measure, *tables.T, cc)
-        res = fit_tables(tables, y_q, v_q, measure=ms.measure, method=method, test=ms.test, level=ms.level,
-                         drop00=cc.drop00)
-    else:
-        res = fit(yi, vi, method=method, test=ms.test, level=ms.level)
+    try:
+        if method in ("MH", "PETO"):
+            tables = np.array([r.table for r in rows], dtype=float)
+            y_q, v_q = escalc_binary("PETO" if method == "PETO" else ms.measure, *tables.T, cc)
+            res = fit_tables(tables, y_q, v_q, measure=ms.measure, method=method, test=ms.test, level=ms.level,
+                             drop00=cc.drop00)
+        else:
+            res = fit(yi, vi, method=method, test=ms.test, level=ms.level)
+    except MetakError as exc:  # e.g. an MH estimate undefined for these tables: null, with the reason
+        warnings.append(f"not estimable: {exc}")
+        return _empty(out, excluded, warnings, studies=[_study_entry(r, None, ms.level) for r in rows])
     warnings.extend(res.warnings)
-    from scipy import special
-
-    crit = float(special.ndtri(0.5 + ms.level / 2))
-    studies = []
-    for r, w in zip(rows, res.weights):
-        se = float(np.sqrt(r.vi))
-        entry = {"trial": r.trial.id, "label": r.label, "experimental": r.experimental, "control": r.control,
-                 "control_type": r.control_type, "outcome": r.extra.get("outcome"), "data": r.data,
-                 "yi": clean(r.yi), "vi": clean(r.vi), "se": clean(se),
-                 "ci_lower": clean(r.yi - crit * se), "ci_upper": clean(r.yi + crit * se),
-                 "weight": clean(w)}
-        if "split_control" in r.extra:
-            entry["split_control"] = r.extra["split_control"]
-        studies.append(entry)
-    out["studies"] = studies
+    out["studies"] = [_study_entry(r, w, ms.level) for r, w in zip(rows, res.weights)]
     out["excluded"] = excluded
     out.update(res.to_dict())
     out["bayes"] = None
@@ -307,6 +292,33 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
         sens["blinding"] = _blinding(rows, ms.level, warnings)
     if sens:
         out["sensitivity"] = sens
+    out["warnings"] = warnings
+    return out
+
+
+def _study_entry(r: Row, weight, level) -> dict:
+    from scipy import special
+
+    crit = float(special.ndtri(0.5 + level / 2))
+    se = float(np.sqrt(r.vi))
+    entry = {"trial": r.trial.id, "label": r.label, "experimental": r.experimental, "control": r.control,
+             "control_type": r.control_type, "outcome": r.extra.get("outcome"), "data": r.data,
+             "yi": clean(r.yi), "vi": clean(r.vi), "se": clean(se),
+             "ci_lower": clean(r.yi - crit * se), "ci_upper": clean(r.yi + crit * se), "weight": clean(weight)}
+    if "split_control" in r.extra:
+        entry["split_control"] = r.extra["split_control"]
+    return entry
+
+
+MODEL_KEYS = ("estimate", "se", "ci_lower", "ci_upper", "statistic", "df", "p_value", "pi_lower", "pi_upper", "tau2",
+              "tau2_ci", "tau", "tau_ci", "i2", "i2_ci", "h2", "h2_ci", "q", "q_df", "q_p", "common_effect")
+
+
+def _empty(out, excluded, warnings, studies=()):
+    """A meta-analysis with nothing fitted: every model number null, the reason in warnings."""
+    out.update({"studies": list(studies), "excluded": excluded})
+    out.update({k: None for k in MODEL_KEYS})
+    out["bayes"] = None
     out["warnings"] = warnings
     return out
 

@@ -183,7 +183,10 @@ def _sensitivity(c: Checker, path):
                 c.add(path + (i,), "a sensitivity entry is a name, or a mapping of one name to its parameters")
                 continue
             name = next(iter(item))
-            c.mapping(path + (i, name), optional=())
+            params = item[name]
+            if params not in (None, {}) and name in SENSITIVITY_KINDS:
+                c.add(path + (i, name), f"'{name}' takes no parameters in this version of metak")
+                continue
         if not isinstance(name, str) or name not in SENSITIVITY_KINDS:
             sub = path + (i,) if not isinstance(item, dict) else path + (i, name)
             from .records.checker import did_you_mean

@@ -292,3 +292,19 @@ def test_k1_and_mh_in_an_analysis(project):
     assert one["k"] == 1 and one["tau2"] is None and one["i2"] is None and one["pi_lower"] is None
     assert any("k = 1" in w for w in one["warnings"])
     assert mh["model"]["cc"]["drop00"] is True and mh["tau2"] is None and mh["q_df"] == 2
+
+
+def test_an_undefined_mh_estimate_is_null_with_the_reason(project, tmp_path):
+    t = (project / "trials" / "two10.yaml").read_text()
+    (project / "trials" / "two10.yaml").write_text(t.replace("events: 20, total: 40", "events: 0, total: 40"))
+    doc = metak.analyze(spec(project, """\
+        metak: 1
+        title: t
+        trials: ../trials
+        meta_analyses:
+          - {id: mh, outcome: response, measure: OR, method: MH, select: {trials: [two10]}}
+        """))
+    ma = doc["meta_analyses"][0]
+    assert ma["estimate"] is None and ma["studies"][0]["weight"] is None
+    assert any("not estimable" in w for w in ma["warnings"])
+    jsonschema.validate(doc, SCHEMA)

@@ -110,3 +110,9 @@ def test_spec_figure_kinds_are_the_plot_kinds():
     from metak import plots, spec
 
     assert tuple(spec.FIGURE_KINDS) == tuple(plots.KINDS)
+
+
+def test_batch_rows_with_one_study_follow_the_single_study_rule():
+    b = metak.fit_batch([[0.4, np.nan], [0.1, 0.3]], [[0.04, np.nan], [0.01, 0.02]], test="hksj")
+    r = metak.fit([0.4], [0.04], test="hksj")
+    assert b.ci_lower[0] == pytest.approx(r.ci_lower) and np.isnan(b.df[0]) and b.df[1] == 1

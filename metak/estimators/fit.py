@@ -189,6 +189,16 @@ def _fit_arrays(Y, V, M, method, test, level) -> BatchResult:
         i2_ci = 100 * tau2_ci / (tau2_ci + s2_typ[:, None])
         h2_ci = (tau2_ci + s2_typ[:, None]) / s2_typ[:, None]
     none = k < 2
+    single = k == 1
+    if single.any():
+        # k = 1: the study's own estimate with a z interval, whatever the test (as fit())
+        z = _norm_ppf(1 - alpha / 2)
+        se = np.where(single, np.sqrt(1 / sw0), se)
+        stat = np.where(single, mu / se, stat)
+        p = np.where(single, 2 * special.ndtr(-np.abs(stat)), p)
+        ci_lo = np.where(single, mu - z * se, ci_lo)
+        ci_hi = np.where(single, mu + z * se, ci_hi)
+        pi_half = np.where(single, np.nan, pi_half)
     for arr in (i2, h2, q, q_p, tau2):
         arr[none] = np.nan
     tau2_ci[none] = np.nan
@@ -196,7 +206,7 @@ def _fit_arrays(Y, V, M, method, test, level) -> BatchResult:
     h2_ci[none] = np.nan
     return BatchResult(
         method=method, test=test, level=level, k=k.astype(int), estimate=mu, se=se, ci_lower=ci_lo,
-        ci_upper=ci_hi, statistic=stat, df=np.where(test == "hksj", df, np.nan), p_value=p,
+        ci_upper=ci_hi, statistic=stat, df=np.where((test == "hksj") & (k > 1), df, np.nan), p_value=p,
         pi_lower=mu - pi_half, pi_upper=mu + pi_half, tau2=tau2, tau2_ci=tau2_ci, i2=i2, i2_ci=i2_ci,
         h2=h2, h2_ci=h2_ci, q=q, q_p=q_p, fe_estimate=fe_mu, fe_se=fe_se, converged=converged,
     )

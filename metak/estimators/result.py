@@ -81,6 +81,7 @@ class MetaResult:
     #: for MH / PETO fits: the 2x2 tables (ai, bi, ci, di) and the measure, so refits work
     tables: tuple = ()
     measure: str | None = None
+    drop00: bool = True
 
     MODEL_KEYS = ("estimate", "se", "ci_lower", "ci_upper", "statistic", "df", "p_value", "pi_lower",
                   "pi_upper", "tau2", "tau2_ci", "tau", "tau_ci", "i2", "i2_ci", "h2", "h2_ci", "q",
@@ -106,7 +107,8 @@ class MetaResult:
             tables = np.asarray(self.tables, dtype=float)
             if keep is not None:
                 tables, yi, vi = tables[keep], yi[keep], vi[keep]
-            return fit_tables(tables, yi, vi, measure=self.measure, method=method, test=test, level=level)
+            return fit_tables(tables, yi, vi, measure=self.measure, method=method, test=test, level=level,
+                              drop00=self.drop00)
         if keep is not None:
             yi, vi = yi[keep], vi[keep]
         return fit(yi, vi, method=method, test=test, level=level)
