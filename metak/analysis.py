@@ -46,6 +46,27 @@ class Row:
     extra: dict = field(default_factory=dict)
 
 
+def _unmatched(trials, ms: MetaSpec) -> list[str]:
+    """Names in the spec that match no loaded trial: a typo there would silently change nothing."""
+    s = ms.select
+    ids = {t.id for t in trials}
+    out = []
+    named = [("select.trials", x) for x in s.trials] + [("select.exclude", x) for x, _ in s.exclude] + \
+            [("arms", tid) for tid, _, _ in ms.arms]
+    out += [f"{where} names trial '{x}', which is not among the loaded trials" for where, x in named if x not in ids]
+    for key in ("condition", "design", "allocation", "masking"):
+        have = {getattr(t, key) for t in trials}
+        out += [f"select.{key} value '{v}' matches no loaded trial" for v in getattr(s, key) if v not in have]
+    types = {ct for t in trials for ct in t.control_types}
+    out += [f"select.control_type value '{v}' matches no loaded trial" for v in s.control_type if v not in types]
+    for tid, exp, ctl in ms.arms:
+        t = next((t for t in trials if t.id == tid), None)
+        if t is not None:
+            arm_ids = {a.id for a in t.arms}
+            out += [f"arms.{tid} names arm '{a}', which {tid} does not have" for a in exp + ctl if a not in arm_ids]
+    return out
+
+
 def _select(trials, ms: MetaSpec):
     s = ms.select
     excluded = []
@@ -192,7 +213,7 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms: MetaSpec, cc: Continuity
 
 def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     """One meta-analysis of the spec -> its results.json object."""
-    warnings: list[str] = []
+    warnings: list[str] = _unmatched(trials, ms)
     kept, excluded = _select(trials, ms)
     method = ms.method
     cc_dict = ms.cc.resolved(method)

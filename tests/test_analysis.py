@@ -308,3 +308,20 @@ def test_an_undefined_mh_estimate_is_null_with_the_reason(project, tmp_path):
     assert ma["estimate"] is None and ma["studies"][0]["weight"] is None
     assert any("not estimable" in w for w in ma["warnings"])
     jsonschema.validate(doc, SCHEMA)
+
+
+def test_names_that_match_no_trial_are_warned_about(project):
+    doc = metak.analyze(spec(project, """\
+        metak: 1
+        title: t
+        trials: ../trials
+        meta_analyses:
+          - id: r
+            outcome: response
+            measure: OR
+            select: {trials: [two10, tow11], condition: [depresion]}
+            arms: {multi2024: {experimental: hihg, control: pbo}}
+        """))
+    w = "\n".join(doc["meta_analyses"][0]["warnings"])
+    assert "select.trials names trial 'tow11'" in w
+    assert "select.condition value 'depresion' matches no loaded trial" in w

@@ -287,3 +287,19 @@ def test_mutated_records_are_accepted_or_rejected_with_the_domain_error(tmp_path
                 assert all(0 <= d.events <= d.total for d in o.data.values())
             if o.type == "continuous":
                 assert all(d.sd > 0 and d.n >= 1 and math.isfinite(d.mean) for d in o.data.values())
+
+
+def test_review_findings_stay_fixed(tmp_path):
+    # a list where an arm id belongs must not crash the crossover size check
+    text = VALID.replace("design: parallel", "design: crossover").replace("  - id: mid\n", "  - id: [mid]\n")
+    assert any(p.path == "arms[1].id" for p in problems_of(write(tmp_path, text)))
+    # an id with a trailing newline is not an id
+    text = VALID.replace("id: trial_a", 'id: "trial_a\\n"')
+    assert any(p.path == "id" and "not a valid id" in p.message for p in problems_of(write(tmp_path, text)))
+    # analysed numbers are checked against randomized_total when arms give no sizes
+    text = VALID
+    for line in ("randomized: 27", "randomized: 28", "completed: 23", "completed: 21"):
+        text = text.replace(f"\n    {line}", "")
+    text = text.replace("randomized_total: 55", "randomized_total: 50")
+    problems = problems_of(write(tmp_path, text))
+    assert any(p.path == "outcomes[0].data" and "sum to 55, more than randomized_total 50" in p.message for p in problems)

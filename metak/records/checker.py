@@ -15,7 +15,7 @@ import re
 from ..errors import Problem
 from .yamlload import Located
 
-ID_PATTERN = re.compile(r"^[a-z0-9_-]+$")
+ID_PATTERN = re.compile(r"[a-z0-9_-]+")
 _MISSING = object()
 
 
@@ -100,7 +100,7 @@ class Checker:
         if not isinstance(value, str) or not value.strip():
             self.add(path, f"must be non-empty text, got {_describe(value)}")
             return None
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             self.add(path, f"{value!r} is not a valid id: {pattern_text}")
             return None
         return value

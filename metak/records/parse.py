@@ -81,8 +81,6 @@ def _arm(c: Checker, i: int, design: str | None) -> Arm | None:
     p = ("arms", i)
     m = c.mapping(p, ARM_REQUIRED, ARM_OPTIONAL)
     if m is None:
-        if c.get(p) is not None and not isinstance(c.get(p), dict):
-            pass
         return None
     arm_id = c.ident(p + ("id",))
     label = _text(c, p + ("label",))
@@ -350,7 +348,8 @@ def parse_trial(doc: Located, sha256: str = "") -> tuple[Trial | None, list[Prob
     if randomized_total is not None and sizes:
         if design == "crossover":
             for i, a in enumerate(arm_seq):
-                arm = arms.get(a.get("id")) if isinstance(a, dict) else None
+                raw = a.get("id") if isinstance(a, dict) else None
+                arm = arms.get(raw) if isinstance(raw, str) else None
                 if arm is not None and arm.randomized is not None and arm.randomized > randomized_total:
                     c.add(("arms", i, "randomized"),
                           f"{arm.randomized} is more than randomized_total {randomized_total}")
@@ -359,7 +358,17 @@ def parse_trial(doc: Located, sha256: str = "") -> tuple[Trial | None, list[Prob
     blinding = _blinding(c, arms) if "blinding" in top else None
     outcomes = []
     for i, _ in enumerate(c.sequence(("outcomes",)) or []):
-        outcomes.append(_outcome(c, i, arms))
+        o = _outcome(c, i, arms)
+        outcomes.append(o)
+        if o is not None and o.type != "contrast" and randomized_total is not None:
+            sizes = {a: (d.total if hasattr(d, "total") else d.n) for a, d in o.data.items()}
+            if design == "crossover":
+                over = {a: n for a, n in sizes.items() if n > randomized_total}
+                for a, n in over.items():
+                    c.add(("outcomes", i, "data", a), f"{n} analysed is more than randomized_total {randomized_total}")
+            elif sum(sizes.values()) > randomized_total:
+                c.add(("outcomes", i, "data"), f"the arms' analysed numbers sum to {sum(sizes.values())}, "
+                                               f"more than randomized_total {randomized_total}")
     if c.problems:
         return None, sorted(c.problems, key=lambda p: p.line or 0)
     trial = Trial(
