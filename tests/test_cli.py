@@ -103,3 +103,29 @@ def test_readme_example_record_is_valid(tmp_path):
     (tmp_path / "dakwar2019.yaml").write_text(record)
     (trial,) = load_trials([tmp_path / "dakwar2019.yaml"])
     assert trial.id == "dakwar2019"
+
+
+def test_plot_redraws_from_a_results_file(metak_cmd, tmp_path):
+    from test_analysis import BASIC, MULTI, TWO
+
+    trials = tmp_path / "trials"
+    trials.mkdir()
+    (trials / "multi2024.yaml").write_text(MULTI)
+    (trials / "two10.yaml").write_text(TWO.format(n=10, e=20, c=10, ct="placebo", ce=38, cc=30))
+    (tmp_path / "analyses").mkdir()
+    spec = tmp_path / "analyses" / "x.yaml"
+    spec.write_text(textwrap.dedent(BASIC))
+    out = tmp_path / "out"
+    p = run(metak_cmd, "analyze", spec, "--out", out)
+    assert p.returncode == 0, p.stderr
+    assert (out / "figures" / "response-forest.pdf").exists() and (out / "figures" / "response-forest.png").exists()
+    p = run(metak_cmd, "plot", out / "results.json", "--kind", "funnel", "--format", "svg", "--id", "response")
+    assert p.returncode == 0, p.stderr
+    svg = (out / "figures" / "response-funnel.svg").read_text()
+    assert "<svg" in svg
+    p = run(metak_cmd, "plot", out / "results.json", "--kind", "posterior")
+    assert p.returncode == 1 and "needs" in p.stderr  # no Bayesian block in this analysis
+    p = run(metak_cmd, "plot", out / "results.json", "--kind", "forrest")
+    assert p.returncode == 1 and "forrest" in p.stderr
+    p = run(metak_cmd, "plot", tmp_path / "nope.json")
+    assert p.returncode == 1
