@@ -16,7 +16,7 @@ from .effects import to_natural
 
 SUMMARY_COLUMNS = ("id", "outcome", "measure", "method", "test", "k", "n_participants", "estimate", "ci_lower",
                    "ci_upper", "pi_lower", "pi_upper", "estimate_natural", "ci_lower_natural", "ci_upper_natural",
-                   "p_value", "tau2", "i2", "q", "q_df", "q_p", "bayes_mu_mean", "bayes_mu_ci_lower",
+                   "p_value", "tau2", "i2", "q", "q_df", "q_p", "bayes_mu_mean", "bayes_mu_median", "bayes_mu_ci_lower",
                    "bayes_mu_ci_upper", "bayes_prob_benefit")
 
 
@@ -43,7 +43,7 @@ def summary_csv(doc: dict) -> str:
                "estimate_natural": to_natural(m, ma.get("estimate")),
                "ci_lower_natural": to_natural(m, ma.get("ci_lower")),
                "ci_upper_natural": to_natural(m, ma.get("ci_upper")),
-               "bayes_mu_mean": mu.get("mean"), "bayes_mu_ci_lower": mu.get("ci_lower"),
+               "bayes_mu_mean": mu.get("mean"), "bayes_mu_median": mu.get("median"), "bayes_mu_ci_lower": mu.get("ci_lower"),
                "bayes_mu_ci_upper": mu.get("ci_upper"), "bayes_prob_benefit": b.get("prob_benefit")}
         w.writerow(["" if row.get(c) is None else row.get(c) for c in SUMMARY_COLUMNS])
     return buf.getvalue()
@@ -114,11 +114,13 @@ def terminal_table(doc: dict) -> str:
         b = ma.get("bayes")
         if b and b.get("mu"):
             mu = b["mu"]
-            lines.append(f"{'  Bayes (' + b.get('engine', '') + ')':<24} {'':>3} {'':>7} {_fmt(nat(mu.get('mean'))):>9} "
+            # the posterior median maps to the natural scale (exp of a mean would be neither)
+            lines.append(f"{'  Bayes (' + b.get('engine', '') + ', median)':<24} {'':>3} {'':>7} {_fmt(nat(mu.get('median'))):>9} "
                          f"{'[' + _fmt(nat(mu.get('ci_lower'))) + ', ' + _fmt(nat(mu.get('ci_upper'))) + ']':>17} "
                          f"{'':>17} tau {_fmt((b.get('tau') or {}).get('median'), 3)}  P(benefit) {_fmt(b.get('prob_benefit'), 3)}")
         for w in ma.get("warnings", []):
             lines.append(f"  note: {w}")
     lines.append("")
     lines.append("Estimates are on the natural scale for ratio measures (OR, RR, HR); results.json holds the analysis scale.")
+    lines.append("Bayes rows: posterior median and equal-tailed credible interval of mu; tau is the posterior median.")
     return "\n".join(lines)

@@ -189,7 +189,7 @@ def test_forest_bayesian_rows_and_shrunken_markers(ket):
     art = forest(ket, size="double_column")
     b = ket["bayes"]
     assert cell(art, "bayes", "ci") == fmt.effect_ci(
-        *(math.exp(b["mu"][k]) for k in ("mean", "ci_lower", "ci_upper")), ratio=True)
+        *(math.exp(b["mu"][k]) for k in ("median", "ci_lower", "ci_upper")), ratio=True)  # median on ratio scales
     xy = art.diamond("bayes").get_xy()
     assert xy[:, 0].min() == pytest.approx(math.exp(b["mu"]["ci_lower"]))
     assert xy[:, 0].max() == pytest.approx(math.exp(b["mu"]["ci_upper"]))
@@ -339,7 +339,7 @@ def test_posterior_from_grid_and_from_normal_approximation(ket, smd):
     assert np.all(np.isin(np.round(xs, 9), np.round(grid, 9)))
     assert art.axes["mu"].get_xscale() == "log"
     mean = art.means["mu"].get_xdata()[0]
-    assert mean == pytest.approx(math.exp(ket["bayes"]["mu"]["mean"]))
+    assert mean == pytest.approx(math.exp(ket["bayes"]["mu"]["median"]))  # exp(median): the posterior median OR
     art = posterior(smd)
     assert art.source == {"mu": "normal", "tau": "normal"}
     assert "normal approximation" in art.caption.get_text()

@@ -150,3 +150,11 @@ def arm_totals(ma: Mapping, role: str, kind: str | None) -> str:
 
 def has(x) -> bool:
     return not fmt.is_missing(x)
+
+
+def centre(summary, log: bool):
+    """The point shown for a posterior summary: the median on ratio (log) scales, where
+    exp(median) is the posterior median ratio and exp(mean) is neither; else the mean."""
+    if log and has(summary.get("median")):
+        return summary["median"]
+    return summary.get("mean")

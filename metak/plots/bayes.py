@@ -55,9 +55,10 @@ def build_prior_sensitivity(ma: Mapping, *, xlim: Sequence[float] | None = None,
         cells = {"label": label}
         marks = {}
         if isinstance(mu, Mapping) and C.has(mu.get("mean")):
-            cells["mu_ci"] = fmt.effect_ci(nat(mu["mean"]), nat(mu.get("ci_lower")),
+            pt = C.centre(mu, C.is_log(ma))
+            cells["mu_ci"] = fmt.effect_ci(nat(pt), nat(mu.get("ci_lower")),
                                            nat(mu.get("ci_upper")), digits, ratio=C.is_log(ma))
-            marks["mu"] = (Mark(shape, nat(mu["mean"]), nat(mu.get("ci_lower")),
+            marks["mu"] = (Mark(shape, nat(pt), nat(mu.get("ci_lower")),
                                 nat(mu.get("ci_upper")), role, core=True),)
         if isinstance(tau, Mapping) and C.has(tau.get("mean")):
             cells["tau_ci"] = fmt.effect_ci(tau["mean"], tau.get("ci_lower"),
@@ -86,7 +87,7 @@ def build_prior_sensitivity(ma: Mapping, *, xlim: Sequence[float] | None = None,
         rows.append(row("frequentist", f"Frequentist ({method})".replace(" ()", ""),
                         {"mean": ma["estimate"], "ci_lower": ma.get("ci_lower"),
                          "ci_upper": ma.get("ci_upper")}, tau, "point", "pooled"))
-    footer = [Footer(f"Posterior mean and {lv} credible interval (CrI) under each prior.")]
+    footer = [Footer(f"Posterior {'median' if C.is_log(ma) else 'mean'} and {lv} credible interval (CrI) under each prior.")]
     if frequentist and C.has(ma.get("estimate")):
         footer.append(Footer(f"Frequentist row: estimate and {lv} CI; \u03c4 with its "
                              "Q-profile CI."))
@@ -195,7 +196,7 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
     pr = b.get("predictive") or {}
     show_pred = prediction and "mu" in params and C.has(pr.get("ci_lower")) and \
         C.has(pr.get("ci_upper"))
-    text = (f"Posterior mean (line) and {lv} credible interval (shaded)" +
+    text = (f"Posterior {'median' if log else 'mean'} (line) and {lv} credible interval (shaded)" +
             (f"; bar: {lv} predictive interval" if show_pred else "") + f"; {how}.")
     cap_size = small * 0.92
     with rc_context(rc(fontsize)):
@@ -268,8 +269,8 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
                 fy = [_interp(cl, xv, yv)] + [y for _, y in inside] + [_interp(cu, xv, yv)]
                 fills[p] = pax.fill_between([f(x) for x in fx], 0, fy,
                                             color=colours["density_fill"], lw=0, zorder=2)
-            if C.has(s.get("mean")):
-                m = s["mean"]
+            if C.has(C.centre(s, log)):
+                m = C.centre(s, log)
                 means[p] = pax.add_line(Line2D([f(m), f(m)], [0, _interp(m, xv, yv)],
                                                color=colours["density"], lw=0.7, zorder=4))
             pax.axhline(0, color="#000000", lw=0.5, zorder=1)
@@ -284,7 +285,7 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
                                         lw=2.2, solid_capstyle="butt", zorder=3))
                 pax.set_xlabel(f"{long} (\u03bc)" + (", log scale" if log else ""),
                                fontsize=small)
-                ci_text = fmt.effect_ci(nat(s.get("mean")), nat(cl), nat(cu), digits, ratio=log)
+                ci_text = fmt.effect_ci(nat(C.centre(s, log)), nat(cl), nat(cu), digits, ratio=log)
                 title = f"\u03bc ({short}): {ci_text}"
             else:
                 pax.set_xlabel(f"\u03c4 (between-study SD of log {short})" if log

@@ -95,9 +95,9 @@ def _bayes_rows(ma, nat, digits) -> list[Row]:
     if C.has(mu.get("mean")) and C.has(mu.get("ci_lower")) and C.has(mu.get("ci_upper")):
         rows.append(Row("bayes", {
             "label": f"Bayesian \u03bc ({lv} CrI)",
-            "ci": fmt.effect_ci(nat(mu["mean"]), nat(mu["ci_lower"]), nat(mu["ci_upper"]),
+            "ci": fmt.effect_ci(nat(C.centre(mu, C.is_log(ma))), nat(mu["ci_lower"]), nat(mu["ci_upper"]),
                                 digits, ratio=C.is_log(ma))},
-            {"effect": (Mark("diamond", nat(mu["mean"]), nat(mu["ci_lower"]),
+            {"effect": (Mark("diamond", nat(C.centre(mu, C.is_log(ma))), nat(mu["ci_lower"]),
                              nat(mu["ci_upper"]), "bayes", core=True),)}, bold=True))
     pred = b.get("predictive") or {}
     if C.has(pred.get("ci_lower")) and C.has(pred.get("ci_upper")):

@@ -1,0 +1,90 @@
+"""The bundled trial corpus and analyses: provenance, design facts, committed results not stale."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+import metak
+from metak.records import load_trials
+
+ROOT = Path(__file__).resolve().parent.parent
+TRIALS = load_trials([ROOT / "trials"])
+SPECS = sorted((ROOT / "analyses").glob("*.yaml"))
+#: committed results are compared with a fresh run to this relative tolerance (floating
+#: point may differ in the last bits across numpy/scipy builds; anything larger is stale)
+STALE_REL_TOL = 1e-8
+
+
+def test_corpus_holds_every_trial_of_the_data_sheet():
+    ids = {t.id for t in TRIALS}
+    assert ids >= {"dakwar2019", "dakwar2020", "glue2017", "glue2020", "krupitsky2007", "murrough2013", "feder2021",
+                   "grabski2022", "taylor2018", "lii2023", "fava2020", "abdallah2022"}
+
+
+@pytest.mark.parametrize("trial", TRIALS, ids=[t.id for t in TRIALS])
+def test_provenance_and_sizes(trial):
+    for o in trial.outcomes:
+        assert o.source.where.strip(), f"{trial.id}:{o.id} has no source"
+        if o.source.derived:
+            assert o.source.note and len(o.source.note) > 10, f"{trial.id}:{o.id} derived without saying how"
+    sizes = [a.randomized for a in trial.arms if a.randomized is not None]
+    if trial.randomized_total is not None and len(sizes) == len(trial.arms):
+        if trial.design == "crossover":
+            assert all(s <= trial.randomized_total for s in sizes)
+        else:
+            assert sum(sizes) == trial.randomized_total, f"{trial.id}: arms sum to {sum(sizes)}"
+    assert trial.sources or any(True for _ in trial.outcomes) or trial.notes, f"{trial.id}: no source for its design"
+
+
+def test_design_facts():
+    t = {x.id: x for x in TRIALS}
+    assert t["glue2017"].allocation == "non_randomized" and t["glue2017"].masking == "none"
+    assert t["glue2020"].design == "crossover" and "active_placebo" in t["glue2020"].control_types
+    assert "active_placebo" in t["dakwar2019"].control_types and "active_placebo" in t["dakwar2020"].control_types
+    assert t["grabski2022"].design == "factorial" and len(t["grabski2022"].arms) == 4
+    assert len(t["fava2020"].arms) == 5 and len(t["abdallah2022"].arms) == 3
+    ab = t["dakwar2019"].outcome("abstinence")
+    assert sorted((d.events, d.total) for d in ab.data.values()) == [(3, 28), (13, 27)]
+    assert ab.source.derived
+
+
+def _compare(a, b, path="$"):
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), f"{path}: keys differ"
+        for k in a:
+            if path == "$" and k == "environment":
+                continue
+            _compare(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), f"{path}: lengths differ"
+        for i, (x, y) in enumerate(zip(a, b)):
+            _compare(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        assert math.isclose(a, b, rel_tol=STALE_REL_TOL, abs_tol=1e-12), f"{path}: {a} != {b}"
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
+def test_committed_results_are_not_stale(spec, monkeypatch, tmp_path):
+    committed = ROOT / "results" / spec.stem / "results.json"
+    assert committed.exists(), f"run `metak analyze {spec.relative_to(ROOT)}` and commit {committed.relative_to(ROOT)}"
+    monkeypatch.chdir(ROOT)
+    fresh = metak.analyze(spec.relative_to(ROOT), out_dir=tmp_path)
+    _compare(json.loads(committed.read_text()), json.loads(json.dumps(fresh)))
+    for ma in fresh["meta_analyses"]:
+        if ma["studies"]:
+            for kind in ma["figures"]:
+                assert (committed.parent / "figures" / f"{ma['id']}-{kind}.pdf").exists()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
+def test_every_spec_says_what_it_answers(spec):
+    import yaml
+
+    doc = yaml.safe_load(spec.read_text())
+    assert len(doc.get("description", "")) > 80
