@@ -18,7 +18,6 @@ CITATION_BIBTEX = """@software{metak,
   author  = {{The metak developers}},
   year    = {2026},
   version = {%s},
-  url     = {https://example.invalid/metak},
   note    = {Frequentist estimates validated against R's metafor}
 }""" % __version__
 
@@ -32,7 +31,8 @@ def _cite(ctx, _param, value):
     if not value or ctx.resilient_parsing:
         return
     click.echo(CITATION_BIBTEX)
-    click.echo("\nCite also the methods you use; `metak analyze` lists them in results.json.")
+    click.echo("\nCite also the papers of the methods you use: the estimator and test in results.json's "
+               "'model', the priors in 'bayes.prior'.")
     ctx.exit(0)
 
 

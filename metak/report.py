@@ -111,16 +111,15 @@ def terminal_table(doc: dict) -> str:
         q = f"{_fmt(ma.get('q'))} ({_fmt(ma.get('q_p'), 3)})" if ma.get("q") is not None else "—"
         lines.append(f"{ma['id'][:24]:<24} {ma['k']:>3} {m:>7} {est:>9} {ci:>17} {pi:>17} "
                      f"{_fmt(ma.get('tau2'), 3):>7} {_fmt(ma.get('i2'), 1):>6} {q:>14}")
-        b = ma.get("bayes")
-        if b and b.get("mu"):
-            mu = b["mu"]
-            # the posterior median maps to the natural scale (exp of a mean would be neither)
-            lines.append(f"{'  Bayes (' + b.get('engine', '') + ', median)':<24} {'':>3} {'':>7} {_fmt(nat(mu.get('median'))):>9} "
-                         f"{'[' + _fmt(nat(mu.get('ci_lower'))) + ', ' + _fmt(nat(mu.get('ci_upper'))) + ']':>17} "
-                         f"{'':>17} tau {_fmt((b.get('tau') or {}).get('median'), 3)}  P(benefit) {_fmt(b.get('prob_benefit'), 3)}")
+        if (ma.get("bayes") or {}).get("mu"):
+            from .bayes import side_by_side
+
+            lines.append("")
+            lines.extend("    " + line for line in side_by_side(ma).splitlines())
+            lines.append("")
         for w in ma.get("warnings", []):
             lines.append(f"  note: {w}")
     lines.append("")
     lines.append("Estimates are on the natural scale for ratio measures (OR, RR, HR); results.json holds the analysis scale.")
-    lines.append("Bayes rows: posterior median and equal-tailed credible interval of mu; tau is the posterior median.")
+    lines.append("Side-by-side tables: the Bayesian column gives posterior medians and equal-tailed credible intervals.")
     return "\n".join(lines)

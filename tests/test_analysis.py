@@ -325,3 +325,15 @@ def test_names_that_match_no_trial_are_warned_about(project):
     w = "\n".join(doc["meta_analyses"][0]["warnings"])
     assert "select.trials names trial 'tow11'" in w
     assert "select.condition value 'depresion' matches no loaded trial" in w
+
+
+def test_terminal_table_puts_bayes_beside_the_frequentist_fit(project, metak_cmd):
+    p = spec(project, BASIC.replace("        sensitivity: [leave_one_out, active_placebo]\n",
+                                    "        bayes: {likelihood: normal, seed: 1}\n"), "b")
+    r = subprocess.run([metak_cmd, "analyze", str(p), "--out", str(project / "ob"), "--no-figures"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "Bayes (exact)" in r.stdout and "REML" in r.stdout and "P(benefit)" in r.stdout
+    doc = json.loads((project / "ob" / "results.json").read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["meta_analyses"][0]["bayes"]["engine"] == "exact"
