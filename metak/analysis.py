@@ -7,6 +7,7 @@ and plots (read results, compute nothing).
 
 from __future__ import annotations
 
+import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,11 +194,11 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms: MetaSpec, cc: Continuity
         if outcome.type == "binary":
             table = (e.events, e.total - e.events, c.events, c.total - c.events)
             yi, vi = escalc_binary(ms.measure, *[np.array([x], float) for x in table], cc)
-            n = e.total + c.total
+            n = e.total + c.total if trial.design != "crossover" else max(e.total, c.total)
         else:
             table = None
             yi, vi = escalc_continuous(ms.measure, [e.mean], [e.sd], [e.n], [c.mean], [c.sd], [c.n])
-            n = e.n + c.n
+            n = e.n + c.n if trial.design != "crossover" else max(e.n, c.n)
         label = trial.label
         if len(comps) > 1:
             arm = trial.arm(comp.experimental[0])
@@ -235,6 +236,12 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
             excluded.append({"trial": t.id, "reason": why})
             continue
         outcome_label = outcome_label or outcome.label
+        if t.design == "crossover":
+            warnings.append(f"{t.id}: crossover trial analysed as if its arms were independent groups "
+                            "(paired data not recorded); its weight is conservative")
+        elif t.design == "cluster":
+            warnings.append(f"{t.id}: cluster-randomised trial analysed without a design effect; its CI is too "
+                            "narrow unless the recorded numbers are already adjusted for clustering")
         for r in trial_rows:
             r.extra["outcome"] = outcome.id
             r.extra["outcome_type"] = outcome.type
@@ -255,8 +262,7 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
                             f"its effect is harmonised ({'reciprocal' if ms.measure in LOG_MEASURES else 'sign flipped'})")
     dropped = [r for r in rows if not (np.isfinite(r.yi) and np.isfinite(r.vi))]
     for r in dropped:
-        excluded.append({"trial": r.trial.id, "reason": f"{r.label}: effect size not estimable (zero cells with cc to: {cc.to}"
-                                                            f"{', double-zero table dropped' if cc.drop00 else ''})"})
+        excluded.append({"trial": r.trial.id, "reason": f"{r.label}: {_not_estimable(r, cc)}"})
     rows = [r for r in rows if r not in dropped]
     out = {
         "id": ms.id, "title": ms.title, "outcome": "dropout" if ms.dropout else ms.outcome,
@@ -311,10 +317,19 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
             warnings.append("active_placebo: all studies share one control type; no subgroup test")
     if "blinding" in ms.sensitivity:
         sens["blinding"] = _blinding(rows, ms.level, warnings)
-    if sens:
-        out["sensitivity"] = sens
+    out["sensitivity"] = sens or None
     out["warnings"] = warnings
     return out
+
+
+def _not_estimable(r: Row, cc: ContinuityCorrection) -> str:
+    if r.table is None:
+        return "effect size not estimable from the reported data"
+    a, b, c, d = r.table
+    if cc.drop00 and ((a == 0 and c == 0) or (b == 0 and d == 0)):
+        what = "no events" if a == 0 and c == 0 else "only events"
+        return f"{what} in both arms: the table carries no information on the effect and is dropped (drop00: true)"
+    return f"effect size not estimable: a zero cell with continuity correction to: {cc.to}"
 
 
 def _study_entry(r: Row, weight, level) -> dict:
@@ -340,6 +355,7 @@ def _empty(out, excluded, warnings, studies=()):
     out.update({"studies": list(studies), "excluded": excluded})
     out.update({k: None for k in MODEL_KEYS})
     out["bayes"] = None
+    out["sensitivity"] = None
     out["warnings"] = warnings
     return out
 
@@ -419,23 +435,36 @@ def analyze(spec_path, *, out_dir=None) -> dict:
     return doc
 
 
+def _check_out(out: Path):
+    """Refuse an output folder that cannot be one, before any work is done."""
+    for parent in [out, *out.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise MetakError(f"--out {out}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK):
+                raise MetakError(f"--out {out}: {parent} is not writable")
+            return
+
+
 def run_cli(spec_path, out_dir, *, as_json=False, figures=True):
-    """``metak analyze``: fit, then write results.json, summary.csv and figures atomically."""
-    from .report import write_outputs, terminal_table
+    """``metak analyze``: fit, draw, then write results.json, summary.csv and figures.
+
+    Everything is produced in a scratch folder first; ``out`` (and its parents) are created
+    and filled only when every file exists, so a failing run leaves nothing behind.
+    """
+    import tempfile
+
+    import click
+
+    from .report import dumps, terminal_table, write_outputs
 
     spec_path = Path(spec_path)
     out = Path(out_dir) if out_dir else Path("results") / spec_path.stem
-    import tempfile
-
-    out.parent.mkdir(parents=True, exist_ok=True) if out.parent != Path("") else None
-    with tempfile.TemporaryDirectory(prefix=".metak-", dir=out.parent if out.parent.exists() else None) as tmp:
+    _check_out(out)
+    with tempfile.TemporaryDirectory(prefix="metak-") as tmp:
         doc = analyze(spec_path, out_dir=Path(tmp))
-        write_outputs(doc, out, Path(tmp), figures=figures, spec_path=spec_path)
-    import click
-
+        write_outputs(doc, out, Path(tmp), figures=figures)
     if as_json:
-        from .report import dumps
-
         click.echo(dumps(doc))
     else:
         click.echo(terminal_table(doc))

@@ -97,7 +97,8 @@ def analyze(spec, out_dir, as_json, no_figures):
 @click.option("--format", "fmt", default="pdf", show_default=True, type=click.Choice(["pdf", "svg", "png", "tiff"]))
 @click.option("--size", default="double_column", show_default=True,
               help="single_column (89 mm), double_column (183 mm), or a width in mm.")
-@click.option("--dpi", default=300, show_default=True, type=int)
+@click.option("--dpi", default=300, show_default=True, type=click.IntRange(72, 1200),
+              help="Raster resolution (journals ask for 300-600).")
 @click.option("--greyscale", is_flag=True, help="Greyscale instead of the colour-blind-safe palette.")
 def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale):
     """Redraw figures from a results.json without refitting."""
@@ -110,6 +111,8 @@ def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale):
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         metas = doc["meta_analyses"]
+        if not isinstance(metas, list) or not all(isinstance(m, dict) and "id" in m for m in metas):
+            raise ValueError("meta_analyses must be a list of meta-analysis objects")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         click.echo(f"{results}: not a readable metak results file ({exc})", err=True)
         sys.exit(1)
@@ -122,6 +125,10 @@ def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale):
         width = float(size)
     except ValueError:
         width = size
+    else:
+        if not 20 <= width <= 500:
+            click.echo(f"--size {size}: a width in mm must be between 20 and 500", err=True)
+            sys.exit(1)
     out = Path(out_dir) if out_dir else path.parent / "figures"
     try:
         from .plots import KINDS, render
@@ -133,8 +140,15 @@ def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale):
             target = out / f"{ma['id']}-{kind}.{fmt}"
             render(ma, kind, target, size=width, dpi=dpi, greyscale=greyscale)
             click.echo(f"wrote {target}")
-    except MetakError as exc:
+    except (MetakError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"error: cannot write to {out}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    except (KeyError, TypeError, AttributeError) as exc:
+        click.echo(f"{results}: a meta-analysis lacks what the {kind} plot reads ({type(exc).__name__}: {exc})",
+                   err=True)
         sys.exit(1)
 
 

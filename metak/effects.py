@@ -144,4 +144,6 @@ def to_natural(measure, x):
     """Analysis scale -> natural scale (exp for ratio measures)."""
     if x is None:
         return None
-    return math.exp(x) if measure in LOG_MEASURES else x
+    if measure in LOG_MEASURES:
+        return math.exp(x) if x < 709.0 else None  # beyond that exp overflows a double
+    return x

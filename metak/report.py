@@ -49,34 +49,44 @@ def summary_csv(doc: dict) -> str:
     return buf.getvalue()
 
 
-def write_outputs(doc: dict, out: Path, staging: Path, *, figures=True, spec_path=None):
+def write_outputs(doc: dict, out: Path, staging: Path, *, figures=True):
     """Render everything into ``staging`` first, then move the files into ``out``.
 
-    Nothing is written to ``out`` unless every file was produced; files in ``out`` that
-    metak does not write are left alone.
+    Figures are drawn first: one that the data cannot support is skipped with a warning in
+    its meta-analysis, so results.json (written last) records it. Nothing is written to
+    ``out`` unless every file was produced; files in ``out`` that metak does not write are
+    left alone.
     """
+    from .errors import MetakError
+
+    fig_files = draw_figures(doc, staging / "figures") if figures else []
     staged = {"results.json": dumps(doc).encode("utf-8"), "summary.csv": summary_csv(doc).encode("utf-8")}
-    fig_files = []
-    if figures:
-        fig_files = draw_figures(doc, staging / "figures")
     extra = sorted(p for p in staging.glob("*.posterior.nc"))
-    out.mkdir(parents=True, exist_ok=True)
-    if fig_files:
-        (out / "figures").mkdir(exist_ok=True)
-        for f in fig_files:
-            tmp = out / "figures" / f".{f.name}.tmp"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if fig_files:
+            (out / "figures").mkdir(exist_ok=True)
+            for f in fig_files:
+                tmp = out / "figures" / f".{f.name}.tmp"
+                shutil.copyfile(f, tmp)
+                os.replace(tmp, out / "figures" / f.name)
+        for f in extra:
+            tmp = out / f".{f.name}.tmp"
             shutil.copyfile(f, tmp)
-            os.replace(tmp, out / "figures" / f.name)
-    for f in extra:
-        tmp = out / f".{f.name}.tmp"
-        shutil.copyfile(f, tmp)
-        os.replace(tmp, out / f.name)
-    for name in ("summary.csv", "results.json"):  # results.json last: its presence means a complete run
-        _atomic_write(out / name, staged[name])
+            os.replace(tmp, out / f.name)
+        for name in ("summary.csv", "results.json"):  # results.json last: its presence means a complete run
+            _atomic_write(out / name, staged[name])
+    except OSError as exc:
+        raise MetakError(f"cannot write to {out}: {exc.strerror or exc}") from exc
 
 
 def draw_figures(doc: dict, folder: Path) -> list[Path]:
-    """Draw each meta-analysis's ``figures`` (forest by default) as PDF and PNG."""
+    """Draw each meta-analysis's ``figures`` (forest by default) as PDF and PNG.
+
+    A kind whose data are absent (e.g. a blinding plot without guess tables) is skipped and
+    the reason added to that meta-analysis's warnings.
+    """
+    from .errors import AnalysisError
     from .plots import render
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,10 +95,13 @@ def draw_figures(doc: dict, folder: Path) -> list[Path]:
         if not ma.get("studies"):
             continue
         for kind in ma.get("figures", ("forest",)):
-            for ext in ("pdf", "png"):
-                path = folder / f"{ma['id']}-{kind}.{ext}"
-                render(ma, kind, path, size="double_column", dpi=300)
-                files.append(path)
+            try:
+                for ext in ("pdf", "png"):
+                    path = folder / f"{ma['id']}-{kind}.{ext}"
+                    render(ma, kind, path, size="double_column", dpi=300)
+                    files.append(path)
+            except AnalysisError as exc:
+                ma["warnings"].append(f"figure '{kind}' not drawn: {exc}")
     return files
 
 

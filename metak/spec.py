@@ -269,6 +269,9 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         bayes = _bayes(c, p + ("bayes",), measure, dropout)
     title = c.string(p + ("title",)) if "title" in m else None
     dropout_outcome = c.ident(p + ("dropout_outcome",)) if "dropout_outcome" in m else "dropout"
+    sensitivity = _sensitivity(c, p + ("sensitivity",)) if "sensitivity" in m else ()
+    if "figures" in m:
+        _check_figures(c, p, figures, sensitivity, dropout, bayes, "bayes" in m)
     if None in (ma_id, measure):
         return None
     return MetaSpec(
@@ -276,9 +279,39 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         cc=settings["cc"], outcome=outcome, title=title, fallback_outcomes=tuple(fallbacks),
         select=_select(c, p + ("select",)) if "select" in m else Select(),
         arms=_arms(c, p + ("arms",)) if "arms" in m else (), multi_arm=multi or "split_control",
-        bayes=bayes, sensitivity=_sensitivity(c, p + ("sensitivity",)) if "sensitivity" in m else (),
+        bayes=bayes, sensitivity=sensitivity,
         figures=figures, dropout=dropout, dropout_outcome=dropout_outcome or "dropout",
     )
+
+
+#: what each figure kind draws from, so that a spec asking for a figure it cannot have fails
+#: at once, with its line, instead of after the fitting
+FIGURE_NEEDS = {
+    "leave_one_out": ("sensitivity", "leave_one_out", "sensitivity: [leave_one_out]"),
+    "subgroup": ("sensitivity", "active_placebo", "sensitivity: [active_placebo]"),
+    "blinding": ("sensitivity", "blinding", "sensitivity: [blinding]"),
+    "posterior": ("bayes", None, "a bayes: block"),
+    "prior_sensitivity": ("bayes", "prior_sensitivity", "a bayes: block with prior_sensitivity"),
+    "dropout": ("dropout", None, "dropout: true"),
+}
+
+
+def _check_figures(c: Checker, p, figures, sensitivity, dropout, bayes, has_bayes):
+    for j, kind in enumerate(figures):
+        need = FIGURE_NEEDS.get(kind)
+        if need is None:
+            continue
+        what, item, text = need
+        if what == "sensitivity":
+            ok = item in sensitivity
+        elif what == "dropout":
+            ok = dropout
+        elif bayes is None:
+            ok = has_bayes  # the bayes block itself has problems, already reported
+        else:
+            ok = item is None or bool(getattr(bayes, item, ()))
+        if not ok:
+            c.add(p + ("figures", j), f"the {kind} figure needs {text}")
 
 
 def _bayes(c: Checker, path, measure, dropout):

@@ -337,3 +337,49 @@ def test_terminal_table_puts_bayes_beside_the_frequentist_fit(project, metak_cmd
     doc = json.loads((project / "ob" / "results.json").read_text())
     jsonschema.validate(doc, SCHEMA)
     assert doc["meta_analyses"][0]["bayes"]["engine"] == "exact"
+
+
+def test_figures_the_spec_cannot_have_fail_at_once_with_their_line(project):
+    p = spec(project, """\
+        metak: 1
+        title: t
+        trials: ../trials
+        meta_analyses:
+          - id: r
+            outcome: response
+            measure: OR
+            figures: [forest, posterior, subgroup]
+        """)
+    with pytest.raises(InvalidSpec) as exc:
+        metak.analyze(p)
+    got = {(q.line, q.path, q.message) for q in exc.value.problems}
+    assert (8, "meta_analyses[0].figures[1]", "the posterior figure needs a bayes: block") in got
+    assert (8, "meta_analyses[0].figures[2]", "the subgroup figure needs sensitivity: [active_placebo]") in got
+
+
+def test_a_figure_the_data_cannot_support_is_skipped_with_a_warning(project, metak_cmd):
+    p = spec(project, BASIC.replace("sensitivity: [leave_one_out, active_placebo]",
+                                    "sensitivity: [blinding]\n        figures: [forest, blinding]"), "fig")
+    out = project / "of"
+    r = subprocess.run([metak_cmd, "analyze", str(p), "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    ma = json.loads((out / "results.json").read_text())["meta_analyses"][0]
+    assert any(w.startswith("figure 'blinding' not drawn") for w in ma["warnings"])
+    assert (out / "figures" / "response-forest.pdf").exists()
+    assert not (out / "figures" / "response-blinding.pdf").exists()
+
+
+def test_out_must_be_a_folder_and_failures_create_nothing(project, metak_cmd):
+    good = spec(project, BASIC)
+    afile = project / "afile"
+    afile.write_text("x")
+    for target in (afile, afile / "sub"):
+        r = subprocess.run([metak_cmd, "analyze", str(good), "--out", str(target), "--no-figures"],
+                           capture_output=True, text=True)
+        assert r.returncode == 1 and "is a file, not a folder" in r.stderr and "Traceback" not in r.stderr
+    assert afile.read_text() == "x"
+    bad = spec(project, BASIC.replace("trials: ../trials", "trials: ../nothere"), "nt")
+    r = subprocess.run([metak_cmd, "analyze", str(bad), "--out", str(project / "deep" / "x" / "o")],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "no such file or folder" in r.stderr
+    assert not (project / "deep").exists()

@@ -129,3 +129,10 @@ def test_plot_redraws_from_a_results_file(metak_cmd, tmp_path):
     assert p.returncode == 1 and "forrest" in p.stderr
     p = run(metak_cmd, "plot", tmp_path / "nope.json")
     assert p.returncode == 1
+    for bad in (["--size", "0"], ["--size", "huge"], ["--dpi", "100000"], ["--out", str(spec)]):
+        p = run(metak_cmd, "plot", out / "results.json", *bad)
+        assert p.returncode != 0 and p.stderr.strip(), bad
+    malformed = tmp_path / "m.json"
+    malformed.write_text('{"meta_analyses": [1]}')
+    p = run(metak_cmd, "plot", malformed)
+    assert p.returncode == 1 and "not a readable metak results file" in p.stderr

@@ -69,17 +69,27 @@ def _compare(a, b, path="$"):
         assert a == b, f"{path}: {a!r} != {b!r}"
 
 
+#: committed PNG figures against fresh renders (same tolerance as the plot baselines)
+FIGURE_RMS_TOL = 2.0
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
 def test_committed_results_are_not_stale(spec, monkeypatch, tmp_path):
+    from matplotlib.testing.compare import compare_images
+
+    from metak.report import draw_figures
+
     committed = ROOT / "results" / spec.stem / "results.json"
     assert committed.exists(), f"run `metak analyze {spec.relative_to(ROOT)}` and commit {committed.relative_to(ROOT)}"
     monkeypatch.chdir(ROOT)
     fresh = metak.analyze(spec.relative_to(ROOT), out_dir=tmp_path)
+    files = draw_figures(fresh, tmp_path / "figures")  # may add figure warnings, as analyze does
     _compare(json.loads(committed.read_text()), json.loads(json.dumps(fresh)))
-    for ma in fresh["meta_analyses"]:
-        if ma["studies"]:
-            for kind in ma["figures"]:
-                assert (committed.parent / "figures" / f"{ma['id']}-{kind}.pdf").exists()
+    folder = committed.parent / "figures"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f.name for f in files), "stale or missing figures"
+    for f in files:
+        if f.suffix == ".png":
+            assert compare_images(str(folder / f.name), str(f), tol=FIGURE_RMS_TOL) is None, f.name
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])

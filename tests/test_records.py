@@ -147,6 +147,8 @@ CASES = [
      "outcomes[1].source", "needs a 'note'"),
     ("randomized: 27", "randomized: 27.0", "arms[0].randomized", "whole number"),
     ("randomized: 27", "randomized: true", "arms[0].randomized", "whole number, got true"),
+    ("events: 13, total: 27", "events: 13, total: 1000000000000", "outcomes[0].data.ket.total", "implausibly large"),
+    ("mean: 12.7, sd: 7.6", "mean: 1.0e+300, sd: 7.6", "outcomes[1].data.ket.mean", "implausibly large"),
 ]
 
 

@@ -130,12 +130,13 @@ def data_kind(ma: Mapping) -> str | None:
 
 def arm_totals(ma: Mapping, role: str, kind: str | None) -> str:
     """``Σevents/Σtotal`` (binary) or ``Σn`` (continuous) over the studies, as RevMan's
-    Total row."""
+    Total row; empty when a study has no arm data (a reported contrast), since a partial
+    sum beside the pooled estimate would mislead."""
     ev, tot, n, any_ = 0, 0, 0, False
     for s in ma.get("studies") or []:
         d = arm_data(s, role)
         if not isinstance(d, Mapping):
-            continue
+            return ""
         if kind == "binary" and "events" in d:
             ev += d["events"]
             tot += d["total"]

@@ -135,7 +135,8 @@ def build_dropout(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: i
             Mark("diamond", nat(ma["estimate"]), nat(ma.get("ci_lower")),
                  nat(ma.get("ci_upper")), "pooled", core=True),)}, bold=True))
     footer = [Footer(x) for x in (fmt.heterogeneity(ma), fmt.overall_test(ma)) if x]
-    footer.append(Footer("Dropout: randomized minus completed, as a share of randomized."))
+    footer.append(Footer("Dropout: participants who did not complete, as a share of the arm's size "
+                         "(randomized, or as recorded in a dropout outcome)."))
     return Table(tuple(cols), tuple(rows), tuple(footer))
 
 

@@ -16,6 +16,10 @@ from ..errors import Problem
 from .yamlload import Located
 
 ID_PATTERN = re.compile(r"[a-z0-9_-]+")
+#: no trial arm or event count is larger; a bigger number is a typo (and would overflow)
+MAX_COUNT = 100_000_000
+#: means, SDs, doses and contrast values beyond this are typos, not measurements
+MAX_ABS = 1e12
 _MISSING = object()
 
 
@@ -140,6 +144,9 @@ class Checker:
             else:
                 self.add(path, f"must be a whole number, got {value} (write counts without a decimal point)")
             return None
+        if value > MAX_COUNT:
+            self.add(path, f"{value} is implausibly large for a count (more than {MAX_COUNT:,})")
+            return None
         if value < minimum:
             if minimum == 0:
                 self.add(path, f"must not be negative, got {value}")
@@ -157,6 +164,9 @@ class Checker:
             return None
         if not math.isfinite(value):
             self.add(path, f"must be a finite number, got {_describe(value)}")
+            return None
+        if abs(value) > MAX_ABS:
+            self.add(path, f"{value} is implausibly large (more than {MAX_ABS:g} in absolute value)")
             return None
         if positive and value <= 0:
             self.add(path, f"must be greater than 0, got {value}")
