@@ -7,7 +7,6 @@ import json
 import math
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -95,22 +94,6 @@ def test_exact_engine_does_not_import_pymc():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
-
-def test_exact_engine_speed_guard():
-    """The benchmark holds the 10 ms goal; this only catches a gross regression on a busy CI."""
-    rng = np.random.default_rng(2)
-    v = rng.uniform(0.02, 0.5, 50)
-    y = rng.normal(0.3, np.sqrt(v + 0.09))
-    spec = parse_bayes_spec({}, measure="OR")
-    fit_bayes(y, v, spec)
-    best = min(_timed(lambda: fit_bayes(y, v, spec)) for _ in range(5))
-    assert best < 0.1
-
-
-def _timed(f):
-    t0 = time.perf_counter()
-    f()
-    return time.perf_counter() - t0
 
 
 def test_bad_inputs_raise_analysis_errors():

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
-
-import pytest
 
 from test_records import VALID
 
@@ -57,7 +52,7 @@ def test_validate_bundled_trials(metak_cmd):
     assert p.returncode == 0, p.stderr
 
 
-def test_help_is_fast_and_light(metak_cmd):
+def test_help_and_import_are_light(metak_cmd):
     """`metak --help` and `import metak` load neither PyMC, ArviZ, matplotlib nor pandas."""
     code = textwrap.dedent("""
         import sys
@@ -71,11 +66,9 @@ def test_help_is_fast_and_light(metak_cmd):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == ""
-    # wall time of the installed script: generous bound against a loaded CI machine; the
-    # note reports the measured figure (benchmarks/bench_startup.py)
-    t0 = time.perf_counter()
-    run(metak_cmd, "--help")
-    assert time.perf_counter() - t0 < 2.0
+    # its speed is measured by benchmarks/bench_startup.py, not asserted here
+    p = run(metak_cmd, "--help")
+    assert p.returncode == 0
 
 
 def test_import_fit_is_light():
