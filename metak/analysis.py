@@ -24,7 +24,7 @@ from .errors import MetakError
 from .estimators import fit, fit_tables
 from .estimators.result import clean
 from .records import display_path, load_trials
-from .records.model import BinaryArmData, ContrastData, Outcome, Trial
+from .records.model import BinaryArmData, ContrastData, Outcome, Source, Trial
 from .spec import AnalysisSpec, MetaSpec, load_spec
 
 
@@ -135,21 +135,17 @@ def _find_outcome(trial: Trial, ms: MetaSpec):
     return None, f"no outcome {' or '.join(repr(n) for n in names)}"
 
 
+DROPOUT_SOURCE = Source("arms: randomized - completed", True, "dropouts = randomized - completed per arm")
+
+
 def _dropout_outcome(trial: Trial, ms: MetaSpec):
     arms = {a.id: BinaryArmData(a.dropouts, a.randomized) for a in trial.arms if a.dropouts is not None}
     if len(arms) >= 2:
-        return Outcome("dropout", "All-cause dropout", "binary", "lower_is_better",
-                       _dropout_source(trial), arms), None
+        return Outcome("dropout", "All-cause dropout", "binary", "lower_is_better", DROPOUT_SOURCE, arms), None
     o = trial.outcome(ms.dropout_outcome)
     if o is not None and o.type == "binary":
         return o, f"dropouts from outcome '{ms.dropout_outcome}' (per-arm randomized/completed not recorded)"
     return None, "no per-arm randomized and completed numbers, and no binary outcome " f"'{ms.dropout_outcome}'"
-
-
-def _dropout_source(trial):
-    from .records.model import Source
-
-    return Source("arms: randomized - completed", True, "dropouts = randomized - completed per arm")
 
 
 def _arm_json(d):
@@ -162,9 +158,18 @@ def _num(x):
     return int(x) if float(x).is_integer() else float(x)
 
 
+def _control_type(trial: Trial, arm_ids) -> str | None:
+    """The control type(s) of the compared control arms, e.g. 'active_placebo'."""
+    return ",".join(sorted({trial.arm(a).control_type for a in arm_ids} - {None})) or None
+
+
+def _participants(trial: Trial, n_exp, n_ctl):
+    """People in a comparison: a crossover trial's participants received both arms."""
+    return max(n_exp, n_ctl) if trial.design == "crossover" else n_exp + n_ctl
+
+
 def _rows_for_trial(trial: Trial, outcome: Outcome, ms: MetaSpec, cc: ContinuityCorrection):
     """Rows (comparisons with yi/vi) of one trial, or (None, reason)."""
-    ctl_type = ",".join(trial.control_types) or None
     if outcome.type == "contrast":
         c: ContrastData = outcome.data
         if c.measure != ms.measure:
@@ -176,11 +181,11 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms: MetaSpec, cc: Continuity
         n = sum(sizes) if None not in sizes else None
         if n is None and len(c.experimental + c.control) == len(trial.arms):
             n = trial.randomized_total
-        ctl_types = {trial.arm(a).control_type for a in c.control} - {None}
         data = {"measure": c.measure, "estimate": c.estimate, "ci": list(c.ci) if c.ci else None,
                 "se": c.se, "level": c.level}
+        control_type = _control_type(trial, c.control) or (",".join(trial.control_types) or None)
         return [Row(None, trial, trial.label, yi, vi, data, " + ".join(c.experimental), " + ".join(c.control),
-                    n=n, control_type=",".join(sorted(ctl_types)) or ctl_type, direction=outcome.direction)], None
+                    n=n, control_type=control_type, direction=outcome.direction)], None
     if outcome.type == "binary" and ms.measure not in BINARY_MEASURES:
         return None, f"outcome '{outcome.id}' is binary; measure {ms.measure} needs {('continuous' if ms.measure in CONTINUOUS_MEASURES else 'contrast')} data"
     if outcome.type == "continuous" and ms.measure not in CONTINUOUS_MEASURES:
@@ -194,19 +199,18 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms: MetaSpec, cc: Continuity
         if outcome.type == "binary":
             table = (e.events, e.total - e.events, c.events, c.total - c.events)
             yi, vi = escalc_binary(ms.measure, *[np.array([x], float) for x in table], cc)
-            n = e.total + c.total if trial.design != "crossover" else max(e.total, c.total)
+            n = _participants(trial, e.total, c.total)
         else:
             table = None
             yi, vi = escalc_continuous(ms.measure, [e.mean], [e.sd], [e.n], [c.mean], [c.sd], [c.n])
-            n = e.n + c.n if trial.design != "crossover" else max(e.n, c.n)
+            n = _participants(trial, e.n, c.n)
         label = trial.label
         if len(comps) > 1:
             arm = trial.arm(comp.experimental[0])
             label = f"{trial.label} ({arm.label})"
         data = {comp.exp_name: _arm_json(e), comp.ctl_name: _arm_json(c)}
-        ctl_types = {trial.arm(a).control_type for a in comp.control} - {None}
         rows.append(Row(comp, trial, label, float(yi[0]), float(vi[0]), data, comp.exp_name, comp.ctl_name,
-                        table=table, n=n, control_type=",".join(sorted(ctl_types)) or None,
+                        table=table, n=n, control_type=_control_type(trial, comp.control),
                         direction=outcome.direction,
                         extra={"split_control": comp.split} if comp.split > 1 else {}))
     return rows, None
@@ -244,7 +248,6 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
                             "narrow unless the recorded numbers are already adjusted for clustering")
         for r in trial_rows:
             r.extra["outcome"] = outcome.id
-            r.extra["outcome_type"] = outcome.type
             if r.comparison and r.comparison.split > 1:
                 warnings.append(f"{r.label}: the control group is split across {r.comparison.split} comparisons (multi_arm: split_control)")
         rows.extend(trial_rows)
@@ -284,9 +287,10 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     vi = np.array([r.vi for r in rows])
     try:
         if method in ("MH", "PETO"):
+            # yi/vi are already the escalc values of the (harmonised) tables; they serve MH's Q,
+            # and fit_tables takes Peto's Q from the raw tables itself
             tables = np.array([r.table for r in rows], dtype=float)
-            y_q, v_q = escalc_binary("PETO" if method == "PETO" else ms.measure, *tables.T, cc)
-            res = fit_tables(tables, y_q, v_q, measure=ms.measure, method=method, test=ms.test, level=ms.level,
+            res = fit_tables(tables, yi, vi, measure=ms.measure, method=method, test=ms.test, level=ms.level,
                              drop00=cc.drop00)
         else:
             res = fit(yi, vi, method=method, test=ms.test, level=ms.level)

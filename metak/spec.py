@@ -14,7 +14,7 @@ from pathlib import Path
 from .effects import BINARY_MEASURES, CC_TO, MEASURES
 from .errors import InvalidSpec, Problem, SpecValueError
 from .estimators.fit import METHODS, TESTS
-from .records.checker import Checker
+from .records.checker import Checker, did_you_mean
 from .records.model import ALLOCATIONS, CONTROL_TYPES, DESIGNS, MASKINGS
 from .records.yamlload import load_located
 
@@ -189,8 +189,6 @@ def _sensitivity(c: Checker, path):
                 continue
         if not isinstance(name, str) or name not in SENSITIVITY_KINDS:
             sub = path + (i,) if not isinstance(item, dict) else path + (i, name)
-            from .records.checker import did_you_mean
-
             c.add(sub, f"{name!r} is not one of: {', '.join(SENSITIVITY_KINDS)}{did_you_mean(str(name), SENSITIVITY_KINDS)}")
             continue
         out.append(name)
@@ -260,9 +258,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         figs = _string_list(c, p + ("figures",)) or ()
         for j, f in enumerate(figs):
             if f not in FIGURE_KINDS:
-                from .records.checker import did_you_mean
-
-                c.add(p + ("figures", j), f"{f!r} is not one of: {', '.join(FIGURE_KINDS)}{did_you_mean(f, FIGURE_KINDS)}")
+                    c.add(p + ("figures", j), f"{f!r} is not one of: {', '.join(FIGURE_KINDS)}{did_you_mean(f, FIGURE_KINDS)}")
         figures = tuple(figs)
     bayes = None
     if "bayes" in m:

@@ -25,15 +25,9 @@ def wmean(Y, w):
     return (w * Y).sum(axis=1) / w.sum(axis=1)
 
 
-def q_gen(Y, V, M, tau2):
-    """Generalised Q statistic sum w_i (y_i - mu(tau²))², w_i = 1/(v_i + tau²)."""
-    w = M / (V + tau2[:, None])
-    mu = wmean(Y, w)
-    return (w * (Y - mu[:, None]) ** 2).sum(axis=1)
-
-
 def q_gen_slope(Y, V, M, tau2):
-    """Q_gen(tau²) and its derivative -sum w² (y - mu)² (mu's own derivative term vanishes)."""
+    """The generalised Q statistic Q_gen(tau²) = sum w (y - mu(tau²))², w = 1/(v + tau²), and its
+    derivative -sum w² (y - mu)² (mu's own derivative term vanishes)."""
     w = M / (V + tau2[:, None])
     mu = wmean(Y, w)
     r2 = (Y - mu[:, None]) ** 2
@@ -108,7 +102,7 @@ def sj(Y, V, M, k):
     """Sidik & Jonkman (2005): one step from tau0² = sum (y - ybar)²/k."""
     mu = (M * Y).sum(1) / k
     tau0 = (M * (Y - mu[:, None]) ** 2).sum(1) / k
-    tau2 = tau0 * q_gen(Y, V, M, tau0) / (k - 1)
+    tau2 = tau0 * q_gen_slope(Y, V, M, tau0)[0] / (k - 1)
     return np.maximum(tau2, 0.0), np.ones_like(tau2, bool)
 
 

@@ -31,7 +31,7 @@ import hashlib
 from pathlib import Path
 
 from ..errors import Problem
-from .checker import Checker
+from .checker import Checker, did_you_mean
 from .model import (
     ALLOCATIONS, ASSESSORS, CONTRAST_MEASURES, CONTROL_TYPES, DESIGNS, DIRECTIONS, MASKINGS,
     OUTCOME_TYPES, RATIO_MEASURES, ROLES, ROUTES, SCHEMA_VERSION, Arm, BinaryArmData, Blinding,
@@ -127,7 +127,7 @@ def _blinding(c: Checker, arms: dict) -> Blinding | None:
             continue
         arm_id = c.string(p + ("arm",))
         if arm_id is not None and arm_id not in arms:
-            c.add(p + ("arm",), f"unknown arm '{arm_id}'{_hint(arm_id, arms)}; arms are: {', '.join(arms)}")
+            c.add(p + ("arm",), f"unknown arm '{arm_id}'{did_you_mean(arm_id, arms)}; arms are: {', '.join(arms)}")
             arm_id = None
         assessor = c.enum(p + ("assessor",), ASSESSORS)
         counts = [c.count(p + (k,)) for k in GUESS_KEYS[2:]]
@@ -144,12 +144,6 @@ def _blinding(c: Checker, arms: dict) -> Blinding | None:
             c.add(p, f"{row.total} guesses is more than the {size} randomized to arm '{arm_id}'")
         rows.append(row)
     return Blinding(masking, tuple(rows), note)
-
-
-def _hint(word, choices):
-    from .checker import did_you_mean
-
-    return did_you_mean(word, choices)
 
 
 def _source(c: Checker, p) -> Source | None:
@@ -180,7 +174,7 @@ def _arm_list(c: Checker, p, arms: dict):
     ok = True
     for arm_id, ap in zip(ids, paths):
         if not isinstance(arm_id, str) or arm_id not in arms:
-            c.add(ap, f"unknown arm {arm_id!r}{_hint(arm_id, arms)}; arms are: {', '.join(arms)}")
+            c.add(ap, f"unknown arm {arm_id!r}{did_you_mean(arm_id, arms)}; arms are: {', '.join(arms)}")
             ok = False
     if len(set(map(str, ids))) != len(ids):
         c.add(p, "names an arm twice")
@@ -292,7 +286,7 @@ def _outcome(c: Checker, i: int, arms: dict) -> Outcome | None:
             parsed = {}
             for arm_id in dm:
                 if arm_id not in arms:
-                    c.add(dp + (arm_id,), f"unknown arm '{arm_id}'{_hint(arm_id, arms)}; arms are: {', '.join(arms)}")
+                    c.add(dp + (arm_id,), f"unknown arm '{arm_id}'{did_you_mean(arm_id, arms)}; arms are: {', '.join(arms)}")
                     continue
                 parsed[arm_id] = _arm_data(c, dp + (arm_id,), otype, arms, arm_id)
             if all(v is not None for v in parsed.values()) and len(parsed) == len(dm):
