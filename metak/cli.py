@@ -12,6 +12,7 @@ import sys
 import click
 
 from . import __version__
+from .registry import FIGURE_KINDS
 
 CITATION_BIBTEX = """@software{metak,
   title   = {metak: meta-analysis of clinical-trial outcomes in Python},
@@ -66,20 +67,63 @@ def validate(paths, quiet):
         click.echo(f"{len(trials)} trial record(s) valid.")
 
 
-@main.command()
+def _check_out(out):
+    """Refuse an output folder that cannot be one, before any work is done."""
+    import os
+
+    from .errors import MetakError
+
+    for parent in [out, *out.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise MetakError(f"--out {out}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK):
+                raise MetakError(f"--out {out}: {parent} is not writable")
+            return
+
+
+def run_analyze(spec_path, out_dir, *, as_json=False, figures=True):
+    """``metak analyze``: fit, draw, then write results.json, summary.csv and figures.
+
+    Everything is produced in a scratch folder first; ``out`` (and its parents) are created
+    and filled only when every file exists, so a failing run leaves nothing behind.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from .pipeline import analyze as run
+    from .report import dumps, terminal_table, write_outputs
+
+    spec_path = Path(spec_path)
+    out = Path(out_dir) if out_dir else Path("results") / spec_path.stem
+    _check_out(out)
+    with tempfile.TemporaryDirectory(prefix="metak-") as tmp:
+        doc = run(spec_path, out_dir=Path(tmp))
+        write_outputs(doc, out, Path(tmp), figures=figures)
+    if as_json:
+        click.echo(dumps(doc))
+    else:
+        click.echo(terminal_table(doc))
+        click.echo(f"\nwrote {out / 'results.json'}")
+
+
+def _analyze_help() -> str:
+    from .registry import help_text
+
+    return "Run the meta-analyses of an analysis spec and write results.json.\n\n\b\n" + help_text()
+
+
+@main.command(help=_analyze_help())
 @click.argument("spec", type=click.Path())
 @click.option("--out", "out_dir", type=click.Path(), default=None,
               help="Folder for results.json, summary.csv and figures (default: results/<spec name>).")
 @click.option("--json", "as_json", is_flag=True, help="Also print results.json to stdout.")
 @click.option("--no-figures", is_flag=True, help="Do not draw figures.")
 def analyze(spec, out_dir, as_json, no_figures):
-    """Run the meta-analyses of an analysis spec and write results.json."""
     from .errors import MetakError, InvalidInput
 
     try:
-        from .analysis import run_cli
-
-        run_cli(spec, out_dir, as_json=as_json, figures=not no_figures)
+        run_analyze(spec, out_dir, as_json=as_json, figures=not no_figures)
     except InvalidInput as exc:
         _print_problems(exc.problems)
         sys.exit(1)
@@ -90,8 +134,7 @@ def analyze(spec, out_dir, as_json, no_figures):
 
 @main.command()
 @click.argument("results", type=click.Path())
-@click.option("--kind", default="forest", show_default=True,
-              help="forest, funnel, leave_one_out, dropout, blinding, subgroup, prior_sensitivity, posterior")
+@click.option("--kind", default="forest", show_default=True, help="One of: " + ", ".join(FIGURE_KINDS))
 @click.option("--id", "ma_id", default=None, help="Meta-analysis id (default: every one in the file).")
 @click.option("--out", "out_dir", type=click.Path(), default=None, help="Folder (default: beside RESULTS, figures/).")
 @click.option("--format", "fmt", default="pdf", show_default=True, type=click.Choice(["pdf", "svg", "png", "tiff"]))

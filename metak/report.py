@@ -109,6 +109,39 @@ def _fmt(x, nd=2):
     return "—" if x is None else f"{x:.{nd}f}"
 
 
+def regression_lines(ma: dict) -> list[str]:
+    """The meta-regression's coefficients, as metafor prints them (analysis scale)."""
+    reg = ma["meta_regression"]
+    stat = "t" if reg["test"] == "hksj" else "z"
+    out = [f"meta-regression on {', '.join(reg['moderators'])} (k = {reg['k']}; analysis scale):"]
+    width = max(len(c["name"]) for c in reg["coefficients"])
+    out.append(f"  {'':{width}} {'estimate':>9} {'se':>8} {stat:>8} {'p':>8} {'CI':>21}")
+    for c in reg["coefficients"]:
+        ci = f"[{_fmt(c['ci_lower'], 4)}, {_fmt(c['ci_upper'], 4)}]"
+        out.append(f"  {c['name']:{width}} {_fmt(c['estimate'], 4):>9} {_fmt(c['se'], 4):>8} "
+                   f"{_fmt(c['statistic'], 3):>8} {_fmt(c['p_value'], 4):>8} {ci:>21}")
+    qm_df = reg["qm_df"]
+    qm = (f"F({qm_df[0]}, {qm_df[1]})" if isinstance(qm_df, list) else f"QM({qm_df})") + f" = {_fmt(reg['qm'])}"
+    het = f"residual tau2 = {_fmt(reg['tau2'], 4)}, I2 = {_fmt(reg['i2'], 1)}%" if reg["tau2"] is not None else ""
+    r2 = f", R2 = {_fmt(reg['r2'], 1)}%" if reg.get("r2") is not None else ""
+    out.append(f"  {qm} (p = {_fmt(reg['qm_p'], 4)}); QE({reg['qe_df']}) = {_fmt(reg['qe'])} "
+               f"(p = {_fmt(reg['qe_p'], 4)}); {het}{r2}")
+    return out
+
+
+def subgroup_lines(ma: dict) -> list[str]:
+    sub = ma["subgroups"]
+    m = ma["measure"]
+    out = [f"subgroups by {sub['by']}:"]
+    for g in sub["groups"]:
+        out.append(f"  {str(g['value'])[:22]:<22} k = {g['k']:>2}  {_fmt(to_natural(m, g['estimate'])):>6} "
+                   f"[{_fmt(to_natural(m, g['ci_lower']))}, {_fmt(to_natural(m, g['ci_upper']))}]")
+    if sub.get("q_between") is not None:
+        out.append(f"  test for subgroup differences: Q = {_fmt(sub['q_between'])}, df = {sub['df_between']} "
+                   f"(p = {_fmt(sub['p_between'], 4)})")
+    return out
+
+
 def terminal_table(doc: dict) -> str:
     """A readable table: estimates on the natural scale for ratio measures, Bayes beside."""
     lines = [doc["analysis"]["title"], ""]
@@ -124,6 +157,10 @@ def terminal_table(doc: dict) -> str:
         q = f"{_fmt(ma.get('q'))} ({_fmt(ma.get('q_p'), 3)})" if ma.get("q") is not None else "—"
         lines.append(f"{ma['id'][:24]:<24} {ma['k']:>3} {m:>7} {est:>9} {ci:>17} {pi:>17} "
                      f"{_fmt(ma.get('tau2'), 3):>7} {_fmt(ma.get('i2'), 1):>6} {q:>14}")
+        if ma.get("meta_regression"):
+            lines.extend("    " + line for line in regression_lines(ma))
+        if ma.get("subgroups"):
+            lines.extend("    " + line for line in subgroup_lines(ma))
         if (ma.get("bayes") or {}).get("mu"):
             from .bayes import side_by_side
 

@@ -15,21 +15,22 @@ from .effects import BINARY_MEASURES, CC_TO, MEASURES
 from .errors import InvalidSpec, Problem, SpecValueError
 from .estimators.fit import METHODS, TESTS
 from .records.checker import Checker, did_you_mean
+from .registry import FIGURE_KINDS, FIGURES, SENSITIVITY, SENSITIVITY_KINDS
 from .records.model import ALLOCATIONS, CONTROL_TYPES, DESIGNS, MASKINGS
 from .records.yamlload import load_located
 
 SCHEMA_VERSION = 1
 MULTI_ARM_RULES = ("split_control", "combine", "select")
-SENSITIVITY_KINDS = ("leave_one_out", "blinding", "active_placebo")
-#: figure kinds a meta-analysis may ask for (metak.plots.KINDS; a test keeps them in step)
-FIGURE_KINDS = ("forest", "funnel", "leave_one_out", "dropout", "blinding", "subgroup", "prior_sensitivity", "posterior")
+#: orders of forest rows and of the cumulative analysis; any characteristic name is allowed too
+ORDERS = ("label", "year", "effect", "weight")
 SELECT_KEYS = ("design", "condition", "allocation", "masking", "control_type", "trials", "exclude")
 
 TOP_REQUIRED = ("metak", "title", "trials", "meta_analyses")
 TOP_OPTIONAL = ("description", "defaults")
 DEFAULT_KEYS = ("method", "test", "level", "cc")
 MA_OPTIONAL = ("title", "outcome", "fallback_outcomes", "measure", "select", "arms", "multi_arm", "method",
-               "test", "level", "cc", "bayes", "sensitivity", "figures", "dropout", "dropout_outcome")
+               "test", "level", "cc", "bayes", "sensitivity", "figures", "dropout", "dropout_outcome",
+               "moderators", "subgroups", "order", "permutations")
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,44 @@ class MetaSpec:
     figures: tuple = ("forest",)
     dropout: bool = False
     dropout_outcome: str = "dropout"
+    #: meta-regression moderators (characteristics or trial fields), in the spec's order
+    moderators: tuple = ()
+    #: the characteristic or trial field to form subgroups by
+    subgroups: str | None = None
+    #: row order of forest plots (contract section 5); None: as built
+    order: str | None = None
+    #: permutation test of the meta-regression: (iterations, seed), or None
+    permutations: tuple | None = None
+    #: (key path, file, line) of keys whose values are checked against the loaded trials
+    where: tuple = ()
 
     def arms_for(self, trial_id: str):
         for tid, exp, ctl in self.arms:
             if tid == trial_id:
                 return exp, ctl
         return None
+
+    def has_sensitivity(self, name: str) -> bool:
+        return any(e.name == name for e in self.sensitivity)
+
+    def locate(self, key: str):
+        """(file, line) of a spec key such as ``moderators[1]``, for error messages."""
+        for path, file, line in self.where:
+            if path == key:
+                return file, line
+        return self.where[0][1] if self.where else "", None
+
+
+@dataclass(frozen=True)
+class SensitivityEntry:
+    """One ``sensitivity:`` entry: a registered analysis and its (checked) parameters."""
+
+    name: str
+    params: tuple = ()  # ((name, value), ...) with the defaults filled in
+
+    @property
+    def kwargs(self) -> dict:
+        return dict(self.params)
 
 
 @dataclass(frozen=True)
@@ -174,24 +207,43 @@ def _select(c: Checker, path) -> Select:
 
 
 def _sensitivity(c: Checker, path):
+    """Entries checked against the registry: names, then each parameter's declared constraints."""
     seq = c.sequence(path) or []
     out = []
     for i, item in enumerate(seq):
-        name = item
+        name, params = item, {}
         if isinstance(item, dict):
             if len(item) != 1:
                 c.add(path + (i,), "a sensitivity entry is a name, or a mapping of one name to its parameters")
                 continue
             name = next(iter(item))
             params = item[name]
-            if params not in (None, {}) and name in SENSITIVITY_KINDS:
-                c.add(path + (i, name), f"'{name}' takes no parameters in this version of metak")
-                continue
-        if not isinstance(name, str) or name not in SENSITIVITY_KINDS:
+        if not isinstance(name, str) or name not in SENSITIVITY:
             sub = path + (i,) if not isinstance(item, dict) else path + (i, name)
             c.add(sub, f"{name!r} is not one of: {', '.join(SENSITIVITY_KINDS)}{did_you_mean(str(name), SENSITIVITY_KINDS)}")
             continue
-        out.append(name)
+        kind = SENSITIVITY[name]
+        values = kind.defaults()
+        if params not in (None, {}):
+            if not isinstance(params, dict):
+                c.add(path + (i, name), "parameters must be a mapping, e.g. {by: trial}")
+                continue
+            if not kind.params:
+                c.add(path + (i, name), f"'{name}' takes no parameters in this version of metak")
+                continue
+            known = tuple(p.name for p in kind.params)
+            for key, value in params.items():
+                p = kind.param(key)
+                if p is None:
+                    c.add(path + (i, name, key), f"unknown parameter of {name}{did_you_mean(str(key), known)}; "
+                                                 f"allowed: {', '.join(known)}")
+                    continue
+                problem = p.check(value)
+                if problem:
+                    c.add(path + (i, name, key), problem)
+                else:
+                    values[key] = value
+        out.append(SensitivityEntry(name, tuple(values.items())))
     return tuple(out)
 
 
@@ -258,8 +310,40 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         figs = _string_list(c, p + ("figures",)) or ()
         for j, f in enumerate(figs):
             if f not in FIGURE_KINDS:
-                    c.add(p + ("figures", j), f"{f!r} is not one of: {', '.join(FIGURE_KINDS)}{did_you_mean(f, FIGURE_KINDS)}")
+                c.add(p + ("figures", j), f"{f!r} is not one of: {', '.join(FIGURE_KINDS)}{did_you_mean(f, FIGURE_KINDS)}")
         figures = tuple(figs)
+    where = []
+
+    def locate(key_path, name):
+        where.append((name, c.doc.file, c.doc.line(key_path)))
+
+    moderators = ()
+    if "moderators" in m:
+        moderators = _string_list(c, p + ("moderators",)) or ()
+        raw = c.get(p + ("moderators",))
+        for j, name in enumerate(moderators):
+            locate(p + ("moderators",) if isinstance(raw, str) else p + ("moderators", j), f"moderators[{j}]")
+        if len(set(moderators)) != len(moderators):
+            c.add(p + ("moderators",), "a moderator is named twice")
+        if not moderators:
+            c.add(p + ("moderators",), "name at least one moderator, e.g. moderators: [latitude]")
+    subgroups = None
+    if "subgroups" in m:
+        subgroups = c.string(p + ("subgroups",))
+        locate(p + ("subgroups",), "subgroups")
+    order = None
+    if "order" in m:
+        order = c.string(p + ("order",)) or "label"
+        locate(p + ("order",), "order")
+    permutations = None
+    if "permutations" in m:
+        permutations = _permutations(c, p + ("permutations",))
+        if not moderators:
+            c.add(p + ("permutations",), "a permutation test needs moderators: (it tests the meta-regression)")
+    locate(p, "meta_analysis")
+    if (moderators or "permutations" in m) and method in ("MH", "PETO"):
+        c.add(p + ("moderators",), f"method {method} has no meta-regression; use an inverse-variance method "
+                                   "(FE, DL, REML, ML, PM, SJ, HE, EB)")
     bayes = None
     if "bayes" in m:
         bayes = _bayes(c, p + ("bayes",), measure, dropout)
@@ -267,7 +351,8 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
     dropout_outcome = c.ident(p + ("dropout_outcome",)) if "dropout_outcome" in m else "dropout"
     sensitivity = _sensitivity(c, p + ("sensitivity",)) if "sensitivity" in m else ()
     if "figures" in m:
-        _check_figures(c, p, figures, sensitivity, dropout, bayes, "bayes" in m)
+        _check_figures(c, p, figures, sensitivity, dropout, bayes, "bayes" in m,
+                       {"moderators": bool(moderators), "subgroups": subgroups is not None})
     if None in (ma_id, measure):
         return None
     return MetaSpec(
@@ -277,37 +362,49 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         arms=_arms(c, p + ("arms",)) if "arms" in m else (), multi_arm=multi or "split_control",
         bayes=bayes, sensitivity=sensitivity,
         figures=figures, dropout=dropout, dropout_outcome=dropout_outcome or "dropout",
+        moderators=tuple(moderators), subgroups=subgroups, order=order, permutations=permutations,
+        where=tuple(where),
     )
 
 
-#: what each figure kind draws from, so that a spec asking for a figure it cannot have fails
-#: at once, with its line, instead of after the fitting
-FIGURE_NEEDS = {
-    "leave_one_out": ("sensitivity", "leave_one_out", "sensitivity: [leave_one_out]"),
-    "subgroup": ("sensitivity", "active_placebo", "sensitivity: [active_placebo]"),
-    "blinding": ("sensitivity", "blinding", "sensitivity: [blinding]"),
-    "posterior": ("bayes", None, "a bayes: block"),
-    "prior_sensitivity": ("bayes", "prior_sensitivity", "a bayes: block with prior_sensitivity"),
-    "dropout": ("dropout", None, "dropout: true"),
-}
+def _permutations(c: Checker, path):
+    """``permutations: 1000`` or ``{iterations: 1000, seed: 1}`` -> (iterations, seed)."""
+    raw = c.get(path)
+    if isinstance(raw, dict):
+        if c.mapping(path, ("iterations",), ("seed",)) is None:
+            return None
+        n = c.count(path + ("iterations",), minimum=1)
+        seed = c.count(path + ("seed",)) if "seed" in raw else 0
+        return None if n is None or seed is None else (n, seed)
+    n = c.count(path, minimum=1)
+    return None if n is None else (n, 0)
 
 
-def _check_figures(c: Checker, p, figures, sensitivity, dropout, bayes, has_bayes):
+def _check_figures(c: Checker, p, figures, sensitivity, dropout, bayes, has_bayes, keys):
+    """A figure the spec cannot have fails at once, with its line, instead of after the fitting
+    (what each figure needs is in the registry)."""
+    names = {e.name for e in sensitivity}
     for j, kind in enumerate(figures):
-        need = FIGURE_NEEDS.get(kind)
-        if need is None:
+        fig = FIGURES.get(kind)
+        if fig is None or not fig.needs:
             continue
-        what, item, text = need
-        if what == "sensitivity":
-            ok = item in sensitivity
-        elif what == "dropout":
-            ok = dropout
-        elif bayes is None:
-            ok = has_bayes  # the bayes block itself has problems, already reported
-        else:
-            ok = item is None or bool(getattr(bayes, item, ()))
+        ok = False
+        for need in fig.needs:
+            what = need[0]
+            if what == "sensitivity":
+                ok = need[1] in names
+            elif what == "dropout":
+                ok = dropout
+            elif what == "key":
+                ok = keys.get(need[1], False)
+            elif bayes is None:
+                ok = has_bayes  # the bayes block itself has problems, already reported
+            else:
+                ok = need[1] is None or bool(getattr(bayes, need[1], ()))
+            if ok:
+                break
         if not ok:
-            c.add(p + ("figures", j), f"the {kind} figure needs {text}")
+            c.add(p + ("figures", j), f"the {kind} figure needs {fig.needs_text}")
 
 
 def _bayes(c: Checker, path, measure, dropout):

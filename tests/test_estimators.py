@@ -81,10 +81,21 @@ def test_to_dict_never_holds_nan():
     assert r.tau2 == 0 and r.tau2_ci == (0.0, 0.0)
 
 
-def test_refit_keeps_the_model():
-    r = metak.fit([0.1, 0.5, 0.3, 0.9], [0.01, 0.02, 0.03, 0.05], method="PM", test="hksj")
-    r2 = r.refit([True, True, False, True])
+def test_model_refits_a_subset_of_the_table():
+    """Results carry no inputs: a refit is the model fitting a transformed table."""
+    from metak.effects import Effect, EffectTable
+    from metak.estimators.model import Model
+
+    y, v = [0.1, 0.5, 0.3, 0.9], [0.01, 0.02, 0.03, 0.05]
+    table = EffectTable("MD", tuple(Effect(f"t{i}", f"T{i}", "e", "c", a, b, {}) for i, (a, b) in enumerate(zip(y, v))))
+    model = Model("PM", "hksj")
+    r2 = model.fit(table.subset([True, True, False, True]))
+    ref = metak.fit([0.1, 0.5, 0.9], [0.01, 0.02, 0.05], method="PM", test="hksj")
     assert r2.k == 3 and r2.method == "PM" and r2.test == "hksj"
+    assert r2.estimate == ref.estimate and r2.tau2 == ref.tau2
+    assert not hasattr(r2, "refit") and not hasattr(r2, "yi")
+    shifted = model.fit(table.replace(yi=[x + 1 for x in y]))
+    assert abs(shifted.estimate - (model.fit(table).estimate + 1)) < 1e-12
 
 
 def test_vocabularies_are_complete():

@@ -91,7 +91,7 @@ class BatchResult:
     def __len__(self):
         return len(self.estimate)
 
-    def result(self, i: int, yi=(), vi=(), weights=()) -> MetaResult:
+    def result(self, i: int, weights=()) -> MetaResult:
         fe = self.method == "FE"
         k = int(self.k[i])
         crit = _norm_ppf(0.5 + self.level / 2)
@@ -114,7 +114,7 @@ class BatchResult:
             common_effect=CommonEffect(self.fe_estimate[i], self.fe_se[i],
                                        self.fe_estimate[i] - crit * self.fe_se[i],
                                        self.fe_estimate[i] + crit * self.fe_se[i]),
-            weights=tuple(weights), yi=tuple(yi), vi=tuple(vi),
+            weights=tuple(weights),
             converged=bool(self.converged[i]), warnings=tuple(warns),
         )
 
@@ -297,7 +297,7 @@ def fit(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95) -> M
     res = _fit_arrays(y[None, :], v[None, :], np.ones((1, y.size)), method, test, level)
     tau2 = 0.0 if method == "FE" else res.tau2[0]
     w = 1 / (v + tau2)
-    out = res.result(0, yi=y, vi=v, weights=np.clip(100 * w / w.sum(), 0.0, 100.0))
+    out = res.result(0, weights=np.clip(100 * w / w.sum(), 0.0, 100.0))
     extra = list(notes)
     if method != "FE":
         extra += _qp_warnings(out)
@@ -331,7 +331,7 @@ def single_study(y, v, method, test, level, extra=()) -> MetaResult:
         ci_lower=y - crit * se, ci_upper=y + crit * se, statistic=z, df=None,
         p_value=float(2 * special.ndtr(-abs(z))),
         common_effect=CommonEffect(float(y), se, y - crit * se, y + crit * se),
-        weights=(100.0,), yi=(float(y),), vi=(float(v),),
+        weights=(100.0,),
         warnings=tuple(extra) + ("k = 1: the result is the single study's own estimate and z-based CI; "
                                  "heterogeneity, the prediction interval and the Knapp-Hartung test are undefined",),
     )

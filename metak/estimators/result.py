@@ -73,15 +73,10 @@ class MetaResult:
     q_df: int | None = None
     q_p: float | None = None
     common_effect: CommonEffect | None = None
+    #: per-study weights in percent (NaN for a table MH/Peto dropped)
     weights: tuple = ()
-    yi: tuple = ()
-    vi: tuple = ()
     converged: bool = True
     warnings: tuple = field(default=())
-    #: for MH / PETO fits: the 2x2 tables (ai, bi, ci, di) and the measure, so refits work
-    tables: tuple = ()
-    measure: str | None = None
-    drop00: bool = True
 
     MODEL_KEYS = ("estimate", "se", "ci_lower", "ci_upper", "statistic", "df", "p_value", "pi_lower",
                   "pi_upper", "tau2", "tau2_ci", "tau", "tau_ci", "i2", "i2_ci", "h2", "h2_ci", "q",
@@ -95,20 +90,3 @@ class MetaResult:
             out[key] = clean_pair(value) if key.endswith("_ci") else clean(value)
         out["common_effect"] = self.common_effect.to_dict() if self.common_effect else None
         return out
-
-    def refit(self, keep=None, *, method=None, test=None, level=None) -> "MetaResult":
-        """Fit the same model again on a subset of studies (``keep``: boolean mask or indices)."""
-        from .fit import fit
-        from .tables import fit_tables
-
-        method, test, level = method or self.method, test or self.test, level or self.level
-        yi, vi = np.asarray(self.yi), np.asarray(self.vi)
-        if self.tables:
-            tables = np.asarray(self.tables, dtype=float)
-            if keep is not None:
-                tables, yi, vi = tables[keep], yi[keep], vi[keep]
-            return fit_tables(tables, yi, vi, measure=self.measure, method=method, test=test, level=level,
-                              drop00=self.drop00)
-        if keep is not None:
-            yi, vi = yi[keep], vi[keep]
-        return fit(yi, vi, method=method, test=test, level=level)

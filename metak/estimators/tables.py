@@ -141,6 +141,5 @@ def fit_tables(tables, yi, vi, *, measure: str, method: str = "MH", test: str = 
         ci_lower=est - crit * se, ci_upper=est + crit * se, statistic=float(z), df=None,
         p_value=float(2 * special.ndtr(-abs(z))), q=q, q_df=q_df, q_p=q_p, i2=i2, h2=h2,
         common_effect=CommonEffect(float(est), se, est - crit * se, est + crit * se),
-        weights=tuple(weights), yi=tuple(yi), vi=tuple(vi), warnings=tuple(warns),
-        tables=tuple(map(tuple, t)), measure=measure, drop00=drop00,
+        weights=tuple(weights), warnings=tuple(warns),
     )

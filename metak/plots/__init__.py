@@ -21,6 +21,7 @@ from .forest import forest, subgroup_forest
 from .funnel import funnel
 from .render import KINDS, render, save
 from .sensitivity import blinding, dropout, leave_one_out
+from .bubble import bubble
 
-__all__ = ["KINDS", "blinding", "dropout", "forest", "funnel", "leave_one_out", "posterior",
+__all__ = ["KINDS", "blinding", "bubble", "dropout", "forest", "funnel", "leave_one_out", "posterior",
            "prior_sensitivity", "render", "save", "subgroup_forest"]

@@ -234,6 +234,20 @@ def subgroup_test(block: Mapping) -> str:
     return s
 
 
+def mixed_effects_test(block) -> str:
+    """``Mixed-effects test (common tau²): QM = 1.77, df = 2 (p = 0.41)``, or F under Knapp-Hartung."""
+    if not isinstance(block, Mapping) or is_missing(block.get("qm")):
+        return ""
+    dfs = block.get("qm_df")
+    if isinstance(dfs, (list, tuple)):
+        s = f"Mixed-effects test (common \u03c4\u00b2): F({general(dfs[0])}, {general(dfs[1])}) = {num(block['qm'])}"
+    else:
+        s = f"Mixed-effects test (common \u03c4\u00b2): QM = {num(block['qm'])}, df = {general(dfs)}"
+    if not is_missing(block.get("qm_p")):
+        s += f" ({p_value(block['qm_p'])})"
+    return s
+
+
 def probability(p) -> str:
     """A posterior probability with 3 decimals, never printed as a certain 0 or 1."""
     if is_missing(p):

@@ -227,13 +227,24 @@ def forest(ma: Mapping, ax=None, *, bayes: bool = True, common: bool = False,
 def build_subgroup(ma: Mapping, *, data: bool | None = None, weights: bool | None = None,
                    xlim: Sequence[float] | None = None, arm_labels: Sequence[str] | None = None,
                    digits: int = 2, prediction: bool = False) -> Table:
-    """Studies grouped by the control arm's ``control_type`` (inert vs active placebo ...),
-    each group with its diamond, then the overall diamond and the test for subgroup
-    differences (``sensitivity.active_placebo``)."""
+    """Studies grouped by the meta-analysis's ``subgroups`` (any characteristic or trial
+    field), else by the control arm's ``control_type`` (``sensitivity.active_placebo``: inert
+    vs active placebo ...), each group with its diamond, then the overall diamond and the
+    test for subgroup differences."""
     C.require_ma(ma, "subgroup")
-    block = (ma.get("sensitivity") or {}).get("active_placebo")
-    C.require(isinstance(block, Mapping) and block.get("subgroups"), ma, "subgroup",
-              "sensitivity.active_placebo.subgroups (add active_placebo to 'sensitivity:')")
+    generic = ma.get("subgroups")
+    if isinstance(generic, Mapping) and generic.get("groups"):
+        block = {**generic, "subgroups": generic["groups"]}
+        key, values = "value", list(generic.get("values") or [])
+        by = fmt.capitalise(fmt.pretty_id(generic.get("by", "")))
+        heading_of = lambda v: f"{by}: {v}"  # noqa: E731
+    else:
+        block = (ma.get("sensitivity") or {}).get("active_placebo")
+        C.require(isinstance(block, Mapping) and block.get("subgroups"), ma, "subgroup",
+                  "subgroups, or sensitivity.active_placebo.subgroups (add subgroups: or active_placebo "
+                  "to 'sensitivity:')")
+        key, values = "control_type", [s.get("control_type") for s in ma.get("studies") or []]
+        heading_of = lambda v: fmt.CONTROL_TYPES.get(v, fmt.capitalise(fmt.pretty_id(v or "other")))  # noqa: E731
     studies = ma.get("studies") or []
     C.require(studies, ma, "subgroup", "'studies'")
     nat = C.to_natural(ma)
@@ -243,9 +254,9 @@ def build_subgroup(ma: Mapping, *, data: bool | None = None, weights: bool | Non
     cols = _columns(ma, names, kind, data, weights, xlim, digits)
     rows: list[Row] = []
     for g in block["subgroups"]:
-        ctype = g.get("control_type")
-        members = [(i, s) for i, s in enumerate(studies) if s.get("control_type") == ctype]
-        heading = fmt.CONTROL_TYPES.get(ctype, fmt.capitalise(fmt.pretty_id(ctype or "other")))
+        value = g.get(key)
+        members = [(i, s) for i, s in enumerate(studies) if i < len(values) and values[i] == value]
+        heading = heading_of(value)
         rows.append(Row("subgroup_header", {"label": heading}, bold=True, span=True))
         rows += [_study_row(ma, s, i, nat, lv, digits, kind) for i, s in members]
         if C.has(g.get("estimate")):
@@ -272,6 +283,9 @@ def build_subgroup(ma: Mapping, *, data: bool | None = None, weights: bool | Non
     sub = fmt.subgroup_test(block)
     if sub:
         footer.append(Footer(sub))
+    mixed = fmt.mixed_effects_test(block.get("mixed_effects"))
+    if mixed:
+        footer.append(Footer(mixed))
     return Table(tuple(cols), tuple(rows), tuple(footer))
 
 

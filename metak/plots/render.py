@@ -20,19 +20,8 @@ _METADATA = {
 }
 
 
-def _plotters():
-    from .bayes import posterior, prior_sensitivity
-    from .forest import forest, subgroup_forest
-    from .funnel import funnel
-    from .sensitivity import blinding, dropout, leave_one_out
-
-    return {"forest": forest, "funnel": funnel, "leave_one_out": leave_one_out,
-            "dropout": dropout, "blinding": blinding, "subgroup": subgroup_forest,
-            "prior_sensitivity": prior_sensitivity, "posterior": posterior}
-
-
-KINDS = ("forest", "funnel", "leave_one_out", "dropout", "blinding", "subgroup",
-         "prior_sensitivity", "posterior")
+#: figure kinds, from the registry (metak.registry.FIGURES)
+from ..registry import FIGURE_KINDS as KINDS  # noqa: E402
 
 
 def format_of(path, fmt: str | None = None) -> str:
@@ -102,10 +91,11 @@ def render(ma: Mapping, kind: str, path, *, size="single_column", dpi: float = 3
     Path
         ``path``.
     """
-    plotters = _plotters()
-    if kind not in plotters:
+    from ..registry import FIGURES
+
+    if kind not in FIGURES:
         raise ValueError(f"unknown figure kind {kind!r}; kinds are {', '.join(KINDS)}")
     format_of(path, fmt)   # fail before drawing
-    artists = plotters[kind](ma, None, size=size, greyscale=greyscale, fontsize=fontsize,
+    artists = FIGURES[kind].plotter()(ma, None, size=size, greyscale=greyscale, fontsize=fontsize,
                              **options)
     return save(artists.figure, path, fmt=fmt, dpi=dpi)

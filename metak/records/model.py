@@ -143,6 +143,10 @@ class Trial:
     co_intervention: str | None = None
     notes: str | None = None
     sources: tuple[str, ...] = ()
+    #: trial-level moderators ((name, value), ...), value a number, string or bool
+    characteristics: tuple = ()
+    #: the study label for tables and plots, when the record gives one
+    study_label: str | None = None
     path: str = ""
     sha256: str = ""
 
@@ -158,9 +162,17 @@ class Trial:
                 return o
         return None
 
+    def characteristic(self, name: str, default=None):
+        for key, value in self.characteristics:
+            if key == name:
+                return value
+        return default
+
     @property
     def label(self) -> str:
-        """'Author year' as forest plots show it (first author's surname), else the id."""
+        """The record's ``label``, else 'Author year' (first author's surname), else the id."""
+        if self.study_label:
+            return self.study_label
         if self.citation.authors and self.citation.year:
             first = self.citation.authors[0].split()[0]
             return f"{first} {self.citation.year}"

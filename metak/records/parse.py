@@ -40,8 +40,10 @@ from .model import (
 from .yamlload import Located, load_located
 
 TOP_REQUIRED = ("metak", "id", "title", "condition", "design", "arms", "outcomes")
-TOP_OPTIONAL = ("citation", "allocation", "randomized_total", "blinding", "population", "setting",
-                "co_intervention", "notes", "sources")
+TOP_OPTIONAL = ("label", "citation", "allocation", "randomized_total", "blinding", "population", "setting",
+                "co_intervention", "notes", "sources", "characteristics")
+#: a characteristic's name: it becomes a moderator name and a coefficient name
+CHARACTERISTIC_NAME = r"[a-z][a-z0-9_]*"
 CITATION_KEYS = ("authors", "year", "journal", "volume", "pages", "doi", "pmid", "registration", "url")
 ARM_REQUIRED = ("id", "label", "role", "intervention")
 ARM_OPTIONAL = ("control_type", "dose", "randomized", "completed", "route", "schedule", "co_intervention")
@@ -296,6 +298,30 @@ def _outcome(c: Checker, i: int, arms: dict) -> Outcome | None:
     return Outcome(oid, label, otype, direction, source, data, timepoint, scale)
 
 
+def _characteristics(c: Checker) -> tuple:
+    """Trial-level moderators: name -> number | string | boolean (contract section 5)."""
+    import math
+    import re
+
+    m = c.get(("characteristics",))
+    if not isinstance(m, dict):
+        c.add(("characteristics",), "must be a mapping of names to values (numbers, text or true/false)")
+        return ()
+    out = []
+    for name, value in m.items():
+        p = ("characteristics", name)
+        if not isinstance(name, str) or not re.fullmatch(CHARACTERISTIC_NAME, name):
+            c.add(p, f"characteristic name {name!r} must match {CHARACTERISTIC_NAME} (lower case, digits, _)")
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            c.add(p, f"must be a finite number, got {value!r}")
+        elif value is None or isinstance(value, (list, dict)):
+            c.add(p, "must be a number, text or true/false (leave the key out when the value is unknown)")
+        else:
+            out.append((name, value))
+    return tuple(out)
+
+
 def _unique(c: Checker, key: str, what: str):
     seen: dict = {}
     items = c.get((key,))
@@ -324,6 +350,9 @@ def parse_trial(doc: Located, sha256: str = "") -> tuple[Trial | None, list[Prob
     randomized_total = c.count(("randomized_total",), minimum=1) if "randomized_total" in top else None
     citation = _citation(c)
     extras = {k: _text(c, (k,)) for k in ("population", "setting", "co_intervention", "notes") if k in top}
+    if "label" in top:
+        extras["study_label"] = _text(c, ("label",))
+    characteristics = _characteristics(c) if "characteristics" in top else ()
     sources = ()
     seq = c.sequence(("sources",))
     if seq is not None:
@@ -369,7 +398,7 @@ def parse_trial(doc: Located, sha256: str = "") -> tuple[Trial | None, list[Prob
         id=trial_id, title=title, condition=condition, design=design, arms=tuple(arms.values()),
         outcomes=tuple(outcomes), citation=citation, allocation=allocation,
         randomized_total=randomized_total, blinding=blinding, sources=sources,
-        path=doc.file, sha256=sha256, **extras,
+        characteristics=characteristics, path=doc.file, sha256=sha256, **extras,
     )
     return trial, []
 

@@ -26,6 +26,7 @@ References
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -364,3 +365,49 @@ def indices(trial, assessor_rows: Iterable, experimental_arm: str, control_arm: 
         james_out = None
     return {"trial": trial_id, "assessor": assessor, "experimental": experimental_arm,
             "control": control_arm, "james": james_out, "bang": bang_out}
+
+
+@dataclass(frozen=True)
+class BlindingResult:
+    """Blinding indices of the included comparisons (contract section 3, ``sensitivity.blinding``)."""
+
+    indices: tuple = ()
+
+    def to_dict(self) -> dict:
+        return {"indices": list(self.indices)}
+
+
+def blinding_indices(table, level: float) -> BlindingResult:
+    """Bang and James indices per trial, assessor and compared pair of single arms."""
+    out = []
+    seen = set()
+    for r in table.rows:
+        t = r.record
+        if r.comparison is None or t is None or t.blinding is None or not t.blinding.guesses:
+            continue
+        exp, ctl = r.comparison.experimental, r.comparison.control
+        if len(exp) != 1 or len(ctl) != 1:
+            continue
+        for who in sorted({g.assessor for g in t.blinding.guesses}):
+            ge = [g for g in t.blinding.guesses if g.arm == exp[0] and g.assessor == who]
+            gc = [g for g in t.blinding.guesses if g.arm == ctl[0] and g.assessor == who]
+            if not ge or not gc or (t.id, who, exp[0], ctl[0]) in seen:
+                continue
+            seen.add((t.id, who, exp[0], ctl[0]))
+            e, c = ge[0], gc[0]
+            guesses = [[e.guessed_experimental, c.guessed_experimental], [e.guessed_control, c.guessed_control],
+                       [e.dont_know, c.dont_know]]
+            out.append({
+                "trial": t.id, "assessor": who, "experimental": exp[0], "control": ctl[0],
+                "james": james(guesses, level=level),
+                "bang": {exp[0]: bang(e.guessed_experimental, e.guessed_control, e.dont_know, level=level),
+                         ctl[0]: bang(c.guessed_control, c.guessed_experimental, c.dont_know, level=level)},
+            })
+    return BlindingResult(tuple(out))
+
+
+def run(ctx, params) -> BlindingResult:
+    res = blinding_indices(ctx.table, ctx.model.level)
+    if not res.indices:
+        ctx.warnings.append("blinding: no included trial reports allocation guesses for both compared arms")
+    return res

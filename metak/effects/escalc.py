@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from .errors import MetakError
+from ..errors import MetakError
 
 BINARY_MEASURES = ("OR", "RR", "RD")
 CONTINUOUS_MEASURES = ("MD", "SMD")
@@ -147,3 +147,57 @@ def to_natural(measure, x):
     if measure in LOG_MEASURES:
         return math.exp(x) if x < 709.0 else None  # beyond that exp overflows a double
     return x
+
+
+def escalc(data, measure: str, *, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, m1i=None, sd1i=None,
+           m2i=None, sd2i=None, add: float = 0.5, to: str = "only0", drop00: bool = False):
+    """Effect sizes for a pandas DataFrame, as metafor's ``escalc(measure, ..., data = df)``.
+
+    Arguments name the DataFrame's columns (or give array-likes): binary data as ``ai, bi, ci,
+    di`` (or ``ai, n1i, ci, n2i``), continuous data as ``m1i, sd1i, n1i, m2i, sd2i, n2i``. The
+    result is a copy of ``data`` with columns ``yi`` and ``vi`` added (``NaN`` where an effect
+    is not estimable), the input untouched.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"tpos": [4, 6], "tneg": [119, 300], "cpos": [11, 29], "cneg": [128, 274]})
+    >>> metak.escalc(df, "RR", ai="tpos", bi="tneg", ci="cpos", di="cneg")  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    if not isinstance(data, pd.DataFrame):
+        raise MetakError(f"escalc takes a pandas DataFrame, got {type(data).__name__}")
+    measure = str(measure).upper()
+
+    def col(x, name):
+        if x is None:
+            return None
+        if isinstance(x, str):
+            if x not in data.columns:
+                raise MetakError(f"escalc: {name}={x!r} is not a column; columns are {', '.join(map(str, data.columns))}")
+            return data[x].to_numpy(dtype=float)
+        arr = np.asarray(x, dtype=float)
+        if arr.shape != (len(data),):
+            raise MetakError(f"escalc: {name} has {arr.size} values for {len(data)} rows")
+        return arr
+
+    a, b, c, d = col(ai, "ai"), col(bi, "bi"), col(ci, "ci"), col(di, "di")
+    n1, n2 = col(n1i, "n1i"), col(n2i, "n2i")
+    if measure in BINARY_MEASURES:
+        if b is None and n1 is not None and a is not None:
+            b = n1 - a
+        if d is None and n2 is not None and c is not None:
+            d = n2 - c
+        if any(x is None for x in (a, b, c, d)):
+            raise MetakError(f"escalc: measure {measure} needs ai, bi (or n1i), ci, di (or n2i)")
+        yi, vi = escalc_binary(measure, a, b, c, d, ContinuityCorrection(add, to, drop00))
+    elif measure in CONTINUOUS_MEASURES:
+        args = (col(m1i, "m1i"), col(sd1i, "sd1i"), n1, col(m2i, "m2i"), col(sd2i, "sd2i"), n2)
+        if any(x is None for x in args):
+            raise MetakError(f"escalc: measure {measure} needs m1i, sd1i, n1i, m2i, sd2i, n2i")
+        yi, vi = escalc_continuous(measure, *args)
+    else:
+        raise MetakError(f"escalc: measure {measure!r} is not one of {', '.join(BINARY_MEASURES + CONTINUOUS_MEASURES)}")
+    out = data.copy()
+    out["yi"] = np.asarray(yi, dtype=float)
+    out["vi"] = np.asarray(vi, dtype=float)
+    return out

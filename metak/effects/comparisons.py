@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .records.model import BinaryArmData, ContinuousArmData, Trial
+from ..records.model import BinaryArmData, ContinuousArmData, Trial
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,284 @@
+"""Records + a meta-analysis's rules -> the :class:`EffectTable` it pools, in one place.
+
+The rules, in order: the spec's ``select`` (trial fields) picks trials; each trial's outcome
+is found (``outcome``, else ``fallback_outcomes``, complemented where asked) or, for a
+dropout meta-analysis, built from randomized - completed; the arms are compared as
+``multi_arm`` says (:mod:`metak.effects.comparisons`); escalc gives yi and vi; rows whose
+direction differs from the first are harmonised; rows with no finite effect are excluded
+with the reason. What was left out, and why, is returned beside the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from dataclasses import replace as _replace
+
+import numpy as np
+
+from ..errors import MetakError
+from ..records.model import BinaryArmData, ContrastData, Outcome, Source, Trial
+from .comparisons import build as build_comparisons
+from .escalc import (
+    BINARY_MEASURES, CONTINUOUS_MEASURES, ContinuityCorrection, contrast_yi_vi, escalc_binary, escalc_continuous,
+)
+from .table import Effect, EffectTable
+
+#: trial fields usable as moderators and subgroups beside the record's ``characteristics``
+TRIAL_FIELDS = ("year", "design", "allocation", "masking", "condition", "control_type", "dose")
+
+
+@dataclass
+class Built:
+    """An effect table and what building it found: exclusions, warnings, the outcome's label."""
+
+    table: EffectTable
+    excluded: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    outcome_label: str | None = None
+
+
+def unmatched(trials, ms) -> list[str]:
+    """Names in the spec that match no loaded trial: a typo there would silently change nothing."""
+    s = ms.select
+    ids = {t.id for t in trials}
+    out = []
+    named = [("select.trials", x) for x in s.trials] + [("select.exclude", x) for x, _ in s.exclude] + \
+            [("arms", tid) for tid, _, _ in ms.arms]
+    out += [f"{where} names trial '{x}', which is not among the loaded trials" for where, x in named if x not in ids]
+    for key in ("condition", "design", "allocation", "masking"):
+        have = {getattr(t, key) for t in trials}
+        out += [f"select.{key} value '{v}' matches no loaded trial" for v in getattr(s, key) if v not in have]
+    types = {ct for t in trials for ct in t.control_types}
+    out += [f"select.control_type value '{v}' matches no loaded trial" for v in s.control_type if v not in types]
+    for tid, exp, ctl in ms.arms:
+        t = next((t for t in trials if t.id == tid), None)
+        if t is not None:
+            arm_ids = {a.id for a in t.arms}
+            out += [f"arms.{tid} names arm '{a}', which {tid} does not have" for a in exp + ctl if a not in arm_ids]
+    return out
+
+
+def select(trials, ms):
+    """(kept trials, excluded entries) by the spec's ``select`` block."""
+    s = ms.select
+    excluded = []
+    kept = []
+    reasons = dict(s.exclude)
+    for t in trials:
+        if t.id in reasons:
+            excluded.append({"trial": t.id, "reason": reasons[t.id] or "excluded by the analysis spec"})
+            continue
+        why = None
+        if s.trials and t.id not in s.trials:
+            why = "not among select.trials"
+        elif s.design and t.design not in s.design:
+            why = f"design {t.design} not in select.design [{', '.join(s.design)}]"
+        elif s.condition and t.condition not in s.condition:
+            why = f"condition '{t.condition}' not in select.condition"
+        elif s.allocation and t.allocation not in s.allocation:
+            why = f"allocation {t.allocation} not in select.allocation [{', '.join(s.allocation)}]"
+        elif s.masking and t.masking not in s.masking:
+            why = f"masking {t.masking} not in select.masking [{', '.join(s.masking)}]"
+        elif s.control_type and not set(t.control_types) & set(s.control_type):
+            why = f"control type(s) {', '.join(t.control_types) or 'none'} not in select.control_type"
+        if why:
+            excluded.append({"trial": t.id, "reason": f"left out by select: {why}"})
+        else:
+            kept.append(t)
+    return kept, excluded
+
+
+def complement(outcome: Outcome) -> Outcome:
+    """The complementary binary outcome (events -> total - events), or an OR/RD contrast inverted."""
+    flipped = "lower_is_better" if outcome.direction == "higher_is_better" else "higher_is_better"
+    if outcome.type == "binary":
+        data = {a: BinaryArmData(d.total - d.events, d.total) for a, d in outcome.data.items()}
+    elif outcome.type == "contrast" and outcome.data.measure in ("OR", "RD"):
+        c = outcome.data
+        if c.measure == "OR":
+            est = 1 / c.estimate
+            ci = (1 / c.ci[1], 1 / c.ci[0]) if c.ci else None
+        else:
+            est = -c.estimate
+            ci = (-c.ci[1], -c.ci[0]) if c.ci else None
+        data = _replace(c, estimate=est, ci=ci)
+    else:
+        raise MetakError(f"the complement of a {outcome.type} outcome is not defined")
+    return _replace(outcome, data=data, direction=flipped, label=f"not: {outcome.label}")
+
+
+def find_outcome(trial: Trial, ms):
+    """(outcome, note) for a trial: the spec's outcome, else the first fallback that exists."""
+    o = trial.outcome(ms.outcome)
+    if o is not None:
+        return o, None
+    for fb in ms.fallback_outcomes:
+        o = trial.outcome(fb.outcome)
+        if o is None:
+            continue
+        if fb.complement:
+            if o.type == "continuous" or (o.type == "contrast" and o.data.measure not in ("OR", "RD")):
+                return None, f"outcome '{fb.outcome}' cannot be complemented ({o.type} {getattr(o.data, 'measure', '')})"
+            return complement(o), f"outcome '{fb.outcome}' used as its complement (fallback_outcomes)"
+        return o, f"outcome '{fb.outcome}' used (fallback_outcomes)"
+    names = [ms.outcome] + [f.outcome for f in ms.fallback_outcomes]
+    return None, f"no outcome {' or '.join(repr(n) for n in names)}"
+
+
+DROPOUT_SOURCE = Source("arms: randomized - completed", True, "dropouts = randomized - completed per arm")
+
+
+def dropout_outcome(trial: Trial, ms):
+    arms = {a.id: BinaryArmData(a.dropouts, a.randomized) for a in trial.arms if a.dropouts is not None}
+    if len(arms) >= 2:
+        return Outcome("dropout", "All-cause dropout", "binary", "lower_is_better", DROPOUT_SOURCE, arms), None
+    o = trial.outcome(ms.dropout_outcome)
+    if o is not None and o.type == "binary":
+        return o, f"dropouts from outcome '{ms.dropout_outcome}' (per-arm randomized/completed not recorded)"
+    return None, "no per-arm randomized and completed numbers, and no binary outcome " f"'{ms.dropout_outcome}'"
+
+
+def _num(x):
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def _arm_json(d):
+    if isinstance(d, BinaryArmData):
+        return {"events": _num(d.events), "total": _num(d.total)}
+    return {"mean": d.mean, "sd": d.sd, "n": _num(d.n)}
+
+
+def _control_type(trial: Trial, arm_ids) -> str | None:
+    """The control type(s) of the compared control arms, e.g. 'active_placebo'."""
+    return ",".join(sorted({trial.arm(a).control_type for a in arm_ids} - {None})) or None
+
+
+def _participants(trial: Trial, n_exp, n_ctl):
+    """People in a comparison: a crossover trial's participants received both arms."""
+    return max(n_exp, n_ctl) if trial.design == "crossover" else n_exp + n_ctl
+
+
+def covariates(trial: Trial, experimental, control_type) -> dict:
+    """A row's moderators: the trial's characteristics, then its fields (TRIAL_FIELDS)."""
+    out = dict(trial.characteristics)
+    fields = {"year": trial.citation.year, "design": trial.design, "allocation": trial.allocation,
+              "masking": trial.masking, "condition": trial.condition, "control_type": control_type}
+    doses = {trial.arm(a).dose.value for a in experimental if trial.arm(a).dose is not None}
+    if len(doses) == 1 and len(experimental) == 1:
+        fields["dose"] = doses.pop()
+    for key, value in fields.items():
+        if value is not None:
+            out.setdefault(key, value)
+    return out
+
+
+def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection):
+    """The effects (comparisons with yi/vi) of one trial, or (None, reason)."""
+    if outcome.type == "contrast":
+        c: ContrastData = outcome.data
+        if c.measure != ms.measure:
+            return None, f"outcome '{outcome.id}' is a {c.measure} contrast; this meta-analysis pools {ms.measure}"
+        if ms.method in ("MH", "PETO"):
+            return None, f"outcome '{outcome.id}' is a reported contrast; {ms.method} needs 2x2 tables"
+        yi, vi = contrast_yi_vi(c.measure, c.estimate, c.ci, c.se, c.level)
+        sizes = [trial.arm(a).randomized for a in c.experimental + c.control]
+        n = sum(sizes) if None not in sizes else None
+        if n is None and len(c.experimental + c.control) == len(trial.arms):
+            n = trial.randomized_total
+        data = {"measure": c.measure, "estimate": c.estimate, "ci": list(c.ci) if c.ci else None,
+                "se": c.se, "level": c.level}
+        control_type = _control_type(trial, c.control) or (",".join(trial.control_types) or None)
+        return [Effect(trial.id, trial.label, " + ".join(c.experimental), " + ".join(c.control), float(yi), float(vi),
+                       data, n=n, control_type=control_type, direction=outcome.direction, outcome=outcome.id,
+                       covariates=covariates(trial, c.experimental, control_type), record=trial)], None
+    if outcome.type == "binary" and ms.measure not in BINARY_MEASURES:
+        need = "continuous" if ms.measure in CONTINUOUS_MEASURES else "contrast"
+        return None, f"outcome '{outcome.id}' is binary; measure {ms.measure} needs {need} data"
+    if outcome.type == "continuous" and ms.measure not in CONTINUOUS_MEASURES:
+        return None, f"outcome '{outcome.id}' is continuous; measure {ms.measure} needs binary data"
+    comps, why = build_comparisons(trial, outcome.data, ms.multi_arm, ms.arms_for(trial.id))
+    if not comps:
+        return None, why
+    rows = []
+    for comp in comps:
+        e, c = comp.exp_data, comp.ctl_data
+        if outcome.type == "binary":
+            table = (e.events, e.total - e.events, c.events, c.total - c.events)
+            yi, vi = escalc_binary(ms.measure, *[np.array([x], float) for x in table], cc)
+            n = _participants(trial, e.total, c.total)
+        else:
+            table = None
+            yi, vi = escalc_continuous(ms.measure, [e.mean], [e.sd], [e.n], [c.mean], [c.sd], [c.n])
+            n = _participants(trial, e.n, c.n)
+        label = trial.label
+        if len(comps) > 1:
+            label = f"{trial.label} ({trial.arm(comp.experimental[0]).label})"
+        control_type = _control_type(trial, comp.control)
+        rows.append(Effect(trial.id, label, comp.exp_name, comp.ctl_name, float(yi[0]), float(vi[0]),
+                           {comp.exp_name: _arm_json(e), comp.ctl_name: _arm_json(c)}, table=table, n=n,
+                           control_type=control_type, direction=outcome.direction, outcome=outcome.id,
+                           split_control=comp.split, covariates=covariates(trial, comp.experimental, control_type),
+                           record=trial, comparison=comp))
+    return rows, None
+
+
+def _design_warning(trial: Trial) -> str | None:
+    if trial.design == "crossover":
+        return (f"{trial.id}: crossover trial analysed as if its arms were independent groups "
+                "(paired data not recorded); its weight is conservative")
+    if trial.design == "cluster":
+        return (f"{trial.id}: cluster-randomised trial analysed without a design effect; its CI is too "
+                "narrow unless the recorded numbers are already adjusted for clustering")
+    return None
+
+
+def not_estimable(r: Effect, cc: ContinuityCorrection) -> str:
+    if r.table is None:
+        return "effect size not estimable from the reported data"
+    a, b, c, d = r.table
+    if cc.drop00 and ((a == 0 and c == 0) or (b == 0 and d == 0)):
+        what = "no events" if a == 0 and c == 0 else "only events"
+        return f"{what} in both arms: the table carries no information on the effect and is dropped (drop00: true)"
+    return f"effect size not estimable: a zero cell with continuity correction to: {cc.to}"
+
+
+def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
+    """The effect table of one meta-analysis from the loaded trial records."""
+    warnings: list[str] = unmatched(trials, ms)
+    kept, excluded = select(trials, ms)
+    rows: list[Effect] = []
+    outcome_label = None
+    for t in kept:
+        outcome, note = dropout_outcome(t, ms) if ms.dropout else find_outcome(t, ms)
+        if outcome is None:
+            excluded.append({"trial": t.id, "reason": note})
+            continue
+        if note:
+            warnings.append(f"{t.id}: {note}")
+        trial_rows, why = _rows_for_trial(t, outcome, ms, cc)
+        if not trial_rows:
+            excluded.append({"trial": t.id, "reason": why})
+            continue
+        outcome_label = outcome_label or outcome.label
+        design_note = _design_warning(t)
+        if design_note:
+            warnings.append(design_note)
+        for r in trial_rows:
+            if r.split_control > 1:
+                warnings.append(f"{r.label}: the control group is split across {r.split_control} comparisons "
+                                "(multi_arm: split_control)")
+        rows.extend(trial_rows)
+    default = "lower_is_better" if ms.dropout else "higher_is_better"
+    table = EffectTable(ms.measure, tuple(rows), rows[0].direction if rows else default)
+    if ms.method in ("MH", "PETO") and ms.measure == "RR":
+        odd = [r for r in rows if r.direction != table.direction and r.table is not None]
+        if odd:
+            raise MetakError(f"meta-analysis '{ms.id}': {odd[0].trial}'s outcome direction differs from the "
+                             "others and an MH risk ratio cannot be harmonised; use OR or RD, or method FE")
+    table, notes = table.harmonise()
+    warnings.extend(notes)
+    finite = np.isfinite(table.yi) & np.isfinite(table.vi) if rows else np.zeros(0, bool)
+    for r, ok in zip(table.rows, finite):
+        if not ok:
+            excluded.append({"trial": r.trial, "reason": f"{r.label}: {not_estimable(r, cc)}"})
+    return Built(table.subset(finite), excluded, warnings, outcome_label)

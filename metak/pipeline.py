@@ -1,0 +1,189 @@
+"""The analysis pipeline: spec -> effect table -> model fit -> registered analyses -> document.
+
+Data flow one way: records (validated) -> effects (:func:`metak.effects.build.build_table`)
+-> estimators (:class:`metak.estimators.model.Model`) -> meta-regression / subgroups and the
+registered sensitivity analyses (refits of the table) -> the results document
+(:mod:`metak.document`); report and plots read the document and compute nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .document import empty, header, meta_head, rel, study_entry
+from .effects.build import TRIAL_FIELDS, build_table
+from .effects.escalc import ContinuityCorrection
+from .errors import InvalidSpec, MetakError, Problem
+from .estimators.model import Model
+from .records import load_trials
+from .records.checker import did_you_mean
+from .registry import SENSITIVITY
+from .spec import ORDERS, AnalysisSpec, MetaSpec, load_spec
+
+
+@dataclass
+class Context:
+    """What a registered analysis gets: the table, the model, the fit, the spec and where to
+    put warnings."""
+
+    table: object
+    model: Model
+    result: object
+    spec: MetaSpec
+    warnings: list = field(default_factory=list)
+
+
+def _spec_error(ms: MetaSpec, key: str, message: str) -> InvalidSpec:
+    file, line = ms.locate(key)
+    return InvalidSpec([Problem(file, line, f"meta_analyses.{ms.id}.{key}", message)])
+
+
+def check_names(ms: MetaSpec, trials) -> None:
+    """Moderator, subgroup and order names must be characteristics or trial fields of some
+    loaded trial: a typo is a spec error with its line and a did-you-mean."""
+    known = set(TRIAL_FIELDS) | {name for t in trials for name, _ in t.characteristics}
+    asked = [(f"moderators[{j}]", m) for j, m in enumerate(ms.moderators)]
+    if ms.subgroups is not None:
+        asked.append(("subgroups", ms.subgroups))
+    if ms.order is not None and ms.order not in ORDERS:
+        asked.append(("order", ms.order))
+    for key, name in asked:
+        if name not in known:
+            choices = sorted(known | (set(ORDERS) if key == "order" else set()))
+            raise _spec_error(ms, key, f"'{name}' is not a characteristic or trial field of any loaded trial"
+                                       f"{did_you_mean(name, choices)}; known: {', '.join(choices)}")
+
+
+def _order(table, weights, how: str):
+    """Row order of the studies (forest plots, cumulative analysis): ties broken by label."""
+    rows = table.rows
+    idx = list(range(table.k))
+    if how is None:
+        return idx
+    if how == "label":
+        key = lambda i: (rows[i].label,)  # noqa: E731
+    elif how == "effect":
+        key = lambda i: (rows[i].yi, rows[i].label)  # noqa: E731
+    elif how == "weight":
+        key = lambda i: (-(weights[i] if np.isfinite(weights[i]) else -1), rows[i].label)  # noqa: E731
+    else:  # year or a characteristic: by value (numbers as numbers), rows without one last
+        values = [r.covariates.get(how) for r in rows]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None)
+        key = lambda i: (values[i] is None, 0 if values[i] is None else (values[i] if numeric else str(values[i])),  # noqa: E731
+                         rows[i].label)
+    return sorted(idx, key=key)
+
+
+def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
+    """One meta-analysis of the spec -> its results.json object."""
+    check_names(ms, trials)
+    cc_dict = ms.cc.resolved(ms.method)
+    cc = ContinuityCorrection(cc_dict["add"], cc_dict["to"], cc_dict["drop00"])
+    model = Model(ms.method, ms.test, ms.level, cc)
+    built = build_table(trials, ms, cc)
+    table, excluded, warnings = built.table, built.excluded, built.warnings
+    out = meta_head(ms, table, cc_dict, built.outcome_label)
+    if table.k and out["n_participants"] is None:
+        warnings.append("n_participants is null: some studies report only a contrast without arm sizes")
+    if not table.k:
+        warnings.append("no study has data for this meta-analysis; nothing was fitted")
+        return empty(out, excluded, warnings)
+    try:
+        res = model.fit(table)
+    except MetakError as exc:  # e.g. an MH estimate undefined for these tables: null, with the reason
+        warnings.append(f"not estimable: {exc}")
+        return empty(out, excluded, warnings, studies=[study_entry(r, None, ms.level) for r in table.rows])
+    warnings.extend(res.warnings)
+    weights = np.asarray(res.weights, dtype=float)
+    order = _order(table, weights, ms.order)
+    table, weights = table.subset(order), weights[order]
+    out["studies"] = [study_entry(r, w, ms.level) for r, w in zip(table.rows, weights)]
+    out["excluded"] = excluded
+    out.update(res.to_dict())
+    if ms.moderators:
+        out["meta_regression"] = _meta_regression(ms, table, model, warnings)
+    if ms.subgroups is not None:
+        out["subgroups"] = _subgroups(ms, table, model, warnings)
+    out["bayes"] = _bayes(ms, table, out_dir, warnings) if ms.bayes is not None else None
+    ctx = Context(table, model, res, ms, warnings)
+    sens = {e.name: SENSITIVITY[e.name].runner()(ctx, e.kwargs).to_dict() for e in ms.sensitivity}
+    out["sensitivity"] = sens or None
+    out["warnings"] = warnings
+    return out
+
+
+def _meta_regression(ms, table, model, warnings) -> dict:
+    from .effects.design import design_matrix
+
+    try:
+        d = design_matrix(table, ms.moderators)
+        sub = table.subset(d.keep)
+        n, seed = ms.permutations or (None, None)
+        reg = model.fit(sub, d.X, names=d.names, moderators=ms.moderators, permutations=n, seed=seed)
+    except MetakError as exc:
+        raise _spec_error(ms, "moderators[0]", str(exc)) from None
+    for trial, label, why in d.excluded:
+        warnings.append(f"{label}: {why}")
+    warnings.extend(f"meta-regression: {w}" for w in reg.warnings)
+    out = reg.to_dict()
+    out["excluded"] = [{"trial": t, "label": lab, "reason": why} for t, lab, why in d.excluded]
+    tau2 = reg.tau2 or 0.0
+    w = 1 / (sub.vi + tau2)
+    out["studies"] = [{"trial": r.trial, "label": r.label, "values": {m: r.covariates.get(m) for m in ms.moderators},
+                       "yi": r.yi, "vi": r.vi, "weight": float(100 * wi / w.sum())}
+                      for r, wi in zip(sub.rows, w)]
+    continuous = [m for m, kind in d.kinds if kind == "continuous"]
+    out["curve"] = None
+    if len(ms.moderators) == 1 and continuous:
+        j = d.names.index(continuous[0])
+        x = np.linspace(d.X[:, j].min(), d.X[:, j].max(), 101)
+        pred = reg.predict(np.column_stack([np.ones_like(x), x]))
+        out["curve"] = {"moderator": continuous[0], "x": x.tolist(),
+                        **{key: pred[key].tolist() for key in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper")}}
+        if model.method == "FE":
+            out["curve"]["pi_lower"] = out["curve"]["pi_upper"] = None
+    return out
+
+
+def _subgroups(ms, table, model, warnings) -> dict:
+    from .sensitivity.subgroups import subgroup_analysis
+
+    res = subgroup_analysis(table, model, ms.subgroups)
+    for trial, label, why in res.excluded:
+        warnings.append(f"{label}: {why}")
+    if len(res.groups) < 2:
+        warnings.append(f"subgroups: every study has the same {ms.subgroups}; no test for subgroup differences")
+    out = res.to_dict()
+    out["values"] = [None if v is None else (("true" if v else "false") if isinstance(v, bool) else str(v))
+                     for v in table.column(ms.subgroups)]
+    return out
+
+
+def _bayes(ms, table, out_dir, warnings):
+    from .bayes import fit_bayes
+
+    tables = None
+    if ms.bayes.likelihood == "binomial":
+        t = table.tables
+        if t is None:
+            raise MetakError(f"meta-analysis '{ms.id}': the binomial likelihood needs per-arm binary data for every study")
+        tables = np.column_stack([t[:, 0], t[:, 0] + t[:, 1], t[:, 2], t[:, 2] + t[:, 3]])
+    result = fit_bayes(table.yi, table.vi, ms.bayes, level=ms.level, direction=table.direction, measure=ms.measure,
+                       tables=tables, labels=list(table.labels), out_dir=out_dir, analysis_id=ms.id)
+    for w in result.get("warnings", []) or []:
+        warnings.append(f"bayes: {w}")
+    return result
+
+
+def analyze(spec_path, *, out_dir=None) -> dict:
+    """Run every meta-analysis of an analysis spec; return the results document (a dict)."""
+    spec_path = Path(spec_path)
+    spec: AnalysisSpec = load_spec(spec_path, rel(spec_path))
+    trials = load_trials(spec.trials, base=spec.base)
+    doc = header(spec, spec_path, trials)
+    for ms in spec.meta_analyses:
+        doc["meta_analyses"].append(run_meta(ms, trials, out_dir=out_dir))
+    return doc

@@ -1,0 +1,147 @@
+"""One registry of the analyses and figures a meta-analysis can ask for.
+
+The spec parser checks ``sensitivity:`` entries and their parameters against it, the pipeline
+runs them from it, the renderer draws figures from it and the CLI's help lists it. Adding an
+analysis is one module under ``metak/sensitivity/`` (with ``run(ctx, params) -> record``,
+the record having ``to_dict()``) plus its entry here; a figure is a function in
+``metak/plots/`` plus its entry. This module imports neither SciPy nor matplotlib: the run
+and plot functions are named as ``"module:function"`` and imported when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter of a registered analysis, with its declared constraints."""
+
+    name: str
+    kind: str  # "int" | "number" | "bool" | "str"
+    default: object = None
+    choices: tuple = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    doc: str = ""
+
+    def check(self, value) -> str | None:
+        """None when ``value`` is allowed, else what is wrong with it."""
+        if self.kind == "bool":
+            return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+        if self.kind in ("int", "number"):
+            ok = isinstance(value, int) if self.kind == "int" else isinstance(value, (int, float))
+            if isinstance(value, bool) or not ok:
+                return f"must be {'a whole number' if self.kind == 'int' else 'a number'}, got {value!r}"
+            if self.minimum is not None and value < self.minimum:
+                return f"must be at least {self.minimum}, got {value!r}"
+            if self.maximum is not None and value > self.maximum:
+                return f"must be at most {self.maximum}, got {value!r}"
+            return None
+        if not isinstance(value, str):
+            return f"must be text, got {value!r}"
+        if self.choices and value not in self.choices:
+            return f"{value!r} is not one of: {', '.join(self.choices)}"
+        return None
+
+
+def _resolve(target: str):
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class SensitivityKind:
+    """A registered analysis: ``run(ctx, params)`` returns a record with ``to_dict()``;
+    its result is written under ``sensitivity.<name>``."""
+
+    name: str
+    summary: str
+    run: str  # "module:function"
+    params: tuple[Param, ...] = ()
+    needs: str = ""  # what it needs, in words (for the help and the docs)
+    #: JSON Schema fragment of its result (results.schema.json keeps the full schema)
+    schema: dict = field(default_factory=dict)
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params}
+
+    def runner(self):
+        return _resolve(self.run)
+
+
+@dataclass(frozen=True)
+class FigureKind:
+    """A registered figure: ``plot(ma, ax, **options)`` draws one meta-analysis of results.json."""
+
+    name: str
+    summary: str
+    plot: str  # "module:function"
+    #: what the spec must ask for: ("sensitivity", name) | ("bayes", attr or None) | ("dropout",)
+    #: | ("key", spec attribute) ; any one of the alternatives suffices
+    needs: tuple = ()
+    needs_text: str = ""
+
+    def plotter(self):
+        return _resolve(self.plot)
+
+
+SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
+    SensitivityKind(
+        "leave_one_out", "refit without each study in turn (metafor's leave1out)",
+        "metak.sensitivity.leave_one_out:run",
+        params=(Param("by", "str", "comparison", ("comparison", "trial"),
+                      doc="leave out one comparison at a time, or every comparison of one trial together"),),
+        needs="k >= 2",
+        schema={"type": "array"}),
+    SensitivityKind(
+        "active_placebo", "subgroups by control type (active vs inert placebo) with Cochrane's test",
+        "metak.sensitivity.subgroups:run_active_placebo", needs="control arms with control_type",
+        schema={"type": "object", "required": ["subgroups", "q_between"]}),
+    SensitivityKind(
+        "blinding", "Bang and James blinding indices from end-of-trial allocation guesses",
+        "metak.sensitivity.blinding:run", needs="blinding.guesses in the trial records",
+        schema={"type": "object", "required": ["indices"]}),
+)}
+
+FIGURES: dict[str, FigureKind] = {f.name: f for f in (
+    FigureKind("forest", "forest plot of the studies and the pooled estimates", "metak.plots.forest:forest"),
+    FigureKind("funnel", "funnel plot (optionally contour-enhanced)", "metak.plots.funnel:funnel"),
+    FigureKind("leave_one_out", "leave-one-out estimates", "metak.plots.sensitivity:leave_one_out",
+               (("sensitivity", "leave_one_out"),), "sensitivity: [leave_one_out]"),
+    FigureKind("dropout", "per-arm dropout beside the pooled ratio", "metak.plots.sensitivity:dropout",
+               (("dropout",),), "dropout: true"),
+    FigureKind("blinding", "blinding indices per trial and arm", "metak.plots.sensitivity:blinding",
+               (("sensitivity", "blinding"),), "sensitivity: [blinding]"),
+    FigureKind("subgroup", "forest plot by subgroup with subtotals and the test for differences",
+               "metak.plots.forest:subgroup_forest",
+               (("key", "subgroups"), ("sensitivity", "active_placebo")),
+               "subgroups: or sensitivity: [active_placebo]"),
+    FigureKind("prior_sensitivity", "the posterior under alternative heterogeneity priors",
+               "metak.plots.bayes:prior_sensitivity", (("bayes", "prior_sensitivity"),),
+               "a bayes: block with prior_sensitivity"),
+    FigureKind("posterior", "posterior densities of mu and tau", "metak.plots.bayes:posterior",
+               (("bayes", None),), "a bayes: block"),
+    FigureKind("bubble", "meta-regression bubble plot: effect against a continuous moderator, fitted line and CI",
+               "metak.plots.bubble:bubble", (("key", "moderators"),), "moderators:"),
+)}
+
+SENSITIVITY_KINDS = tuple(SENSITIVITY)
+FIGURE_KINDS = tuple(FIGURES)
+
+
+def help_text() -> str:
+    """The analyses and figures, for ``metak analyze --help``."""
+    lines = ["Sensitivity analyses (sensitivity: [...]):"]
+    for k in SENSITIVITY.values():
+        params = ", ".join(f"{p.name}: {'|'.join(p.choices) if p.choices else p.kind} (default {p.default})"
+                           for p in k.params)
+        lines.append(f"  {k.name:16} {k.summary}" + (f"; parameters {params}" if params else ""))
+    lines.append("Figures (figures: [...]):")
+    for f in FIGURES.values():
+        lines.append(f"  {f.name:16} {f.summary}" + (f" (needs {f.needs_text})" if f.needs_text else ""))
+    return "\n".join(lines)

@@ -1,0 +1,133 @@
+"""Subgroup analyses by any trial characteristic or field, and the active- vs inert-placebo test.
+
+Cochrane's test for subgroup differences (contract section 3): each subgroup is fitted with
+the analysis's method and test (a single-study subgroup keeps its study's estimate and SE);
+Q_between = sum (theta_g - theta_bar)² / SE_g², theta_bar their inverse-variance mean,
+df = G - 1, I²_between = max(0, (Q - df) / Q). Beside it, the mixed-effects QM: the
+meta-regression on the subgroup's dummies (metafor's ``rma(mods = ~ factor(group))``), whose
+single tau² is shared by the subgroups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from ..errors import MetakError
+from ..estimators.result import clean
+
+
+@dataclass(frozen=True)
+class SubgroupFit:
+    value: str
+    k: int
+    estimate: float
+    se: float
+    ci_lower: float
+    ci_upper: float
+    tau2: float | None
+    i2: float | None
+
+    def to_dict(self, key: str = "value") -> dict:
+        return {key: self.value, "k": self.k, "estimate": clean(self.estimate), "se": clean(self.se),
+                "ci_lower": clean(self.ci_lower), "ci_upper": clean(self.ci_upper), "tau2": clean(self.tau2),
+                "i2": clean(self.i2)}
+
+
+@dataclass(frozen=True)
+class SubgroupResult:
+    by: str
+    groups: tuple[SubgroupFit, ...]
+    q_between: float | None = None
+    df_between: int | None = None
+    p_between: float | None = None
+    i2_between: float | None = None
+    qm: float | None = None
+    qm_df: object = None
+    qm_p: float | None = None
+    test: str = "z"
+    #: (trial, label, reason) of rows without a value for ``by``
+    excluded: tuple = ()
+
+    def to_dict(self) -> dict:
+        """The ``subgroups`` object of results.json (contract section 5)."""
+        return {"by": self.by, "groups": [g.to_dict() for g in self.groups],
+                "q_between": clean(self.q_between), "df_between": self.df_between,
+                "p_between": clean(self.p_between), "i2_between": clean(self.i2_between),
+                "mixed_effects": {"qm": clean(self.qm),
+                                  "qm_df": list(self.qm_df) if isinstance(self.qm_df, tuple) else self.qm_df,
+                                  "qm_p": clean(self.qm_p), "test": self.test},
+                "excluded": [{"trial": t, "label": lab, "reason": why} for t, lab, why in self.excluded]}
+
+
+def _level(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def subgroup_analysis(table, model, by: str, *, missing: str | None = None, mixed: bool = True) -> SubgroupResult:
+    """Fit each subgroup of covariate ``by`` separately and test the differences.
+
+    Rows without a value for ``by`` are left out with a reason, or grouped as ``missing``
+    when that is given (the active-placebo test groups them as "unspecified").
+    """
+    values = [None if v is None else _level(v) for v in table.column(by)]
+    if missing is not None:
+        values = [missing if v is None else v for v in values]
+    excluded = tuple((r.trial, r.label, f"'{by}' not recorded for this trial; left out of the subgroup analysis")
+                     for r, v in zip(table.rows, values) if v is None)
+    keep = np.array([v is not None for v in values], bool)
+    sub = table.subset(keep)
+    values = [v for v in values if v is not None]
+    groups = np.asarray(values, dtype=object)
+    fits = []
+    for g in sorted(set(values), key=str):
+        r = model.fit(sub.subset(groups == g))
+        fits.append(SubgroupFit(g, r.k, r.estimate, r.se, r.ci_lower, r.ci_upper, r.tau2, r.i2))
+    out = {}
+    if len(fits) >= 2:
+        th = np.array([f.estimate for f in fits])
+        se = np.array([f.se for f in fits])
+        w = 1 / se**2
+        bar = (w * th).sum() / w.sum()
+        q = float((w * (th - bar) ** 2).sum())
+        df = len(fits) - 1
+        out.update(q_between=q, df_between=df, p_between=float(stats.chi2.sf(q, df)),
+                   i2_between=(max(0.0, 100 * (q - df) / q) if q > 0 else 0.0))
+        if mixed and not model.uses_tables:
+            from ..effects.design import design_matrix
+
+            try:
+                from dataclasses import replace
+
+                cov_rows = tuple(replace(r, covariates={**r.covariates, by: v}) for r, v in zip(sub.rows, values))
+                d = design_matrix(replace(sub, rows=cov_rows), [by])
+                reg = model.fit(sub, d.X, names=d.names)
+                out.update(qm=reg.qm, qm_df=reg.qm_df, qm_p=reg.qm_p)
+            except MetakError:
+                pass  # more groups than the studies allow: the Cochrane test stands alone
+    return SubgroupResult(by, tuple(fits), test=model.test, excluded=excluded, **out)
+
+
+def active_placebo_dict(res: SubgroupResult) -> dict:
+    """The ``sensitivity.active_placebo`` object (contract section 3): groups keyed by control_type."""
+    return {"subgroups": [g.to_dict("control_type") for g in res.groups], "q_between": clean(res.q_between),
+            "df_between": res.df_between, "p_between": clean(res.p_between), "i2_between": clean(res.i2_between)}
+
+
+@dataclass(frozen=True)
+class ActivePlacebo:
+    result: SubgroupResult
+
+    def to_dict(self) -> dict:
+        return active_placebo_dict(self.result)
+
+
+def run_active_placebo(ctx, params) -> ActivePlacebo:
+    res = subgroup_analysis(ctx.table, ctx.model, "control_type", missing="unspecified", mixed=False)
+    if len(res.groups) < 2:
+        ctx.warnings.append("active_placebo: all studies share one control type; no subgroup test")
+    return ActivePlacebo(res)
