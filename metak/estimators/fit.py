@@ -91,6 +91,47 @@ class BatchResult:
     def __len__(self):
         return len(self.estimate)
 
+    @property
+    def tau(self) -> np.ndarray:
+        return np.sqrt(self.tau2)
+
+    @property
+    def tau_ci(self) -> np.ndarray:
+        return np.sqrt(self.tau2_ci)
+
+    @property
+    def q_df(self) -> np.ndarray:
+        return self.k - 1
+
+    #: the per-meta-analysis columns of :meth:`to_dict`, named as MetaResult and results.json name them
+    COLUMNS = ("k", "estimate", "se", "ci_lower", "ci_upper", "statistic", "df", "p_value", "pi_lower", "pi_upper",
+               "tau2", "tau", "i2", "h2", "q", "q_df", "q_p", "converged")
+
+    def to_dict(self) -> dict:
+        """Columns as lists (NaN -> None), with ``*_ci`` as [lower, upper] pairs; the settings beside."""
+        from .result import clean, clean_pair
+
+        out = {"method": self.method, "test": self.test, "level": self.level}
+        for key in self.COLUMNS:
+            out[key] = [clean(x) for x in np.asarray(getattr(self, key)).tolist()]
+        fe = self.method == "FE"
+        for key in ("tau2_ci", "tau_ci", "i2_ci", "h2_ci"):
+            out[key] = [None if fe else clean_pair(p) for p in np.asarray(getattr(self, key)).tolist()]
+        out["common_effect"] = {"estimate": [clean(x) for x in self.fe_estimate.tolist()],
+                                "se": [clean(x) for x in self.fe_se.tolist()]}
+        return out
+
+    def to_frame(self):
+        """One row per meta-analysis (pandas is imported here only)."""
+        import pandas as pd
+
+        d = self.to_dict()
+        cols = {key: d[key] for key in self.COLUMNS}
+        for key in ("tau2_ci", "i2_ci"):
+            cols[f"{key}_lower"] = [p[0] if p else None for p in d[key]]
+            cols[f"{key}_upper"] = [p[1] if p else None for p in d[key]]
+        return pd.DataFrame(cols)
+
     def result(self, i: int, weights=()) -> MetaResult:
         fe = self.method == "FE"
         k = int(self.k[i])
