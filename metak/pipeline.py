@@ -48,7 +48,7 @@ def check_names(ms: MetaSpec, trials) -> None:
     asked = [(f"moderators[{j}]", m) for j, m in enumerate(ms.moderators)]
     if ms.subgroups is not None:
         asked.append(("subgroups", ms.subgroups))
-    if ms.order is not None and ms.order not in ORDERS:
+    if ms.order not in ORDERS:
         asked.append(("order", ms.order))
     for key, name in asked:
         if name not in known:
@@ -58,22 +58,25 @@ def check_names(ms: MetaSpec, trials) -> None:
 
 
 def _order(table, weights, how: str):
-    """Row order of the studies (forest plots, cumulative analysis): ties broken by label."""
+    """Row order of the studies (forest plots, cumulative analysis), contract section 5.
+
+    Ties are broken by the trial's label, then by the record's own order, so the dose arms
+    of one trial stay in the order the record gives them.
+    """
     rows = table.rows
     idx = list(range(table.k))
-    if how is None:
-        return idx
+    tie = [(r.record.label if r.record is not None else r.label, i) for i, r in enumerate(rows)]
     if how == "label":
-        key = lambda i: (rows[i].label,)  # noqa: E731
+        key = lambda i: tie[i]  # noqa: E731
     elif how == "effect":
-        key = lambda i: (rows[i].yi, rows[i].label)  # noqa: E731
-    elif how == "weight":
-        key = lambda i: (-(weights[i] if np.isfinite(weights[i]) else -1), rows[i].label)  # noqa: E731
+        key = lambda i: (rows[i].yi, tie[i])  # noqa: E731
+    elif how == "weight":  # heaviest first, as RevMan sorts by weight
+        key = lambda i: (-(weights[i] if np.isfinite(weights[i]) else -1.0), tie[i])  # noqa: E731
     else:  # year or a characteristic: by value (numbers as numbers), rows without one last
         values = [r.covariates.get(how) for r in rows]
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None)
         key = lambda i: (values[i] is None, 0 if values[i] is None else (values[i] if numeric else str(values[i])),  # noqa: E731
-                         rows[i].label)
+                         tie[i])
     return sorted(idx, key=key)
 
 
@@ -92,14 +95,16 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
         warnings.append("no study has data for this meta-analysis; nothing was fitted")
         return empty(out, excluded, warnings)
     try:
+        # rows are ordered first and the model fitted in that order, so that every number
+        # equals a fit of the studies as results.json lists them (to the last bit)
+        weights = np.asarray(model.fit(table).weights, float) if ms.order == "weight" else None
+        table = table.subset(_order(table, weights, ms.order))
         res = model.fit(table)
     except MetakError as exc:  # e.g. an MH estimate undefined for these tables: null, with the reason
         warnings.append(f"not estimable: {exc}")
         return empty(out, excluded, warnings, studies=[study_entry(r, None, ms.level) for r in table.rows])
     warnings.extend(res.warnings)
     weights = np.asarray(res.weights, dtype=float)
-    order = _order(table, weights, ms.order)
-    table, weights = table.subset(order), weights[order]
     out["studies"] = [study_entry(r, w, ms.level) for r, w in zip(table.rows, weights)]
     out["excluded"] = excluded
     out.update(res.to_dict())

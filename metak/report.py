@@ -20,9 +20,30 @@ SUMMARY_COLUMNS = ("id", "outcome", "measure", "method", "test", "k", "n_partici
                    "bayes_mu_ci_upper", "bayes_prob_benefit")
 
 
+#: significant digits of the numbers in results.json (contract section 5)
+DIGITS = 12
+
+
+def rounded(value):
+    """``value`` with every float rounded to :data:`DIGITS` significant digits.
+
+    The last bits of a sum depend on the CPU and the BLAS it uses, so a results.json written
+    at full precision would differ between a reviewer's machine and ours; 12 digits are far
+    beyond what any estimate means and far above that noise.
+    """
+    if isinstance(value, float):
+        return float(f"{value:.{DIGITS}g}")
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(v) for v in value]
+    return value
+
+
 def dumps(doc: dict) -> str:
-    """Deterministic JSON text: fixed key order (as built), 2-space indent, no NaN."""
-    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """Deterministic JSON text: fixed key order (as built), 2-space indent, no NaN, numbers
+    rounded to 12 significant digits."""
+    return json.dumps(rounded(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def _atomic_write(path: Path, data: bytes):

@@ -84,8 +84,8 @@ class MetaSpec:
     moderators: tuple = ()
     #: the characteristic or trial field to form subgroups by
     subgroups: str | None = None
-    #: row order of forest plots (contract section 5); None: as built
-    order: str | None = None
+    #: row order of forest plots and the cumulative analysis (contract section 5)
+    order: str = "label"
     #: permutation test of the meta-regression: (iterations, seed), or None
     permutations: tuple | None = None
     #: (key path, file, line) of keys whose values are checked against the loaded trials
@@ -331,7 +331,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
     if "subgroups" in m:
         subgroups = c.string(p + ("subgroups",))
         locate(p + ("subgroups",), "subgroups")
-    order = None
+    order = "label"
     if "order" in m:
         order = c.string(p + ("order",)) or "label"
         locate(p + ("order",), "order")

@@ -109,16 +109,17 @@ def test_results_match_the_contract_schema_and_the_engine(project):
     jsonschema.validate(doc, SCHEMA)
     ma = doc["meta_analyses"][0]
     # the multi-arm trial is split into two comparisons sharing the control group
+    # rows in label order (the contract's default `order:`), a trial's arms in the record's order
     labels = [s["label"] for s in ma["studies"]]
-    assert labels[:2] == ["Smith 2024 (Low dose)", "Smith 2024 (High dose)"]
-    assert ma["studies"][0]["data"]["pbo"] == {"events": 3, "total": 15}
+    assert labels == sorted(labels[:3]) + ["Smith 2024 (Low dose)", "Smith 2024 (High dose)"]
+    assert ma["studies"][3]["data"]["pbo"] == {"events": 3, "total": 15}
     assert ma["k"] == 5 and ma["n_participants"] == 90 + 3 * 80
     assert abs(sum(s["weight"] for s in ma["studies"]) - 100) < 1e-9
     ref = fit([s["yi"] for s in ma["studies"]], [s["vi"] for s in ma["studies"]], method="REML", test="hksj")
     assert ma["estimate"] == ref.estimate and ma["tau2_ci"] == list(ref.tau2_ci)
     assert ma["df"] == 4 and ma["model"]["cc"] == {"add": 0.5, "to": "only0", "drop00": False}
     loo = ma["sensitivity"]["leave_one_out"]
-    assert len(loo) == 5 and loo[0]["omitted"] == "multi2024" and loo[0]["label"] == "Smith 2024 (Low dose)"
+    assert len(loo) == 5 and loo[3]["omitted"] == "multi2024" and loo[3]["label"] == "Smith 2024 (Low dose)"
     ap = ma["sensitivity"]["active_placebo"]
     assert {s["control_type"] for s in ap["subgroups"]} == {"placebo", "active_placebo"}
     assert ap["df_between"] == 1 and 0 <= ap["p_between"] <= 1

@@ -317,3 +317,20 @@ def test_result_records_print_and_convert():
     reg = metak.fit_regression([0.1, 0.5, 0.3, 0.9], [0.01, 0.02, 0.03, 0.05],
                                [[1, 1], [1, 2], [1, 3], [1, 4]], names=("intercept", "dose"))
     assert "Test of moderators: QM(df = 1)" in reg.summary() and "dose" in str(reg)
+
+
+def test_results_json_numbers_have_12_significant_digits():
+    """Contract section 5: written numbers are rounded to 12 significant digits (the last bits
+    of a sum depend on the machine); the returned document keeps full precision."""
+    import re
+
+    from metak.report import dumps
+
+    text = dumps({"a": 1 / 3, "b": [2 / 3, 1e-20 / 3, 123456789.123456789], "c": {"d": 7, "e": None}})
+    doc = json.loads(text)
+    assert doc["a"] == 0.333333333333 and doc["b"][1] == 3.33333333333e-21 and doc["b"][2] == 123456789.123
+    assert doc["c"] == {"d": 7, "e": None}
+    for path in [*ROOT.glob("results/*/results.json"), BCG / "results" / "results.json"]:
+        for num in re.findall(r"(?<![\w.\"])-?\d+\.\d+(?:e[-+]?\d+)?", path.read_text()):
+            mantissa = num.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
+            assert len(mantissa) <= 12, (path, num)
