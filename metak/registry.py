@@ -97,11 +97,12 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
         params=(Param("by", "str", "comparison", ("comparison", "trial"),
                       doc="leave out one comparison at a time, or every comparison of one trial together"),),
         needs="k >= 2",
-        schema={"type": "array"}),
+        schema={"type": "array", "items": {"type": "object", "required": ["omitted", "estimate", "se", "ci_lower",
+                                                                          "ci_upper", "tau2", "i2", "q"]}}),
     SensitivityKind(
         "active_placebo", "subgroups by control type (active vs inert placebo) with Cochrane's test",
         "metak.sensitivity.subgroups:run_active_placebo", needs="control arms with control_type",
-        schema={"type": "object", "required": ["subgroups", "q_between"]}),
+        schema={"type": "object", "required": ["subgroups", "q_between", "df_between", "p_between", "i2_between"]}),
     SensitivityKind(
         "blinding", "Bang and James blinding indices from end-of-trial allocation guesses",
         "metak.sensitivity.blinding:run", needs="blinding.guesses in the trial records",

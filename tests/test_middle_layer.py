@@ -334,3 +334,18 @@ def test_results_json_numbers_have_12_significant_digits():
         for num in re.findall(r"(?<![\w.\"])-?\d+\.\d+(?:e[-+]?\d+)?", path.read_text()):
             mantissa = num.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
             assert len(mantissa) <= 12, (path, num)
+
+
+def test_schema_holds_the_registry_fragments_and_validates_the_bcg_results():
+    jsonschema = pytest.importorskip("jsonschema")
+    from metak import registry
+
+    schema = json.loads((ROOT / "metak" / "schema" / "results.schema.json").read_text())
+    sens = schema["properties"]["meta_analyses"]["items"]["properties"]["sensitivity"]["properties"]
+    assert sens == {name: kind.schema for name, kind in registry.SENSITIVITY.items()}
+    doc = json.loads((BCG / "results" / "results.json").read_text())
+    jsonschema.validate(doc, schema)
+    broken = json.loads(json.dumps(doc))
+    del broken["meta_analyses"][0]["meta_regression"]["qm"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)

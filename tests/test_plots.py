@@ -271,6 +271,53 @@ def test_subgroup_forest(ket):
     assert fmt.subgroup_test(block).startswith("Test for subgroup differences: Q = 10.94, df = 1")
 
 
+def test_subgroup_forest_by_any_characteristic():
+    """The BCG example grouped by allocation: each study under its own group, subtotals equal
+    to the separate fits, the Cochrane and the mixed-effects tests in the footer."""
+    doc = json.loads((Path(__file__).parent.parent / "docs" / "examples" / "bcg" / "results" /
+                      "results.json").read_text())
+    ma = next(m for m in doc["meta_analyses"] if m["id"] == "allocation")
+    art = subgroup_forest(ma, size="double_column")
+    heads = [art.cells[(i, "label")].get_text() for i in art.rows("subgroup_header")]
+    assert heads == ["Allocation: alternate", "Allocation: random", "Allocation: systematic"]
+    sub = ma["subgroups"]
+    starts = art.rows("subgroup_header") + [10**9]
+    for n, g in enumerate(sub["groups"]):
+        members = [i for i in art.study_rows if starts[n] < i < starts[n + 1]]
+        assert len(members) == g["k"] == sub["values"].count(g["value"])
+        xy = art.diamonds[(art.rows("subtotal")[n], "effect")].get_xy()
+        assert xy[:, 0].min() == pytest.approx(math.exp(g["ci_lower"]))
+    texts = art.texts()
+    assert fmt.subgroup_test(sub) in texts and "Mixed-effects test (common \u03c4\u00b2): QM = 1.77, df = 2 (p = 0.41)" in texts
+
+
+def test_bubble_plot_draws_the_meta_regression():
+    from metak.plots import bubble
+
+    ma = load("bcg_regression")
+    reg = ma["meta_regression"]
+    art = bubble(ma, size="double_column")
+    offsets = art.points.get_offsets()
+    assert len(offsets) == len(reg["studies"]) == 13
+    np.testing.assert_allclose(offsets[:, 0], [s["values"]["latitude"] for s in reg["studies"]])
+    np.testing.assert_allclose(offsets[:, 1], [math.exp(s["yi"]) for s in reg["studies"]])
+    # areas proportional to the weights
+    sizes = art.points.get_sizes()
+    w = np.array([s["weight"] for s in reg["studies"]])
+    np.testing.assert_allclose(sizes / sizes.max(), w / w.max())
+    # the line is intercept + slope x latitude, on the natural scale
+    b0, b1 = (c["estimate"] for c in reg["coefficients"])
+    x, y = art.line.get_data()
+    np.testing.assert_allclose(np.log(y), b0 + b1 * np.asarray(x), atol=1e-9)
+    assert art.pi_band is not None and art.ax.get_yscale() == "log"
+    assert art.ax.get_xlabel() == "Latitude" and "(log scale)" in art.ax.get_ylabel()
+    labels = [t.get_text() for t in art.legend.get_texts()]
+    assert labels == ["Fitted effect", "95% confidence interval", "Prediction interval"]
+    no_curve = {**ma, "meta_regression": {**reg, "curve": None}}
+    with pytest.raises(AnalysisError, match="one continuous moderator"):
+        bubble(no_curve)
+
+
 def test_leave_one_out(bcg):
     art = leave_one_out(bcg, size="double_column")
     loo = bcg["sensitivity"]["leave_one_out"]
