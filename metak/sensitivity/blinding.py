@@ -378,7 +378,8 @@ class BlindingResult:
 
 
 def blinding_indices(table, level: float) -> BlindingResult:
-    """Bang and James indices per trial, assessor and compared pair of single arms."""
+    """Bang and James indices (:func:`indices`) per trial, assessor and compared pair of
+    single arms of the table's comparisons, where both arms report guesses."""
     out = []
     seen = set()
     for r in table.rows:
@@ -389,20 +390,12 @@ def blinding_indices(table, level: float) -> BlindingResult:
         if len(exp) != 1 or len(ctl) != 1:
             continue
         for who in sorted({g.assessor for g in t.blinding.guesses}):
-            ge = [g for g in t.blinding.guesses if g.arm == exp[0] and g.assessor == who]
-            gc = [g for g in t.blinding.guesses if g.arm == ctl[0] and g.assessor == who]
-            if not ge or not gc or (t.id, who, exp[0], ctl[0]) in seen:
+            rows = [g for g in t.blinding.guesses if g.assessor == who]
+            have = {g.arm for g in rows}
+            if exp[0] not in have or ctl[0] not in have or (t.id, who, exp[0], ctl[0]) in seen:
                 continue
             seen.add((t.id, who, exp[0], ctl[0]))
-            e, c = ge[0], gc[0]
-            guesses = [[e.guessed_experimental, c.guessed_experimental], [e.guessed_control, c.guessed_control],
-                       [e.dont_know, c.dont_know]]
-            out.append({
-                "trial": t.id, "assessor": who, "experimental": exp[0], "control": ctl[0],
-                "james": james(guesses, level=level),
-                "bang": {exp[0]: bang(e.guessed_experimental, e.guessed_control, e.dont_know, level=level),
-                         ctl[0]: bang(c.guessed_control, c.guessed_experimental, c.dont_know, level=level)},
-            })
+            out.append(indices(t, rows, exp[0], ctl[0], level))
     return BlindingResult(tuple(out))
 
 
