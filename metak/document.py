@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .effects.escalc import scale_of
-from .estimators.result import clean
+from .format import clean
+from .vocab import scale_of
 from .records import display_path
 
 #: the model fields of a meta-analysis object, null when nothing could be fitted

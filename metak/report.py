@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .effects import to_natural
+from .format import fixed, to_natural
 
 SUMMARY_COLUMNS = ("id", "outcome", "measure", "method", "test", "k", "n_participants", "estimate", "ci_lower",
                    "ci_upper", "pi_lower", "pi_upper", "estimate_natural", "ci_lower_natural", "ci_upper_natural",
@@ -127,7 +127,7 @@ def draw_figures(doc: dict, folder: Path) -> list[Path]:
 
 
 def _fmt(x, nd=2):
-    return "—" if x is None else f"{x:.{nd}f}"
+    return fixed(x, nd, missing="—")
 
 
 def regression_lines(ma: dict) -> list[str]:

@@ -12,13 +12,14 @@ import math
 from dataclasses import dataclass, field
 
 from metak.errors import SpecValueError
+from metak.vocab import LOG_MEASURES
 
 from . import priors as P
 
 __all__ = ["BayesSpec", "parse_bayes_spec", "parse_prior", "DEFAULT_SEED"]
 
 DEFAULT_SEED = 20261126
-RATIO_MEASURES = frozenset({"OR", "RR", "HR", "PETO", "IRR", "ROM"})
+RATIO_MEASURES = frozenset(LOG_MEASURES)
 LIKELIHOODS = ("normal", "binomial")
 ENGINES = ("auto", "exact", "mcmc")
 TOP_KEYS = ("likelihood", "prior", "engine", "seed", "draws", "chains", "tune",

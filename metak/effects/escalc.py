@@ -28,26 +28,10 @@ from scipy import special
 
 from ..errors import MetakError
 
-BINARY_MEASURES = ("OR", "RR", "RD")
-CONTINUOUS_MEASURES = ("MD", "SMD")
-CONTRAST_ONLY = ("HR",)
-MEASURES = BINARY_MEASURES + CONTINUOUS_MEASURES + CONTRAST_ONLY
-LOG_MEASURES = ("OR", "RR", "HR", "PETO")
-CC_TO = ("only0", "all", "if0all", "none")
-
-#: what each measure is called on axes and in tables
-MEASURE_LABELS = {
-    "OR": "Odds ratio",
-    "RR": "Risk ratio",
-    "RD": "Risk difference",
-    "HR": "Hazard ratio",
-    "MD": "Mean difference",
-    "SMD": "Standardised mean difference (Hedges' g)",
-}
-
-
-def scale_of(measure: str) -> str:
-    return "log" if measure in LOG_MEASURES else "identity"
+from ..format import to_natural  # noqa: F401  (re-exported)
+from ..vocab import (  # noqa: F401  (re-exported: the vocabulary lives in metak.vocab)
+    BINARY_MEASURES, CC_TO, CONTINUOUS_MEASURES, CONTRAST_ONLY, LOG_MEASURES, MEASURE_LABELS, MEASURES, scale_of,
+)
 
 
 @dataclass(frozen=True)
@@ -139,14 +123,6 @@ def contrast_yi_vi(measure, estimate, ci=None, se=None, level=0.95):
         se = (hi - lo) / (2 * float(special.ndtri(0.5 + level / 2)))
     return yi, se**2
 
-
-def to_natural(measure, x):
-    """Analysis scale -> natural scale (exp for ratio measures)."""
-    if x is None:
-        return None
-    if measure in LOG_MEASURES:
-        return math.exp(x) if x < 709.0 else None  # beyond that exp overflows a double
-    return x
 
 
 def escalc(data, measure: str, *, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, m1i=None, sd1i=None,

@@ -29,12 +29,7 @@ from ..errors import ConvergenceWarning, MetakError
 from .result import CommonEffect, MetaResult
 from .tau2 import ESTIMATORS, solve_q
 
-METHODS = ("FE", "MH", "PETO", "DL", "REML", "ML", "PM", "SJ", "HE", "EB")
-IV_METHODS = ("FE", "DL", "REML", "ML", "PM", "SJ", "HE", "EB")
-RE_METHODS = ("DL", "REML", "ML", "PM", "SJ", "HE", "EB")
-TESTS = ("z", "hksj")
-#: aliases accepted for the Knapp-Hartung test (metafor calls it "knha")
-TEST_ALIASES = {"knha": "hksj", "kh": "hksj", "hk": "hksj"}
+from ..vocab import IV_METHODS, METHODS, RE_METHODS, TEST_ALIASES, TESTS  # noqa: F401  (re-exported)
 
 
 def check_settings(method: str, test: str, level: float) -> tuple[str, str, float]:

@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 
-import numpy as np
 
 
-def clean(x):
-    """A JSON-ready number: plain float/int, None for NaN/inf/None."""
-    if x is None:
-        return None
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def clean_pair(pair):
-    if pair is None:
-        return None
-    a, b = clean(pair[0]), clean(pair[1])
-    return None if a is None and b is None else [a, b]
+from ..format import clean, clean_pair, fixed  # noqa: F401  (clean, clean_pair re-exported)
 
 
 @dataclass(frozen=True)
@@ -134,7 +116,7 @@ class MetaResult:
 
 
 def _f(x, nd=4):
-    return "NA" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{nd}f}"
+    return fixed(x, nd)
 
 
 def _g(x):

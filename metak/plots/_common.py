@@ -10,7 +10,7 @@ from metak.errors import AnalysisError
 
 from . import _format as fmt
 
-_LOG_MEASURES = frozenset({"OR", "RR", "HR", "PETO", "IRR", "ROM"})
+from metak.vocab import LOG_MEASURES as _LOG_MEASURES  # noqa: E402
 
 
 def require(ok, ma: Mapping, kind: str, what: str) -> None:

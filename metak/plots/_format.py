@@ -10,27 +10,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from metak.vocab import FIXED_METHODS as _FIXED
+from metak.vocab import MEASURE_TABLE, METHOD_LABELS, PETO
+
 MINUS = "\u2212"
 EN_DASH = "\u2013"
 
-#: Measure code -> (long name, short name for column headers).
+#: Measure code -> (long name, short name for column headers), from metak.vocab; figures
+#: name SMD without the "(Hedges' g)" of the tables
 MEASURES: Mapping[str, tuple[str, str]] = {
-    "OR": ("Odds ratio", "OR"),
-    "RR": ("Risk ratio", "RR"),
-    "RD": ("Risk difference", "RD"),
-    "HR": ("Hazard ratio", "HR"),
-    "MD": ("Mean difference", "MD"),
-    "SMD": ("Standardised mean difference", "SMD"),
-    "PETO": ("Peto odds ratio", "OR"),
+    **{c: (m.label.split(" (")[0], m.short) for c, m in MEASURE_TABLE.items()},
+    "PETO": (PETO.label, PETO.short),
     "GEN": ("Effect", "Effect"),
 }
 
 #: Estimator codes -> how a figure names the model.
-METHODS: Mapping[str, str] = {
-    "FE": "inverse variance",
-    "MH": "Mantel" + EN_DASH + "Haenszel",
-    "PETO": "Peto",
-}
+METHODS: Mapping[str, str] = METHOD_LABELS
 
 #: control_type values -> subgroup headings.
 CONTROL_TYPES: Mapping[str, str] = {
@@ -41,7 +36,7 @@ CONTROL_TYPES: Mapping[str, str] = {
     "active_comparator": "Active comparator",
 }
 
-FIXED_METHODS = frozenset({"FE", "MH", "PETO"})
+FIXED_METHODS = frozenset(_FIXED)
 
 
 def is_missing(x) -> bool:

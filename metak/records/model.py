@@ -15,9 +15,9 @@ CONTROL_TYPES = ("placebo", "active_placebo", "usual_care", "waitlist", "active_
 ROUTES = ("IV", "IM", "SC", "oral", "intranasal", "other")
 OUTCOME_TYPES = ("binary", "continuous", "contrast")
 DIRECTIONS = ("higher_is_better", "lower_is_better")
-CONTRAST_MEASURES = ("OR", "RR", "RD", "HR", "MD", "SMD")
+from ..vocab import MEASURES as CONTRAST_MEASURES  # noqa: E402,F401  (a contrast may be any measure)
 #: contrast measures reported on the natural (ratio) scale; analysed on the log scale
-RATIO_MEASURES = ("OR", "RR", "HR")
+from ..vocab import RATIO_MEASURES  # noqa: E402,F401
 
 
 @dataclass(frozen=True)

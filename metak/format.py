@@ -1,0 +1,50 @@
+"""Numbers for output, in one place: to the natural scale, NaN to null, fixed decimals.
+
+Figures have their own typographic formatter (``metak.plots._format``: the minus sign
+U+2212, journal layouts); everything else — results.json, summary.csv, the terminal table,
+``summary()`` printouts — formats through these functions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .vocab import LOG_MEASURES
+
+
+def to_natural(measure, x):
+    """Analysis scale -> natural scale (exp for ratio measures); None stays None."""
+    if x is None:
+        return None
+    if measure in LOG_MEASURES:
+        return math.exp(x) if x < 709.0 else None  # beyond that exp overflows a double
+    return x
+
+
+def clean(x):
+    """A JSON-ready number: plain float/int/bool, None for NaN/inf/None."""
+    if x is None:
+        return None
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def clean_pair(pair):
+    """A CI pair for JSON: [lower, upper], or None when both are undefined."""
+    if pair is None:
+        return None
+    a, b = clean(pair[0]), clean(pair[1])
+    return None if a is None and b is None else [a, b]
+
+
+def fixed(x, digits: int = 4, missing: str = "NA") -> str:
+    """``x`` with ``digits`` decimals, ``missing`` for None or non-finite values."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return missing
+    return f"{x:.{digits}f}"
