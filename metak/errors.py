@@ -60,6 +60,14 @@ class SpecValueError(MetakError):
         super().__init__(f"{format_path(self.path)}: {message}" if self.path else message)
 
 
+class SpecValueErrors(MetakError):
+    """Several :class:`SpecValueError` found in one block (each with its own path)."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
 class AnalysisError(MetakError):
     """An analysis could not be run with the data and settings given (not a file syntax problem)."""
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .effects import BINARY_MEASURES, CC_TO, MEASURES
-from .errors import InvalidSpec, Problem, SpecValueError
+from .errors import InvalidSpec, Problem, SpecValueError, SpecValueErrors
 from .estimators.fit import METHODS, TESTS
 from .records.checker import Checker, did_you_mean
 from .registry import FIGURE_KINDS, FIGURES, SENSITIVITY, SENSITIVITY_KINDS
@@ -417,6 +417,10 @@ def _bayes(c: Checker, path, measure, dropout):
     otype = "binary" if dropout or measure in BINARY_MEASURES else "continuous"
     try:
         return parse_bayes_spec(block, measure=measure, outcome_type=otype)
+    except SpecValueErrors as exc:  # every problem of the block, each with its line
+        for problem in exc.problems:
+            c.add(path + problem.path, problem.message)
+        return None
     except SpecValueError as exc:
         c.add(path + exc.path, exc.message)
         return None

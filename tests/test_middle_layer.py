@@ -349,3 +349,20 @@ def test_schema_holds_the_registry_fragments_and_validates_the_bcg_results():
     del broken["meta_analyses"][0]["meta_regression"]["qm"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+def test_a_bayes_block_reports_every_problem_with_its_line(bcg):
+    p = write_spec(bcg, HEAD + """\
+        bayes:
+          likelihood: binomal
+          prior:
+            tau: {dist: half_normal, sigma: -1}
+          draws: 3
+          engine: exactly
+    """)
+    with pytest.raises(InvalidSpec) as exc:
+        metak.analyze(p)
+    got = {(q.line, q.path) for q in exc.value.problems}
+    assert {(9, "meta_analyses[0].bayes.likelihood"), (11, "meta_analyses[0].bayes.prior.tau.sigma"),
+            (12, "meta_analyses[0].bayes.draws"), (13, "meta_analyses[0].bayes.engine")} <= got, got
+    assert any("did you mean 'binomial'" in q.message for q in exc.value.problems)

@@ -11,7 +11,7 @@ import difflib
 import math
 from dataclasses import dataclass, field
 
-from metak.errors import SpecValueError
+from metak.errors import SpecValueError, SpecValueErrors
 from metak.vocab import LOG_MEASURES
 
 from . import priors as P
@@ -258,92 +258,136 @@ def parse_bayes_spec(mapping, *, measure: str = "OR", outcome_type: str = "binar
     Raises
     ------
     metak.errors.SpecValueError
-        With the key path relative to the block, e.g. ``("prior", "tau", "sigma")``.
+        With the key path relative to the block, e.g. ``("prior", "tau", "sigma")``;
+        :class:`metak.errors.SpecValueErrors` (a list of them, ``.problems``) when the block
+        has several problems: every one is reported, not only the first.
     """
     if mapping is None:
         mapping = {}
     _mapping(mapping, ())
-    _check_keys(mapping, TOP_KEYS, ())
+    problems: list[SpecValueError] = []
+
+    def attempt(fn, *args, fallback=None):
+        """Run one independent check; record its problem and go on, so that every problem
+        of the block is reported at once, as in the rest of the spec."""
+        try:
+            return fn(*args)
+        except SpecValueErrors as exc:
+            problems.extend(exc.problems)
+        except SpecValueError as exc:
+            problems.append(exc)
+        return fallback
+
+    attempt(_check_keys, mapping, TOP_KEYS, ())
     warnings: list[str] = []
 
-    likelihood = mapping.get("likelihood", "normal")
-    if not isinstance(likelihood, str) or likelihood not in LIKELIHOODS:
-        raise SpecValueError(("likelihood",), f"unknown likelihood '{likelihood}'; {_hint(likelihood, LIKELIHOODS)}")
-    if likelihood == "binomial":
-        if measure != "OR":
-            raise SpecValueError(("likelihood",), f"binomial likelihood models the odds ratio; "
-                                 f"this meta-analysis uses measure {measure}")
-        if outcome_type != "binary":
-            raise SpecValueError(("likelihood",), f"binomial likelihood needs a binary outcome, "
-                                 f"this one is {outcome_type}")
+    def _likelihood():
+        value = mapping.get("likelihood", "normal")
+        if not isinstance(value, str) or value not in LIKELIHOODS:
+            raise SpecValueError(("likelihood",), f"unknown likelihood '{value}'; {_hint(value, LIKELIHOODS)}")
+        if value == "binomial":
+            if measure != "OR":
+                raise SpecValueError(("likelihood",), f"binomial likelihood models the odds ratio; "
+                                     f"this meta-analysis uses measure {measure}")
+            if outcome_type != "binary":
+                raise SpecValueError(("likelihood",), f"binomial likelihood needs a binary outcome, "
+                                     f"this one is {outcome_type}")
+        return value
 
-    prior_map = _mapping(mapping.get("prior", {}) or {}, ("prior",))
-    _check_keys(prior_map, PRIOR_KEYS, ("prior",))
+    likelihood = attempt(_likelihood, fallback="normal")
+    prior_map = attempt(_mapping, mapping.get("prior", {}) or {}, ("prior",), fallback={})
+    attempt(_check_keys, prior_map, PRIOR_KEYS, ("prior",))
     defaults = []
     if "mu" in prior_map:
-        mu_prior = parse_prior(prior_map["mu"], ("prior", "mu"), "mu")
+        mu_prior = attempt(parse_prior, prior_map["mu"], ("prior", "mu"), "mu", fallback=None)
     else:
         mu_prior = P.Normal(0.0, 10.0) if measure in _UNIT_FREE else P.Uniform()
         defaults.append("mu")
     if "tau" in prior_map or "tau2" in prior_map:
-        tau_prior = _tau_block(prior_map, ("prior",))
+        tau_prior = attempt(_tau_block, prior_map, ("prior",), fallback=None)
     elif measure in _UNIT_FREE:
         tau_prior = P.HalfNormal(0.5)
         defaults.append("tau")
     else:
-        raise SpecValueError(("prior", "tau"), f"required for measure {measure}: a heterogeneity "
-                             "prior depends on the outcome's units (no default)")
+        tau_prior = None
+        problems.append(SpecValueError(("prior", "tau"), f"required for measure {measure}: a heterogeneity "
+                                       "prior depends on the outcome's units (no default)"))
+    baseline = DEFAULT_BASELINE if likelihood == "binomial" else None
     if "baseline" in prior_map:
         if likelihood != "binomial":
-            raise SpecValueError(("prior", "baseline"), "only used by likelihood: binomial")
-        baseline = parse_prior(prior_map["baseline"], ("prior", "baseline"), "baseline")
-    else:
-        baseline = DEFAULT_BASELINE if likelihood == "binomial" else None
+            problems.append(SpecValueError(("prior", "baseline"), "only used by likelihood: binomial"))
+        else:
+            baseline = attempt(parse_prior, prior_map["baseline"], ("prior", "baseline"), "baseline",
+                               fallback=DEFAULT_BASELINE)
 
-    engine = mapping.get("engine", "auto")
-    if not isinstance(engine, str) or engine not in ENGINES:
-        raise SpecValueError(("engine",), f"unknown engine '{engine}'; {_hint(engine, ENGINES)}")
-    if engine == "exact":
-        if likelihood != "normal":
-            raise SpecValueError(("engine",), "the exact engine needs likelihood: normal; "
-                                 "the binomial model is fitted by MCMC (engine: auto or mcmc)")
-        if not exact_supports_mu(mu_prior):
-            raise SpecValueError(("engine",), f"the exact engine takes normal, student_t or flat "
-                                 f"mu priors, not {mu_prior!r}; use engine: auto or mcmc")
+    def _engine():
+        value = mapping.get("engine", "auto")
+        if not isinstance(value, str) or value not in ENGINES:
+            raise SpecValueError(("engine",), f"unknown engine '{value}'; {_hint(value, ENGINES)}")
+        if value == "exact":
+            if likelihood != "normal":
+                raise SpecValueError(("engine",), "the exact engine needs likelihood: normal; "
+                                     "the binomial model is fitted by MCMC (engine: auto or mcmc)")
+            if mu_prior is not None and not exact_supports_mu(mu_prior):
+                raise SpecValueError(("engine",), f"the exact engine takes normal, student_t or flat "
+                                     f"mu priors, not {mu_prior!r}; use engine: auto or mcmc")
+        return value
 
-    seed = _integer(mapping.get("seed", DEFAULT_SEED), ("seed",), 0)
-    draws = _integer(mapping.get("draws", 2000), ("draws",), 10)
-    chains = _integer(mapping.get("chains", 4), ("chains",), 1)
-    tune = _integer(mapping.get("tune", 1000), ("tune",), 0)
-    target_accept = mapping.get("target_accept")
-    if target_accept is not None:
-        target_accept = _number(target_accept, ("target_accept",))
-        if not 0 < target_accept < 1:
-            raise SpecValueError(("target_accept",), f"must be between 0 and 1, got {target_accept:g}")
+    engine = attempt(_engine, fallback="auto")
+    seed = attempt(_integer, mapping.get("seed", DEFAULT_SEED), ("seed",), 0, fallback=DEFAULT_SEED)
+    draws = attempt(_integer, mapping.get("draws", 2000), ("draws",), 10, fallback=2000)
+    chains = attempt(_integer, mapping.get("chains", 4), ("chains",), 1, fallback=4)
+    tune = attempt(_integer, mapping.get("tune", 1000), ("tune",), 0, fallback=1000)
+
+    def _target():
+        value = mapping.get("target_accept")
+        if value is not None:
+            value = _number(value, ("target_accept",))
+            if not 0 < value < 1:
+                raise SpecValueError(("target_accept",), f"must be between 0 and 1, got {value:g}")
+        return value
+
+    target_accept = attempt(_target)
 
     raw_thresholds = mapping.get("thresholds", []) or []
     if not isinstance(raw_thresholds, list):
         raw_thresholds = [raw_thresholds]
     thresholds = []
-    for i, value in enumerate(raw_thresholds):
+
+    def _threshold(value, i):
         t = _number(value, ("thresholds", i))
         if measure in RATIO_MEASURES and t <= 0:
             raise SpecValueError(("thresholds", i), f"must be > 0: thresholds for {measure} are on "
                                  f"the natural (ratio) scale, got {t:g}")
-        thresholds.append(t)
+        return t
+
+    for i, value in enumerate(raw_thresholds):
+        t = attempt(_threshold, value, i)
+        if t is not None:
+            thresholds.append(t)
 
     raw_sens = mapping.get("prior_sensitivity", []) or []
-    if not isinstance(raw_sens, list):
-        raise SpecValueError(("prior_sensitivity",), "must be a list of tau priors")
     sensitivity = []
-    for i, item in enumerate(raw_sens):
-        path = ("prior_sensitivity", i)
+    if not isinstance(raw_sens, list):
+        problems.append(SpecValueError(("prior_sensitivity",), "must be a list of tau priors"))
+        raw_sens = []
+
+    def _alternative(item, path):
         _mapping(item, path)
         if "tau" in item or "tau2" in item:
             _check_keys(item, ("tau", "tau2"), path)
-            sensitivity.append(_tau_block(item, path))
-        else:
-            sensitivity.append(parse_prior(item, path, "tau"))
+            return _tau_block(item, path)
+        return parse_prior(item, path, "tau")
+
+    for i, item in enumerate(raw_sens):
+        alt = attempt(_alternative, item, ("prior_sensitivity", i))
+        if alt is not None:
+            sensitivity.append(alt)
+
+    if problems:
+        if len(problems) == 1:
+            raise problems[0]
+        raise SpecValueErrors(problems)
 
     for prior in (tau_prior, *sensitivity):
         message = _preset_warning(prior, measure)
