@@ -178,9 +178,9 @@ def _bayes(ms, table, out_dir, warnings):
         tables = np.column_stack([t[:, 0], t[:, 0] + t[:, 1], t[:, 2], t[:, 2] + t[:, 3]])
     result = fit_bayes(table.yi, table.vi, ms.bayes, level=ms.level, direction=table.direction, measure=ms.measure,
                        tables=tables, labels=list(table.labels), out_dir=out_dir, analysis_id=ms.id)
-    for w in result.get("warnings", []) or []:
+    for w in result.warnings:
         warnings.append(f"bayes: {w}")
-    return result
+    return result.to_dict()
 
 
 def analyze(spec_path, *, out_dir=None) -> dict:

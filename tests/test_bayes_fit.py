@@ -40,8 +40,8 @@ def test_result_has_the_contract_keys_and_plain_types():
     assert set(res["mu"]) == {"mean", "sd", "median", "ci_lower", "ci_upper"}
     assert set(res["predictive"]) == {"ci_lower", "ci_upper"}
     assert res["diagnostics"]["rhat_max"] is None and res["diagnostics"]["divergences"] is None
-    json.dumps(res, allow_nan=False)
-    for value in _walk(res):
+    json.dumps(res.to_dict(), allow_nan=False)
+    for value in _walk(res.to_dict()):
         assert value is None or type(value) in (str, float, int, bool)
     assert [s["label"] for s in res["shrunken"]] == [f"s{i}" for i in range(5)]
     assert [p["prior"] for p in res["prior_sensitivity"]] == [
@@ -77,8 +77,8 @@ def test_preset_mismatch_warning_reaches_the_results():
 
 def test_same_inputs_give_identical_json():
     spec = parse_bayes_spec({"thresholds": [2]}, measure="OR")
-    a = json.dumps(fit_bayes(Y, V, spec), sort_keys=True)
-    b = json.dumps(fit_bayes(Y, V, spec), sort_keys=True)
+    a = json.dumps(fit_bayes(Y, V, spec).to_dict(), sort_keys=True)
+    b = json.dumps(fit_bayes(Y, V, spec).to_dict(), sort_keys=True)
     assert a == b
 
 

@@ -76,7 +76,7 @@ def test_binomial_fit_writes_inference_data(tmp_path):
                             measure="OR")
     res = fit_bayes(np.zeros(3), np.ones(3), spec, tables=TABLES, labels=["a", "b", "c"],
                     out_dir=tmp_path, analysis_id="abstinence")
-    json.dumps(res, allow_nan=False)
+    json.dumps(res.to_dict(), allow_nan=False)
     assert res["engine"] == "mcmc" and res["likelihood"] == "binomial"
     assert "baseline" in res["prior"] and "Normal(mu=0, sigma=10)" in res["prior"]["baseline"]
     assert res["posterior_file"] == "abstinence.posterior.nc"

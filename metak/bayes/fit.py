@@ -9,6 +9,8 @@ cross-check.  Both return the same JSON-ready dictionary.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -175,11 +177,68 @@ def _sensitivity_exact(y, v, mu_prior, tau_prior, level, direction, warnings):
             "prob_benefit": _benefit_prob(cdf0, direction)}
 
 
+# --------------------------------------------------------------------------- the record
+
+_BAYES_KEYS = ("engine", "likelihood", "level", "prior", "mu", "tau", "predictive", "prob_benefit", "prob_beyond",
+               "shrunken", "log_marginal_likelihood", "bayes_factors", "prior_sensitivity", "diagnostics")
+
+
+@dataclass(frozen=True)
+class BayesResult(Mapping):
+    """The Bayesian fit of one meta-analysis: a frozen record whose ``to_dict()`` is the
+    results' ``bayes`` object (docs/bayes.md). It reads as a mapping too (``res["mu"]``),
+    with the same keys in the same order, so the document and the record cannot differ."""
+
+    engine: str
+    likelihood: str
+    level: float
+    prior: Mapping
+    mu: Mapping
+    tau: Mapping
+    predictive: Mapping
+    prob_benefit: float | None
+    prob_beyond: tuple
+    shrunken: tuple
+    log_marginal_likelihood: float | None
+    bayes_factors: Mapping
+    prior_sensitivity: tuple
+    diagnostics: Mapping
+    posterior_file: str | None = None
+    posterior_grid: Mapping | None = None
+    warnings: tuple = ()
+
+    def to_dict(self) -> dict:
+        out = {key: getattr(self, key) for key in _BAYES_KEYS}
+        for key in ("posterior_file", "posterior_grid"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        out["warnings"] = list(self.warnings)
+        return _plain(out)
+
+    def __getitem__(self, key):
+        return self.to_dict()[key]
+
+    def __iter__(self):
+        return iter(self.to_dict())
+
+    def __len__(self):
+        return len(self.to_dict())
+
+
+def _plain(x):
+    """Lists for tuples (as JSON has them), recursively."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
 # --------------------------------------------------------------------------- entry point
 
 def fit_bayes(yi, vi, spec: BayesSpec, *, level: float = 0.95, direction: str = "higher_is_better",
               measure: str | None = None, tables=None, labels=None, out_dir=None,
-              analysis_id: str = "x") -> dict:
+              analysis_id: str = "x") -> BayesResult:
     """Fit the Bayesian random-effects model of ``spec``.
 
     Parameters
@@ -207,9 +266,9 @@ def fit_bayes(yi, vi, spec: BayesSpec, *, level: float = 0.95, direction: str = 
 
     Returns
     -------
-    dict
-        The results' ``bayes`` object; plain Python types, no NaN or infinity (undefined
-        numbers are ``None`` with a message in ``warnings``).
+    BayesResult
+        A frozen record; ``to_dict()`` is the results' ``bayes`` object: plain Python types,
+        no NaN or infinity (undefined numbers are ``None`` with a message in ``warnings``).
     """
     if direction not in DIRECTIONS:
         raise AnalysisError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
@@ -247,5 +306,5 @@ def fit_bayes(yi, vi, spec: BayesSpec, *, level: float = 0.95, direction: str = 
         if extra in body:
             result[extra] = body[extra]
     cleaned = clean_json(result, warnings)
-    cleaned["warnings"] = list(dict.fromkeys(warnings))
-    return cleaned
+    return BayesResult(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in cleaned.items()},
+                       warnings=tuple(dict.fromkeys(warnings)))
