@@ -1,0 +1,169 @@
+"""Analysis specs (contract section 2): YAML -> frozen :class:`AnalysisSpec`.
+
+Validated like trial records: every problem reported with file, line and key path, unknown
+keys rejected with a "did you mean" hint, settings checked against the tables below when
+the spec is read, so that a typo fails before anything is fitted. ``model`` holds the
+records, ``blocks`` the parsers of the spec's blocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..errors import InvalidSpec, Problem
+from ..records.checker import Checker, did_you_mean
+from ..records.yamlload import load_located
+from ..registry import FIGURE_KINDS, SENSITIVITY_KINDS  # noqa: F401  (re-exported)
+from ..vocab import BINARY_MEASURES, MEASURES
+from .blocks import _arms, _bayes, _check_figures, _permutations, _select, _sensitivity, _settings, _string_list
+from .model import (  # noqa: F401  (re-exported)
+    DEFAULT_KEYS, MA_OPTIONAL, MULTI_ARM_RULES, ORDERS, SCHEMA_VERSION, SELECT_KEYS, TOP_OPTIONAL, TOP_REQUIRED,
+    AnalysisSpec, CCSpec, Fallback, MetaSpec, Select, SensitivityEntry,
+)
+
+
+def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
+    p = ("meta_analyses", i)
+    m = c.mapping(p, ("id",), MA_OPTIONAL)
+    if m is None:
+        return None
+    ma_id = c.ident(p + ("id",))
+    settings = _settings(c, p, defaults)
+    dropout = bool(c.boolean(p + ("dropout",))) if "dropout" in m else False
+    outcome = c.ident(p + ("outcome",)) if "outcome" in m else None
+    if not dropout and "outcome" not in m:
+        c.add(p, "missing required key 'outcome' (or dropout: true)")
+    if dropout and "outcome" in m:
+        c.add(p + ("outcome",), "a dropout meta-analysis takes no outcome (it uses randomized - completed)")
+    measure = "RR" if dropout else None
+    if "measure" in m:
+        measure = c.enum(p + ("measure",), MEASURES)
+    elif not dropout:
+        c.add(p, "missing required key 'measure'")
+    if dropout and measure is not None and measure not in BINARY_MEASURES:
+        c.add(p + ("measure",), f"dropout is binary: measure must be one of {', '.join(BINARY_MEASURES)}")
+    method = settings["method"]
+    if measure and method == "PETO" and measure != "OR":
+        c.add(p + ("method",) if "method" in m else p, f"method PETO gives an odds ratio; measure {measure} is not possible")
+    if measure and method == "MH" and measure not in BINARY_MEASURES:
+        c.add(p + ("method",) if "method" in m else p, f"method MH needs a binary measure (OR, RR, RD), not {measure}")
+    if method in ("MH", "PETO") and settings["test"] == "hksj":
+        where = p + ("test",) if "test" in m else (p + ("method",) if "method" in m else p)
+        c.add(where, f"test hksj (Knapp-Hartung) is not defined for method {method}; use test: z")
+    fallbacks = []
+    for j, item in enumerate(c.sequence(p + ("fallback_outcomes",)) or []):
+        fp = p + ("fallback_outcomes", j)
+        if c.mapping(fp, ("outcome",), ("complement",)) is None:
+            continue
+        fo = c.ident(fp + ("outcome",))
+        comp = bool(c.boolean(fp + ("complement",))) if "complement" in item else False
+        if comp and measure not in ("OR", "RD"):
+            c.add(fp + ("complement",), f"the complement of an outcome inverts exactly only for OR and RD, not {measure}: "
+                                        "a risk ratio of the complement is a different quantity")
+        if fo:
+            fallbacks.append(Fallback(fo, comp))
+    multi = c.enum(p + ("multi_arm",), MULTI_ARM_RULES) if "multi_arm" in m else "split_control"
+    figures = ("forest",)
+    if "figures" in m:
+        figs = _string_list(c, p + ("figures",)) or ()
+        for j, f in enumerate(figs):
+            if f not in FIGURE_KINDS:
+                c.add(p + ("figures", j), f"{f!r} is not one of: {', '.join(FIGURE_KINDS)}{did_you_mean(f, FIGURE_KINDS)}")
+        figures = tuple(figs)
+    where = []
+
+    def locate(key_path, name):
+        where.append((name, c.doc.file, c.doc.line(key_path)))
+
+    moderators = ()
+    if "moderators" in m:
+        moderators = _string_list(c, p + ("moderators",)) or ()
+        raw = c.get(p + ("moderators",))
+        for j, name in enumerate(moderators):
+            locate(p + ("moderators",) if isinstance(raw, str) else p + ("moderators", j), f"moderators[{j}]")
+        if len(set(moderators)) != len(moderators):
+            c.add(p + ("moderators",), "a moderator is named twice")
+        if not moderators:
+            c.add(p + ("moderators",), "name at least one moderator, e.g. moderators: [latitude]")
+    subgroups = None
+    if "subgroups" in m:
+        subgroups = c.string(p + ("subgroups",))
+        locate(p + ("subgroups",), "subgroups")
+    order = "label"
+    if "order" in m:
+        order = c.string(p + ("order",)) or "label"
+        locate(p + ("order",), "order")
+    permutations = None
+    if "permutations" in m:
+        permutations = _permutations(c, p + ("permutations",))
+        if not moderators:
+            c.add(p + ("permutations",), "a permutation test needs moderators: (it tests the meta-regression)")
+    locate(p, "meta_analysis")
+    if (moderators or "permutations" in m) and method in ("MH", "PETO"):
+        c.add(p + ("moderators",), f"method {method} has no meta-regression; use an inverse-variance method "
+                                   "(FE, DL, REML, ML, PM, SJ, HE, EB)")
+    bayes = None
+    if "bayes" in m:
+        bayes = _bayes(c, p + ("bayes",), measure, dropout)
+    title = c.string(p + ("title",)) if "title" in m else None
+    dropout_outcome = c.ident(p + ("dropout_outcome",)) if "dropout_outcome" in m else "dropout"
+    sensitivity = _sensitivity(c, p + ("sensitivity",)) if "sensitivity" in m else ()
+    if "figures" in m:
+        _check_figures(c, p, figures, sensitivity, dropout, bayes, "bayes" in m,
+                       {"moderators": bool(moderators), "subgroups": subgroups is not None})
+    if None in (ma_id, measure):
+        return None
+    return MetaSpec(
+        id=ma_id, measure=measure, method=method, test=settings["test"], level=settings["level"],
+        cc=settings["cc"], outcome=outcome, title=title, fallback_outcomes=tuple(fallbacks),
+        select=_select(c, p + ("select",)) if "select" in m else Select(),
+        arms=_arms(c, p + ("arms",)) if "arms" in m else (), multi_arm=multi or "split_control",
+        bayes=bayes, sensitivity=sensitivity,
+        figures=figures, dropout=dropout, dropout_outcome=dropout_outcome or "dropout",
+        moderators=tuple(moderators), subgroups=subgroups, order=order, permutations=permutations,
+        where=tuple(where),
+    )
+
+
+def parse_spec(doc, sha256: str = "", base: Path | None = None) -> tuple[AnalysisSpec | None, list[Problem]]:
+    c = Checker(doc)
+    top = c.mapping((), TOP_REQUIRED, TOP_OPTIONAL)
+    if top is None:
+        return None, c.problems
+    if "metak" in top and (isinstance(top["metak"], bool) or top["metak"] != SCHEMA_VERSION):
+        c.add(("metak",), f"schema version {top['metak']!r} is not supported; this metak reads version {SCHEMA_VERSION}")
+    title = c.string(("title",))
+    description = c.string(("description",)) if "description" in top else None
+    trials = _string_list(c, ("trials",))
+    defaults = {"method": "REML", "test": "z", "level": 0.95, "cc": CCSpec()}
+    if "defaults" in top and c.mapping(("defaults",), optional=DEFAULT_KEYS) is not None:
+        defaults = _settings(c, ("defaults",), defaults)
+    metas = []
+    seen = {}
+    seq = c.sequence(("meta_analyses",), nonempty=True) or []
+    for i, _ in enumerate(seq):
+        ms = _meta(c, i, defaults)
+        if ms is None:
+            continue
+        if ms.id in seen:
+            c.add(("meta_analyses", i, "id"), f"duplicate meta-analysis id '{ms.id}' (first at meta_analyses[{seen[ms.id]}])")
+        seen[ms.id] = i
+        metas.append(ms)
+    if c.problems:
+        return None, sorted(c.problems, key=lambda p: p.line or 0)
+    return AnalysisSpec(title=title, trials=trials, meta_analyses=tuple(metas), description=description,
+                        path=doc.file, sha256=sha256, base=base or Path(".")), []
+
+
+def load_spec(path, display: str | None = None) -> AnalysisSpec:
+    """Read and validate an analysis spec; raise :class:`InvalidSpec` listing every problem."""
+    path = Path(path)
+    name = display or str(path)
+    doc, problems = load_located(path, name)
+    if doc is None:
+        raise InvalidSpec(problems)
+    spec, problems = parse_spec(doc, hashlib.sha256(path.read_bytes()).hexdigest(), path.parent)
+    if problems:
+        raise InvalidSpec(problems)
+    return spec

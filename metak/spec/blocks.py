@@ -1,0 +1,207 @@
+"""Parsers of the spec's blocks (settings, select, arms, sensitivity, figures, bayes, ...).
+
+Each takes the collecting :class:`~metak.records.checker.Checker` and a key path, adds every
+problem it finds with its line, and returns the checked value (or a fallback).
+"""
+
+from __future__ import annotations
+
+from ..effects import CC_TO
+from ..errors import SpecValueError, SpecValueErrors
+from ..records.checker import Checker, did_you_mean
+from ..records.model import ALLOCATIONS, CONTROL_TYPES, DESIGNS, MASKINGS
+from ..registry import FIGURES, SENSITIVITY, SENSITIVITY_KINDS
+from ..vocab import BINARY_MEASURES, METHODS, TESTS
+from .model import SELECT_KEYS, CCSpec, Select, SensitivityEntry
+
+
+def _string_list(c: Checker, path):
+    value = c.get(path)
+    if isinstance(value, str):
+        return (value,)
+    seq = c.sequence(path)
+    if seq is None:
+        return None
+    out = []
+    for i, _ in enumerate(seq):
+        s = c.string(path + (i,))
+        if s is not None:
+            out.append(s)
+    return tuple(out)
+
+
+def _cc(c: Checker, path, base: CCSpec) -> CCSpec:
+    m = c.mapping(path, optional=("add", "to", "drop00"))
+    if m is None:
+        return base
+    add = c.number(path + ("add",), minimum=0) if "add" in m else base.add
+    to = c.enum(path + ("to",), CC_TO) if "to" in m else base.to
+    drop = c.boolean(path + ("drop00",)) if "drop00" in m else base.drop00
+    return CCSpec(add if add is not None else base.add, to or base.to, drop if "drop00" in m else base.drop00)
+
+
+def _settings(c: Checker, path, base: dict) -> dict:
+    out = dict(base)
+    if c.has(path + ("method",)):
+        v = c.get(path + ("method",))
+        if isinstance(v, str) and v.upper() in METHODS:
+            out["method"] = v.upper()
+        else:
+            c.enum(path + ("method",), METHODS)
+    if c.has(path + ("test",)):
+        v = c.get(path + ("test",))
+        if v == "knha":
+            out["test"] = "hksj"
+        elif c.enum(path + ("test",), TESTS) is not None:
+            out["test"] = v
+    if c.has(path + ("level",)):
+        lv = c.number(path + ("level",), open_interval=(0, 1))
+        if lv is not None:
+            out["level"] = lv
+    if c.has(path + ("cc",)):
+        out["cc"] = _cc(c, path + ("cc",), base["cc"])
+    return out
+
+
+def _select(c: Checker, path) -> Select:
+    m = c.mapping(path, optional=SELECT_KEYS)
+    if m is None:
+        return Select()
+    enums = {"design": DESIGNS, "allocation": ALLOCATIONS, "masking": MASKINGS, "control_type": CONTROL_TYPES}
+    vals = {}
+    for key in SELECT_KEYS[:-1]:
+        if key not in m:
+            continue
+        items = _string_list(c, path + (key,)) or ()
+        if key in enums:
+            raw = c.get(path + (key,))
+            for i, item in enumerate(items):
+                if item not in enums[key]:
+                    sub = path + (key,) if isinstance(raw, str) else path + (key, i)
+                    c.enum(sub, enums[key])
+        vals[key] = items
+    exclude = ()
+    if "exclude" in m:
+        raw = c.get(path + ("exclude",))
+        if isinstance(raw, dict):
+            exclude = tuple((str(k), c.string(path + ("exclude", k)) or "") for k in raw)
+        else:
+            exclude = tuple((t, "excluded by the analysis spec") for t in (_string_list(c, path + ("exclude",)) or ()))
+    return Select(exclude=exclude, **vals)
+
+
+def _sensitivity(c: Checker, path):
+    """Entries checked against the registry: names, then each parameter's declared constraints."""
+    seq = c.sequence(path) or []
+    out = []
+    for i, item in enumerate(seq):
+        name, params = item, {}
+        if isinstance(item, dict):
+            if len(item) != 1:
+                c.add(path + (i,), "a sensitivity entry is a name, or a mapping of one name to its parameters")
+                continue
+            name = next(iter(item))
+            params = item[name]
+        if not isinstance(name, str) or name not in SENSITIVITY:
+            sub = path + (i,) if not isinstance(item, dict) else path + (i, name)
+            c.add(sub, f"{name!r} is not one of: {', '.join(SENSITIVITY_KINDS)}{did_you_mean(str(name), SENSITIVITY_KINDS)}")
+            continue
+        kind = SENSITIVITY[name]
+        values = kind.defaults()
+        if params not in (None, {}):
+            if not isinstance(params, dict):
+                c.add(path + (i, name), "parameters must be a mapping, e.g. {by: trial}")
+                continue
+            if not kind.params:
+                c.add(path + (i, name), f"'{name}' takes no parameters in this version of metak")
+                continue
+            known = tuple(p.name for p in kind.params)
+            for key, value in params.items():
+                p = kind.param(key)
+                if p is None:
+                    c.add(path + (i, name, key), f"unknown parameter of {name}{did_you_mean(str(key), known)}; "
+                                                 f"allowed: {', '.join(known)}")
+                    continue
+                problem = p.check(value)
+                if problem:
+                    c.add(path + (i, name, key), problem)
+                else:
+                    values[key] = value
+        out.append(SensitivityEntry(name, tuple(values.items())))
+    return tuple(out)
+
+
+def _arms(c: Checker, path):
+    m = c.get(path)
+    if not isinstance(m, dict):
+        c.add(path, "must map trial ids to {experimental: arm(s), control: arm(s)}")
+        return ()
+    out = []
+    for tid in m:
+        p = path + (tid,)
+        if c.mapping(p, ("experimental", "control")) is None:
+            continue
+        exp = _string_list(c, p + ("experimental",))
+        ctl = _string_list(c, p + ("control",))
+        if exp and ctl:
+            out.append((str(tid), exp, ctl))
+    return tuple(out)
+
+
+def _permutations(c: Checker, path):
+    """``permutations: 1000`` or ``{iterations: 1000, seed: 1}`` -> (iterations, seed)."""
+    raw = c.get(path)
+    if isinstance(raw, dict):
+        if c.mapping(path, ("iterations",), ("seed",)) is None:
+            return None
+        n = c.count(path + ("iterations",), minimum=1)
+        seed = c.count(path + ("seed",)) if "seed" in raw else 0
+        return None if n is None or seed is None else (n, seed)
+    n = c.count(path, minimum=1)
+    return None if n is None else (n, 0)
+
+
+def _check_figures(c: Checker, p, figures, sensitivity, dropout, bayes, has_bayes, keys):
+    """A figure the spec cannot have fails at once, with its line, instead of after the fitting
+    (what each figure needs is in the registry)."""
+    names = {e.name for e in sensitivity}
+    for j, kind in enumerate(figures):
+        fig = FIGURES.get(kind)
+        if fig is None or not fig.needs:
+            continue
+        ok = False
+        for need in fig.needs:
+            what = need[0]
+            if what == "sensitivity":
+                ok = need[1] in names
+            elif what == "dropout":
+                ok = dropout
+            elif what == "key":
+                ok = keys.get(need[1], False)
+            elif bayes is None:
+                ok = has_bayes  # the bayes block itself has problems, already reported
+            else:
+                ok = need[1] is None or bool(getattr(bayes, need[1], ()))
+            if ok:
+                break
+        if not ok:
+            c.add(p + ("figures", j), f"the {kind} figure needs {fig.needs_text}")
+
+
+def _bayes(c: Checker, path, measure, dropout):
+    try:
+        from ..bayes import parse_bayes_spec
+    except ImportError as exc:  # pragma: no cover - the package ships metak.bayes
+        c.add(path, f"the Bayesian engine is not available: {exc}")
+        return None
+    block = c.get(path)
+    otype = "binary" if dropout or measure in BINARY_MEASURES else "continuous"
+    try:
+        return parse_bayes_spec(block, measure=measure, outcome_type=otype)
+    except SpecValueErrors as exc:  # every problem of the block, each with its line
+        for problem in exc.problems:
+            c.add(path + problem.path, problem.message)
+        return None
+    except SpecValueError as exc:
+        c.add(path + exc.path, exc.message)
+        return None

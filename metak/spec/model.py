@@ -1,0 +1,117 @@
+"""The frozen records of a checked analysis spec and the spec's vocabulary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+MULTI_ARM_RULES = ("split_control", "combine", "select")
+#: orders of forest rows and of the cumulative analysis; any characteristic name is allowed too
+ORDERS = ("label", "year", "effect", "weight")
+SELECT_KEYS = ("design", "condition", "allocation", "masking", "control_type", "trials", "exclude")
+
+TOP_REQUIRED = ("metak", "title", "trials", "meta_analyses")
+TOP_OPTIONAL = ("description", "defaults")
+DEFAULT_KEYS = ("method", "test", "level", "cc")
+MA_OPTIONAL = ("title", "outcome", "fallback_outcomes", "measure", "select", "arms", "multi_arm", "method",
+               "test", "level", "cc", "bayes", "sensitivity", "figures", "dropout", "dropout_outcome",
+               "moderators", "subgroups", "order", "permutations")
+
+
+@dataclass(frozen=True)
+class CCSpec:
+    add: float = 0.5
+    to: str = "only0"
+    drop00: bool | None = None  # None: False for inverse-variance fits, True for MH/PETO
+
+    def resolved(self, method: str) -> dict:
+        drop = self.drop00 if self.drop00 is not None else method in ("MH", "PETO")
+        return {"add": self.add, "to": self.to, "drop00": drop}
+
+
+@dataclass(frozen=True)
+class Fallback:
+    outcome: str
+    complement: bool = False
+
+
+@dataclass(frozen=True)
+class Select:
+    design: tuple = ()
+    condition: tuple = ()
+    allocation: tuple = ()
+    masking: tuple = ()
+    control_type: tuple = ()
+    trials: tuple = ()
+    exclude: tuple = ()  # ((trial id, reason), ...)
+
+
+@dataclass(frozen=True)
+class MetaSpec:
+    id: str
+    measure: str
+    method: str
+    test: str
+    level: float
+    cc: CCSpec
+    outcome: str | None = None
+    title: str | None = None
+    fallback_outcomes: tuple = ()
+    select: Select = field(default_factory=Select)
+    arms: tuple = ()  # ((trial id, (exp ids), (ctl ids)), ...)
+    multi_arm: str = "split_control"
+    bayes: object = None  # metak.bayes.BayesSpec
+    sensitivity: tuple = ()
+    figures: tuple = ("forest",)
+    dropout: bool = False
+    dropout_outcome: str = "dropout"
+    #: meta-regression moderators (characteristics or trial fields), in the spec's order
+    moderators: tuple = ()
+    #: the characteristic or trial field to form subgroups by
+    subgroups: str | None = None
+    #: row order of forest plots and the cumulative analysis (contract section 5)
+    order: str = "label"
+    #: permutation test of the meta-regression: (iterations, seed), or None
+    permutations: tuple | None = None
+    #: (key path, file, line) of keys whose values are checked against the loaded trials
+    where: tuple = ()
+
+    def arms_for(self, trial_id: str):
+        for tid, exp, ctl in self.arms:
+            if tid == trial_id:
+                return exp, ctl
+        return None
+
+    def has_sensitivity(self, name: str) -> bool:
+        return any(e.name == name for e in self.sensitivity)
+
+    def locate(self, key: str):
+        """(file, line) of a spec key such as ``moderators[1]``, for error messages."""
+        for path, file, line in self.where:
+            if path == key:
+                return file, line
+        return self.where[0][1] if self.where else "", None
+
+
+@dataclass(frozen=True)
+class SensitivityEntry:
+    """One ``sensitivity:`` entry: a registered analysis and its (checked) parameters."""
+
+    name: str
+    params: tuple = ()  # ((name, value), ...) with the defaults filled in
+
+    @property
+    def kwargs(self) -> dict:
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    title: str
+    trials: tuple  # paths / globs, relative to the spec's folder
+    meta_analyses: tuple
+    description: str | None = None
+    path: str = ""
+    sha256: str = ""
+    base: Path = Path(".")
