@@ -366,3 +366,29 @@ def test_a_bayes_block_reports_every_problem_with_its_line(bcg):
     assert {(9, "meta_analyses[0].bayes.likelihood"), (11, "meta_analyses[0].bayes.prior.tau.sigma"),
             (12, "meta_analyses[0].bayes.draws"), (13, "meta_analyses[0].bayes.engine")} <= got, got
     assert any("did you mean 'binomial'" in q.message for q in exc.value.problems)
+
+
+def test_bang_index_is_a_moderator_equal_to_the_library_value(bcg):
+    from metak.sensitivity.blinding import bang
+
+    f = bcg / "trials" / "aronson1948.yaml"
+    f.write_text(f.read_text().replace("arms:\n", """blinding:
+  masking: double
+  guesses:
+    - {arm: bcg, assessor: participant, guessed_experimental: 48, guessed_control: 4, dont_know: 330}
+    - {arm: control, assessor: participant, guessed_experimental: 22, guessed_control: 30, dont_know: 319}
+arms:
+""", 1))
+    p = write_spec(bcg, HEAD + "        subgroups: allocation\n        sensitivity: [blinding]\n")
+    ma = metak.analyze(p)["meta_analyses"][0]
+    trials = metak.load_trials(bcg / "trials")
+    from metak.effects.build import covariates
+
+    t = next(t for t in trials if t.id == "aronson1948")
+    cov = covariates(t, ("bcg",), None)
+    # the contract's check: Bang 0.115 for the E arm of [[48, 22], [4, 30], [330, 319]]
+    assert cov["bang"] == pytest.approx(bang(48, 4, 330)["estimate"]) == pytest.approx(0.1152, abs=1e-4)
+    (idx,) = ma["sensitivity"]["blinding"]["indices"]
+    assert idx["bang"]["bcg"]["estimate"] == pytest.approx(0.1152, abs=1e-4)
+    assert idx["bang"]["control"]["estimate"] == pytest.approx(0.0216, abs=1e-3)
+    assert idx["james"]["estimate"] == pytest.approx(0.896, abs=1e-3)

@@ -24,7 +24,7 @@ from .escalc import (
 from .table import Effect, EffectTable
 
 #: trial fields usable as moderators and subgroups beside the record's ``characteristics``
-TRIAL_FIELDS = ("year", "design", "allocation", "masking", "condition", "control_type", "dose")
+TRIAL_FIELDS = ("year", "design", "allocation", "masking", "condition", "control_type", "dose", "bang")
 
 
 @dataclass
@@ -166,6 +166,12 @@ def covariates(trial: Trial, experimental, control_type) -> dict:
     doses = {trial.arm(a).dose.value for a in experimental if trial.arm(a).dose is not None}
     if len(doses) == 1 and len(experimental) == 1:
         fields["dose"] = doses.pop()
+    # the experimental arm's Bang index from participants' guesses: (right - wrong) / n
+    guesses = [g for g in (trial.blinding.guesses if trial.blinding else ())
+               if g.assessor == "participant" and len(experimental) == 1 and g.arm == experimental[0]]
+    if len(guesses) == 1 and guesses[0].total > 0:
+        g = guesses[0]
+        fields["bang"] = (g.guessed_experimental - g.guessed_control) / g.total
     for key, value in fields.items():
         if value is not None:
             out.setdefault(key, value)
