@@ -92,6 +92,8 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     if table.k and out["n_participants"] is None:
         warnings.append("n_participants is null: some studies report only a contrast without arm sizes")
     if not table.k:
+        if not ms.dropout:
+            _no_data(ms, trials, excluded)
         warnings.append("no study has data for this meta-analysis; nothing was fitted")
         return empty(out, excluded, warnings)
     try:
@@ -118,6 +120,30 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     out["sensitivity"] = sens or None
     out["warnings"] = warnings
     return out
+
+
+def _no_data(ms, trials, excluded) -> None:
+    """A meta-analysis left with no study is a spec error: an outcome id no selected trial
+    has (a typo, with a did-you-mean over the selected trials' outcome ids), or a measure
+    that fits none of their data (with each trial's reason)."""
+    from .effects.build import is_measure_mismatch, select
+
+    kept, _ = select(trials, ms)
+    if not kept:
+        return  # select: or exclude: left nothing; the excluded list says why
+    names = [ms.outcome] + [f.outcome for f in ms.fallback_outcomes]
+    have = sorted({o.id for t in kept for o in t.outcomes})
+    if not any(t.outcome(n) for t in kept for n in names):
+        raise _spec_error(ms, "outcome", f"no selected trial has outcome '{ms.outcome}'"
+                                         f"{did_you_mean(ms.outcome, have)}; their outcomes: {', '.join(have) or 'none'}")
+    ids = {t.id for t in kept}
+    mine = [e for e in excluded if e["trial"] in ids and not e["reason"].startswith("no outcome ")]
+    if not mine or not all(is_measure_mismatch(e["reason"]) for e in mine):
+        return  # arms, zero cells ...: the excluded list says why, as for any k = 0 result
+    reasons = "; ".join(f"{e['trial']}: {e['reason']}" for e in mine)
+    raise _spec_error(ms, "measure" if any(k == "measure" for k, _, _ in ms.where) else "outcome",
+                      f"measure {ms.measure} fits none of the selected trials' data for outcome '{ms.outcome}' "
+                      f"({reasons})")
 
 
 def _meta_regression(ms, table, model, warnings) -> dict:

@@ -392,3 +392,20 @@ arms:
     assert idx["bang"]["bcg"]["estimate"] == pytest.approx(0.1152, abs=1e-4)
     assert idx["bang"]["control"]["estimate"] == pytest.approx(0.0216, abs=1e-3)
     assert idx["james"]["estimate"] == pytest.approx(0.896, abs=1e-3)
+
+
+def test_an_outcome_typo_is_a_spec_error_with_a_hint(bcg):
+    p = write_spec(bcg, HEAD.replace("outcome: tb", "outcome: tbb"))
+    with pytest.raises(InvalidSpec) as exc:
+        metak.analyze(p)
+    (q,) = exc.value.problems
+    assert q.line == 6 and "no selected trial has outcome 'tbb' (did you mean 'tb'?); their outcomes: tb" in q.message
+
+
+def test_a_measure_that_fits_no_trial_is_a_spec_error(bcg):
+    p = write_spec(bcg, HEAD.replace("measure: RR", "measure: SMD"))
+    with pytest.raises(InvalidSpec) as exc:
+        metak.analyze(p)
+    (q,) = exc.value.problems
+    assert q.line == 7 and "measure SMD fits none of the selected trials' data" in q.message
+    assert "aronson1948: outcome 'tb' is binary; measure SMD needs continuous data" in q.message

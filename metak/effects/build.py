@@ -228,6 +228,12 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
     return rows, None
 
 
+def is_measure_mismatch(reason: str) -> bool:
+    """Whether an exclusion reason says the measure does not fit the trial's data (as
+    :func:`_rows_for_trial` words it), rather than its arms or its missing outcome."""
+    return ("; measure " in reason and " needs " in reason) or "; this meta-analysis pools " in reason
+
+
 def _design_warning(trial: Trial) -> str | None:
     if trial.design == "crossover":
         return (f"{trial.id}: crossover trial analysed as if its arms were independent groups "

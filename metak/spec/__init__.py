@@ -100,6 +100,9 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         if not moderators:
             c.add(p + ("permutations",), "a permutation test needs moderators: (it tests the meta-regression)")
     locate(p, "meta_analysis")
+    for key in ("outcome", "measure"):
+        if key in m:
+            locate(p + (key,), key)
     if (moderators or "permutations" in m) and method in ("MH", "PETO"):
         c.add(p + ("moderators",), f"method {method} has no meta-regression; use an inverse-variance method "
                                    "(FE, DL, REML, ML, PM, SJ, HE, EB)")
