@@ -107,22 +107,17 @@ def test_rma_uni(case):
         assert any("empty" in w for w in res.warnings)
 
 
-def _mh_reference(case):
-    """metak drops double-zero tables from the MH estimate too (drop00 true); metafor's
-    default keeps them there. For OR, RR and Peto this changes nothing; for MH RD compare
-    with the drop00=c(TRUE, TRUE) case."""
-    if case["id"] == "zeros_RD_MH_z":
-        return CASES["zeros_RD_MH_z_drop00both"]
-    return case
-
-
 @pytest.mark.parametrize("case", MHP, ids=[c["id"] for c in MHP])
 def test_rma_mh_peto(case):
     ds = REF["datasets"][case["dataset"]]
     tables = np.column_stack([ds["ai"], ds["bi"], ds["ci"], ds["di"]])
     yi, vi = effects_of(case)
-    res = fit_tables(tables, yi, vi, measure=case["measure"], method=case["method"], test="z", drop00=True)
-    ref = _mh_reference(case)
+    # metak's MH keeps double-zero tables in the risk difference and drops them from Q
+    # (metafor's default drop00 = c(TRUE, FALSE), as RevMan); drop00_rd=True is metafor's
+    # drop00 = c(TRUE, TRUE). For OR, RR and Peto the tables add nothing to the estimate.
+    res = fit_tables(tables, yi, vi, measure=case["measure"], method=case["method"], test="z", drop00=True,
+                     drop00_rd=case["id"].endswith("_drop00both"))
+    ref = case
     for key in ("estimate", "se", "ci_lower", "ci_upper", "statistic", "p_value"):
         assert close(getattr(res, key), ref[key], TOL_EST), (key, getattr(res, key), ref[key])
     for key in ("q", "q_p", "i2", "h2"):

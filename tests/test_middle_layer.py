@@ -409,3 +409,24 @@ def test_a_measure_that_fits_no_trial_is_a_spec_error(bcg):
     (q,) = exc.value.problems
     assert q.line == 7 and "measure SMD fits none of the selected trials' data" in q.message
     assert "aronson1948: outcome 'tb' is binary; measure SMD needs continuous data" in q.message
+
+
+def test_mh_risk_difference_keeps_double_zero_tables_as_metafor(bcg):
+    """metafor's rma.mh(measure = "RD") default (drop00 = c(TRUE, FALSE)) on the 'zeros' data:
+    the double-zero table stays in the estimate, is left out of Q."""
+    ref_all = json.loads((ROOT / "tests" / "reference" / "metafor_reference.json").read_text())
+    case = next(c for c in ref_all["cases"] if c["id"] == "zeros_RD_MH_z")
+    ds = ref_all["datasets"]["zeros"]
+    for f in (bcg / "trials").glob("*.yaml"):
+        f.unlink()
+    template = (BCG / "trials" / "aronson1948.yaml").read_text()
+    for i, (a, b, c, d) in enumerate(zip(ds["ai"], ds["bi"], ds["ci"], ds["di"])):
+        text = template.replace("aronson1948", f"z{i}").replace('"Aronson 1948"', f'"Z {i}"')
+        text = text.replace("bcg:     {events: 4, total: 123}", f"bcg:     {{events: {a}, total: {a + b}}}")
+        text = text.replace("control: {events: 11, total: 139}", f"control: {{events: {c}, total: {c + d}}}")
+        (bcg / "trials" / f"z{i}.yaml").write_text(text)
+    p = write_spec(bcg, HEAD.replace("measure: RR", "measure: RD") + "        method: MH\n        test: z\n")
+    ma = metak.analyze(p)["meta_analyses"][0]
+    assert ma["k"] == 6 and abs(ma["estimate"] - case["estimate"]) < 1e-9 and abs(ma["se"] - case["se"]) < 1e-9
+    assert abs(ma["q"] - case["q"]) < 1e-9 and ma["q_df"] == case["q_df"] == 4
+    assert any("kept in the MH risk difference" in w for w in ma["warnings"])

@@ -290,7 +290,20 @@ def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
     table, notes = table.harmonise()
     warnings.extend(notes)
     finite = np.isfinite(table.yi) & np.isfinite(table.vi) if rows else np.zeros(0, bool)
-    for r, ok in zip(table.rows, finite):
-        if not ok:
-            excluded.append({"trial": r.trial, "reason": f"{r.label}: {not_estimable(r, cc)}"})
+    for i, (r, ok) in enumerate(zip(table.rows, finite)):
+        if ok:
+            continue
+        if ms.method == "MH" and ms.measure == "RD" and r.table is not None and _double_zero(r.table):
+            # the MH risk difference keeps double-zero tables (metafor's drop00 = c(TRUE, FALSE));
+            # only Q, from the rows' yi, leaves them out
+            finite[i] = True
+            warnings.append(f"{r.label}: no events (or only events) in both arms: kept in the MH risk "
+                            "difference (it informs an RD of 0), left out of Q; its own yi is null")
+            continue
+        excluded.append({"trial": r.trial, "reason": f"{r.label}: {not_estimable(r, cc)}"})
     return Built(table.subset(finite), excluded, warnings, outcome_label)
+
+
+def _double_zero(table) -> bool:
+    a, b, c, d = table
+    return (a == 0 and c == 0) or (b == 0 and d == 0)

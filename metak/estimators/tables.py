@@ -7,10 +7,11 @@ tables (with the analysis's continuity correction), as metafor does; I² = max(0
 H² = Q/df.
 
 Double-zero tables (no events in either arm, or only events) carry no information on the
-OR or RR. With ``drop00=True`` (metak's default for MH and PETO) they are dropped from the
-estimate and from Q; this equals metafor's ``drop00=c(TRUE, TRUE)``. metafor's default
-(``c(TRUE, FALSE)``) keeps them in the MH estimate, which changes only the MH risk
-difference (they add weight n1 n2 / n at RD = 0).
+OR or RR. With ``drop00=True`` (metak's default for MH and PETO) they are dropped from Q
+and from the OR, RR and Peto estimates (where they add nothing anyway); the MH risk
+difference keeps them, since they do inform it (weight n1 n2 / n at RD = 0), as metafor's
+default ``drop00=c(TRUE, FALSE)`` and RevMan do. ``drop00_rd=True`` drops them from the
+MH RD too (metafor's ``drop00=c(TRUE, TRUE)``).
 
 References: Mantel & Haenszel (1959); Robins, Breslow & Greenland (1986) for the variance of
 the MH log OR; Greenland & Robins (1985) for the MH log RR; Sato, Greenland & Robins (1989)
@@ -20,7 +21,7 @@ for the MH RD; Yusuf et al. (1985) for Peto's OR.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from ..errors import MetakError
 from .fit import check_settings
@@ -76,7 +77,7 @@ def _peto(a, b, c, d):
 
 
 def fit_tables(tables, yi, vi, *, measure: str, method: str = "MH", test: str = "z", level: float = 0.95,
-               drop00: bool = True) -> MetaResult:
+               drop00: bool = True, drop00_rd: bool = False) -> MetaResult:
     """Mantel-Haenszel (OR, RR, RD) or Peto (OR) fixed-effect meta-analysis.
 
     Parameters
@@ -96,12 +97,25 @@ def fit_tables(tables, yi, vi, *, measure: str, method: str = "MH", test: str = 
     t = np.asarray(tables, dtype=float)
     yi = np.asarray(yi, dtype=float)
     vi = np.asarray(vi, dtype=float)
+    if t.ndim != 2 or t.shape[1] != 4 or len(yi) != len(t) or len(vi) != len(t):
+        raise MetakError(f"fit_tables needs a (k, 4) array of ai, bi, ci, di and k yi, vi; got {t.shape}, "
+                         f"{yi.shape}, {vi.shape}")
+    warns = []
+    complete = np.isfinite(t).all(axis=1)
+    if not complete.all():  # as fit() drops non-finite pairs
+        warns.append(f"{int((~complete).sum())} table(s) with missing counts left out of the {method} fit")
+        t, yi, vi = t[complete], yi[complete], vi[complete]
+    if not len(t):
+        raise MetakError(f"no table with complete counts for the {method} estimate")
     a, b, c, d = t.T
     double_zero = ((a == 0) & (c == 0)) | ((b == 0) & (d == 0))
-    use = ~double_zero if drop00 else np.ones(len(a), bool)
-    warns = []
+    keep_rd = method == "MH" and measure == "RD" and not drop00_rd
+    use = ~double_zero if drop00 and not keep_rd else np.ones(len(a), bool)
     if drop00 and double_zero.any():
-        warns.append(f"{int(double_zero.sum())} double-zero table(s) dropped from the {method} estimate and Q")
+        where = "Q" if keep_rd else f"the {method} estimate and Q"
+        warns.append(f"{int(double_zero.sum())} double-zero table(s) dropped from {where}"
+                     + ("; the MH risk difference keeps them (they inform an RD), as metafor and RevMan do"
+                        if keep_rd else ""))
     if not use.any():
         raise MetakError(f"no table left for the {method} estimate")
     if method == "MH":
@@ -118,13 +132,13 @@ def fit_tables(tables, yi, vi, *, measure: str, method: str = "MH", test: str = 
         yq, vq = escalc_binary("PETO", a, b, c, d, ContinuityCorrection(0.0, "none", drop00))
     else:
         yq, vq = yi, vi
-    qy = use & np.isfinite(yq) & np.isfinite(vq)
+    qy = (use & ~double_zero if drop00 else use) & np.isfinite(yq) & np.isfinite(vq)
     yi_q, vi_q = yq[qy], vq[qy]
     k_q = int(qy.sum())
     if k_q > 1:
         q = float(((yi_q - est) ** 2 / vi_q).sum())
         q_df = k_q - 1
-        q_p = float(stats.chi2.sf(q, q_df))
+        q_p = float(special.chdtrc(q_df, q))
         i2 = max(0.0, 100 * (q - q_df) / q) if q > 0 else 0.0
         h2 = q / q_df
     else:
