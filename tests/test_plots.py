@@ -291,6 +291,49 @@ def test_subgroup_forest_by_any_characteristic():
     assert fmt.subgroup_test(sub) in texts and "Mixed-effects test (common \u03c4\u00b2): QM = 1.77, df = 2 (p = 0.41)" in texts
 
 
+def test_one_bayesian_summary_everywhere_the_median(ket):
+    """The posterior plot's headers and lines, the prior-sensitivity rows and the forest's
+    Bayesian row all show the posterior median with the equal-tailed interval."""
+    from metak.plots import posterior, prior_sensitivity
+
+    b = ket["bayes"]
+    art = posterior(ket)
+    tau, mu = b["tau"], b["mu"]
+    assert art.means["tau"].get_xdata()[0] == pytest.approx(tau["median"])
+    assert art.axes["tau"].get_title(loc="left") == "\u03c4: " + fmt.effect_ci(tau["median"], tau["ci_lower"],
+                                                                             tau["ci_upper"], 2)
+    assert "Posterior median (line) and 95% equal-tailed credible interval" in art.caption.get_text()
+    ps = prior_sensitivity(ket, size="double_column")
+    texts = ps.texts()
+    (top,) = ps.rows("pooled")
+    assert ps.cells[(top, "tau_ci")].get_text() == fmt.effect_ci(tau["median"], tau["ci_lower"], tau["ci_upper"], 2)
+    for i, e in zip(ps.rows("prior"), b["prior_sensitivity"]):
+        centre = e["tau"].get("median", e["tau"]["mean"])  # the fixture's alternatives have no median
+        assert ps.cells[(i, "tau_ci")].get_text() == fmt.effect_ci(centre, e["tau"]["ci_lower"],
+                                                                  e["tau"]["ci_upper"], 2)
+    assert any(t.startswith("Posterior median and 95%") for t in texts)
+    fo = forest(ket, size="double_column")
+    label = "Bayesian \u03bc, median (95% CrI)"
+    (row,) = [i for i in fo.rows("bayes")]
+    assert fo.cells[(row, "label")].get_text() == label
+    assert fo.cells[(row, "ci")].get_text() == fmt.effect_ci(math.exp(mu["median"]), math.exp(mu["ci_lower"]),
+                                                             math.exp(mu["ci_upper"]), ratio=True)
+
+
+def test_normal_approximation_uses_the_results_level(ket):
+    """Without a grid, the density's SD comes from the CI at the results' level, not at 95%."""
+    from metak.plots.bayes import _density
+
+    b = {"tau": {"mean": 0.4, "median": 0.4, "ci_lower": 0.4 - 1.6448536 * 0.1, "ci_upper": 0.4 + 1.6448536 * 0.1}}
+    x, y, source = _density(b, "tau", level=0.90)
+    peak = max(y)
+    # a normal with SD 0.1, truncated at 0 and renormalised: its peak is 1 / (0.1 sqrt(2 pi) P(X > 0))
+    from statistics import NormalDist
+
+    assert source == "normal"
+    assert peak == pytest.approx(1 / (0.1 * math.sqrt(2 * math.pi) * (1 - NormalDist(0.4, 0.1).cdf(0))), rel=2e-3)
+
+
 def test_bubble_plot_draws_the_meta_regression():
     from metak.plots import bubble
 

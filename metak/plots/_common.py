@@ -153,9 +153,11 @@ def has(x) -> bool:
     return not fmt.is_missing(x)
 
 
-def centre(summary, log: bool):
-    """The point shown for a posterior summary: the median on ratio (log) scales, where
-    exp(median) is the posterior median ratio and exp(mean) is neither; else the mean."""
-    if log and has(summary.get("median")):
+def centre(summary, log: bool = False):
+    """The point shown for a posterior summary, on every scale: the median, which goes with
+    the equal-tailed interval (and exp(median) is the posterior median ratio, exp(mean) is
+    neither). The mean only for a summary without a median (a normal approximation, where
+    the two coincide). ``log`` is kept for callers; it no longer changes the choice."""
+    if has(summary.get("median")):
         return summary["median"]
     return summary.get("mean")

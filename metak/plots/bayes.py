@@ -40,8 +40,7 @@ def build_prior_sensitivity(ma: Mapping, *, xlim: Sequence[float] | None = None,
     long, short = C.measure_names(ma)
     lv = fmt.level_label(C.level(ma))
     names = C.arm_names(ma, arm_labels)
-    has_tau = any(isinstance(e.get("tau"), Mapping) and C.has(e["tau"].get("mean"))
-                  for e in sens)
+    has_tau = any(isinstance(e.get("tau"), Mapping) and C.has(C.centre(e["tau"])) for e in sens)
     cols = [Column("label", "Prior on \u03c4"),
             Panel("mu", log=C.is_log(ma), null=C.null_value(ma), header=f"\u03bc ({short})",
                   favours=C.favours(ma, names), xlim=tuple(xlim) if xlim else None),
@@ -54,21 +53,21 @@ def build_prior_sensitivity(ma: Mapping, *, xlim: Sequence[float] | None = None,
     def row(kind, label, mu, tau, shape, role, bold=False):
         cells = {"label": label}
         marks = {}
-        if isinstance(mu, Mapping) and C.has(mu.get("mean")):
+        if isinstance(mu, Mapping) and C.has(C.centre(mu)):
             pt = C.centre(mu, C.is_log(ma))
             cells["mu_ci"] = fmt.effect_ci(nat(pt), nat(mu.get("ci_lower")),
                                            nat(mu.get("ci_upper")), digits, ratio=C.is_log(ma))
             marks["mu"] = (Mark(shape, nat(pt), nat(mu.get("ci_lower")),
                                 nat(mu.get("ci_upper")), role, core=True),)
-        if isinstance(tau, Mapping) and C.has(tau.get("mean")):
-            cells["tau_ci"] = fmt.effect_ci(tau["mean"], tau.get("ci_lower"),
+        if isinstance(tau, Mapping) and C.has(C.centre(tau)):
+            cells["tau_ci"] = fmt.effect_ci(C.centre(tau), tau.get("ci_lower"),
                                             tau.get("ci_upper"), digits)
-            marks["tau"] = (Mark("dot" if shape != "point" else "point", tau["mean"],
+            marks["tau"] = (Mark("dot" if shape != "point" else "point", C.centre(tau),
                                  tau.get("ci_lower"), tau.get("ci_upper"), role, core=True),)
         return Row(kind, cells, marks, bold=bold)
 
     rows = []
-    if C.has((b.get("mu") or {}).get("mean")):
+    if C.has(C.centre(b.get("mu") or {})):
         prior = b.get("prior")
         label = "Analysis prior" + (f": {_prior_label(prior.get('tau'))}"
                                     if isinstance(prior, Mapping) and prior.get("tau") else "")
@@ -87,7 +86,7 @@ def build_prior_sensitivity(ma: Mapping, *, xlim: Sequence[float] | None = None,
         rows.append(row("frequentist", f"Frequentist ({method})".replace(" ()", ""),
                         {"mean": ma["estimate"], "ci_lower": ma.get("ci_lower"),
                          "ci_upper": ma.get("ci_upper")}, tau, "point", "pooled"))
-    footer = [Footer(f"Posterior {'median' if C.is_log(ma) else 'mean'} and {lv} credible interval (CrI) under each prior.")]
+    footer = [Footer(f"Posterior median and {lv} equal-tailed credible interval (CrI) under each prior.")]
     if frequentist and C.has(ma.get("estimate")):
         footer.append(Footer(f"Frequentist row: estimate and {lv} CI; \u03c4 with its "
                              "Q-profile CI."))
@@ -125,7 +124,7 @@ class PosteriorArtists:
     source: Mapping[str, str]
 
 
-def _density(b: Mapping, param: str) -> tuple[list[float], list[float], str] | None:
+def _density(b: Mapping, param: str, level: float = 0.95) -> tuple[list[float], list[float], str] | None:
     """(x, density, source) on the analysis scale: the results' grid when present, else a
     normal approximation from the posterior mean and SD (truncated at 0 for tau)."""
     grid = (b.get("posterior_grid") or {}).get(param)
@@ -134,7 +133,7 @@ def _density(b: Mapping, param: str) -> tuple[list[float], list[float], str] | N
     s = b.get(param) or {}
     mean, sd = s.get("mean"), s.get("sd")
     if fmt.is_missing(sd) and C.has(s.get("ci_lower")) and C.has(s.get("ci_upper")):
-        sd = (s["ci_upper"] - s["ci_lower"]) / (2 * NormalDist().inv_cdf(0.975))
+        sd = (s["ci_upper"] - s["ci_lower"]) / (2 * NormalDist().inv_cdf(0.5 + level / 2))
     if fmt.is_missing(mean) or fmt.is_missing(sd) or sd <= 0:
         return None
     nd = NormalDist(mean, sd)
@@ -176,7 +175,7 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
     C.require_ma(ma, "posterior")
     b = ma.get("bayes")
     C.require(isinstance(b, Mapping), ma, "posterior", "a Bayesian model ('bayes:' in the spec)")
-    dens = {p: _density(b, p) for p in params}
+    dens = {p: _density(b, p, C.level(ma)) for p in params}
     params = [p for p in params if dens[p] is not None]
     C.require(params, ma, "posterior", "bayes.posterior_grid, or bayes.mu with mean and sd")
     colours = palette(greyscale)
@@ -196,7 +195,7 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
     pr = b.get("predictive") or {}
     show_pred = prediction and "mu" in params and C.has(pr.get("ci_lower")) and \
         C.has(pr.get("ci_upper"))
-    text = (f"Posterior {'median' if log else 'mean'} (line) and {lv} credible interval (shaded)" +
+    text = (f"Posterior median (line) and {lv} equal-tailed credible interval (shaded)" +
             (f"; bar: {lv} predictive interval" if show_pred else "") + f"; {how}.")
     cap_size = small * 0.92
     with rc_context(rc(fontsize)):
@@ -290,7 +289,7 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
             else:
                 pax.set_xlabel(f"\u03c4 (between-study SD of log {short})" if log
                                else "\u03c4 (between-study SD)", fontsize=small)
-                title = f"\u03c4: {fmt.effect_ci(s.get('mean'), cl, cu, digits)}"
+                title = f"\u03c4: {fmt.effect_ci(C.centre(s), cl, cu, digits)}"
             pax.set_title(title, fontsize=small, loc="left", pad=3)
         fig_w = fig.get_size_inches()[0]
         lines = _wrap(text, (fig_w - 8 / MM_PER_INCH) * PT_PER_INCH, cap_size)

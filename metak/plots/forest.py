@@ -94,7 +94,7 @@ def _bayes_rows(ma, nat, digits) -> list[Row]:
     lv = fmt.level_label(C.level(ma))
     if C.has(mu.get("mean")) and C.has(mu.get("ci_lower")) and C.has(mu.get("ci_upper")):
         rows.append(Row("bayes", {
-            "label": f"Bayesian \u03bc ({lv} CrI)",
+            "label": f"Bayesian \u03bc, median ({lv} CrI)",
             "ci": fmt.effect_ci(nat(C.centre(mu, C.is_log(ma))), nat(mu["ci_lower"]), nat(mu["ci_upper"]),
                                 digits, ratio=C.is_log(ma))},
             {"effect": (Mark("diamond", nat(C.centre(mu, C.is_log(ma))), nat(mu["ci_lower"]),
