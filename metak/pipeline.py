@@ -209,10 +209,25 @@ def _bayes(ms, table, out_dir, warnings):
     return result.to_dict()
 
 
+def _check_trial_paths(spec: AnalysisSpec) -> None:
+    """``trials:`` entries that name nothing are the spec's error, at its line."""
+    from .records import expand_paths
+
+    problems = []
+    for raw, line in zip(spec.trials, spec.trials_lines or (None,) * len(spec.trials)):
+        _, missing = expand_paths([raw], base=spec.base)
+        for p in missing:
+            where = (spec.base / raw).resolve()
+            problems.append(Problem(spec.path, line, "trials", f"'{raw}': {p.message} (looked for {where})"))
+    if problems:
+        raise InvalidSpec(problems)
+
+
 def analyze(spec_path, *, out_dir=None) -> dict:
     """Run every meta-analysis of an analysis spec; return the results document (a dict)."""
     spec_path = Path(spec_path)
     spec: AnalysisSpec = load_spec(spec_path, rel(spec_path))
+    _check_trial_paths(spec)
     trials = load_trials(spec.trials, base=spec.base)
     doc = header(spec, spec_path, trials)
     for ms in spec.meta_analyses:

@@ -129,3 +129,27 @@ def test_plot_redraws_from_a_results_file(metak_cmd, tmp_path):
     malformed.write_text('{"meta_analyses": [1]}')
     p = run(metak_cmd, "plot", malformed)
     assert p.returncode == 1 and "not a readable metak results file" in p.stderr
+
+
+def test_wrong_file_kinds_are_named_in_one_line(metak_cmd, tmp_path):
+    out = tmp_path / "out"
+    p = run(metak_cmd, "analyze", ROOT / "trials" / "dakwar2019.yaml", "--out", out)
+    assert p.returncode == 1 and not out.exists()
+    assert p.stderr.count("\n") == 1 and "this is a trial record (it has arms and outcomes), not an analysis spec" in p.stderr
+    p = run(metak_cmd, "validate", ROOT / "analyses" / "dropout.yaml")
+    assert p.returncode == 1
+    assert "dropout.yaml:1: this is an analysis spec (it has meta_analyses), not a trial record" in p.stderr
+    assert "unknown key" not in p.stderr
+    tab = tmp_path / "tab.yaml"
+    tab.write_text("metak: 1\nid: x\n\ttitle: y\n")
+    p = run(metak_cmd, "validate", tab)
+    assert p.returncode == 1 and "tab.yaml:3: a tab character: YAML indents with spaces only" in p.stderr
+
+
+def test_trials_path_that_names_nothing_is_the_specs_error(metak_cmd, tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text((ROOT / "analyses" / "dropout.yaml").read_text().replace("trials: ../trials", "trials: ../nope"))
+    line = next(i for i, t in enumerate(spec.read_text().splitlines(), 1) if t.startswith("trials:"))
+    p = run(metak_cmd, "analyze", spec, "--out", tmp_path / "out")
+    assert p.returncode == 1 and not (tmp_path / "out").exists()
+    assert f"s.yaml:{line}: trials: '../nope': no such file or folder" in p.stderr

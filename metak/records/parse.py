@@ -336,6 +336,11 @@ def _unique(c: Checker, key: str, what: str):
 def parse_trial(doc: Located, sha256: str = "") -> tuple[Trial | None, list[Problem]]:
     """Validate a loaded document; return (Trial, []) or (None, every problem)."""
     c = Checker(doc)
+    data = doc.data
+    if isinstance(data, dict) and "meta_analyses" in data and "arms" not in data:
+        c.add((), "this is an analysis spec (it has meta_analyses), not a trial record: run it with "
+                  "`metak analyze`, and keep specs out of the trials folder")
+        return None, c.problems
     top = c.mapping((), TOP_REQUIRED, TOP_OPTIONAL)
     if top is None:
         return None, c.problems

@@ -127,6 +127,9 @@ def loads_located(text: str, name: str) -> tuple[Located | None, list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         msg = " ".join(x for x in (exc.context, exc.problem) if x) or "YAML syntax error"
+        if "'\\t'" in msg or "\t" in msg:
+            return None, [Problem(name, line, "", "a tab character: YAML indents with spaces only; "
+                                                  "replace the tab with spaces")]
         return None, [Problem(name, line, "", f"YAML syntax error: {msg}")]
     except yaml.YAMLError as exc:
         return None, [Problem(name, None, "", f"YAML error: {exc}")]

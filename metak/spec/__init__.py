@@ -131,6 +131,11 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
 
 def parse_spec(doc, sha256: str = "", base: Path | None = None) -> tuple[AnalysisSpec | None, list[Problem]]:
     c = Checker(doc)
+    data = doc.data
+    if isinstance(data, dict) and "meta_analyses" not in data and ("arms" in data or "outcomes" in data):
+        c.add((), "this is a trial record (it has arms and outcomes), not an analysis spec: `metak analyze` "
+                  "takes a spec with trials: and meta_analyses: (check a record with `metak validate`)")
+        return None, c.problems
     top = c.mapping((), TOP_REQUIRED, TOP_OPTIONAL)
     if top is None:
         return None, c.problems
@@ -155,8 +160,10 @@ def parse_spec(doc, sha256: str = "", base: Path | None = None) -> tuple[Analysi
         metas.append(ms)
     if c.problems:
         return None, sorted(c.problems, key=lambda p: p.line or 0)
+    raw = doc.data.get("trials")
+    lines = tuple(doc.line(("trials",) if isinstance(raw, str) else ("trials", i)) for i in range(len(trials)))
     return AnalysisSpec(title=title, trials=trials, meta_analyses=tuple(metas), description=description,
-                        path=doc.file, sha256=sha256, base=base or Path(".")), []
+                        path=doc.file, sha256=sha256, base=base or Path("."), trials_lines=lines), []
 
 
 def load_spec(path, display: str | None = None) -> AnalysisSpec:

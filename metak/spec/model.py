@@ -115,3 +115,5 @@ class AnalysisSpec:
     path: str = ""
     sha256: str = ""
     base: Path = Path(".")
+    #: the line of each ``trials:`` entry, for errors about them
+    trials_lines: tuple = ()
