@@ -37,7 +37,20 @@ def _cite(ctx, _param, value):
     ctx.exit(0)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Ctrl-C in any command: exit 130 (the shell's code for SIGINT), no traceback. Commands
+    write into a scratch folder and move files into place only at the end, so an interrupt
+    leaves nothing new and earlier output untouched."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: nothing was written", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="metak")
 @click.option("--cite", is_flag=True, expose_value=False, is_eager=True, callback=_cite,
               help="Print how to cite metak (BibTeX) and exit.")

@@ -153,3 +153,43 @@ def test_trials_path_that_names_nothing_is_the_specs_error(metak_cmd, tmp_path):
     p = run(metak_cmd, "analyze", spec, "--out", tmp_path / "out")
     assert p.returncode == 1 and not (tmp_path / "out").exists()
     assert f"s.yaml:{line}: trials: '../nope': no such file or folder" in p.stderr
+
+
+def test_ctrl_c_exits_130_and_writes_nothing(tmp_path):
+    """An interrupt anywhere in `metak analyze` (here: while fitting) exits 130, without a
+    traceback, and leaves an earlier results folder as it was."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text("earlier\n")
+    code = textwrap.dedent(f"""
+        import sys
+        import metak.pipeline
+        def interrupted(*a, **k):
+            raise KeyboardInterrupt
+        metak.pipeline.run_meta = interrupted
+        from metak.cli import main
+        sys.argv = ["metak", "analyze", {str(ROOT / "analyses" / "dropout.yaml")!r}, "--out", {str(out)!r}]
+        main()
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 130, p.stderr
+    assert "Traceback" not in p.stderr and "interrupted: nothing was written" in p.stderr
+    assert (out / "results.json").read_text() == "earlier\n" and sorted(out.iterdir()) == [out / "results.json"]
+
+
+def test_a_truncated_posterior_is_refused():
+    """PyMC hands back a partial trace after Ctrl-C; metak treats it as the interrupt it was."""
+    import pytest
+
+    from metak.bayes.mcmc import check_complete
+
+    class Post:
+        sizes = {"chain": 2, "draw": 1600}
+
+    class Spec:
+        chains, draws = 4, 20000
+
+    with pytest.raises(KeyboardInterrupt, match="2 chain"):
+        check_complete(type("I", (), {"posterior": Post})(), Spec)
+    Spec.chains, Spec.draws = 2, 1600
+    check_complete(type("I", (), {"posterior": Post})(), Spec)

@@ -142,10 +142,27 @@ def sample(spec, *, y=None, v=None, tables=None, labels=None, cores=None):
     target = spec.target_accept if spec.target_accept is not None else default_target_accept(k)
     cores = cores if cores is not None else default_cores(k, spec.chains)
     with model, _quiet():
-        idata = pm.sample(draws=spec.draws, tune=spec.tune, chains=spec.chains, cores=cores,
-                          random_seed=spec.seed, target_accept=target, progressbar=False,
-                          compute_convergence_checks=False)
+        try:
+            idata = pm.sample(draws=spec.draws, tune=spec.tune, chains=spec.chains, cores=cores,
+                              random_seed=spec.seed, target_accept=target, progressbar=False,
+                              compute_convergence_checks=False)
+        except ValueError as exc:
+            # PyMC swallows a Ctrl-C during tuning and then fails to build the (empty) trace
+            if "Not enough samples" in str(exc):
+                raise KeyboardInterrupt("sampling was interrupted during tuning") from None
+            raise
+    check_complete(idata, spec)
     return idata, target
+
+
+def check_complete(idata, spec) -> None:
+    """PyMC returns what it has when sampling is interrupted (Ctrl-C after tuning): a shorter
+    posterior than asked for must never be summarised and saved as if it were complete."""
+    sizes = idata.posterior.sizes
+    chains, draws = int(sizes.get("chain", 0)), int(sizes.get("draw", 0))
+    if (chains, draws) != (spec.chains, spec.draws):
+        raise KeyboardInterrupt(f"sampling was interrupted: {chains} chain(s) x {draws} draws of "
+                                f"{spec.chains} x {spec.draws}")
 
 
 def _diagnostics(idata, spec, target, warnings):
