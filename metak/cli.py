@@ -130,7 +130,8 @@ def _analyze_help() -> str:
 @click.argument("spec", type=click.Path())
 @click.option("--out", "out_dir", type=click.Path(), default=None,
               help="Folder for results.json, summary.csv and figures (default: results/<spec name>).")
-@click.option("--json", "as_json", is_flag=True, help="Also print results.json to stdout.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print results.json to stdout instead of the table (the files are written as usual).")
 @click.option("--no-figures", is_flag=True, help="Do not draw figures.")
 def analyze(spec, out_dir, as_json, no_figures):
     from .errors import MetakError, InvalidInput
@@ -191,11 +192,24 @@ def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale):
 
         if kind not in KINDS:
             raise MetakError(f"--kind {kind!r} is not one of {', '.join(KINDS)}")
+        from .errors import AnalysisError
+
         out.mkdir(parents=True, exist_ok=True)
+        skipped = []
         for ma in metas:
             target = out / f"{ma['id']}-{kind}.{fmt}"
-            render(ma, kind, target, size=width, dpi=dpi, greyscale=greyscale)
+            try:
+                render(ma, kind, target, size=width, dpi=dpi, greyscale=greyscale)
+            except AnalysisError as exc:
+                if ma_id is not None or len(metas) == 1:
+                    raise
+                skipped.append(f"skipped {ma['id']}: {exc}")  # draw what can be drawn
+                continue
             click.echo(f"wrote {target}")
+        for line in skipped:
+            click.echo(line, err=True)
+        if len(skipped) == len(metas):
+            sys.exit(1)
     except (MetakError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -193,3 +193,31 @@ def test_a_truncated_posterior_is_refused():
         check_complete(type("I", (), {"posterior": Post})(), Spec)
     Spec.chains, Spec.draws = 2, 1600
     check_complete(type("I", (), {"posterior": Post})(), Spec)
+
+
+def test_plot_without_id_draws_what_it_can_and_names_the_rest(metak_cmd, tmp_path):
+    res = ROOT / "docs" / "examples" / "bcg" / "results" / "results.json"
+    p = run(metak_cmd, "plot", res, "--kind", "bubble", "--format", "svg", "--out", tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["latitude-bubble.svg"]
+    assert "skipped latitude_year_knha: bubble plot" in p.stderr and "skipped allocation: bubble plot" in p.stderr
+    p = run(metak_cmd, "plot", res, "--kind", "bubble", "--id", "allocation", "--out", tmp_path)
+    assert p.returncode == 1 and "needs meta_regression" in p.stderr
+
+
+def test_figures_the_data_cannot_support_are_skipped_with_a_reason():
+    import json
+
+    import pytest
+
+    from metak.errors import AnalysisError
+    from metak.plots import funnel, subgroup_forest
+
+    doc = json.loads((ROOT / "docs" / "examples" / "bcg" / "results" / "results.json").read_text())
+    ma = next(m for m in doc["meta_analyses"] if m["id"] == "allocation")
+    one = {**ma, "subgroups": {**ma["subgroups"], "groups": ma["subgroups"]["groups"][:1]}}
+    with pytest.raises(AnalysisError, match="at least two subgroups"):
+        subgroup_forest(one)
+    with pytest.raises(AnalysisError, match=r"at least 3 studies .* \(it has 2\)"):
+        funnel({**ma, "studies": ma["studies"][:2]})
+    funnel({**ma, "studies": ma["studies"][:3]})

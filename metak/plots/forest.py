@@ -247,6 +247,8 @@ def build_subgroup(ma: Mapping, *, data: bool | None = None, weights: bool | Non
         heading_of = lambda v: fmt.CONTROL_TYPES.get(v, fmt.capitalise(fmt.pretty_id(v or "other")))  # noqa: E731
     studies = ma.get("studies") or []
     C.require(studies, ma, "subgroup", "'studies'")
+    C.require(len(block["subgroups"]) >= 2, ma, "subgroup",
+              "at least two subgroups (every study is in one group: there is nothing to compare)")
     nat = C.to_natural(ma)
     lv = C.level(ma)
     names = C.arm_names(ma, arm_labels)

@@ -73,7 +73,9 @@ def funnel(ma: Mapping, ax=None, *, contours: bool = False,
     """
     C.require_ma(ma, "funnel")
     studies = [s for s in ma.get("studies") or [] if not fmt.is_missing(s.get("yi")) and _se(s)]
-    C.require(studies, ma, "funnel", "studies with an effect 'yi' and a standard error")
+    C.require(len(studies) >= 3, ma, "funnel",
+              f"at least 3 studies with an effect 'yi' and a standard error (it has {len(studies)}): "
+              "a funnel of fewer shows nothing")
     colours = palette(greyscale)
     log = C.is_log(ma)
     nat = C.to_natural(ma)
