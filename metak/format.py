@@ -43,6 +43,21 @@ def clean_pair(pair):
     return None if a is None and b is None else [a, b]
 
 
+def as_floats(x, name: str):
+    """``x`` as a float array, or a plain MetakError saying what ``name`` must be (for the
+    Python API: ``fit(df, "vi")`` must not end in a NumPy traceback)."""
+    from .errors import MetakError
+
+    if isinstance(x, str) or (hasattr(x, "columns") and hasattr(x, "iloc")):
+        kind = "a column name" if isinstance(x, str) else "a DataFrame"
+        raise MetakError(f"{name} must be numbers (a list or array of floats), not {kind}; "
+                         f"for a DataFrame pass df['{name}'] or use metak.escalc")
+    try:
+        return np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise MetakError(f"{name} must be numbers (a list or array of floats): {exc}") from None
+
+
 def fixed(x, digits: int = 4, missing: str = "NA") -> str:
     """``x`` with ``digits`` decimals, ``missing`` for None or non-finite values."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):

@@ -225,6 +225,8 @@ def _check_trial_paths(spec: AnalysisSpec) -> None:
 
 def analyze(spec_path, *, out_dir=None) -> dict:
     """Run every meta-analysis of an analysis spec; return the results document (a dict)."""
+    if not isinstance(spec_path, (str, Path)):
+        raise MetakError(f"analyze takes the path of an analysis spec (a YAML file), not {type(spec_path).__name__}")
     spec_path = Path(spec_path)
     spec: AnalysisSpec = load_spec(spec_path, rel(spec_path))
     _check_trial_paths(spec)

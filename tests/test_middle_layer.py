@@ -430,3 +430,19 @@ def test_mh_risk_difference_keeps_double_zero_tables_as_metafor(bcg):
     assert ma["k"] == 6 and abs(ma["estimate"] - case["estimate"]) < 1e-9 and abs(ma["se"] - case["se"]) < 1e-9
     assert abs(ma["q"] - case["q"]) < 1e-9 and ma["q_df"] == case["q_df"] == 4
     assert any("kept in the MH risk difference" in w for w in ma["warnings"])
+
+
+def test_python_api_errors_are_plain_metak_errors():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"yi": [0.1, 0.2], "vi": [0.01, 0.02]})
+    with pytest.raises(MetakError, match="analyze takes the path of an analysis spec"):
+        metak.analyze({"title": "x"})
+    with pytest.raises(MetakError, match=r"yi must be numbers .* not a DataFrame; for a DataFrame pass df\['yi'\]"):
+        metak.fit(df, "vi")
+    with pytest.raises(MetakError, match="trial records are read from paths"):
+        metak.load_trials(df)
+    with pytest.raises(MetakError, match="could not convert string to float: 'x'"):
+        metak.fit([1, 2, "x"], [1, 1, 1])
+    with pytest.raises(MetakError, match="vi must be numbers"):
+        metak.fit_batch([[0.1, 0.2]], "vi")
+    assert metak.fit(df["yi"], df["vi"]).k == 2

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import special
 
 from ..errors import ConvergenceWarning, MetakError
+from ..format import as_floats
 from .result import CommonEffect, MetaResult
 from .tau2 import ESTIMATORS, solve_q
 
@@ -165,8 +166,8 @@ def _as_2d(yi, vi):
             Y[i, : len(a)] = a
             V[i, : len(b)] = b
     else:
-        Y = np.array(yi, dtype=float, ndmin=2)
-        V = np.array(vi, dtype=float, ndmin=2)
+        Y = np.array(as_floats(yi, "yi"), ndmin=2)
+        V = np.array(as_floats(vi, "vi"), ndmin=2)
     if Y.shape != V.shape:
         raise MetakError(f"yi and vi have different shapes {Y.shape} and {V.shape}")
     M = np.isfinite(Y) & np.isfinite(V)
@@ -315,8 +316,8 @@ def fit(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95) -> M
     method, test, level = check_settings(method, test, level)
     if method not in IV_METHODS:
         raise MetakError(f"method {method} needs 2x2 tables (use metak.estimators.fit_tables)")
-    y = np.asarray(yi, dtype=float).ravel()
-    v = np.asarray(vi, dtype=float).ravel()
+    y = as_floats(yi, "yi").ravel()
+    v = as_floats(vi, "vi").ravel()
     if y.shape != v.shape:
         raise MetakError(f"yi and vi have different lengths ({y.size} and {v.size})")
     ok = np.isfinite(y) & np.isfinite(v)

@@ -44,6 +44,7 @@ import numpy as np
 from scipy import special
 
 from ..errors import MetakError
+from ..format import as_floats
 from .fit import IV_METHODS, check_settings
 
 from .tau2_mods import _WLS, _standardise, _tau2, tau2_regression  # noqa: F401  (tau2_regression re-exported)
@@ -239,9 +240,9 @@ def fit_regression(yi, vi, X, *, method: str = "REML", test: str = "z", level: f
     if method not in IV_METHODS:
         raise MetakError(f"meta-regression is an inverse-variance model; method {method} is not possible "
                          f"(use one of {', '.join(IV_METHODS)})")
-    y = np.asarray(yi, dtype=float).ravel()
-    v = np.asarray(vi, dtype=float).ravel()
-    X, names = check_design(X, names)
+    y = as_floats(yi, "yi").ravel()
+    v = as_floats(vi, "vi").ravel()
+    X, names = check_design(as_floats(X, "X"), names)
     if not (y.size == v.size == X.shape[0]):
         raise MetakError(f"yi ({y.size}), vi ({v.size}) and X ({X.shape[0]} rows) differ in length")
     if not (np.isfinite(y).all() and np.isfinite(v).all()):

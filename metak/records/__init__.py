@@ -26,6 +26,11 @@ def expand_paths(paths, base: Path | None = None) -> tuple[list[Path], list[Prob
     problems: list[Problem] = []
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    from ..errors import MetakError
+
+    if isinstance(paths, dict) or hasattr(paths, "columns") or not all(isinstance(p, (str, os.PathLike)) for p in paths):
+        raise MetakError("trial records are read from paths: a file, a folder or a glob, or a list of them "
+                         f"(got {type(paths).__name__})")
     for raw in paths:
         p = Path(raw)
         if base is not None and not p.is_absolute():
