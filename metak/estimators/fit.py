@@ -162,9 +162,11 @@ def _as_2d(yi, vi):
         width = max(len(r) for r in yi)
         Y = np.full((len(yi), width), np.nan)
         V = np.full((len(yi), width), np.nan)
+        if not isinstance(vi, (list, tuple)) or len(vi) != len(yi):
+            raise MetakError("vi must be numbers in the same shape as yi (a list of arrays, one per meta-analysis)")
         for i, (a, b) in enumerate(zip(yi, vi)):
-            Y[i, : len(a)] = a
-            V[i, : len(b)] = b
+            Y[i, : len(a)] = as_floats(a, "yi")
+            V[i, : len(b)] = as_floats(b, "vi")
     else:
         Y = np.array(as_floats(yi, "yi"), ndmin=2)
         V = np.array(as_floats(vi, "vi"), ndmin=2)
