@@ -173,7 +173,64 @@ def _fisher(Y, V, M, k, tau2, reml: bool):
         # Near the optimum, Fisher steps can cycle at a scale where the likelihood no longer
         # resolves them; the score itself does, so finish those rows by bisection on it.
         tau2, converged = _polish(Y, V, M, tau2, converged, reml)
+    tau2 = _global_maximum(Y, V, M, k, tau2, reml)
     return tau2, converged | np.zeros(m, bool)
+
+
+#: points of the likelihood scan that looks for a second maximum (see _global_maximum)
+GRID = 64
+
+
+def _global_maximum(Y, V, M, k, tau2, reml: bool):
+    """The (restricted) likelihood of tau² can have two maxima, one at 0 and one inside
+    (common with very unequal vi): Fisher scoring finds one of them, not always the higher.
+    Scan the likelihood at 0 and on a geometric grid up to twice the largest squared
+    deviation of the effects (beyond it the likelihood only falls), and where a grid point
+    beats the Fisher solution, refine it by golden-section search between its neighbours;
+    keep whichever is higher. O(k GRID) per row, all rows at once (tests/test_estimators_global.py)."""
+    active = k > 1
+    if not active.any():
+        return tau2
+    ll_hat = _loglik(Y, V, M, tau2, reml)
+    mean = (M * Y).sum(1) / np.maximum(k, 1)
+    top = 2 * (M * (Y - mean[:, None]) ** 2).max(1) + 1e-12
+    steps = np.concatenate([[0.0], np.geomspace(1e-6, 1.0, GRID)])
+    grid = top[:, None] * steps[None, :]  # (m, GRID + 1)
+    lls = np.stack([_loglik(Y, V, M, grid[:, j], reml) for j in range(grid.shape[1])], axis=1)
+    j = lls.argmax(1)
+    rows = np.arange(Y.shape[0])
+    best = lls[rows, j]
+    better = active & (best > ll_hat + 1e-10 * np.maximum(1.0, np.abs(ll_hat)))
+    if not better.any():
+        return tau2
+    idx = np.where(better)[0]
+    jj = j[idx]
+    lo = grid[idx, np.maximum(jj - 1, 0)]
+    hi = grid[idx, np.minimum(jj + 1, grid.shape[1] - 1)]
+    y, v, mm = Y[idx], V[idx], M[idx]
+    phi = (np.sqrt(5) - 1) / 2
+    a, b = lo.copy(), hi.copy()
+    c, d = b - phi * (b - a), a + phi * (b - a)
+    fc, fd = _loglik(y, v, mm, c, reml), _loglik(y, v, mm, d, reml)
+    for _ in range(80):
+        left = fc >= fd  # the maximum is in [a, d]
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        c_new = b - phi * (b - a)
+        d_new = a + phi * (b - a)
+        c, d = np.where(left, c_new, d), np.where(left, c, d_new)
+        fc_new = _loglik(y, v, mm, c, reml)
+        fd_new = _loglik(y, v, mm, d, reml)
+        fc, fd = np.where(left, fc_new, fd), np.where(left, fc, fd_new)
+        if np.all(b - a <= 1e-14 * np.maximum(1.0, b)):
+            break
+    cand = 0.5 * (a + b)
+    # the boundary itself may be the maximum (the grid's best point was 0 or its neighbour)
+    cand = np.where(_loglik(y, v, mm, np.zeros(len(idx)), reml) >= _loglik(y, v, mm, cand, reml), 0.0, cand)
+    out = tau2.copy()
+    take = _loglik(y, v, mm, cand, reml) > ll_hat[idx]
+    out[idx[take]] = cand[take]
+    return out
 
 
 def _score(Y, V, M, tau2, reml: bool):
