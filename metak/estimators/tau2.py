@@ -17,7 +17,10 @@ import numpy as np
 
 #: convergence tolerance for the iterative estimators (metafor uses 1e-5; ours is tighter,
 #: so that the estimate is the exact maximiser / root and not metafor's stopping point)
-TOL = 1e-8
+TOL = 1e-10
+#: absolute floor of the convergence test: tau² of a risk difference is often ~1e-4, where a
+#: test relative to max(1, tau²) would stop four digits early
+TOL_ABS = 1e-15
 MAX_ITER = 100
 
 
@@ -164,7 +167,7 @@ def _fisher(Y, V, M, k, tau2, reml: bool):
             if not worse.any():
                 break
             step = np.where(worse, step / 2, step)
-        done = np.abs(new - t) <= TOL * np.maximum(1.0, t)
+        done = np.abs(new - t) <= TOL * t + TOL_ABS
         tau2[idx] = new
         converged[idx[done]] = True
         keep = ~done
