@@ -135,8 +135,11 @@ def escalc(data, measure: str, *, ai=None, bi=None, ci=None, di=None, n1i=None, 
     is not estimable), the input untouched.
 
     >>> import pandas as pd
+    >>> import metak
     >>> df = pd.DataFrame({"tpos": [4, 6], "tneg": [119, 300], "cpos": [11, 29], "cneg": [128, 274]})
-    >>> metak.escalc(df, "RR", ai="tpos", bi="tneg", ci="cpos", di="cneg")  # doctest: +SKIP
+    >>> out = metak.escalc(df, "RR", ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> [round(x, 4) for x in out["yi"]], [round(x, 4) for x in out["vi"]]   # metafor's dat.bcg rows 1-2
+    ([-0.8893, -1.5854], [0.3256, 0.1946])
     """
     import pandas as pd
 
