@@ -108,7 +108,7 @@ def draw_figures(doc: dict, folder: Path) -> list[Path]:
     the reason added to that meta-analysis's warnings.
     """
     from .errors import AnalysisError
-    from .plots import render
+    from .plots.render import render_many
 
     folder.mkdir(parents=True, exist_ok=True)
     files = []
@@ -117,10 +117,8 @@ def draw_figures(doc: dict, folder: Path) -> list[Path]:
             continue
         for kind in ma.get("figures", ("forest",)):
             try:
-                for ext in ("pdf", "png"):
-                    path = folder / f"{ma['id']}-{kind}.{ext}"
-                    render(ma, kind, path, size="double_column", dpi=300)
-                    files.append(path)
+                paths = [folder / f"{ma['id']}-{kind}.{ext}" for ext in ("pdf", "png")]
+                files.extend(render_many(ma, kind, paths, size="double_column", dpi=300))
             except AnalysisError as exc:
                 ma["warnings"].append(f"figure '{kind}' not drawn: {exc}")
     return files

@@ -6,6 +6,8 @@ import io
 from collections.abc import Mapping
 from pathlib import Path
 
+from contextlib import contextmanager
+
 from matplotlib import rc_context
 
 from ._style import FONT_SIZE, rc
@@ -33,6 +35,28 @@ def format_of(path, fmt: str | None = None) -> str:
     return FORMATS[name]
 
 
+@contextmanager
+def _lean_font_subsets():
+    """Embed fonts in PDFs without their OpenType layout tables (GPOS, GSUB, GDEF).
+
+    matplotlib lays out every glyph itself and writes its position, so a viewer never uses
+    them; but fontTools decompiles and subsets DejaVu's large GPOS for every PDF (about
+    0.4 s a file, most of `metak analyze`'s time). Fonts stay embedded as TrueType (Type 42),
+    which Type 3 could not be: it cannot hold tau² or the minus sign. The fontTools default
+    is restored on exit, so nothing outside the save changes."""
+    try:
+        from fontTools import subset
+    except ImportError:  # pragma: no cover - matplotlib requires fontTools
+        yield
+        return
+    saved = subset.Options._drop_tables_default
+    subset.Options._drop_tables_default = list(saved) + ["GPOS", "GSUB", "GDEF"]
+    try:
+        yield
+    finally:
+        subset.Options._drop_tables_default = saved
+
+
 def save(fig, path, *, fmt: str | None = None, dpi: float = 300) -> Path:
     """Save ``fig`` reproducibly: fonts embedded (TrueType in PDF, text as text in SVG),
     no timestamps, a fixed SVG id salt; TIFF as RGB, LZW-compressed."""
@@ -41,7 +65,7 @@ def save(fig, path, *, fmt: str | None = None, dpi: float = 300) -> Path:
     kwargs = {"format": f, "dpi": dpi, "facecolor": "white"}
     if f in _METADATA:
         kwargs["metadata"] = _METADATA[f]
-    with rc_context(rc()):
+    with rc_context(rc()), _lean_font_subsets():
         if f == "tiff":
             _save_tiff(fig, path, dpi)
         else:
@@ -91,11 +115,20 @@ def render(ma: Mapping, kind: str, path, *, size="single_column", dpi: float = 3
     Path
         ``path``.
     """
+    return render_many(ma, kind, [path], size=size, dpi=dpi, greyscale=greyscale, fmt=fmt,
+                       fontsize=fontsize, **options)[0]
+
+
+def render_many(ma: Mapping, kind: str, paths, *, size="single_column", dpi: float = 300,
+                greyscale: bool = False, fmt: str | None = None, fontsize: float = FONT_SIZE,
+                **options) -> list[Path]:
+    """:func:`render` to several files (e.g. PDF and PNG) from one drawing."""
     from ..registry import FIGURES
 
     if kind not in FIGURES:
         raise ValueError(f"unknown figure kind {kind!r}; kinds are {', '.join(KINDS)}")
-    format_of(path, fmt)   # fail before drawing
+    for p in paths:
+        format_of(p, fmt)   # fail before drawing
     artists = FIGURES[kind].plotter()(ma, None, size=size, greyscale=greyscale, fontsize=fontsize,
-                             **options)
-    return save(artists.figure, path, fmt=fmt, dpi=dpi)
+                                      **options)
+    return [save(artists.figure, p, fmt=fmt, dpi=dpi) for p in paths]
