@@ -61,3 +61,13 @@ def test_the_cases_are_bimodal():
         # local maxima of the scan (the boundary counts when the likelihood falls from it)
         peaks = int(lls[0] > lls[1]) + int(np.sum((lls[1:-1] > lls[:-2]) & (lls[1:-1] > lls[2:])))
         assert peaks >= 2, case["row"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c['method']}-row{c['row']}" for c in CASES])
+def test_meta_regression_engine_finds_the_same_global_maximum(case):
+    """X = 1 through the meta-regression engine: the same global maximum as fit()."""
+    y, v = np.array(case["yi"]), np.array(case["vi"])
+    f = metak.fit(y, v, method=case["method"])
+    r = metak.fit_regression(y, v, np.ones((len(y), 1)), method=case["method"])
+    assert (r.tau2 or 0.0) == pytest.approx(f.tau2, abs=1e-9)
+    assert r.coefficients[0].estimate == pytest.approx(f.estimate, abs=1e-8)

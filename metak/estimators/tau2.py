@@ -228,6 +228,18 @@ def _global_maximum(Y, V, M, k, tau2, reml: bool):
         if np.all(b - a <= 1e-14 * np.maximum(1.0, b)):
             break
     cand = 0.5 * (a + b)
+    # golden section is good to ~sqrt(eps) (the likelihood is flat at its maximum): bisect the
+    # score, which changes sign there, in a bracket around it
+    width = np.maximum(b - a, 1e-6 * cand)
+    lo, hi = np.maximum(0.0, cand - 10 * width), cand + 10 * width
+    ok = (_score(y, v, mm, lo, reml) > 0) & (_score(y, v, mm, hi, reml) < 0)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        pos = _score(y, v, mm, mid, reml) > 0
+        lo, hi = np.where(pos, mid, lo), np.where(pos, hi, mid)
+        if np.all(hi - lo <= 1e-15 * np.maximum(1.0, hi)):
+            break
+    cand = np.where(ok, 0.5 * (lo + hi), cand)
     # the boundary itself may be the maximum (the grid's best point was 0 or its neighbour)
     cand = np.where(_loglik(y, v, mm, np.zeros(len(idx)), reml) >= _loglik(y, v, mm, cand, reml), 0.0, cand)
     out = tau2.copy()

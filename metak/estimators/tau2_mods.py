@@ -163,11 +163,75 @@ def _fisher(y, v, X, reml):
             if ll_new >= ll - 1e-13 * abs(ll):
                 break
             step /= 2
-        done = abs(new - t) <= TOL * max(1.0, t)
+        done = abs(new - t) <= TOL * t + 1e-15
         t, f, ll = new, f_new, ll_new
         if done:
-            return t, True
+            return _global_maximum(y, v, X, t, ll, reml), True
     return t, False
+
+
+GRID = 64
+
+
+def _global_maximum(y, v, X, t, ll_hat, reml):
+    """As the fast path's: the likelihood may have a second, higher maximum that Fisher
+    scoring did not reach (one at 0 and one inside). Scan it at 0 and on a geometric grid up
+    to twice the largest squared OLS residual, refine a better grid point by golden-section
+    search between its neighbours, keep the higher maximum."""
+    e = _WLS(y, np.ones_like(v), X).e
+    top = 2 * float((e**2).max()) + 1e-12
+
+    def ll(t2):
+        return _loglik(y, v, t2, _WLS(y, v + t2, X), reml)
+
+    grid = top * np.concatenate([[0.0], np.geomspace(1e-6, 1.0, GRID)])
+    lls = np.array([ll(g) for g in grid])
+    j = int(lls.argmax())
+    if lls[j] <= ll_hat + 1e-10 * max(1.0, abs(ll_hat)):
+        return t
+    a, b = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]
+    phi = (math.sqrt(5) - 1) / 2
+    c, d = b - phi * (b - a), a + phi * (b - a)
+    fc, fd = ll(c), ll(d)
+    for _ in range(120):
+        if fc >= fd:
+            b, d, fd = d, c, fc
+            c = b - phi * (b - a)
+            fc = ll(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + phi * (b - a)
+            fd = ll(d)
+        if b - a <= 1e-14 * max(1.0, b):
+            break
+    cand = 0.5 * (a + b)
+    if ll(0.0) >= ll(cand):
+        cand = 0.0
+    else:
+        cand = _polish(y, v, X, cand, max(b - a, 1e-6 * cand), reml)
+    return cand if ll(cand) > ll_hat else t
+
+
+def _score(y, v, X, t2, reml):
+    f = _WLS(y, v + t2, X)
+    return f.ypp - (f.traces()[0] if reml else f.w.sum())
+
+
+def _polish(y, v, X, t2, width, reml):
+    """A golden-section maximum is good to ~sqrt(eps) (the likelihood is flat there): bisect
+    the score, which changes sign at the maximum, in a bracket around it."""
+    lo, hi = max(0.0, t2 - 10 * width), t2 + 10 * width
+    if not (_score(y, v, X, lo, reml) > 0 > _score(y, v, X, hi, reml)):
+        return t2
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if _score(y, v, X, mid, reml) > 0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-15 * max(1.0, hi):
+            break
+    return 0.5 * (lo + hi)
 
 
 def tau2_regression(y, v, X, method: str) -> tuple[float, bool]:
