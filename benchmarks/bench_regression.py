@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
 import metak
+from bench_fit import timed  # run as a script: benchmarks/ is on sys.path
 
 
 def simulate(k, rng):
@@ -28,15 +27,6 @@ def simulate(k, rng):
     x2 = rng.integers(0, 2, k).astype(float)
     yi = rng.normal(0.3 - 0.1 * x1 + 0.2 * x2, np.sqrt(0.05 + vi))
     return yi, vi, np.column_stack([np.ones(k), x1, x2])
-
-
-def timed(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main():

@@ -233,13 +233,7 @@ def _global_maximum(Y, V, M, k, tau2, reml: bool):
     width = np.maximum(b - a, 1e-6 * cand)
     lo, hi = np.maximum(0.0, cand - 10 * width), cand + 10 * width
     ok = (_score(y, v, mm, lo, reml) > 0) & (_score(y, v, mm, hi, reml) < 0)
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        pos = _score(y, v, mm, mid, reml) > 0
-        lo, hi = np.where(pos, mid, lo), np.where(pos, hi, mid)
-        if np.all(hi - lo <= 1e-15 * np.maximum(1.0, hi)):
-            break
-    cand = np.where(ok, 0.5 * (lo + hi), cand)
+    cand = np.where(ok, _bisect_score(y, v, mm, lo, hi, reml, 1e-15), cand)
     # the boundary itself may be the maximum (the grid's best point was 0 or its neighbour)
     cand = np.where(_loglik(y, v, mm, np.zeros(len(idx)), reml) >= _loglik(y, v, mm, cand, reml), 0.0, cand)
     out = tau2.copy()
@@ -254,6 +248,17 @@ def _score(Y, V, M, tau2, reml: bool):
     mu = (w * Y).sum(1) / sw
     ypp = (w**2 * (Y - mu[:, None]) ** 2).sum(1)
     return ypp - (sw - (w**2).sum(1) / sw if reml else sw)
+
+
+def _bisect_score(y, v, m, lo, hi, reml, rtol):
+    """The root of the score in [lo, hi] (positive at lo, negative at hi), row by row."""
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        pos = _score(y, v, m, mid, reml) > 0
+        lo, hi = np.where(pos, mid, lo), np.where(pos, hi, mid)
+        if np.all(hi - lo <= rtol * np.maximum(1.0, hi)):
+            break
+    return 0.5 * (lo + hi)
 
 
 def _polish(Y, V, M, tau2, converged, reml):
@@ -271,14 +276,8 @@ def _polish(Y, V, M, tau2, converged, reml):
         lo = np.where(bad_lo, lo / 4, lo)
         lo = np.where(bad_lo & (lo < 1e-12), 0.0, lo)
         hi = np.where(bad_hi, hi * 4, hi)
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        pos = _score(y, v, m, mid, reml) > 0
-        lo, hi = np.where(pos, mid, lo), np.where(pos, hi, mid)
-        if np.all(hi - lo <= 1e-14 * np.maximum(1.0, hi)):
-            break
     out = tau2.copy()
-    out[rows] = np.where(at_zero, 0.0, 0.5 * (lo + hi))
+    out[rows] = np.where(at_zero, 0.0, _bisect_score(y, v, m, lo, hi, reml, 1e-14))
     done = converged.copy()
     done[rows] = True
     return out, done

@@ -58,12 +58,14 @@ class _WLS:
         return Linv.T @ Linv
 
     def traces(self) -> tuple[float, float]:
+        """tr P and tr PP through p x p matrices: with A^-1 and B = X'W²X, h = w diag(X A^-1 X')
+        and ||L^-1 B L^-T||² = tr((A^-1 B)²)."""
         w, X = self.w, self.X
-        Z = solve_triangular(self.L, X.T, lower=True)  # L^-1 X'  (p x k)
-        h = w * (Z**2).sum(0)
+        Ainv = self.vcov()
+        h = w * ((X @ Ainv) * X).sum(1)
         tr_p = float((w * (1 - h)).sum())
-        G = (Z * w**2) @ Z.T  # L^-1 X'W²X L^-T
-        tr_pp = float((w**2).sum() - 2 * (w**2 * h).sum() + (G**2).sum())
+        C = Ainv @ ((X * (w**2)[:, None]).T @ X)
+        tr_pp = float((w**2).sum() - 2 * (w**2 * h).sum() + np.trace(C @ C))
         return tr_p, tr_pp
 
     def logdet(self) -> float:
@@ -185,7 +187,7 @@ def _global_maximum(y, v, X, t, ll_hat, reml):
         return _loglik(y, v, t2, _WLS(y, v + t2, X), reml)
 
     grid = top * np.concatenate([[0.0], np.geomspace(1e-6, 1.0, GRID)])
-    lls = np.array([ll(g) for g in grid])
+    lls = _loglik_grid(y, v, X, grid, reml)
     j = int(lls.argmax())
     if lls[j] <= ll_hat + 1e-10 * max(1.0, abs(ll_hat)):
         return t
@@ -210,6 +212,30 @@ def _global_maximum(y, v, X, t, ll_hat, reml):
     else:
         cand = _polish(y, v, X, cand, max(b - a, 1e-6 * cand), reml)
     return cand if ll(cand) > ll_hat else t
+
+
+def _loglik_grid(y, v, X, grid, reml, block=16):
+    """The log-likelihood at many tau² values at once, by matrix products only: with
+    W (grid x k), A_g = sum_i w_gi x_i x_i' is W @ (x_i x_i'), X'W y is W @ (x_i y_i) and
+    e'We = W @ y² - 2 b'X'Wy + b'A b, so the scan costs a few GEMMs, not one WLS per point
+    (memory: block x k)."""
+    k, p = X.shape
+    xx = (X[:, :, None] * X[:, None, :]).reshape(k, p * p)
+    xy = X * y[:, None]
+    yy = y**2
+    out = []
+    for i in range(0, len(grid), block):
+        g = grid[i:i + block]
+        W = 1.0 / (v[None, :] + g[:, None])  # (b, k)
+        A = (W @ xx).reshape(len(g), p, p)
+        r = W @ xy
+        b = np.linalg.solve(A, r[..., None])[..., 0]
+        rss = W @ yy - 2 * (b * r).sum(1) + np.einsum("gp,gpq,gq->g", b, A, b)
+        ll = -0.5 * (np.log(v[None, :] + g[:, None]).sum(1) + rss)
+        if reml:
+            ll -= 0.5 * np.linalg.slogdet(A)[1]
+        out.append(ll)
+    return np.concatenate(out)
 
 
 def _score(y, v, X, t2, reml):
