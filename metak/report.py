@@ -107,7 +107,10 @@ def draw_figures(doc: dict, folder: Path) -> list[Path]:
     A kind whose data are absent (e.g. a blinding plot without guess tables) is skipped and
     the reason added to that meta-analysis's warnings.
     """
+    import warnings
+
     from .errors import AnalysisError
+    from .plots._figure import FigureWarning
     from .plots.render import render_many
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,7 +121,11 @@ def draw_figures(doc: dict, folder: Path) -> list[Path]:
         for kind in ma.get("figures", ("forest",)):
             try:
                 paths = [folder / f"{ma['id']}-{kind}.{ext}" for ext in ("pdf", "png")]
-                files.extend(render_many(ma, kind, paths, size="double_column", dpi=300))
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", FigureWarning)
+                    files.extend(render_many(ma, kind, paths, size="double_column", dpi=300))
+                ma["warnings"].extend(f"figure '{kind}': {w.message}" for w in caught
+                                      if issubclass(w.category, FigureWarning))
             except AnalysisError as exc:
                 ma["warnings"].append(f"figure '{kind}' not drawn: {exc}")
     return files

@@ -127,3 +127,22 @@ def test_batch_rows_with_one_study_follow_the_single_study_rule():
     b = metak.fit_batch([[0.4, np.nan], [0.1, 0.3]], [[0.04, np.nan], [0.01, 0.02]], test="hksj")
     r = metak.fit([0.4], [0.04], test="hksj")
     assert b.ci_lower[0] == pytest.approx(r.ci_lower) and np.isnan(b.df[0]) and b.df[1] == 1
+
+
+@pytest.mark.parametrize("measure,method", [("OR", "MH"), ("RR", "MH"), ("RD", "MH"), ("OR", "PETO")])
+def test_degenerate_tables_get_the_reason_in_words_and_no_runtime_warning(measure, method):
+    import warnings
+
+    from metak.effects import ContinuityCorrection, escalc_binary
+
+    t = np.array([[0, 10, 0, 10], [0, 5, 0, 7]], float)
+    yi, vi = escalc_binary(measure, *t.T, ContinuityCorrection(0.5, "only0", True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(MetakError, match="every table has no events in both arms, or only events"):
+            fit_tables(t, yi, vi, measure=measure, method=method)
+        # a table with a missing count is left out, as fit() leaves out a non-finite pair
+        t2 = np.array([[3, 7, 2, 8], [np.nan, 5, 1, 9], [4, 6, 2, 8]], float)
+        y2, v2 = escalc_binary(measure, *t2.T, ContinuityCorrection())
+        r = fit_tables(t2, y2, v2, measure=measure, method=method)
+        assert r.k == 2 and any("missing counts" in w for w in r.warnings)

@@ -589,3 +589,14 @@ def test_tiff_is_reproducible(ket, tmp_path):
     a = render(ket, "funnel", tmp_path / "a.tif", dpi=150).read_bytes()
     b = render(ket, "funnel", tmp_path / "b.tiff", dpi=150).read_bytes()
     assert a == b
+
+
+def test_a_forest_of_thousands_of_rows_is_capped_with_a_warning(bcg):
+    from metak.plots._figure import MAX_HEIGHT_IN, FigureWarning
+
+    many = copy.deepcopy(bcg)
+    many["studies"] = [dict(s, label=f"{s['label']} #{i}") for i in range(160) for s in bcg["studies"]]
+    with pytest.warns(FigureWarning, match="2080 rows would make the figure"):
+        art = forest(many, bayes=False)
+    assert art.figure.get_size_inches()[1] <= MAX_HEIGHT_IN + 1e-9
+    assert len(art.study_rows) == 2080

@@ -109,6 +109,11 @@ def fit_tables(tables, yi, vi, *, measure: str, method: str = "MH", test: str = 
         raise MetakError(f"no table with complete counts for the {method} estimate")
     a, b, c, d = t.T
     double_zero = ((a == 0) & (c == 0)) | ((b == 0) & (d == 0))
+    if double_zero.all():
+        what = "the risk difference is 0 with no variance" if measure == "RD" else \
+            f"they carry no information on the {'odds' if measure == 'OR' else 'risk'} ratio"
+        raise MetakError(f"every table has no events in both arms, or only events (double-zero): {what}; "
+                         f"the {method} estimate is undefined")
     keep_rd = method == "MH" and measure == "RD" and not drop00_rd
     use = ~double_zero if drop00 and not keep_rd else np.ones(len(a), bool)
     if drop00 and double_zero.any():

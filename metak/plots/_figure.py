@@ -12,6 +12,10 @@ from ._table import Table, draw_table, layout_rows, row_height_pt
 MARGIN_MM = 1.5
 
 
+class FigureWarning(UserWarning):
+    """A figure was drawn, but not as asked (e.g. its height was capped)."""
+
+
 def new_figure(width_in: float, height_in: float, margins_mm: tuple[float, float, float, float]
                = (MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM)):
     """A figure of the given size and one Axes inside margins (left, right, bottom, top)."""
@@ -29,11 +33,28 @@ def table_height_in(table: Table, fontsize: float, width_in: float) -> float:
     return rows * row_height_pt(fontsize) / PT_PER_INCH + 2 * MARGIN_MM / MM_PER_INCH
 
 
+#: the tallest figure metak draws (inches): 100 in at 300 dpi is 30,000 px, inside the
+#: 2^16-pixel limit of the raster backends; a forest of thousands of rows shrinks to fit
+MAX_HEIGHT_IN = 100.0
+
+
 def draw(table: Table, ax, *, fontsize: float = FONT_SIZE, greyscale: bool = False,
          size="single_column"):
-    """Draw a table on ``ax``, or on a new figure of width ``size`` whose height fits it."""
+    """Draw a table on ``ax``, or on a new figure of width ``size`` whose height fits it
+    (capped at :data:`MAX_HEIGHT_IN`, the text shrunk to fit, with a warning)."""
+    if ax is None:
+        w = width_inches(size)
+        h = table_height_in(table, fontsize, w)
+        if h > MAX_HEIGHT_IN:
+            import warnings
+
+            shrunk = fontsize * MAX_HEIGHT_IN / h
+            n_rows = sum(1 for r in table.rows if r.kind == "study")
+            warnings.warn(f"{n_rows} rows would make the figure {h:.0f} in tall; it is capped at "
+                          f"{MAX_HEIGHT_IN:.0f} in with {shrunk:.1f} pt text (draw subsets for a readable figure)",
+                          FigureWarning, stacklevel=3)
+            fontsize = shrunk
     with rc_context(rc(fontsize)):
         if ax is None:
-            w = width_inches(size)
-            _fig, ax = new_figure(w, table_height_in(table, fontsize, w))
+            _fig, ax = new_figure(w, min(table_height_in(table, fontsize, w), MAX_HEIGHT_IN))
         return draw_table(table, ax, fontsize=fontsize, colours=palette(greyscale))
