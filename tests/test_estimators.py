@@ -146,3 +146,4 @@ def test_degenerate_tables_get_the_reason_in_words_and_no_runtime_warning(measur
         y2, v2 = escalc_binary(measure, *t2.T, ContinuityCorrection())
         r = fit_tables(t2, y2, v2, measure=measure, method=method)
         assert r.k == 2 and any("missing counts" in w for w in r.warnings)
+        assert len(r.weights) == 3 and np.isnan(r.weights[1]) and abs(np.nansum(r.weights) - 100) < 1e-9

@@ -149,8 +149,10 @@ def fit_tables(tables, yi, vi, *, measure: str, method: str = "MH", test: str = 
     else:
         q = q_p = i2 = h2 = None
         q_df = None
-    weights = np.full(len(a), np.nan)
-    weights[use] = np.clip(100 * w / w.sum(), 0.0, 100.0)
+    kept = np.full(len(a), np.nan)
+    kept[use] = np.clip(100 * w / w.sum(), 0.0, 100.0)
+    weights = np.full(len(complete), np.nan)  # aligned with the caller's tables: NaN where left out
+    weights[complete] = kept
     if use.sum() == 1:
         warns.append(f"k = 1: a single table; the {method} estimate is that table's own, and heterogeneity is undefined")
     if not np.isfinite(se) or se <= 0:
