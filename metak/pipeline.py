@@ -68,8 +68,8 @@ def _order(table, weights, how: str):
     tie = [(r.record.label if r.record is not None else r.label, i) for i, r in enumerate(rows)]
     if how == "label":
         key = lambda i: tie[i]  # noqa: E731
-    elif how == "effect":
-        key = lambda i: (rows[i].yi, tie[i])  # noqa: E731
+    elif how == "effect":  # a study without its own yi (an MH RD double-zero table) goes last
+        key = lambda i: (not np.isfinite(rows[i].yi), rows[i].yi if np.isfinite(rows[i].yi) else 0.0, tie[i])  # noqa: E731
     elif how == "weight":  # heaviest first, as RevMan sorts by weight
         key = lambda i: (-(weights[i] if np.isfinite(weights[i]) else -1.0), tie[i])  # noqa: E731
     else:  # year or a characteristic: by value (numbers as numbers), rows without one last
@@ -196,6 +196,11 @@ def _subgroups(ms, table, model, warnings) -> dict:
 def _bayes(ms, table, out_dir, warnings):
     from .bayes import fit_bayes
 
+    finite = np.isfinite(table.yi) & np.isfinite(table.vi)
+    if not finite.all():  # MH RD keeps double-zero tables, which have no yi of their own
+        warnings.append(f"bayes: {int((~finite).sum())} stud(y/ies) without an effect size of their own "
+                        "(double-zero tables) left out of the Bayesian model")
+        table = table.subset(finite)
     tables = None
     if ms.bayes.likelihood == "binomial":
         t = table.tables

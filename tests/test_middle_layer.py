@@ -446,3 +446,54 @@ def test_python_api_errors_are_plain_metak_errors():
     with pytest.raises(MetakError, match="vi must be numbers"):
         metak.fit_batch([[0.1, 0.2]], "vi")
     assert metak.fit(df["yi"], df["vi"]).k == 2
+
+
+def _tables_corpus(root, tables, latitudes=None):
+    for f in (root / "trials").glob("*.yaml"):
+        f.unlink()
+    template = (BCG / "trials" / "aronson1948.yaml").read_text()
+    for i, (a, b, c, d) in enumerate(tables):
+        text = template.replace("aronson1948", f"z{i}").replace('"Aronson 1948"', f'"Z {i}"')
+        text = text.replace("bcg:     {events: 4, total: 123}", f"bcg:     {{events: {a}, total: {a + b}}}")
+        text = text.replace("control: {events: 11, total: 139}", f"control: {{events: {c}, total: {c + d}}}")
+        if latitudes is not None:
+            text = text.replace("latitude: 44 ", f"latitude: {latitudes[i]} ")
+        (root / "trials" / f"z{i}.yaml").write_text(text)
+
+
+def test_refits_without_an_estimate_do_not_stop_the_analysis(bcg):
+    """Found in review: an MH refit that is undefined (leave-one-out, a subgroup) used to abort
+    every meta-analysis; it is a null row with the reason. Double-zero rows of an MH risk
+    difference sort last by effect and stay out of the Bayesian model."""
+    _tables_corpus(bcg, [(1, 9, 3, 7), (0, 10, 2, 8), (2, 8, 5, 5)], latitudes=[1, 2, 1])
+    p = write_spec(bcg, HEAD.replace("measure: RR", "measure: OR") +
+                   "        method: MH\n        test: z\n        sensitivity: [leave_one_out]\n        subgroups: latitude\n")
+    ma = metak.analyze(p)["meta_analyses"][0]
+    assert ma["estimate"] is not None
+    loo = {e["omitted"]: e for e in ma["sensitivity"]["leave_one_out"]}
+    assert all(e["estimate"] is not None for e in loo.values())
+    _tables_corpus(bcg, [(1, 9, 3, 7), (0, 10, 0, 10), (2, 8, 5, 5)], latitudes=[1, 2, 1])
+    p = write_spec(bcg, HEAD.replace("measure: RR", "measure: RD") +
+                   "        method: MH\n        test: z\n        order: effect\n        sensitivity: [leave_one_out]\n"
+                   "        subgroups: latitude\n        bayes: {prior: {tau: {dist: half_normal, sigma: 0.5}}}\n")
+    ma = metak.analyze(p)["meta_analyses"][0]
+    assert [s["yi"] for s in ma["studies"]] == sorted(s["yi"] for s in ma["studies"] if s["yi"] is not None) + [None]
+    g2 = next(g for g in ma["subgroups"]["groups"] if g["value"] == "2")
+    assert g2["estimate"] is None and g2["note"].startswith("not estimable: every table has no events")
+    assert ma["subgroups"]["q_between"] is None  # one estimable group: no test
+    assert ma["bayes"]["mu"]["median"] is not None
+    assert any("left out of the Bayesian model" in w for w in ma["warnings"])
+    from metak.plots import leave_one_out as loo_plot, subgroup_forest
+
+    loo_plot(ma)
+    subgroup_forest(ma)
+
+
+def test_leave_one_out_row_without_an_estimate_says_why(bcg):
+    _tables_corpus(bcg, [(1, 9, 3, 7), (0, 10, 2, 8)])
+    p = write_spec(bcg, HEAD.replace("measure: RR", "measure: OR") +
+                   "        method: MH\n        test: z\n        sensitivity: [leave_one_out]\n")
+    loo = {e["omitted"]: e for e in metak.analyze(p)["meta_analyses"][0]["sensitivity"]["leave_one_out"]}
+    assert loo["z0"]["estimate"] is None and loo["z0"]["k"] == 1
+    assert "the Mantel-Haenszel odds ratio is undefined" in loo["z0"]["note"]
+    assert loo["z1"]["estimate"] is not None and "note" not in loo["z1"]

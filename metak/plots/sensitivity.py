@@ -37,6 +37,10 @@ def build_leave_one_out(ma: Mapping, *, xlim: Sequence[float] | None = None,
                  "ci": fmt.effect_ci(nat(e.get("estimate")), nat(e.get("ci_lower")),
                                      nat(e.get("ci_upper")), digits, ratio=C.is_log(ma)),
                  "tau2": fmt.tau2(e.get("tau2")), "i2": fmt.percent(e.get("i2"))}
+        if not C.has(e.get("estimate")):  # the refit had no estimate (its note says why)
+            cells["ci"] = "not estimable"
+            rows.append(Row("study", cells, {}, key=e.get("omitted")))
+            continue
         mark = Mark("point", nat(e.get("estimate")), nat(e.get("ci_lower")),
                     nat(e.get("ci_upper")), "point")
         rows.append(Row("study", cells, {"effect": (mark,)}, key=e.get("omitted")))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import MetakError
 from ..estimators.result import clean
 
 
@@ -25,11 +26,16 @@ class LeaveOneOutRow:
     tau2: float | None
     i2: float | None
     q: float | None
+    #: why the refit has no estimate (e.g. an MH odds ratio undefined without this study)
+    note: str | None = None
 
     def to_dict(self) -> dict:
-        return {"omitted": self.omitted, "label": self.label, "k": self.k, "estimate": clean(self.estimate),
-                "se": clean(self.se), "ci_lower": clean(self.ci_lower), "ci_upper": clean(self.ci_upper),
-                "p_value": clean(self.p_value), "tau2": clean(self.tau2), "i2": clean(self.i2), "q": clean(self.q)}
+        out = {"omitted": self.omitted, "label": self.label, "k": self.k, "estimate": clean(self.estimate),
+               "se": clean(self.se), "ci_lower": clean(self.ci_lower), "ci_upper": clean(self.ci_upper),
+               "p_value": clean(self.p_value), "tau2": clean(self.tau2), "i2": clean(self.i2), "q": clean(self.q)}
+        if self.note:
+            out["note"] = self.note
+        return out
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,14 @@ def leave_one_out(table, model, by: str = "comparison") -> LeaveOneOut:
         return LeaveOneOut()
     rows = []
     for trial, drop, first in groups:
-        r = model.fit(table.subset(~drop))
         label = first.record.label if by == "trial" and first.record is not None else first.label
+        rest = table.subset(~drop)
+        try:
+            r = model.fit(rest)
+        except MetakError as exc:  # one refit without an estimate must not stop the others
+            rows.append(LeaveOneOutRow(trial, label, rest.k, None, None, None, None, None, None, None, None,
+                                       note=f"not estimable: {exc}"))
+            continue
         rows.append(LeaveOneOutRow(trial, label, r.k, r.estimate, r.se, r.ci_lower, r.ci_upper, r.p_value,
                                    r.tau2, r.i2, r.q))
     return LeaveOneOut(tuple(rows))

@@ -29,11 +29,16 @@ class SubgroupFit:
     ci_upper: float
     tau2: float | None
     i2: float | None
+    #: why the group has no estimate (then it is left out of the test for differences)
+    note: str | None = None
 
     def to_dict(self, key: str = "value") -> dict:
-        return {key: self.value, "k": self.k, "estimate": clean(self.estimate), "se": clean(self.se),
-                "ci_lower": clean(self.ci_lower), "ci_upper": clean(self.ci_upper), "tau2": clean(self.tau2),
-                "i2": clean(self.i2)}
+        out = {key: self.value, "k": self.k, "estimate": clean(self.estimate), "se": clean(self.se),
+               "ci_lower": clean(self.ci_lower), "ci_upper": clean(self.ci_upper), "tau2": clean(self.tau2),
+               "i2": clean(self.i2)}
+        if self.note:
+            out["note"] = self.note
+        return out
 
 
 @dataclass(frozen=True)
@@ -85,16 +90,22 @@ def subgroup_analysis(table, model, by: str, *, missing: str | None = None, mixe
     groups = np.asarray(values, dtype=object)
     fits = []
     for g in sorted(set(values), key=str):
-        r = model.fit(sub.subset(groups == g))
+        part = sub.subset(groups == g)
+        try:
+            r = model.fit(part)
+        except MetakError as exc:  # e.g. an MH odds ratio undefined in this group alone
+            fits.append(SubgroupFit(g, part.k, None, None, None, None, None, None, note=f"not estimable: {exc}"))
+            continue
         fits.append(SubgroupFit(g, r.k, r.estimate, r.se, r.ci_lower, r.ci_upper, r.tau2, r.i2))
     out = {}
-    if len(fits) >= 2:
-        th = np.array([f.estimate for f in fits])
-        se = np.array([f.se for f in fits])
+    usable = [f for f in fits if f.estimate is not None]
+    if len(usable) >= 2:
+        th = np.array([f.estimate for f in usable])
+        se = np.array([f.se for f in usable])
         w = 1 / se**2
         bar = (w * th).sum() / w.sum()
         q = float((w * (th - bar) ** 2).sum())
-        df = len(fits) - 1
+        df = len(usable) - 1
         out.update(q_between=q, df_between=df, p_between=float(stats.chi2.sf(q, df)),
                    i2_between=(max(0.0, 100 * (q - df) / q) if q > 0 else 0.0))
         if mixed and not model.uses_tables:
