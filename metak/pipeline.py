@@ -15,6 +15,7 @@ import numpy as np
 
 from .document import empty, header, meta_head, rel, study_entry
 from .effects.build import TRIAL_FIELDS, build_table
+from .effects.table import order_rows
 from .effects.escalc import ContinuityCorrection
 from .errors import InvalidSpec, MetakError, Problem
 from .estimators.model import Model
@@ -57,29 +58,6 @@ def check_names(ms: MetaSpec, trials) -> None:
                                        f"{did_you_mean(name, choices)}; known: {', '.join(choices)}")
 
 
-def _order(table, weights, how: str):
-    """Row order of the studies (forest plots, cumulative analysis), contract section 5.
-
-    Ties are broken by the trial's label, then by the record's own order, so the dose arms
-    of one trial stay in the order the record gives them.
-    """
-    rows = table.rows
-    idx = list(range(table.k))
-    tie = [(r.record.label if r.record is not None else r.label, i) for i, r in enumerate(rows)]
-    if how == "label":
-        key = lambda i: tie[i]  # noqa: E731
-    elif how == "effect":  # a study without its own yi (an MH RD double-zero table) goes last
-        key = lambda i: (not np.isfinite(rows[i].yi), rows[i].yi if np.isfinite(rows[i].yi) else 0.0, tie[i])  # noqa: E731
-    elif how == "weight":  # heaviest first, as RevMan sorts by weight
-        key = lambda i: (-(weights[i] if np.isfinite(weights[i]) else -1.0), tie[i])  # noqa: E731
-    else:  # year or a characteristic: by value (numbers as numbers), rows without one last
-        values = [r.covariates.get(how) for r in rows]
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None)
-        key = lambda i: (values[i] is None, 0 if values[i] is None else (values[i] if numeric else str(values[i])),  # noqa: E731
-                         tie[i])
-    return sorted(idx, key=key)
-
-
 def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     """One meta-analysis of the spec -> its results.json object."""
     check_names(ms, trials)
@@ -100,7 +78,7 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
         # rows are ordered first and the model fitted in that order, so that every number
         # equals a fit of the studies as results.json lists them (to the last bit)
         weights = np.asarray(model.fit(table).weights, float) if ms.order == "weight" else None
-        table = table.subset(_order(table, weights, ms.order))
+        table = table.subset(order_rows(table, ms.order, weights))
         res = model.fit(table)
     except MetakError as exc:  # e.g. an MH estimate undefined for these tables: null, with the reason
         warnings.append(f"not estimable: {exc}")

@@ -104,6 +104,13 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
         "metak.sensitivity.subgroups:run_active_placebo", needs="control arms with control_type",
         schema={"type": "object", "required": ["subgroups", "q_between", "df_between", "p_between", "i2_between"]}),
     SensitivityKind(
+        "cumulative", "studies added one at a time in a stated order (metafor's cumul)",
+        "metak.sensitivity.cumulative:run",
+        params=(Param("order", "str", "year",
+                      doc="year (default), label, effect, weight or a characteristic; ties by label"),),
+        needs="k >= 1",
+        schema={"type": "object", "required": ["order", "steps"]}),
+    SensitivityKind(
         "blinding", "Bang and James blinding indices from end-of-trial allocation guesses",
         "metak.sensitivity.blinding:run", needs="blinding.guesses in the trial records",
         schema={"type": "object", "required": ["indices"]}),
@@ -116,6 +123,8 @@ FIGURES: dict[str, FigureKind] = {f.name: f for f in (
                (("sensitivity", "leave_one_out"),), "sensitivity: [leave_one_out]"),
     FigureKind("dropout", "per-arm dropout beside the pooled ratio", "metak.plots.sensitivity:dropout",
                (("dropout",),), "dropout: true"),
+    FigureKind("cumulative", "cumulative forest plot: the pooled estimate as each study is added",
+               "metak.plots.sensitivity:cumulative", (("sensitivity", "cumulative"),), "sensitivity: [cumulative]"),
     FigureKind("blinding", "blinding indices per trial and arm", "metak.plots.sensitivity:blinding",
                (("sensitivity", "blinding"),), "sensitivity: [blinding]"),
     FigureKind("subgroup", "forest plot by subgroup with subtotals and the test for differences",

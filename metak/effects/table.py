@@ -163,3 +163,26 @@ class EffectTable:
 
     def __repr__(self) -> str:
         return f"EffectTable(measure={self.measure!r}, k={self.k}, direction={self.direction!r})"
+
+
+def order_rows(table, how: str, weights=None) -> list[int]:
+    """Row order of the studies (forest plots, cumulative analysis), contract section 5.
+
+    Ties are broken by the trial's label, then by the record's own order, so the dose arms
+    of one trial stay in the order the record gives them.
+    """
+    rows = table.rows
+    idx = list(range(table.k))
+    tie = [(r.record.label if r.record is not None else r.label, i) for i, r in enumerate(rows)]
+    if how == "label":
+        key = lambda i: tie[i]  # noqa: E731
+    elif how == "effect":  # a study without its own yi (an MH RD double-zero table) goes last
+        key = lambda i: (not np.isfinite(rows[i].yi), rows[i].yi if np.isfinite(rows[i].yi) else 0.0, tie[i])  # noqa: E731
+    elif how == "weight":  # heaviest first, as RevMan sorts by weight
+        key = lambda i: (-(weights[i] if np.isfinite(weights[i]) else -1.0), tie[i])  # noqa: E731
+    else:  # year or a characteristic: by value (numbers as numbers), rows without one last
+        values = [r.covariates.get(how) for r in rows]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None)
+        key = lambda i: (values[i] is None, 0 if values[i] is None else (values[i] if numeric else str(values[i])),  # noqa: E731
+                         tie[i])
+    return sorted(idx, key=key)

@@ -20,8 +20,8 @@ from .bayes import posterior, prior_sensitivity
 from .forest import forest, subgroup_forest
 from .funnel import funnel
 from .render import KINDS, render, save
-from .sensitivity import blinding, dropout, leave_one_out
+from .sensitivity import blinding, cumulative, dropout, leave_one_out
 from .bubble import bubble
 
-__all__ = ["KINDS", "blinding", "bubble", "dropout", "forest", "funnel", "leave_one_out", "posterior",
+__all__ = ["KINDS", "blinding", "bubble", "cumulative", "dropout", "forest", "funnel", "leave_one_out", "posterior",
            "prior_sensitivity", "render", "save", "subgroup_forest"]

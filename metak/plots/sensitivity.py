@@ -68,6 +68,56 @@ def leave_one_out(ma: Mapping, ax=None, *, xlim: Sequence[float] | None = None, 
     return draw(table, ax, fontsize=fontsize, greyscale=greyscale, size=size)
 
 
+# --------------------------------------------------------------------------- cumulative
+
+
+def build_cumulative(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: int = 2,
+                     arm_labels: Sequence[str] | None = None) -> Table:
+    C.require_ma(ma, "cumulative")
+    cum = (ma.get("sensitivity") or {}).get("cumulative")
+    C.require(isinstance(cum, Mapping) and cum.get("steps"), ma, "cumulative",
+              "sensitivity.cumulative (add cumulative to 'sensitivity:')")
+    nat = C.to_natural(ma)
+    long, short = C.measure_names(ma)
+    names = C.arm_names(ma, arm_labels)
+    cols = [Column("label", "Adding"),
+            Column("k", "k", "", "right", 2),
+            Column("tau2", "\u03c4\u00b2", "", "right", 2),
+            Column("i2", "I\u00b2", "", "right", 2),
+            Panel("effect", log=C.is_log(ma), null=C.null_value(ma), header=long,
+                  favours=C.favours(ma, names), xlim=tuple(xlim) if xlim else None),
+            Column("ci", f"{short} [{fmt.level_label(C.level(ma))} CI]", fmt.model_label(ma),
+                   "right", group_overflow=True)]
+    rows = []
+    steps = cum["steps"]
+    for n, e in enumerate(steps):
+        cells = {"label": ("" if n == 0 else "+ ") + str(e.get("label")), "k": str(e.get("k")),
+                 "tau2": fmt.tau2(e.get("tau2")), "i2": fmt.percent(e.get("i2"))}
+        if not C.has(e.get("estimate")):
+            cells["ci"] = "not estimable"
+            rows.append(Row("study", cells, {}, key=e.get("added")))
+            continue
+        cells["ci"] = fmt.effect_ci(nat(e["estimate"]), nat(e.get("ci_lower")), nat(e.get("ci_upper")), digits,
+                                    ratio=C.is_log(ma))
+        last = n == len(steps) - 1
+        mark = Mark("diamond" if last else "point", nat(e["estimate"]), nat(e.get("ci_lower")),
+                    nat(e.get("ci_upper")), "pooled" if last else "point", core=last)
+        rows.append(Row("pooled" if last else "study", cells, {"effect": (mark,)}, bold=last, key=e.get("added")))
+    order = cum.get("order", "year")
+    footer = [Footer(f"Each row: {fmt.model_label(ma)[0].lower()}{fmt.model_label(ma)[1:]} of the studies "
+                     f"down to that row, added in order of {order}; the last row is the full analysis.")]
+    return Table(tuple(cols), tuple(rows), tuple(footer))
+
+
+def cumulative(ma: Mapping, ax=None, *, xlim: Sequence[float] | None = None, digits: int = 2,
+               arm_labels: Sequence[str] | None = None, fontsize: float = FONT_SIZE,
+               greyscale: bool = False, size="single_column") -> TableArtists:
+    """Cumulative forest plot (metafor's ``forest(cumul(res))``): the pooled estimate, its CI,
+    tau² and I² as each study is added (``sensitivity.cumulative``)."""
+    table = build_cumulative(ma, xlim=xlim, digits=digits, arm_labels=arm_labels)
+    return draw(table, ax, fontsize=fontsize, greyscale=greyscale, size=size)
+
+
 # --------------------------------------------------------------------------- dropout
 
 
