@@ -71,7 +71,7 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
         warnings.append("n_participants is null: some studies report only a contrast without arm sizes")
     if not table.k:
         if not ms.dropout:
-            _no_data(ms, trials, excluded)
+            _no_data(ms, built.selected, excluded)
         warnings.append("no study has data for this meta-analysis; nothing was fitted")
         return empty(out, excluded, warnings)
     try:
@@ -100,13 +100,12 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     return out
 
 
-def _no_data(ms, trials, excluded) -> None:
+def _no_data(ms, kept, excluded) -> None:
     """A meta-analysis left with no study is a spec error: an outcome id no selected trial
-    has (a typo, with a did-you-mean over the selected trials' outcome ids), or a measure
-    that fits none of their data (with each trial's reason)."""
-    from .effects.build import is_measure_mismatch, select
+    (``kept``) has (a typo, with a did-you-mean over their outcome ids), or a measure that
+    fits none of their data (with each trial's reason)."""
+    from .effects.build import is_measure_mismatch
 
-    kept, _ = select(trials, ms)
     if not kept:
         return  # select: or exclude: left nothing; the excluded list says why
     names = [ms.outcome] + [f.outcome for f in ms.fallback_outcomes]
@@ -158,6 +157,7 @@ def _meta_regression(ms, table, model, warnings) -> dict:
 
 
 def _subgroups(ms, table, model, warnings) -> dict:
+    from .effects.design import level_text
     from .sensitivity.subgroups import subgroup_analysis
 
     res = subgroup_analysis(table, model, ms.subgroups)
@@ -166,8 +166,7 @@ def _subgroups(ms, table, model, warnings) -> dict:
     if len(res.groups) < 2:
         warnings.append(f"subgroups: every study has the same {ms.subgroups}; no test for subgroup differences")
     out = res.to_dict()
-    out["values"] = [None if v is None else (("true" if v else "false") if isinstance(v, bool) else str(v))
-                     for v in table.column(ms.subgroups)]
+    out["values"] = [None if v is None else level_text(v) for v in table.column(ms.subgroups)]
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -215,14 +216,19 @@ class BayesResult(Mapping):
         out["warnings"] = list(self.warnings)
         return _plain(out)
 
+    @cached_property
+    def _view(self) -> dict:
+        """The mapping view, built once (to_dict() gives a fresh copy each call)."""
+        return self.to_dict()
+
     def __getitem__(self, key):
-        return self.to_dict()[key]
+        return self._view[key]
 
     def __iter__(self):
-        return iter(self.to_dict())
+        return iter(self._view)
 
     def __len__(self):
-        return len(self.to_dict())
+        return len(self._view)
 
 
 def _plain(x):

@@ -35,6 +35,8 @@ class Built:
     excluded: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     outcome_label: str | None = None
+    #: the trials the spec's select kept (before their data were looked at)
+    selected: tuple = ()
 
 
 def unmatched(trials, ms) -> list[str]:
@@ -301,7 +303,7 @@ def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
                             "difference (it informs an RD of 0), left out of Q; its own yi is null")
             continue
         excluded.append({"trial": r.trial, "reason": f"{r.label}: {not_estimable(r, cc)}"})
-    return Built(table.subset(finite), excluded, warnings, outcome_label)
+    return Built(table.subset(finite), excluded, warnings, outcome_label, tuple(kept))
 
 
 def _double_zero(table) -> bool:

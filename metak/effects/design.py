@@ -35,7 +35,8 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
-def _level(v) -> str:
+def level_text(v) -> str:
+    """A categorical value as its level is named: true/false for booleans, else the text."""
     if isinstance(v, (bool, np.bool_)):
         return "true" if v else "false"
     return str(v)
@@ -73,8 +74,8 @@ def design_matrix(table: EffectTable, moderators, *, intercept: bool = True) -> 
             continue
         if any(numeric):
             raise MetakError(f"moderator '{m}' mixes numbers and text across trials "
-                             f"({', '.join(sorted({_level(v) for v in values}))}); make them one kind")
-        labels = [_level(v) for v in values]
+                             f"({', '.join(sorted({level_text(v) for v in values}))}); make them one kind")
+        labels = [level_text(v) for v in values]
         lv = sorted(set(labels))
         if len(lv) < 2:
             raise MetakError(f"moderator '{m}' has one value ('{lv[0]}') across the {k} studies that record it: "

@@ -10,11 +10,12 @@ single tau² is shared by the subgroups.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
 
+from ..effects.design import design_matrix, level_text
 from ..errors import MetakError
 from ..estimators.result import clean
 
@@ -67,19 +68,13 @@ class SubgroupResult:
                 "excluded": [{"trial": t, "label": lab, "reason": why} for t, lab, why in self.excluded]}
 
 
-def _level(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
-
-
 def subgroup_analysis(table, model, by: str, *, missing: str | None = None, mixed: bool = True) -> SubgroupResult:
     """Fit each subgroup of covariate ``by`` separately and test the differences.
 
     Rows without a value for ``by`` are left out with a reason, or grouped as ``missing``
     when that is given (the active-placebo test groups them as "unspecified").
     """
-    values = [None if v is None else _level(v) for v in table.column(by)]
+    values = [None if v is None else level_text(v) for v in table.column(by)]
     if missing is not None:
         values = [missing if v is None else v for v in values]
     excluded = tuple((r.trial, r.label, f"'{by}' not recorded for this trial; left out of the subgroup analysis")
@@ -109,11 +104,8 @@ def subgroup_analysis(table, model, by: str, *, missing: str | None = None, mixe
         out.update(q_between=q, df_between=df, p_between=float(stats.chi2.sf(q, df)),
                    i2_between=(max(0.0, 100 * (q - df) / q) if q > 0 else 0.0))
         if mixed and not model.uses_tables:
-            from ..effects.design import design_matrix
-
             try:
-                from dataclasses import replace
-
+                # the groups as text, so that a numeric characteristic is a factor here too
                 cov_rows = tuple(replace(r, covariates={**r.covariates, by: v}) for r, v in zip(sub.rows, values))
                 d = design_matrix(replace(sub, rows=cov_rows), [by])
                 reg = model.fit(sub, d.X, names=d.names)
