@@ -19,15 +19,24 @@ class Param:
     """A parameter of a registered analysis, with its declared constraints."""
 
     name: str
-    kind: str  # "int" | "number" | "bool" | "str"
+    kind: str  # "int" | "number" | "bool" | "str" | "block"
     default: object = None
     choices: tuple = ()
     minimum: float | None = None
     maximum: float | None = None
     doc: str = ""
+    #: for kind "block": "module:function" parsing the value, ``parse(checker, path, value,
+    #: measure) -> parsed | None``; it reports problems on the checker (with their lines)
+    parse: str = ""
+
+    def parser(self):
+        return _resolve(self.parse)
 
     def check(self, value) -> str | None:
-        """None when ``value`` is allowed, else what is wrong with it."""
+        """None when ``value`` is allowed, else what is wrong with it (kind "block" is
+        checked by its parser)."""
+        if self.kind == "block":
+            return None
         if self.kind == "bool":
             return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
         if self.kind in ("int", "number"):
@@ -102,6 +111,9 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
     SensitivityKind(
         "active_placebo", "subgroups by control type (active vs inert placebo) with Cochrane's test",
         "metak.sensitivity.subgroups:run_active_placebo", needs="control arms with control_type",
+        params=(Param("assumed_effect", "block", None, parse="metak.sensitivity.bias:parse_effects",
+                      doc="the active placebo's own effect on the analysis scale, added back to the comparisons "
+                          "against it: a number, a list, or {from, to, steps}"),),
         schema={"type": "object", "required": ["subgroups", "q_between", "df_between", "p_between", "i2_between"]}),
     SensitivityKind(
         "cumulative", "studies added one at a time in a stated order (metafor's cumul)",
@@ -111,8 +123,16 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
         needs="k >= 1",
         schema={"type": "object", "required": ["order", "steps"]}),
     SensitivityKind(
-        "blinding", "Bang and James blinding indices from end-of-trial allocation guesses",
-        "metak.sensitivity.blinding:run", needs="blinding.guesses in the trial records",
+        "blinding", "blinding indices, classification by the Bang index, and the bias analyses: restricted to "
+                    "adequately blinded trials, bias-adjusted, tipping point",
+        "metak.sensitivity.blinding:run", needs="blinding.guesses in the trial records (else every trial is unknown)",
+        params=(Param("rule", "block", None, parse="metak.sensitivity.bias:parse_rule",
+                      doc="{max_bang: 0.2, assessor: participant}: adequate when |Bang index| <= max_bang in "
+                          "every compared arm"),
+                Param("bias", "block", None, parse="metak.sensitivity.bias:parse_bias",
+                      doc="{ror: 0.77, ci: [0.61, 0.93]}, {smd: d, ci: [..]}, {difference: b, ci: [..]} or "
+                          "{preset: savovic2012 | hrobjartsson2012 | hrobjartsson2014 | metablind2020_participants "
+                          "| metablind2020_double | metablind2020_pro_benefit}")),
         schema={"type": "object", "required": ["indices"]}),
 )}
 
@@ -148,8 +168,8 @@ def help_text() -> str:
     """The analyses and figures, for ``metak analyze --help``."""
     lines = ["Sensitivity analyses (sensitivity: [...]):"]
     for k in SENSITIVITY.values():
-        params = ", ".join(f"{p.name}: {'|'.join(p.choices) if p.choices else p.kind} (default {p.default})"
-                           for p in k.params)
+        params = ", ".join(f"{p.name}: {'|'.join(p.choices) if p.choices else p.kind}"
+                           + (f" (default {p.default})" if p.default is not None else "") for p in k.params)
         lines.append(f"  {k.name:16} {k.summary}" + (f"; parameters {params}" if params else ""))
     lines.append("Figures (figures: [...]):")
     for f in FIGURES.values():

@@ -124,13 +124,54 @@ def active_placebo_dict(res: SubgroupResult) -> dict:
 @dataclass(frozen=True)
 class ActivePlacebo:
     result: SubgroupResult
+    extra: dict = None
 
     def to_dict(self) -> dict:
-        return active_placebo_dict(self.result)
+        return {**active_placebo_dict(self.result), **(self.extra or {})}
+
+
+def assumed_effect_fits(model, table, effects, s: int) -> list[dict]:
+    """Comparisons against an active placebo get yi + s x effect (the placebo's own effect, on
+    the analysis scale, added back: what the drug would show against an inert placebo) and the
+    table is refitted, once per effect."""
+    from .blinding import FIT_KEYS, refit
+
+    active = np.array([r.control_type == "active_placebo" for r in table.rows], bool)
+    out = []
+    for e in effects:
+        fit, why = refit(model, table.replace(yi=table.yi + s * e * active))
+        row = {"effect": float(e), "k_shifted": int(active.sum())}
+        row.update(fit or {key: None for key in ("k",) + FIT_KEYS})
+        if why:
+            row["reason"] = why
+        out.append(row)
+    return out
 
 
 def run_active_placebo(ctx, params) -> ActivePlacebo:
+    from .blinding import benefit_sign, finite_rows, iv_model, refit
+
     res = subgroup_analysis(ctx.table, ctx.model, "control_type", missing="unspecified", mixed=False)
     if len(res.groups) < 2:
         ctx.warnings.append("active_placebo: all studies share one control type; no subgroup test")
-    return ActivePlacebo(res)
+    table = ctx.table
+    active = np.array([r.control_type == "active_placebo" for r in table.rows], bool)
+    reasons, notes = {}, []
+    restricted, why = refit(ctx.model, table.subset(active))
+    if restricted is None:
+        reasons["restricted"] = "no comparison is against an active placebo" if not active.any() else why
+    effects = params.get("assumed_effect")
+    assumed = None
+    if effects:
+        fin = finite_rows(table)
+        if not any(r.control_type == "active_placebo" for r in fin.rows):
+            reasons["assumed_effect"] = "no comparison is against an active placebo: nothing to add back"
+            ctx.warnings.append("active_placebo: an assumed effect was given, but no comparison is against an "
+                                "active placebo")
+        assumed = assumed_effect_fits(iv_model(ctx.model, notes, "assumed effect: "), fin, effects,
+                                      benefit_sign(table.direction))
+    else:
+        reasons["assumed_effect"] = "no assumed_effect given"
+    ctx.warnings.extend(f"active_placebo: {n}" for n in notes)
+    return ActivePlacebo(res, {"restricted": restricted, "assumed_effect": assumed,
+                               "sign": benefit_sign(table.direction), "reasons": reasons})

@@ -111,7 +111,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         bayes = _bayes(c, p + ("bayes",), measure, dropout)
     title = c.string(p + ("title",)) if "title" in m else None
     dropout_outcome = c.ident(p + ("dropout_outcome",)) if "dropout_outcome" in m else "dropout"
-    sensitivity = _sensitivity(c, p + ("sensitivity",)) if "sensitivity" in m else ()
+    sensitivity = _sensitivity(c, p + ("sensitivity",), measure) if "sensitivity" in m else ()
     if "figures" in m:
         _check_figures(c, p, figures, sensitivity, dropout, bayes, "bayes" in m,
                        {"moderators": bool(moderators), "subgroups": subgroups is not None})

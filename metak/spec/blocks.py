@@ -90,7 +90,7 @@ def _select(c: Checker, path) -> Select:
     return Select(exclude=exclude, **vals)
 
 
-def _sensitivity(c: Checker, path):
+def _sensitivity(c: Checker, path, measure=None):
     """Entries checked against the registry: names, then each parameter's declared constraints."""
     seq = c.sequence(path) or []
     out = []
@@ -121,6 +121,9 @@ def _sensitivity(c: Checker, path):
                 if p is None:
                     c.add(path + (i, name, key), f"unknown parameter of {name}{did_you_mean(str(key), known)}; "
                                                  f"allowed: {', '.join(known)}")
+                    continue
+                if p.kind == "block":
+                    values[key] = p.parser()(c, path + (i, name, key), value, measure)
                     continue
                 problem = p.check(value)
                 if problem:
