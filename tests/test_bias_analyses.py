@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from scipy import stats
 
 from metak.pipeline import analyze
 
@@ -154,32 +154,34 @@ def test_tipping_point_is_where_the_ci_reaches_the_null(tmp_path):
     assert close(ma["sensitivity"]["blinding"]["tipping_point"]["ror"], math.exp(-tip))
 
 
+def _gauss(lo, hi, panels, n=20):
+    x, w = np.polynomial.legendre.leggauss(n)
+    edges = np.linspace(lo, hi, panels + 1)
+    mid, half = (edges[1:] + edges[:-1]) / 2, (edges[1:] - edges[:-1]) / 2
+    return (mid[:, None] + half[:, None] * x).ravel(), (half[:, None] * w).ravel()
+
+
 def _independent_posterior_mean(y, v, flag, shift, sd, s, tau_sigma, mu_sigma):
     """E[mu | y] with each flagged trial's bias beta_i ~ N(shift, sd²) integrated out numerically
-    (Gauss-Hermite in beta_i, inside a 2-D quadrature over mu and tau): independent of the
-    engine's closed-form convolution."""
+    (Gauss-Hermite in beta_i, inside a tensor Gauss-Legendre quadrature over mu and tau):
+    independent of the engine's closed-form convolution and of its quadrature."""
     xh, wh = np.polynomial.hermite_e.hermegauss(40)
     wh = wh / wh.sum()
-
-    def lik(mu, tau):
-        total = 0.0
-        for yi, vi, f in zip(y, v, flag):
-            sdev = math.sqrt(vi + tau * tau)
-            if f:
-                beta = shift + sd * xh
-                total += math.log(float(np.sum(wh * stats.norm.pdf(yi, mu + s * beta, sdev))))
-            else:
-                total += stats.norm.logpdf(yi, mu, sdev)
-        return math.exp(total)
-
-    def prior(mu, tau):
-        return stats.norm.pdf(mu, 0, mu_sigma) * 2 * stats.norm.pdf(tau, 0, tau_sigma)
-
-    lo, hi = -4.0, 4.0
-    opts = {"epsabs": 1e-14, "epsrel": 1e-10}
-    z = integrate.dblquad(lambda tau, mu: lik(mu, tau) * prior(mu, tau), lo, hi, 0, 6 * tau_sigma, **opts)[0]
-    m1 = integrate.dblquad(lambda tau, mu: mu * lik(mu, tau) * prior(mu, tau), lo, hi, 0, 6 * tau_sigma, **opts)[0]
-    return m1 / z
+    mu, wm = _gauss(-4.0, 4.0, 16)
+    tau, wt = _gauss(0.0, 6 * tau_sigma, 16)
+    M, T = np.meshgrid(mu, tau, indexing="ij")
+    loglik = np.zeros_like(M)
+    for yi, vi, f in zip(y, v, flag):
+        sdev = np.sqrt(vi + T * T)
+        if f:
+            beta = shift + sd * xh
+            dens = stats.norm.pdf(yi, M[..., None] + s * beta, sdev[..., None])
+            loglik += np.log((dens * wh).sum(axis=-1))
+        else:
+            loglik += stats.norm.logpdf(yi, M, sdev)
+    logpost = loglik + stats.norm.logpdf(M, 0, mu_sigma) + stats.halfnorm.logpdf(T, scale=tau_sigma)
+    w = np.exp(logpost - logpost.max()) * np.outer(wm, wt)
+    return float((w * M).sum() / w.sum())
 
 
 def test_bayesian_bias_model_against_independent_quadrature(tmp_path):
