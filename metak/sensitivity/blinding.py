@@ -404,7 +404,9 @@ def classify(table, rule) -> list[dict]:
                 missing.append(arm)
                 continue
             own, other = ("guessed_experimental", "guessed_control")[:: 1 if role == "experimental" else -1]
-            bi = bang(getattr(g, own), getattr(g, other), g.dont_know)["estimate"]
+            n = getattr(g, own) + getattr(g, other) + g.dont_know
+            # (c - w) / n rather than c/n - w/n: exact at the rule's boundary (12 - 7 of 25 is 0.2)
+            bi = (getattr(g, own) - getattr(g, other)) / n if n else None
             entry["bang"][arm] = bi
             if bi is None:
                 missing.append(arm)
