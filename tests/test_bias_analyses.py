@@ -203,3 +203,96 @@ def test_bayesian_bias_model_against_independent_quadrature(tmp_path):
     assert abs(got - want) < 1e-6, (got, want)
     # and the bias moved the posterior toward the null (lower is better: upwards)
     assert got > ma["bayes"]["mu"]["mean"]
+
+
+# --------------------------------------------------------------------------- bad input
+
+BCG = Path(__file__).resolve().parents[1] / "docs" / "examples" / "bcg" / "trials"
+
+
+def _bcg_spec(tmp_path, sensitivity, measure="RR"):
+    import shutil
+
+    shutil.copytree(BCG, tmp_path / "trials")
+    spec = tmp_path / "s.yaml"
+    spec.write_text("metak: 1\ntitle: t\ntrials: trials\nmeta_analyses:\n  - id: m\n    outcome: tb\n"
+                    f"    measure: {measure}\n    sensitivity:\n{sensitivity}")
+    return spec
+
+
+BAD = [
+    ("      - {blinding: {bias: {ror: -0.5, ci: [0.5, 0.9]}}}\n", "bias.ror", "must be greater than 0", 9),
+    ("      - {blinding: {bias: {ror: 0, ci: [0.5, 0.9]}}}\n", "bias.ror", "must be greater than 0", 9),
+    ("      - {blinding: {bias: {ror: 0.4, ci: [0.5, 0.9]}}}\n", "bias.ci", "does not contain the ror 0.4", 9),
+    ("      - {blinding: {bias: {ror: 0.7, ci: [0.9, 0.5]}}}\n", "bias.ci", "lower limit must be below", 9),
+    ("      - {blinding: {bias: {preset: savovic2021}}}\n", "bias.preset", "did you mean 'savovic2012'", 9),
+    ("      - blinding:\n          rule: {max_bang: 1.5}\n", "rule.max_bang", "between 0 and 1", 10),
+    ("      - blinding:\n          rule: {max_bang: -0.1}\n", "rule.max_bang", "between 0 and 1", 10),
+    ("      - blinding:\n          rule: {assessor: patient}\n", "rule.assessor", "not one of", 10),
+    ("      - {active_placebo: {assumed_effect: big}}\n", "assumed_effect", "must be a number", 9),
+    ("      - {active_placebo: {assumed_effect: [0.1, x]}}\n", "assumed_effect[1]", "must be a number", 9),
+    ("      - {active_placebo: {assumed_effect: {from: 0, to: 1}}}\n", "assumed_effect", "missing required key 'steps'", 9),
+]
+
+
+@pytest.mark.parametrize("text,key,message,line", BAD, ids=[b[1] + str(i) for i, b in enumerate(BAD)])
+def test_bad_bias_parameters_are_spec_errors_with_their_line(tmp_path, text, key, message, line):
+    from metak.errors import InvalidSpec
+
+    spec = _bcg_spec(tmp_path, text)
+    with pytest.raises(InvalidSpec) as exc:
+        analyze(spec)
+    probs = exc.value.problems
+    assert any(p.path.endswith(key) and message in p.message and p.line == line for p in probs), \
+        [(p.path, p.line, p.message) for p in probs]
+
+
+def test_a_ratio_of_odds_ratios_does_not_apply_to_a_mean_difference(tmp_path):
+    from metak.sensitivity.bias import PRESETS, on_scale
+
+    with pytest.raises(ValueError):
+        on_scale(PRESETS["savovic2012"], "MD")
+    spec = _bcg_spec(tmp_path, "      - {blinding: {bias: {preset: savovic2012}}}\n", measure="RD")
+    from metak.errors import InvalidSpec
+
+    with pytest.raises(InvalidSpec) as exc:
+        analyze(spec)
+    assert any("does not apply to measure RD" in p.message and "difference" in p.message for p in exc.value.problems)
+
+
+def test_cli_bad_bias_exits_1_without_traceback_and_writes_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    spec = _bcg_spec(tmp_path, "      - {blinding: {bias: {ror: 1.2, ci: [0.5, 0.9]}}}\n")
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "metak.cli", "analyze", str(spec), "--out", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and ":9:" in r.stderr and "does not contain" in r.stderr
+    assert not out.exists()
+
+
+def test_no_guess_data_classifies_every_trial_unknown_with_a_warning(tmp_path):
+    spec = _bcg_spec(tmp_path, "      - {blinding: {bias: {difference: -0.2, ci: [-0.4, -0.05]}}}\n")
+    ma = analyze(spec)["meta_analyses"][0]
+    b = ma["sensitivity"]["blinding"]
+    assert {c["status"] for c in b["classification"]} == {"unknown"} and len(b["classification"]) == 13
+    assert any("classified 'unknown'" in w for w in ma["warnings"])
+    assert b["restricted"] is None and b["reasons"]["restricted"] == "no trial is adequately blinded"
+    # a difference on the analysis scale shifts every (non-adequate) trial by 0.2 toward the null
+    assert b["bias_adjusted"]["k_adjusted"] == 13 and b["bias_adjusted"]["shift"] == pytest.approx(0.2)
+    assert b["bias_adjusted"]["log_ror"] is None
+
+
+def test_assumed_effect_range_and_an_ror_above_one(tmp_path):
+    """{from, to, steps} gives evenly spaced effects; an ROR > 1 (flawed trials showing less
+    benefit) shifts the other way."""
+    from metak.sensitivity.bias import BiasSource, on_scale
+
+    assert on_scale(BiasSource("x", "", "log_or", 1.25, (1.0, 1.5)), "OR").shift == pytest.approx(-math.log(1.25))
+    spec = _bcg_spec(tmp_path, "      - {active_placebo: {assumed_effect: {from: 0, to: 0.5, steps: 6}}}\n")
+    ap = analyze(spec)["meta_analyses"][0]["sensitivity"]["active_placebo"]
+    assert [round(e["effect"], 12) for e in ap["assumed_effect"]] == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    # BCG has no active placebo: nothing shifted, every fit is the unshifted one, and the reason says so
+    assert {e["k_shifted"] for e in ap["assumed_effect"]} == {0} and ap["restricted"] is None
+    assert "active placebo" in ap["reasons"]["assumed_effect"]
