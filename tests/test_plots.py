@@ -522,7 +522,8 @@ def test_render_is_byte_reproducible(ket, tmp_path, ext):
 FIXTURE_OF = {"forest": "bcg_or", "funnel": "bcg_or", "leave_one_out": "bcg_or",
               "dropout": "dropout_rr", "blinding": "ketamine_or", "subgroup": "ketamine_or",
               "prior_sensitivity": "ketamine_or", "posterior": "ketamine_or", "bubble": "bcg_regression",
-              "cumulative": "bcg_allocation"}
+              "cumulative": "bcg_allocation", "blinding_forest": "bias_rr", "tipping_point": "bias_rr",
+              "assumed_effect": "bias_rr"}
 
 
 def test_every_kind_renders_and_leaves_global_state_alone(tmp_path):
@@ -601,3 +602,57 @@ def test_a_forest_of_thousands_of_rows_is_capped_with_a_warning(bcg):
         art = forest(many, bayes=False)
     assert art.figure.get_size_inches()[1] <= MAX_HEIGHT_IN + 1e-9
     assert len(art.study_rows) == 2080
+
+
+# --------------------------------------------------------------------------- bias figures
+
+
+def test_blinding_forest_shows_each_trials_status_bang_and_the_rule():
+    from metak.plots.bias import build_blinding_forest
+
+    ma = load("bias_rr")
+    t = build_blinding_forest(ma)
+    status = {c["trial"]: c for c in ma["sensitivity"]["blinding"]["classification"]}
+    studies = [r for r in t.rows if r.kind == "study"]
+    assert len(studies) == len(ma["studies"])
+    for r in studies:
+        c = status[r.key]
+        assert r.cells["status"].lower() == c["status"]
+        e = c["bang"].get("e")
+        assert r.cells["bang_e"] == ("\u2013" if e is None else f"{e:.2f}".replace("-", M))
+        shape = r.marks["effect"][0].shape
+        assert shape == {"adequate": "dot", "compromised": "point", "unknown": "open"}[c["status"]]
+    pooled = [r for r in t.rows if r.kind == "pooled"]
+    assert pooled[0].cells["label"].startswith("Adequate only (k = 6)")
+    assert "|Bang index| <= 0.2" in t.footer[0].text
+
+
+def test_tipping_point_plot_draws_the_curve_the_tipping_point_and_every_source(tmp_path):
+    from metak.plots.bias import tipping_point
+
+    ma = load("bias_rr")
+    b = ma["sensitivity"]["blinding"]
+    art = tipping_point(ma)
+    xs, ys = art.line.get_data()
+    assert list(xs) == [p["bias"] for p in b["tipping_point"]["curve"]]
+    assert np.allclose(ys, np.exp([p["estimate"] for p in b["tipping_point"]["curve"]]))
+    vlines = [m for m in art.marks if hasattr(m, "get_xdata") and len(m.get_xdata()) == 2]
+    shifts = sorted(e["shift"] for e in b["by_source"] if e["shift"] <= xs[-1])
+    assert sorted(float(m.get_xdata()[0]) for m in vlines) == pytest.approx(shifts)
+    point = [m for m in art.marks if hasattr(m, "get_xdata") and len(m.get_xdata()) == 1]
+    assert point and point[0].get_xdata()[0] == pytest.approx(b["tipping_point"]["bias"])
+    assert point[0].get_ydata()[0] == pytest.approx(1.0)   # the CI reaches RR = 1 there
+    texts = [t.get_text() for t in art.legend.get_texts()]
+    assert any(t.startswith("Tipping point b = 0.56") for t in texts)
+
+
+def test_assumed_effect_plot_draws_each_refit():
+    from metak.plots.bias import assumed_effect
+
+    ma = load("bias_rr")
+    rows = ma["sensitivity"]["active_placebo"]["assumed_effect"]
+    art = assumed_effect(ma)
+    xs, ys = art.line.get_data()
+    assert list(xs) == [r["effect"] for r in rows]
+    assert np.allclose(ys, np.exp([r["estimate"] for r in rows]))
+    assert art.band is not None and "7 comparisons shifted" in art.ax.get_xlabel()

@@ -1,0 +1,280 @@
+"""Bias-analysis figures: the blinding forest, the tipping-point plot and the assumed-placebo-
+effect plot. Each draws ``sensitivity.blinding`` / ``sensitivity.active_placebo`` of
+results.json and computes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from matplotlib import rc_context
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from . import _common as C
+from . import _format as fmt
+from . import _scales
+from ._figure import draw, new_figure
+from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, palette, rc, width_inches
+from ._table import Column, Footer, Mark, Panel, Row, Table, TableArtists, text_width
+
+STATUS_TEXT = {"adequate": "Adequate", "compromised": "Compromised", "unknown": "Unknown"}
+
+
+# --------------------------------------------------------------------------- blinding forest
+
+def _num(v, digits):
+    return f"{v:.{digits}f}".replace("-", "\u2212") if C.has(v) else "\u2013"
+
+
+def build_blinding_forest(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: int = 2,
+                          arm_labels: Sequence[str] | None = None) -> Table:
+    C.require_ma(ma, "blinding_forest")
+    b = (ma.get("sensitivity") or {}).get("blinding")
+    C.require(isinstance(b, Mapping) and b.get("classification") is not None, ma, "blinding_forest",
+              "sensitivity.blinding with its classification (add blinding to 'sensitivity:')")
+    status = {c["trial"]: c for c in b["classification"]}
+    nat = C.to_natural(ma)
+    long, short = C.measure_names(ma)
+    names = C.arm_names(ma, arm_labels)
+    lv = C.level(ma)
+    cols = [Column("label", "Study"), Column("status", "Blinding", "", "left"),
+            Column("bang_e", "BI exp.", "Bang index", "right", 1),
+            Column("bang_c", "BI ctrl", "Bang index", "right", 1),
+            Panel("effect", log=C.is_log(ma), null=C.null_value(ma), header=long,
+                  favours=C.favours(ma, names), xlim=tuple(xlim) if xlim else None),
+            Column("ci", f"{short} [{fmt.level_label(lv)} CI]", "", "right", group_overflow=True)]
+    rows = []
+    for i, s in enumerate(ma.get("studies") or []):
+        c = status.get(s.get("trial"), {})
+        bang = c.get("bang") or {}
+        cells = {"label": C.study_label(s, i), "status": STATUS_TEXT.get(c.get("status"), "Unknown"),
+                 "bang_e": _num(bang.get(s.get("experimental")), digits),
+                 "bang_c": _num(bang.get(s.get("control")), digits)}
+        lo, hi = C.study_ci(s, lv)
+        if not C.has(s.get("yi")):
+            cells["ci"] = "not estimable"
+            rows.append(Row("study", cells, {}, key=s.get("trial")))
+            continue
+        cells["ci"] = fmt.effect_ci(nat(s["yi"]), nat(lo), nat(hi), digits, ratio=C.is_log(ma))
+        shape = {"adequate": "dot", "compromised": "point"}.get(c.get("status"), "open")
+        rows.append(Row("study", cells, {"effect": (Mark(shape, nat(s["yi"]), nat(lo), nat(hi), "point"),)},
+                        key=s.get("trial")))
+    rows.append(Row("blank", height=0.5))
+    for key, label in (("restricted", "Adequate only"), (None, "All trials")):
+        src = b.get(key) if key else ma
+        if not isinstance(src, Mapping) or not C.has(src.get("estimate")):
+            if key:
+                rows.append(Row("pooled", {"label": label, "ci": "none"}, {}, bold=True, span=True))
+            continue
+        rows.append(Row("pooled", {
+            "label": f"{label} (k = {src.get('k')})",
+            "ci": fmt.effect_ci(nat(src["estimate"]), nat(src.get("ci_lower")), nat(src.get("ci_upper")), digits,
+                                ratio=C.is_log(ma))},
+            {"effect": (Mark("diamond", nat(src["estimate"]), nat(src.get("ci_lower")), nat(src.get("ci_upper")),
+                             "pooled", core=True),)}, bold=True, span=True))
+    rule = (b.get("rule") or {}).get("text", "")
+    footer = [Footer(f"Blinding rule \u2014 {rule}."),
+              Footer("Filled circle: adequate; small square: compromised; open circle: unknown."),
+              Footer("BI: Bang index of the arm's participants (1 all guessed their own arm, 0 random guessing).",
+                     requires="bang_e")]
+    return Table(tuple(cols), tuple(rows), tuple(footer))
+
+
+def blinding_forest(ma: Mapping, ax=None, *, xlim: Sequence[float] | None = None, digits: int = 2,
+                    arm_labels: Sequence[str] | None = None, fontsize: float = FONT_SIZE,
+                    greyscale: bool = False, size="single_column") -> TableArtists:
+    """Blinding forest plot: each study's effect beside its blinding status and the Bang index
+    of both arms, with the pooled estimate of the adequately blinded trials above that of all
+    trials (``sensitivity.blinding``). The classification rule is printed under the plot."""
+    table = build_blinding_forest(ma, xlim=xlim, digits=digits, arm_labels=arm_labels)
+    return draw(table, ax, fontsize=fontsize, greyscale=greyscale, size=size)
+
+
+# --------------------------------------------------------------------------- curves
+
+@dataclass(frozen=True, eq=False)
+class CurveArtists:
+    """What a curve figure drew: the estimate ``line``, the CI ``band`` and the ``marks``
+    (vertical lines or points of the published sources / the tipping point)."""
+
+    figure: object
+    ax: object
+    line: object
+    band: object
+    marks: tuple = ()
+    legend: object = None
+
+
+def _axes(ax, fontsize, size):
+    if ax is None:
+        w = width_inches(size)
+        h = min(w * 0.72, 100 / MM_PER_INCH) + fontsize * 1.45 / PT_PER_INCH
+        _fig, ax = new_figure(w, h, (12.0, 3.0, 9.0, 2.0 + fontsize * 2.6 / PT_PER_INCH * MM_PER_INCH))
+    return ax
+
+
+def _y_axis(ax, ma, values, fontsize):
+    fig = ax.figure
+    ax_h = ax.get_position().height * fig.get_size_inches()[1] * PT_PER_INCH
+    lo, hi = min(values), max(values)
+    if C.is_log(ma):
+        ax.set_yscale("log")
+        a, b, ticks, labels = _scales.log_ticks(lo, hi, ax_h, lambda s: fontsize * 1.2, null=1.0, symmetric=False)
+    else:
+        a, b, ticks, labels = _scales.linear_ticks(lo, hi, ax_h, lambda s: fontsize * 1.2, null=0.0,
+                                                   symmetric=False)
+    ax.set_ylim(a, b)
+    ax.set_yticks(ticks)
+    ax.set_yticklabels(labels)
+    ax.minorticks_off()
+
+
+def _x_axis(ax, x0, x1, fontsize):
+    fig = ax.figure
+    ax_w = ax.get_position().width * fig.get_size_inches()[0] * PT_PER_INCH
+    xa, xb, xt, xl = _scales.linear_ticks(x0, x1, ax_w, lambda s: text_width(s, fontsize * 0.93), null=None,
+                                          symmetric=False)
+    ax.set_xlim(xa, xb)
+    ax.set_xticks(xt)
+    ax.set_xticklabels(xl)
+
+
+def _finish(ax, handles, fontsize):
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=fontsize * 0.93)
+    narrow = ax.figure.get_size_inches()[0] < 5.0
+    return ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                     ncol=min(len(handles), 2 if narrow else 3),
+                     fontsize=fontsize * 0.93, frameon=False, borderaxespad=0.2, handlelength=1.6, borderpad=0.2,
+                     columnspacing=1.0)
+
+
+SHORT = {"savovic2012": "Savovi\u0107 2012", "hrobjartsson2012": "Hr\u00f3bjartsson 2012",
+         "hrobjartsson2014": "Hr\u00f3bjartsson 2014", "metablind2020_participants": "MetaBLIND pt.",
+         "metablind2020_double": "MetaBLIND dbl.", "metablind2020_pro_benefit": "MetaBLIND PRO"}
+
+
+def _source_lines(ax, sources, colours, fontsize):
+    """Dotted vertical lines at each source's shift, labelled beside the line; sources closer
+    than a label's height share one label."""
+    fig = ax.figure
+    ax_w = ax.get_position().width * fig.get_size_inches()[0] * PT_PER_INCH
+    x0, x1 = ax.get_xlim()
+    gap = (fontsize * 0.8 * 1.25) * (x1 - x0) / ax_w   # one rotated label's height, in data units
+    groups: list[list] = []
+    for e in sorted(sources, key=lambda e: e["shift"]):
+        if groups and e["shift"] - groups[-1][-1]["shift"] < gap:
+            groups[-1].append(e)
+        else:
+            groups.append([e])
+    out = []
+    for g in groups:
+        for e in g:
+            out.append(ax.axvline(e["shift"], color=colours["null_soft"], lw=0.6, ls=(0, (1, 1.5)), zorder=0))
+        names = [SHORT.get(e["source"], e["source"]) for e in g]
+        text = names[0] + "".join(", " + (n.split(" ", 1)[1] if n.split(" ")[0] == names[0].split(" ")[0] else n)
+                                  for n in names[1:])
+        out.append(ax.annotate(text, (g[-1]["shift"], 1.0), xycoords=("data", "axes fraction"), rotation=90,
+                               xytext=(1.5, -2), textcoords="offset points", ha="left", va="top",
+                               fontsize=fontsize * 0.8, color=colours["null_soft"]))
+    return out
+
+
+def tipping_point(ma: Mapping, ax=None, *, sources: bool = True, fontsize: float = FONT_SIZE,
+                  greyscale: bool = False, size="single_column") -> CurveArtists:
+    """Tipping-point plot: the pooled estimate and its CI (band) when the trials not adequately
+    blinded are shifted toward the null by an assumed bias b (x axis, analysis scale; no added
+    variance), the null line, the tipping point (where the CI reaches the null) and, as dotted
+    vertical lines, the bias each published meta-epidemiological estimate implies."""
+    C.require_ma(ma, "tipping_point")
+    b = (ma.get("sensitivity") or {}).get("blinding")
+    tip = b.get("tipping_point") if isinstance(b, Mapping) else None
+    C.require(isinstance(tip, Mapping) and tip.get("curve"), ma, "tipping_point",
+              "sensitivity.blinding.tipping_point with trials to shift (add blinding to 'sensitivity:')")
+    colours = palette(greyscale)
+    nat = C.to_natural(ma)
+    pts = [p for p in tip["curve"] if C.has(p.get("estimate"))]
+    x = [p["bias"] for p in pts]
+    with rc_context(rc(fontsize)):
+        ax = _axes(ax, fontsize, size)
+        band = ax.fill_between(x, [nat(p["ci_lower"]) for p in pts], [nat(p["ci_upper"]) for p in pts],
+                               color=colours["pooled"], alpha=0.22, lw=0, zorder=1)
+        line = ax.add_line(Line2D(x, [nat(p["estimate"]) for p in pts], lw=1.0, color=colours["pooled"], zorder=3))
+        ax.axhline(nat(0.0), color=colours["null"], lw=0.6, zorder=2)
+        handles = [Line2D([], [], lw=1.0, color=colours["pooled"], label="Pooled estimate"),
+                   Patch(facecolor=colours["pooled"], alpha=0.22, label=f"{fmt.level_label(C.level(ma))} CI")]
+        marks = []
+        ymin = min(nat(p["ci_lower"]) for p in pts)
+        ymax = max(nat(p["ci_upper"]) for p in pts)
+        _y_axis(ax, ma, [ymin, ymax, nat(0.0)], fontsize)
+        _x_axis(ax, 0.0, x[-1], fontsize)
+        if sources:
+            marks += _source_lines(ax, [e for e in b.get("by_source") or [] if 0 <= e["shift"] <= x[-1]],
+                                   colours, fontsize)
+            if b.get("by_source"):
+                handles.append(Line2D([], [], lw=0.6, ls=(0, (1, 1.5)), color=colours["null_soft"],
+                                      label="Published bias estimates"))
+        if C.has(tip.get("bias")):
+            marks.append(ax.plot([tip["bias"]], [nat(0.0)], "o", ms=4.5, color=colours["bayes"], zorder=4)[0])
+            ror = f", ROR {tip['ror']:.2f}" if C.has(tip.get("ror")) else ""
+            handles.append(Line2D([], [], marker="o", ls="", ms=4.5, color=colours["bayes"],
+                                  label=f"Tipping point b = {tip['bias']:.2f}{ror}"))
+        long, _ = C.measure_names(ma)
+        ax.set_ylabel(long + (" (log scale)" if C.is_log(ma) else ""), fontsize=fontsize)
+        scale = "log " + (ma.get("measure") or "") if C.is_log(ma) else (ma.get("measure") or "analysis") + " "
+        ax.set_xlabel(f"Assumed bias in trials not adequately blinded ({scale.strip()} scale)", fontsize=fontsize)
+        legend = _finish(ax, handles, fontsize)
+        return CurveArtists(ax.figure, ax, line, band, tuple(marks), legend)
+
+
+def assumed_effect(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: bool = False,
+                   size="single_column") -> CurveArtists:
+    """Assumed-placebo-effect plot: the pooled estimate and CI when the active placebo's own
+    effect (x axis, analysis scale) is added back to the comparisons against it, with the
+    unadjusted estimate as a dashed line. A band for three or more assumed values, error bars
+    otherwise."""
+    C.require_ma(ma, "assumed_effect")
+    ap = (ma.get("sensitivity") or {}).get("active_placebo")
+    rows = ap.get("assumed_effect") if isinstance(ap, Mapping) else None
+    C.require(bool(rows), ma, "assumed_effect",
+              "sensitivity.active_placebo.assumed_effect (add {active_placebo: {assumed_effect: ...}})")
+    colours = palette(greyscale)
+    nat = C.to_natural(ma)
+    pts = sorted((p for p in rows if C.has(p.get("estimate"))), key=lambda p: p["effect"])
+    x = [p["effect"] for p in pts]
+    with rc_context(rc(fontsize)):
+        ax = _axes(ax, fontsize, size)
+        est = [nat(p["estimate"]) for p in pts]
+        lo = [nat(p["ci_lower"]) for p in pts]
+        hi = [nat(p["ci_upper"]) for p in pts]
+        handles = []
+        if len(pts) >= 3:
+            band = ax.fill_between(x, lo, hi, color=colours["pooled"], alpha=0.22, lw=0, zorder=1)
+            line = ax.add_line(Line2D(x, est, lw=1.0, color=colours["pooled"], zorder=3))
+            handles += [Line2D([], [], lw=1.0, color=colours["pooled"], label="Pooled estimate"),
+                        Patch(facecolor=colours["pooled"], alpha=0.22, label=f"{fmt.level_label(C.level(ma))} CI")]
+        else:
+            band = None
+            line = ax.errorbar(x, est, yerr=[[e - a for e, a in zip(est, lo)], [b - e for e, b in zip(est, hi)]],
+                               fmt="s", ms=4, color=colours["pooled"], lw=0.9, capsize=2.5, zorder=3)
+            handles.append(Line2D([], [], marker="s", ms=4, lw=0.9, color=colours["pooled"],
+                                  label=f"Pooled estimate, {fmt.level_label(C.level(ma))} CI"))
+        ax.axhline(nat(0.0), color=colours["null"], lw=0.6, zorder=2)
+        marks = []
+        if C.has(ma.get("estimate")):
+            marks.append(ax.axhline(nat(ma["estimate"]), color=colours["null_soft"], lw=0.7, ls=(0, (4, 2)), zorder=2))
+            handles.append(Line2D([], [], lw=0.7, ls=(0, (4, 2)), color=colours["null_soft"], label="Unadjusted"))
+        _y_axis(ax, ma, lo + hi + [nat(0.0)], fontsize)
+        span = (x[-1] - x[0]) or max(abs(x[0]), 0.1)
+        pad = 0.0 if len(pts) >= 3 else 0.15 * span   # error bars need room at the ends
+        _x_axis(ax, x[0] - pad, x[-1] + pad, fontsize)
+        long, _ = C.measure_names(ma)
+        ax.set_ylabel(long + (" (log scale)" if C.is_log(ma) else ""), fontsize=fontsize)
+        scale = "log " + (ma.get("measure") or "") if C.is_log(ma) else (ma.get("measure") or "analysis")
+        k = pts[0].get("k_shifted") if pts else 0
+        ax.set_xlabel(f"Assumed effect of the active placebo ({scale.strip()} scale; {k} comparison"
+                      f"{'s' if k != 1 else ''} shifted)", fontsize=fontsize)
+        legend = _finish(ax, handles, fontsize)
+        return CurveArtists(ax.figure, ax, line, band, tuple(marks), legend)
