@@ -168,6 +168,67 @@ def subgroup_lines(ma: dict) -> list[str]:
     return out
 
 
+def _compact(x) -> str:
+    """Two decimals, or three significant digits for values below 0.01 or from 1,000 up
+    (a Knapp-Hartung CI on 1 df reaches 1e5)."""
+    if x is not None and x != 0 and (abs(x) < 0.01 or abs(x) >= 1000):
+        return f"{x:.3g}"
+    return _fmt(x)
+
+
+def _est_ci(m, e) -> str:
+    if not e or e.get("estimate") is None:
+        return "—"
+    return (f"{_compact(to_natural(m, e['estimate']))} [{_compact(to_natural(m, e.get('ci_lower')))}, "
+            f"{_compact(to_natural(m, e.get('ci_upper')))}]")
+
+
+def bias_lines(ma: dict) -> list[str]:
+    """The blinding and active-placebo bias analyses, one line each (natural scale)."""
+    m = ma["measure"]
+    sens = ma.get("sensitivity") or {}
+    out = []
+    b = sens.get("blinding")
+    if b and "classification" in b:
+        counts = {s: sum(c["status"] == s for c in b["classification"]) for s in ("adequate", "compromised", "unknown")}
+        out.append(f"blinding ({b['rule']['assessor']} |Bang| <= {b['rule']['max_bang']:g}): "
+                   + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        r = b.get("restricted")
+        out.append(f"  adequately blinded only: " + (f"k = {r['k']}, {_est_ci(m, r)}" if r
+                                                      else (b.get("reasons") or {}).get("restricted", "—")))
+        a = b.get("bias_adjusted")
+        if a:
+            bay = a.get("bayes") or {}
+            extra = ""
+            if bay.get("mu"):
+                extra = (f"; Bayes median {_fmt(to_natural(m, bay['mu']['median']))}, "
+                         f"P(benefit) = {_fmt(bay.get('prob_benefit'), 3)}")
+            out.append(f"  bias-adjusted ({a['source']}, {a['k_adjusted']} adjusted): {_est_ci(m, a)}{extra}")
+        for e in b.get("by_source") or []:
+            if not a or e["source"] != a["source"]:
+                out.append(f"    under {e['source']}: {_est_ci(m, e)}")
+        t = b.get("tipping_point") or {}
+        if t.get("bias") is not None:
+            ror = f" (ROR {_fmt(t['ror'], 3)})" if t.get("ror") is not None else ""
+            out.append(f"  tipping point: a bias of {_fmt(t['bias'], 3)}{ror} in the {t['k_shifted']} trials not "
+                       "adequately blinded brings the CI to the null")
+        elif t.get("reason"):
+            out.append(f"  tipping point: none ({t['reason']})")
+    ap = sens.get("active_placebo")
+    if ap and "restricted" in ap:
+        r = ap.get("restricted")
+        out.append("active placebo only: " + (f"k = {r['k']}, {_est_ci(m, r)}" if r
+                                               else (ap.get("reasons") or {}).get("restricted", "—")))
+        rows = ap.get("assumed_effect") or []
+        # a range for a plot can be long: the terminal shows at most five, evenly spaced
+        show = rows if len(rows) <= 5 else [rows[round(i * (len(rows) - 1) / 4)] for i in range(5)]
+        for e in show:
+            out.append(f"  placebo effect {e['effect']:g} added back ({e['k_shifted']} shifted): {_est_ci(m, e)}")
+        if len(show) < len(rows):
+            out.append(f"  ({len(rows)} assumed effects in results.json)")
+    return out
+
+
 def terminal_table(doc: dict) -> str:
     """A readable table: estimates on the natural scale for ratio measures, Bayes beside."""
     lines = [doc["analysis"]["title"], ""]
@@ -177,9 +238,9 @@ def terminal_table(doc: dict) -> str:
     for ma in doc["meta_analyses"]:
         m = ma["measure"]
         nat = lambda x: to_natural(m, x)  # noqa: E731
-        est = _fmt(nat(ma.get("estimate")))
-        ci = f"[{_fmt(nat(ma.get('ci_lower')))}, {_fmt(nat(ma.get('ci_upper')))}]" if ma.get("ci_lower") is not None else "—"
-        pi = f"[{_fmt(nat(ma.get('pi_lower')))}, {_fmt(nat(ma.get('pi_upper')))}]" if ma.get("pi_lower") is not None else "—"
+        est = _compact(nat(ma.get("estimate")))
+        ci = f"[{_compact(nat(ma.get('ci_lower')))}, {_compact(nat(ma.get('ci_upper')))}]" if ma.get("ci_lower") is not None else "—"
+        pi = f"[{_compact(nat(ma.get('pi_lower')))}, {_compact(nat(ma.get('pi_upper')))}]" if ma.get("pi_lower") is not None else "—"
         q = f"{_fmt(ma.get('q'))} ({_fmt(ma.get('q_p'), 3)})" if ma.get("q") is not None else "—"
         lines.append(f"{ma['id'][:24]:<24} {ma['k']:>3} {m:>7} {est:>9} {ci:>17} {pi:>17} "
                      f"{_fmt(ma.get('tau2'), 3):>7} {_fmt(ma.get('i2'), 1):>6} {q:>14}")
@@ -187,6 +248,7 @@ def terminal_table(doc: dict) -> str:
             lines.extend("    " + line for line in regression_lines(ma))
         if ma.get("subgroups"):
             lines.extend("    " + line for line in subgroup_lines(ma))
+        lines.extend("    " + line for line in bias_lines(ma))
         if (ma.get("bayes") or {}).get("mu"):
             from .bayes import side_by_side
 

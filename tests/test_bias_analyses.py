@@ -296,3 +296,19 @@ def test_assumed_effect_range_and_an_ror_above_one(tmp_path):
     # BCG has no active placebo: nothing shifted, every fit is the unshifted one, and the reason says so
     assert {e["k_shifted"] for e in ap["assumed_effect"]} == {0} and ap["restricted"] is None
     assert "active placebo" in ap["reasons"]["assumed_effect"]
+
+
+def test_terminal_summary_prints_every_bias_result(tmp_path):
+    from metak.report import terminal_table
+
+    case = CASES[0]
+    sens = ("      - {blinding: {bias: {preset: savovic2012}}}\n"
+            "      - {active_placebo: {assumed_effect: {from: 0, to: 0.6, steps: 13}}}\n")
+    doc = analyze(write_case(case, tmp_path, sens))
+    text = terminal_table(doc)
+    b = doc["meta_analyses"][0]["sensitivity"]["blinding"]
+    assert "blinding (participant |Bang| <= 0.2): 6 adequate, 4 compromised, 3 unknown" in text
+    r = b["restricted"]
+    assert f"adequately blinded only: k = 6, {math.exp(r['estimate']):.2f} [{math.exp(r['ci_lower']):.2f}," in text
+    assert f"tipping point: a bias of {b['tipping_point']['bias']:.3f} (ROR {b['tipping_point']['ror']:.3f})" in text
+    assert "under hrobjartsson2014:" in text and "(13 assumed effects in results.json)" in text
