@@ -111,6 +111,12 @@ def test_bias_analyses_match_metafor(case, tmp_path):
     assert [c["status"] for c in b["classification"]] == case["status"]
     assert b["rule"]["max_bang"] == case["max_bang"] and "Bang" in b["rule"]["text"]
     check_fit(b["restricted"], case["restricted"], "restricted")
+    reg, ref = b["bang_regression"], case["bang_regression"]
+    assert reg["k"] == ref["k"]
+    for j, c in enumerate(reg["coefficients"]):
+        for key, rk in (("estimate", "b"), ("se", "se"), ("ci_lower", "ci_lower"), ("ci_upper", "ci_upper")):
+            assert close(c[key], ref[rk][j]), ("bang_regression", c["name"], key, c[key], ref[rk][j])
+    assert close(reg["tau2"] or 0.0, ref["tau2"]) and close(reg["qm"], ref["qm"]) and close(reg["qm_p"], ref["qm_p"])
     ref = case["bias_adjusted"]
     got = b["bias_adjusted"]
     assert got["k_adjusted"] == sum(s != "adequate" for s in case["status"])

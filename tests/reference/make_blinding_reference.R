@@ -93,6 +93,14 @@ make_case <- function(id, dat, measure, direction, method, test, max_bang, bias,
   }
   assumed <- lapply(effects, function(e) c(list(effect = e), fit(dat$yi + s * e * active, dat$vi, method, test)))
   tip <- tipping(dat$yi, dat$vi, flag, s, method, test)
+  # meta-regression on the experimental arm's Bang index, where that arm has guesses
+  bang_e <- sapply(seq_len(k), function(i) if (is.null(guesses[[i]])) NA else bang(guesses[[i]]$experimental))
+  ok <- !is.na(bang_e)
+  reg <- rma(dat$yi[ok], dat$vi[ok], mods = ~ bang_e[ok], method = method, test = test, control = ctl)
+  bang_regression <- list(k = reg$k, b = as.numeric(reg$b), se = as.numeric(reg$se), ci_lower = as.numeric(reg$ci.lb),
+                          ci_upper = as.numeric(reg$ci.ub), tau2 = if (method == "FE") 0 else reg$tau2,
+                          qm = reg$QM, qm_p = reg$QMp,
+                          call = "rma(yi[ok], vi[ok], mods = ~ bang_e[ok], method, test, control = ctl)")
   list(id = id, measure = measure, direction = direction, method = method, test = test, max_bang = max_bang,
        bias = bias, effects = effects, data_call = data_call, arms = arms,
        call = sprintf("rma(yi_adj, vi_adj, method=\"%s\", test=\"%s\", control=list(threshold=1e-12, tol=1e-12, maxiter=10000)) with yi_adj = yi - s*shift*(status != 'adequate'), vi_adj = vi + added*(status != 'adequate'); tipping: uniroot of the CI limit nearest the null over yi - s*b*flag", method, test),
@@ -103,7 +111,7 @@ make_case <- function(id, dat, measure, direction, method, test, max_bang, bias,
        restricted = fit(dat$yi, dat$vi, method, test, subset = !flag),
        active_restricted = fit(dat$yi, dat$vi, method, test, subset = active),
        bias_adjusted = c(list(shift = sh$shift, shift_se = sh$se, added_variance = sh$added), adj),
-       by_source = by_source, assumed_effect = assumed, tipping_point = tip)
+       by_source = by_source, assumed_effect = assumed, tipping_point = tip, bang_regression = bang_regression)
 }
 
 cases <- list()
