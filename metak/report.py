@@ -194,7 +194,7 @@ def bias_lines(ma: dict) -> list[str]:
         out.append(f"blinding ({b['rule']['assessor']} |Bang| <= {b['rule']['max_bang']:g}): "
                    + ", ".join(f"{n} {s}" for s, n in counts.items()))
         r = b.get("restricted")
-        out.append(f"  adequately blinded only: " + (f"k = {r['k']}, {_est_ci(m, r)}" if r
+        out.append("  adequately blinded only: " + (f"k = {r['k']}, {_est_ci(m, r)}" if r
                                                       else (b.get("reasons") or {}).get("restricted", "—")))
         a = b.get("bias_adjusted")
         if a:
