@@ -189,6 +189,20 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
         schema={"type": "array", "items": {"type": "object", "required": ["omitted", "estimate", "se", "ci_lower",
                                                                           "ci_upper", "tau2", "i2", "q"]}}),
     SensitivityKind(
+        "influence", "metafor's influence() per study: studentized residuals, DFFITS, Cook's distance, "
+                     "covariance ratio, hat, weight, tau² and QE deleted, the influential flag; Baujat coordinates",
+        "metak.sensitivity.influence:run", needs="k >= 2",
+        schema={"type": "array", "items": {"type": "object", "required": [
+            "trial", "rstudent", "dffits", "cook_d", "cov_r", "hat", "weight", "tau2_del", "qe_del", "influential"]}}),
+    SensitivityKind(
+        "small_study", "small-study effects: Egger's test (lm), the mixed-effects regression test, the rank "
+                       "test and trim-and-fill (metafor's regtest, ranktest, trimfill)",
+        "metak.sensitivity.small_study:run",
+        params=(Param("force", "bool", False, doc="run below k = 10, where the tests have little power"),),
+        needs="k >= 10 (or force: true)",
+        schema={"type": "object", "required": ["k", "run", "reason", "egger", "egger_rma", "rank_test",
+                                               "trim_fill", "meaning"]}),
+    SensitivityKind(
         "active_placebo", "subgroups by control type (active vs inert placebo) with Cochrane's test",
         "metak.sensitivity.subgroups:run_active_placebo", needs="control arms with control_type",
         params=(Param("assumed_effect", "block", None, parse="metak.sensitivity.bias:parse_effects",

@@ -137,7 +137,7 @@ def _loglik(Y, V, M, tau2, reml: bool):
     return ll
 
 
-def _fisher(Y, V, M, k, tau2, reml: bool):
+def _fisher(Y, V, M, k, tau2, reml: bool, scan: bool = True):
     """Fisher scoring for ML/REML, truncated at 0, with step halving (as metafor) when a
     step lowers the likelihood — without it the iteration can cycle between 0 and a
     positive value. Vectorised over the rows that have not converged yet."""
@@ -176,7 +176,8 @@ def _fisher(Y, V, M, k, tau2, reml: bool):
         # Near the optimum, Fisher steps can cycle at a scale where the likelihood no longer
         # resolves them; the score itself does, so finish those rows by bisection on it.
         tau2, converged = _polish(Y, V, M, tau2, converged, reml)
-    tau2 = _global_maximum(Y, V, M, k, tau2, reml)
+    if scan:  # (a caller that scans for a second maximum itself passes scan=False)
+        tau2 = _global_maximum(Y, V, M, k, tau2, reml)
     return tau2, converged | np.zeros(m, bool)
 
 
