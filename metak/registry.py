@@ -241,6 +241,12 @@ FIGURES: dict[str, FigureKind] = {f.name: f for f in (
                "metak.plots.sensitivity:cumulative", (("sensitivity", "cumulative"),), "sensitivity: [cumulative]"),
     FigureKind("blinding", "blinding indices per trial and arm", "metak.plots.sensitivity:blinding",
                (("sensitivity", "blinding"),), "sensitivity: [blinding]"),
+    FigureKind("baujat", "Baujat plot: each study's contribution to heterogeneity against its influence on the result",
+               "metak.plots.diagnostics:baujat", (("sensitivity", "influence"),), "sensitivity: [influence]"),
+    FigureKind("influence", "influence panel: the eight influence() statistics by study, influential ones marked",
+               "metak.plots.diagnostics:influence_panel", (("sensitivity", "influence"),), "sensitivity: [influence]"),
+    FigureKind("trim_fill", "funnel plot with the studies trim-and-fill imputes (open circles)",
+               "metak.plots.diagnostics:trim_fill", (("sensitivity", "small_study"),), "sensitivity: [small_study]"),
     FigureKind("blinding_forest", "forest plot with each trial's blinding status and Bang indices beside its effect",
                "metak.plots.bias:blinding_forest", (("sensitivity", "blinding"),), "sensitivity: [blinding]"),
     FigureKind("tipping_point", "the pooled estimate and CI against the assumed bias in trials not adequately "

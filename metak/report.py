@@ -229,6 +229,34 @@ def bias_lines(ma: dict) -> list[str]:
     return out
 
 
+def diagnostic_lines(ma: dict) -> list[str]:
+    """Influence and small-study results, one line each."""
+    sens = ma.get("sensitivity") or {}
+    m = ma["measure"]
+    out = []
+    inf = sens.get("influence")
+    if inf:
+        flagged = [r["label"] for r in inf if r.get("influential")]
+        top = max(inf, key=lambda r: r.get("cook_d") or 0.0)
+        out.append(f"influence: {len(flagged)} influential by metafor's rule"
+                   + (f" ({', '.join(flagged)})" if flagged else "")
+                   + f"; largest Cook's distance {_fmt(top.get('cook_d'), 3)} ({top['label']})")
+    ss = sens.get("small_study")
+    if ss:
+        if not ss.get("run"):
+            out.append(f"small-study tests: not run ({ss.get('reason')})")
+        else:
+            e, r, rk, tf = ss["egger"], ss["egger_rma"], ss["rank_test"], ss["trim_fill"]
+            out.append(f"small-study tests: Egger t({e['df']}) = {_fmt(e['statistic'])} (p = {_fmt(e['p_value'], 4)}); "
+                       f"regression test {'t' if r.get('test') == 'hksj' else 'z'} = {_fmt(r['statistic'])} "
+                       f"(p = {_fmt(r['p_value'], 4)}), limit estimate {_compact(to_natural(m, r['limit_estimate']))}; "
+                       f"rank test tau = {_fmt(rk['tau'], 3)} (p = {_fmt(rk['p_value'], 4)}"
+                       f"{', exact' if rk.get('exact') else ''})")
+            out.append(f"  trim-and-fill: {tf['k0']} stud{'y' if tf['k0'] == 1 else 'ies'} filled on the {tf['side']}, "
+                       f"{_est_ci(m, tf)}")
+    return out
+
+
 def terminal_table(doc: dict) -> str:
     """A readable table: estimates on the natural scale for ratio measures, Bayes beside."""
     lines = [doc["analysis"]["title"], ""]
@@ -249,6 +277,7 @@ def terminal_table(doc: dict) -> str:
         if ma.get("subgroups"):
             lines.extend("    " + line for line in subgroup_lines(ma))
         lines.extend("    " + line for line in bias_lines(ma))
+        lines.extend("    " + line for line in diagnostic_lines(ma))
         if (ma.get("bayes") or {}).get("mu"):
             from .bayes import side_by_side
 

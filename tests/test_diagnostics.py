@@ -140,3 +140,25 @@ def test_influence_at_k_1000_is_fast_and_equals_refits():
     assert len(rows) == k
     # the benchmark (benchmarks/bench_influence.py) reports the time; here only a generous bound
     assert elapsed < 20
+
+
+def test_bcg_example_pipeline_diagnostics_match_metafor():
+    """The committed BCG example (records -> pipeline -> results.json) against the pinned
+    bcg_RR_REML_z case, row by row (the pipeline orders rows by label, metafor by dat.bcg)."""
+    doc = json.loads((Path(__file__).resolve().parents[1] / "docs" / "examples" / "bcg" / "results" /
+                      "results.json").read_text())
+    ma = next(m for m in doc["meta_analyses"] if m["id"] == "diagnostics")
+    case = next(c for c in CASES if c["id"] == "bcg_RR_REML_z")
+    index = {round(y, 9): i for i, y in enumerate(case["yi"])}
+    rows = ma["sensitivity"]["influence"]
+    for s, r in zip(ma["studies"], rows):
+        assert s["trial"] == r["trial"]
+        i = index[round(s["yi"], 9)]
+        for key in ("rstudent", "dffits", "cook_d", "cov_r", "hat", "tau2_del", "qe_del"):
+            assert close(r[key], case["influence"][key][i]), (key, r["label"])
+    ss = ma["sensitivity"]["small_study"]
+    assert close(ss["egger"]["p_value"], case["egger"]["p_value"])
+    assert close(ss["egger_rma"]["statistic"], case["egger_rma"]["statistic"])
+    assert close(ss["rank_test"]["p_value"], case["rank_test"]["p_value"])
+    assert ss["trim_fill"]["k0"] == case["trim_fill"]["k0"] and close(ss["trim_fill"]["estimate"],
+                                                                       case["trim_fill"]["estimate"])

@@ -35,10 +35,11 @@ M = "\u2212"   # the minus sign figures print
 
 
 def load(name: str) -> dict:
-    if name in ("bcg_regression", "bcg_allocation"):  # the docs example's committed results (dat.bcg)
+    bcg_index = {"bcg_regression": 0, "bcg_allocation": 2, "bcg_diagnostics": 3}
+    if name in bcg_index:  # the docs example's committed results (dat.bcg)
         doc = json.loads((Path(__file__).parent.parent / "docs" / "examples" / "bcg" / "results" /
                           "results.json").read_text())
-        return doc["meta_analyses"][0 if name == "bcg_regression" else 2]
+        return doc["meta_analyses"][bcg_index[name]]
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
@@ -523,7 +524,8 @@ FIXTURE_OF = {"forest": "bcg_or", "funnel": "bcg_or", "leave_one_out": "bcg_or",
               "dropout": "dropout_rr", "blinding": "ketamine_or", "subgroup": "ketamine_or",
               "prior_sensitivity": "ketamine_or", "posterior": "ketamine_or", "bubble": "bcg_regression",
               "cumulative": "bcg_allocation", "blinding_forest": "bias_rr", "tipping_point": "bias_rr",
-              "assumed_effect": "bias_rr"}
+              "assumed_effect": "bias_rr", "baujat": "bcg_diagnostics", "influence": "bcg_diagnostics",
+              "trim_fill": "bcg_diagnostics"}
 
 
 def test_every_kind_renders_and_leaves_global_state_alone(tmp_path):
@@ -656,3 +658,40 @@ def test_assumed_effect_plot_draws_each_refit():
     assert list(xs) == [r["effect"] for r in rows]
     assert np.allclose(ys, np.exp([r["estimate"] for r in rows]))
     assert art.band is not None and "7 comparisons shifted" in art.ax.get_xlabel()
+
+
+def test_baujat_and_influence_panel_draw_the_influence_numbers():
+    from metak.plots.diagnostics import baujat, influence_panel
+
+    ma = load("bcg_diagnostics")
+    rows = ma["sensitivity"]["influence"]
+    art = baujat(ma)
+    offs = art.points[0].get_offsets()
+    assert np.allclose(offs[:, 0], [r["baujat_x"] for r in rows]) and np.allclose(offs[:, 1], [r["baujat_y"] for r in rows])
+    assert sorted(int(t.get_text()) for t in art.labels) == list(range(1, len(rows) + 1))
+    assert {t.get_text() for t in baujat(ma, labels="labels").labels} == {r["label"] for r in rows}
+    # labels do not overprint each other
+    fig = art.figure
+    fig.canvas.draw()
+    from matplotlib.text import Text
+
+    boxes = [Text.get_window_extent(t) for t in art.labels]  # the text itself, not its leader line
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    panel = influence_panel(ma)
+    assert [a.get_title() for a in panel.axes][:3] == ["Studentized residual", "DFFITS", "Cook's distance"]
+    assert np.allclose(panel.points[2].get_offsets()[:, 1], [r["cook_d"] for r in rows])
+
+
+def test_trim_fill_funnel_marks_the_filled_studies_open():
+    from metak.plots.diagnostics import trim_fill
+
+    ma = load("bcg_diagnostics")
+    tf = ma["sensitivity"]["small_study"]["trim_fill"]
+    art = trim_fill(ma)
+    pts = art.points[0]
+    n = len(ma["studies"])
+    assert len(pts.get_offsets()) == n + tf["k0"]
+    assert np.allclose(pts.get_offsets()[n:, 0], np.exp([f["yi"] for f in tf["filled"]]))
+    faces = pts.get_facecolors()
+    assert (faces[n:, :3] == 1).all() and not (faces[:n, :3] == 1).all()
+    assert any(t.get_text().startswith("Trim-and-fill RR (k0 = 1, right)") for t in art.legend.get_texts())
