@@ -72,7 +72,18 @@ def study_entry(r, weight, level) -> dict:
              "ci_lower": clean(r.yi - crit * se), "ci_upper": clean(r.yi + crit * se), "weight": clean(weight)}
     if r.split_control > 1:
         entry["split_control"] = r.split_control
+    rob = rob_of(r)
+    if rob is not None:
+        entry["risk_of_bias"] = {**dict(rob.domains), "overall": rob.overall, "overall_derived": rob.derived}
     return entry
+
+
+def rob_of(r):
+    """The RoB 2 judgements of the outcome an effect row comes from, or None."""
+    if r.record is None or r.outcome is None:
+        return None
+    o = r.record.outcome(r.outcome)
+    return None if o is None else o.risk_of_bias
 
 
 def empty(out, excluded, warnings, studies=()) -> dict:

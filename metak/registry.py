@@ -203,6 +203,12 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
         schema={"type": "object", "required": ["k", "run", "reason", "egger", "egger_rma", "rank_test",
                                                "trim_fill", "meaning"]}),
     SensitivityKind(
+        "risk_of_bias", "risk of bias (RoB 2): restricted to low overall risk, subgroups by overall risk, "
+                        "the per-domain summary",
+        "metak.sensitivity.risk_of_bias:run", needs="risk_of_bias blocks in the trial records' outcomes",
+        schema={"type": "object", "required": ["domains", "studies", "summary", "restricted", "subgroups",
+                                               "reasons"]}),
+    SensitivityKind(
         "active_placebo", "subgroups by control type (active vs inert placebo) with Cochrane's test",
         "metak.sensitivity.subgroups:run_active_placebo", needs="control arms with control_type",
         params=(Param("assumed_effect", "block", None, parse="metak.sensitivity.bias:parse_effects",
@@ -247,6 +253,9 @@ FIGURES: dict[str, FigureKind] = {f.name: f for f in (
                "metak.plots.diagnostics:influence_panel", (("sensitivity", "influence"),), "sensitivity: [influence]"),
     FigureKind("trim_fill", "funnel plot with the studies trim-and-fill imputes (open circles)",
                "metak.plots.diagnostics:trim_fill", (("sensitivity", "small_study"),), "sensitivity: [small_study]"),
+    FigureKind("rob_summary", "risk-of-bias summary: the share of studies (or weight) at each level, per domain "
+               "(robvis style)", "metak.plots.rob:rob_summary", (("sensitivity", "risk_of_bias"),),
+               "sensitivity: [risk_of_bias]"),
     FigureKind("blinding_forest", "forest plot with each trial's blinding status and Bang indices beside its effect",
                "metak.plots.bias:blinding_forest", (("sensitivity", "blinding"),), "sensitivity: [blinding]"),
     FigureKind("tipping_point", "the pooled estimate and CI against the assumed bias in trials not adequately "

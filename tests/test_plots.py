@@ -525,7 +525,7 @@ FIXTURE_OF = {"forest": "bcg_or", "funnel": "bcg_or", "leave_one_out": "bcg_or",
               "prior_sensitivity": "ketamine_or", "posterior": "ketamine_or", "bubble": "bcg_regression",
               "cumulative": "bcg_allocation", "blinding_forest": "bias_rr", "tipping_point": "bias_rr",
               "assumed_effect": "bias_rr", "baujat": "bcg_diagnostics", "influence": "bcg_diagnostics",
-              "trim_fill": "bcg_diagnostics"}
+              "trim_fill": "bcg_diagnostics", "rob_summary": "rob_rr"}
 
 
 def test_every_kind_renders_and_leaves_global_state_alone(tmp_path):

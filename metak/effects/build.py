@@ -24,7 +24,8 @@ from .escalc import (
 from .table import Effect, EffectTable
 
 #: trial fields usable as moderators and subgroups beside the record's ``characteristics``
-TRIAL_FIELDS = ("year", "design", "allocation", "masking", "condition", "control_type", "dose", "bang")
+TRIAL_FIELDS = ("year", "design", "allocation", "masking", "condition", "control_type", "dose", "bang",
+                "risk_of_bias")
 
 
 @dataclass
@@ -160,11 +161,14 @@ def _participants(trial: Trial, n_exp, n_ctl):
     return max(n_exp, n_ctl) if trial.design == "crossover" else n_exp + n_ctl
 
 
-def covariates(trial: Trial, experimental, control_type) -> dict:
-    """A row's moderators: the trial's characteristics, then its fields (TRIAL_FIELDS)."""
+def covariates(trial: Trial, experimental, control_type, outcome: Outcome | None = None) -> dict:
+    """A row's moderators: the trial's characteristics, then its fields (TRIAL_FIELDS), with
+    ``risk_of_bias`` the overall RoB 2 judgement of the outcome the row comes from."""
     out = dict(trial.characteristics)
     fields = {"year": trial.citation.year, "design": trial.design, "allocation": trial.allocation,
               "masking": trial.masking, "condition": trial.condition, "control_type": control_type}
+    if outcome is not None and outcome.risk_of_bias is not None:
+        fields["risk_of_bias"] = outcome.risk_of_bias.overall
     doses = {trial.arm(a).dose.value for a in experimental if trial.arm(a).dose is not None}
     if len(doses) == 1 and len(experimental) == 1:
         fields["dose"] = doses.pop()
@@ -198,7 +202,7 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
         control_type = _control_type(trial, c.control) or (",".join(trial.control_types) or None)
         return [Effect(trial.id, trial.label, " + ".join(c.experimental), " + ".join(c.control), float(yi), float(vi),
                        data, n=n, control_type=control_type, direction=outcome.direction, outcome=outcome.id,
-                       covariates=covariates(trial, c.experimental, control_type), record=trial)], None
+                       covariates=covariates(trial, c.experimental, control_type, outcome), record=trial)], None
     if outcome.type == "binary" and ms.measure not in BINARY_MEASURES:
         need = "continuous" if ms.measure in CONTINUOUS_MEASURES else "contrast"
         return None, f"outcome '{outcome.id}' is binary; measure {ms.measure} needs {need} data"
@@ -225,7 +229,7 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
         rows.append(Effect(trial.id, label, comp.exp_name, comp.ctl_name, float(yi[0]), float(vi[0]),
                            {comp.exp_name: _arm_json(e), comp.ctl_name: _arm_json(c)}, table=table, n=n,
                            control_type=control_type, direction=outcome.direction, outcome=outcome.id,
-                           split_control=comp.split, covariates=covariates(trial, comp.experimental, control_type),
+                           split_control=comp.split, covariates=covariates(trial, comp.experimental, control_type, outcome),
                            record=trial, comparison=comp))
     return rows, None
 

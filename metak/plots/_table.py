@@ -393,7 +393,9 @@ def draw_table(table: Table, ax, *, fontsize: float, colours: Mapping[str, str])
             header.append(ax.text(xt, n_header - 1, col.header, ha=ha, fontsize=fontsize,
                                   fontweight="bold", **text_kw))
         if col.group:
-            header.append(ax.text(xt, 0, col.group, ha=ha, fontsize=fontsize,
+            # a group allowed to overflow runs leftwards from the column's right edge
+            gx, gha = (spans[col.key][1], "right") if col.group_overflow else (xt, ha)
+            header.append(ax.text(gx, 0, col.group, ha=gha, fontsize=fontsize,
                                   fontweight="bold", **text_kw))
     for p in panels:
         x0, x1 = spans[p.key]

@@ -39,8 +39,8 @@ def build_blinding_forest(ma: Mapping, *, xlim: Sequence[float] | None = None, d
     names = C.arm_names(ma, arm_labels)
     lv = C.level(ma)
     cols = [Column("label", "Study"), Column("status", "Blinding", "", "left"),
-            Column("bang_e", "BI exp.", "Bang index", "right", 1),
-            Column("bang_c", "BI ctrl", "Bang index", "right", 1),
+            Column("bang_e", "BI exp.", "", "right", 1),
+            Column("bang_c", "BI ctrl", "Bang index", "right", 1, group_overflow=True),
             Panel("effect", log=C.is_log(ma), null=C.null_value(ma), header=long,
                   favours=C.favours(ma, names), xlim=tuple(xlim) if xlim else None),
             Column("ci", f"{short} [{fmt.level_label(lv)} CI]", "", "right", group_overflow=True)]

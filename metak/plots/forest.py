@@ -8,6 +8,7 @@ then the effect and its CI on the natural scale (odds ratios, not log odds ratio
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from . import _common as C
 from . import _format as fmt
@@ -151,7 +152,7 @@ def _footer(ma, *, bayes_shown: bool, shrunken: bool) -> list[Footer]:
 def build_forest(ma: Mapping, *, bayes: bool = True, common: bool = False,
                  prediction: bool = True, data: bool | None = None,
                  weights: bool | None = None, xlim: Sequence[float] | None = None,
-                 arm_labels: Sequence[str] | None = None, digits: int = 2) -> Table:
+                 arm_labels: Sequence[str] | None = None, digits: int = 2, rob: bool | None = None) -> Table:
     """The forest plot of one meta-analysis as a :class:`~metak.plots._table.Table`."""
     C.require_ma(ma, "forest")
     studies = ma.get("studies") or []
@@ -164,12 +165,29 @@ def build_forest(ma: Mapping, *, bayes: bool = True, common: bool = False,
     kind = C.data_kind(ma)
     cols = _columns(ma, names, kind, data, weights, xlim, digits)
     rows = [_study_row(ma, s, i, nat, lv, digits, kind) for i, s in enumerate(studies)]
+    if rob is not False and any(isinstance(s.get("risk_of_bias"), Mapping) for s in studies):
+        from .rob import SHORT
+
+        for name, head in SHORT.items():  # the group heading once, over all six (from the last)
+            last = name == "overall"
+            cols.append(Column(f"rob_{name}", head, "Risk of bias" if last else "", "center", None if rob else 3,
+                               group_overflow=last))
+        # placeholders that reserve each cell's width; the traffic lights are drawn over them
+        rows = [replace(r, cells={**r.cells, **{f"rob_{n}": "\u2007\u2007" for n in SHORT}}) for r in rows]
+        footer_rob = True
+    else:
+        footer_rob = False
     rows.append(Row("blank", height=0.5))
     rows += _pooled_rows(ma, nat, digits, kind, common=common, prediction=prediction)
     bayes_rows = _bayes_rows(ma, nat, digits) if bayes else []
     shrunken = _add_shrunken(rows, ma, nat) if bayes else False
     rows += bayes_rows
     footer = _footer(ma, bayes_shown=bool(bayes_rows), shrunken=shrunken)
+    if footer_rob:
+        footer = list(footer) + [Footer("Risk of bias (RoB 2): D1 randomization process, D2 deviations from intended "
+                                        "interventions, D3 missing outcome data, D4 measurement of the outcome, D5 "
+                                        "selection of the reported result, O overall; + low, ? some concerns, "
+                                        "\u2212 high.", requires="rob_overall")]
     return Table(tuple(cols), tuple(rows), tuple(footer))
 
 
@@ -177,7 +195,7 @@ def forest(ma: Mapping, ax=None, *, bayes: bool = True, common: bool = False,
            prediction: bool = True, data: bool | None = None, weights: bool | None = None,
            xlim: Sequence[float] | None = None, arm_labels: Sequence[str] | None = None,
            digits: int = 2, fontsize: float = FONT_SIZE, greyscale: bool = False,
-           size="single_column") -> TableArtists:
+           size="single_column", rob: bool | None = None) -> TableArtists:
     """Forest plot of one meta-analysis (an element of results.json ``meta_analyses``).
 
     Parameters
@@ -205,6 +223,10 @@ def forest(ma: Mapping, ax=None, *, bayes: bool = True, common: bool = False,
         studies share them).
     digits : int
         Decimals of the effects printed.
+    rob : bool or None
+        RevMan-style risk-of-bias columns (RoB 2 domains D1-D5 and overall: + low, ? some
+        concerns, − high) when the studies carry ``risk_of_bias``; ``None``: when they do and
+        the width allows (they are dropped after the data columns).
 
     Returns
     -------
@@ -217,8 +239,14 @@ def forest(ma: Mapping, ax=None, *, bayes: bool = True, common: bool = False,
     Lewis S, Clarke M (2001). Forest plots: trying to see the wood and the trees. BMJ 322:1479.
     """
     table = build_forest(ma, bayes=bayes, common=common, prediction=prediction, data=data,
-                         weights=weights, xlim=xlim, arm_labels=arm_labels, digits=digits)
-    return draw(table, ax, fontsize=fontsize, greyscale=greyscale, size=size)
+                         weights=weights, xlim=xlim, arm_labels=arm_labels, digits=digits, rob=rob)
+    art = draw(table, ax, fontsize=fontsize, greyscale=greyscale, size=size)
+    keys = [c.key for c in art.columns if getattr(c, "key", "").startswith("rob_")]
+    if keys:
+        from .rob import add_traffic_lights
+
+        add_traffic_lights(art, ma, keys, greyscale=greyscale, fontsize=fontsize)
+    return art
 
 
 # --------------------------------------------------------------------------- subgroups

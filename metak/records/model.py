@@ -113,6 +113,24 @@ class ContrastData:
     level: float = 0.95
 
 
+#: RoB 2 domains of a risk_of_bias block (contract section 5), in the tool's order
+ROB_DOMAINS = ("randomization", "deviations", "missing_data", "measurement", "reporting")
+ROB_LEVELS = ("low", "some_concerns", "high")
+
+
+@dataclass(frozen=True)
+class RiskOfBias:
+    """An outcome's RoB 2 judgements: each domain and the overall risk (None: not assessed)."""
+
+    domains: tuple  # ((domain, level or None), ...) in ROB_DOMAINS order
+    overall: str
+    #: True when overall was not given and follows from the domains by RoB 2's algorithm
+    derived: bool = False
+
+    def domain(self, name: str) -> str | None:
+        return dict(self.domains).get(name)
+
+
 @dataclass(frozen=True)
 class Outcome:
     id: str
@@ -124,6 +142,7 @@ class Outcome:
     data: object
     timepoint: str | None = None
     scale: str | None = None
+    risk_of_bias: RiskOfBias | None = None
 
 
 @dataclass(frozen=True)

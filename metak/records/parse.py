@@ -48,7 +48,7 @@ CITATION_KEYS = ("authors", "year", "journal", "volume", "pages", "doi", "pmid",
 ARM_REQUIRED = ("id", "label", "role", "intervention")
 ARM_OPTIONAL = ("control_type", "dose", "randomized", "completed", "route", "schedule", "co_intervention")
 OUTCOME_REQUIRED = ("id", "label", "type", "direction", "data", "source")
-OUTCOME_OPTIONAL = ("timepoint", "scale")
+OUTCOME_OPTIONAL = ("timepoint", "scale", "risk_of_bias")
 GUESS_KEYS = ("arm", "assessor", "guessed_experimental", "guessed_control", "dont_know")
 CONTRAST_REQUIRED = ("measure", "experimental", "control", "estimate")
 CONTRAST_OPTIONAL = ("ci", "se", "level")
@@ -264,6 +264,31 @@ def _arm_data(c: Checker, p, otype: str, arms: dict, arm_id: str):
     return ContinuousArmData(mean, sd, n)
 
 
+def _risk_of_bias(c: Checker, p):
+    """RoB 2: each domain low | some_concerns | high; ``overall`` given, or derived by the
+    tool's algorithm (high if any domain is high, low if all are low, else some concerns)."""
+    from .model import ROB_DOMAINS, ROB_LEVELS, RiskOfBias
+
+    m = c.mapping(p, (), ROB_DOMAINS + ("overall",), what="risk-of-bias domain")
+    if m is None:
+        return None
+    values = {}
+    for key in ROB_DOMAINS + ("overall",):
+        if key in m:
+            values[key] = c.enum(p + (key,), ROB_LEVELS)
+            if values[key] is None:
+                return None
+    domains = tuple((d, values.get(d)) for d in ROB_DOMAINS)
+    if "overall" in values:
+        return RiskOfBias(domains, values["overall"])
+    given = [v for _, v in domains if v is not None]
+    if len(given) < len(ROB_DOMAINS):
+        c.add(p, "give 'overall', or all five domains (" + ", ".join(ROB_DOMAINS) + ") to derive it from")
+        return None
+    overall = "high" if "high" in given else "low" if all(v == "low" for v in given) else "some_concerns"
+    return RiskOfBias(domains, overall, derived=True)
+
+
 def _outcome(c: Checker, i: int, arms: dict) -> Outcome | None:
     p = ("outcomes", i)
     m = c.mapping(p, OUTCOME_REQUIRED, OUTCOME_OPTIONAL)
@@ -276,6 +301,7 @@ def _outcome(c: Checker, i: int, arms: dict) -> Outcome | None:
     timepoint = c.string(p + ("timepoint",)) if "timepoint" in m else None
     scale = c.string(p + ("scale",)) if "scale" in m else None
     source = _source(c, p + ("source",)) if "source" in m else None
+    rob = _risk_of_bias(c, p + ("risk_of_bias",)) if "risk_of_bias" in m else None
     data = None
     dp = p + ("data",)
     if otype == "contrast":
@@ -295,7 +321,9 @@ def _outcome(c: Checker, i: int, arms: dict) -> Outcome | None:
                 data = parsed
     if None in (oid, label, otype, direction, source, data):
         return None
-    return Outcome(oid, label, otype, direction, source, data, timepoint, scale)
+    if "risk_of_bias" in m and rob is None:
+        return None
+    return Outcome(oid, label, otype, direction, source, data, timepoint, scale, rob)
 
 
 def _characteristics(c: Checker) -> tuple:
