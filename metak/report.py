@@ -254,6 +254,17 @@ def diagnostic_lines(ma: dict) -> list[str]:
                        f"{', exact' if rk.get('exact') else ''})")
             out.append(f"  trim-and-fill: {tf['k0']} stud{'y' if tf['k0'] == 1 else 'ies'} filled on the {tf['side']}, "
                        f"{_est_ci(m, tf)}")
+    rob = sens.get("risk_of_bias")
+    if rob:
+        c = rob["summary"]["overall"]["counts"]
+        out.append("risk of bias (overall): " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in c.items() if n))
+        r = rob.get("restricted")
+        out.append("  low risk only: " + (f"k = {r['k']}, {_est_ci(m, r)}" if r
+                                           else (rob.get("reasons") or {}).get("restricted", "—")))
+        sg = rob.get("subgroups") or {}
+        if sg.get("q_between") is not None:
+            out.append(f"  by overall risk: Q = {_fmt(sg['q_between'])}, df = {sg['df_between']} "
+                       f"(p = {_fmt(sg['p_between'], 4)})")
     return out
 
 

@@ -151,3 +151,15 @@ def test_no_risk_of_bias_data_warns(tmp_path):
     assert any("no included outcome has a risk_of_bias block" in w for w in ma["warnings"])
     assert ma["sensitivity"]["risk_of_bias"]["restricted"] is None
     assert "risk_of_bias" not in ma["studies"][0]
+
+
+def test_terminal_summary_prints_the_risk_of_bias_results(tmp_path):
+    from metak.report import terminal_table
+
+    spec, _ = write(tmp_path, figures="[]")
+    doc = analyze(spec)
+    text = terminal_table(doc)
+    rob = doc["meta_analyses"][0]["sensitivity"]["risk_of_bias"]
+    c = rob["summary"]["overall"]["counts"]
+    assert f"risk of bias (overall): {c['low']} low, {c['some_concerns']} some concerns, {c['high']} high" in text
+    assert f"low risk only: k = {rob['restricted']['k']}," in text and "by overall risk: Q = " in text
