@@ -100,84 +100,44 @@ class FigureKind:
 
 
 #: results.schema.json fragments of the bias analyses (kept equal to the schema by a test)
-BLINDING_SCHEMA = {'type': 'object',
- 'required': ['indices', 'rule', 'classification', 'restricted', 'bias_adjusted', 'tipping_point'],
- 'properties': {'indices': {'type': 'array'},
-                'rule': {'type': 'object', 'required': ['max_bang', 'assessor', 'text']},
-                'classification': {'type': 'array',
-                                   'items': {'type': 'object',
-                                             'required': ['trial', 'status', 'reason'],
-                                             'properties': {'status': {'enum': ['adequate',
-                                                                                'compromised',
-                                                                                'unknown']},
-                                                            'reason': {'type': 'string'}}}},
-                'restricted': {'type': ['object', 'null'],
-                               'required': ['k', 'estimate', 'se', 'ci_lower', 'ci_upper', 'tau2'],
-                               'properties': {'k': {'type': ['integer', 'null']},
-                                              'estimate': {'type': ['number', 'null']},
-                                              'se': {'type': ['number', 'null']},
-                                              'ci_lower': {'type': ['number', 'null']},
-                                              'ci_upper': {'type': ['number', 'null']},
-                                              'tau2': {'type': ['number', 'null']}}},
-                'bang_regression': {'type': ['object', 'null']},
-                'bias_adjusted': {'type': ['object', 'null'],
-                                  'required': ['source',
-                                               'log_ror',
-                                               'log_ror_se',
-                                               'k_adjusted',
-                                               'estimate',
-                                               'se',
-                                               'ci_lower',
-                                               'ci_upper',
-                                               'tau2'],
-                                  'properties': {'source': {'type': 'string'},
-                                                 'log_ror': {'type': ['number', 'null']},
-                                                 'log_ror_se': {'type': ['number', 'null']},
-                                                 'k_adjusted': {'type': 'integer'},
-                                                 'shift': {'type': 'number'},
-                                                 'shift_se': {'type': 'number'},
-                                                 'bayes': {'type': ['object', 'null']}}},
-                'by_source': {'type': 'array',
-                              'items': {'type': 'object',
-                                        'required': ['source',
-                                                     'shift',
-                                                     'k_adjusted',
-                                                     'estimate',
-                                                     'ci_lower',
-                                                     'ci_upper']}},
-                'tipping_point': {'type': 'object',
-                                  'required': ['bias', 'ror', 'k_shifted', 'reason', 'curve'],
-                                  'properties': {'bias': {'type': ['number', 'null']},
-                                                 'ror': {'type': ['number', 'null']},
-                                                 'reason': {'type': ['string', 'null']},
-                                                 'curve': {'type': 'array'}}},
-                'reasons': {'type': 'object', 'additionalProperties': {'type': 'string'}},
-                'notes': {'type': 'array', 'items': {'type': 'string'}}}}
-ACTIVE_PLACEBO_SCHEMA = {'type': 'object',
- 'required': ['subgroups', 'q_between', 'df_between', 'p_between', 'i2_between'],
- 'properties': {'restricted': {'type': ['object', 'null'],
-                               'required': ['k', 'estimate', 'se', 'ci_lower', 'ci_upper', 'tau2'],
-                               'properties': {'k': {'type': ['integer', 'null']},
-                                              'estimate': {'type': ['number', 'null']},
-                                              'se': {'type': ['number', 'null']},
-                                              'ci_lower': {'type': ['number', 'null']},
-                                              'ci_upper': {'type': ['number', 'null']},
-                                              'tau2': {'type': ['number', 'null']}}},
-                'assumed_effect': {'type': ['array', 'null'],
-                                   'items': {'type': 'object',
-                                             'required': ['effect',
-                                                          'estimate',
-                                                          'se',
-                                                          'ci_lower',
-                                                          'ci_upper',
-                                                          'tau2'],
-                                             'properties': {'effect': {'type': 'number'},
-                                                            'estimate': {'type': ['number', 'null']},
-                                                            'se': {'type': ['number', 'null']},
-                                                            'ci_lower': {'type': ['number', 'null']},
-                                                            'ci_upper': {'type': ['number', 'null']},
-                                                            'tau2': {'type': ['number', 'null']}}}}}}
-
+_NUM = {"type": ["number", "null"]}
+_EST = {key: _NUM for key in ("estimate", "se", "ci_lower", "ci_upper", "tau2")}
+#: a refit of some of the studies, or null (with the reason under "reasons")
+_FIT = {"type": ["object", "null"], "required": ["k", "estimate", "se", "ci_lower", "ci_upper", "tau2"],
+        "properties": {"k": {"type": ["integer", "null"]}, **_EST}}
+BLINDING_SCHEMA = {
+    "type": "object",
+    "required": ["indices", "rule", "classification", "restricted", "bias_adjusted", "tipping_point"],
+    "properties": {
+        "indices": {"type": "array"},
+        "rule": {"type": "object", "required": ["max_bang", "assessor", "text"]},
+        "classification": {"type": "array", "items": {
+            "type": "object", "required": ["trial", "status", "reason"],
+            "properties": {"status": {"enum": ["adequate", "compromised", "unknown"]}, "reason": {"type": "string"}}}},
+        "restricted": _FIT,
+        "bang_regression": {"type": ["object", "null"]},
+        "bias_adjusted": {
+            "type": ["object", "null"],
+            "required": ["source", "log_ror", "log_ror_se", "k_adjusted", "estimate", "se", "ci_lower", "ci_upper",
+                         "tau2"],
+            "properties": {"source": {"type": "string"}, "log_ror": _NUM, "log_ror_se": _NUM,
+                           "k_adjusted": {"type": "integer"}, "shift": {"type": "number"},
+                           "shift_se": {"type": "number"}, "bayes": {"type": ["object", "null"]}}},
+        "by_source": {"type": "array", "items": {
+            "type": "object", "required": ["source", "shift", "k_adjusted", "estimate", "ci_lower", "ci_upper"]}},
+        "tipping_point": {"type": "object", "required": ["bias", "ror", "k_shifted", "reason", "curve"],
+                          "properties": {"bias": _NUM, "ror": _NUM, "reason": {"type": ["string", "null"]},
+                                         "curve": {"type": "array"}}},
+        "reasons": {"type": "object", "additionalProperties": {"type": "string"}},
+        "notes": {"type": "array", "items": {"type": "string"}}}}
+ACTIVE_PLACEBO_SCHEMA = {
+    "type": "object",
+    "required": ["subgroups", "q_between", "df_between", "p_between", "i2_between"],
+    "properties": {
+        "restricted": _FIT,
+        "assumed_effect": {"type": ["array", "null"], "items": {
+            "type": "object", "required": ["effect", "estimate", "se", "ci_lower", "ci_upper", "tau2"],
+            "properties": {"effect": {"type": "number"}, **_EST}}}}}
 
 SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
     SensitivityKind(
