@@ -163,6 +163,16 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
         schema={"type": "object", "required": ["k", "run", "reason", "egger", "egger_rma", "rank_test",
                                                "trim_fill", "meaning"]}),
     SensitivityKind(
+        "missing_outcome", "missing outcome data: available case, missing as failure or success, best and worst "
+                           "case, and informative-missingness odds ratios (Higgins et al. 2008; metasens metamiss)",
+        "metak.sensitivity.missing_outcome:run",
+        params=(Param("imor", "block", None, parse="metak.sensitivity.missing_outcome:parse_imor",
+                      doc="IMORs to try: [0.5, 2] (both arms) or [{experimental: 2, control: 0.5}]"),),
+        needs="binary arm data with missing (or arms' randomized)",
+        schema={"type": "object", "required": ["scenarios"], "properties": {"scenarios": {"type": "array", "items": {
+            "type": "object", "required": ["name", "imor_experimental", "imor_control", "k", "estimate", "se",
+                                           "ci_lower", "ci_upper", "tau2"]}}}}),
+    SensitivityKind(
         "risk_of_bias", "risk of bias (RoB 2): restricted to low overall risk, subgroups by overall risk, "
                         "the per-domain summary",
         "metak.sensitivity.risk_of_bias:run", needs="risk_of_bias blocks in the trial records' outcomes",
@@ -213,6 +223,9 @@ FIGURES: dict[str, FigureKind] = {f.name: f for f in (
                "metak.plots.diagnostics:influence_panel", (("sensitivity", "influence"),), "sensitivity: [influence]"),
     FigureKind("trim_fill", "funnel plot with the studies trim-and-fill imputes (open circles)",
                "metak.plots.diagnostics:trim_fill", (("sensitivity", "small_study"),), "sensitivity: [small_study]"),
+    FigureKind("missing_outcome", "the pooled estimate under each missing-outcome scenario and IMOR",
+               "metak.plots.missing:missing_outcome", (("sensitivity", "missing_outcome"),),
+               "sensitivity: [missing_outcome]"),
     FigureKind("rob_summary", "risk-of-bias summary: the share of studies (or weight) at each level, per domain "
                "(robvis style)", "metak.plots.rob:rob_summary", (("sensitivity", "risk_of_bias"),),
                "sensitivity: [risk_of_bias]"),

@@ -93,6 +93,8 @@ class Source:
 class BinaryArmData:
     events: int
     total: int
+    #: randomized to the arm with the outcome not observed (v2; None: not reported)
+    missing: int | None = None
 
 
 @dataclass(frozen=True)

@@ -240,18 +240,23 @@ def _arm_data(c: Checker, p, otype: str, arms: dict, arm_id: str):
             return None
     size = arms[arm_id].randomized if arms.get(arm_id) is not None else None
     if otype == "binary":
-        if c.mapping(p, binary_keys) is None:
+        if c.mapping(p, binary_keys, ("missing",)) is None:
             return None
         events = c.count(p + ("events",))
         total = c.count(p + ("total",), minimum=1)
+        missing = c.count(p + ("missing",)) if "missing" in c.get(p) else None
         if events is not None and total is not None and events > total:
             c.add(p + ("events",), f"{events} is more than total {total}")
             return None
         if total is not None and size is not None and total > size:
             c.add(p + ("total",), f"{total} is more than the {size} randomized to arm '{arm_id}'")
-        if events is None or total is None:
+        if missing is not None and total is not None and size is not None and total + missing > size:
+            c.add(p + ("missing",), f"total {total} + missing {missing} is more than the {size} randomized to arm "
+                                    f"'{arm_id}'")
             return None
-        return BinaryArmData(events, total)
+        if events is None or total is None or ("missing" in c.get(p) and missing is None):
+            return None
+        return BinaryArmData(events, total, missing)
     if c.mapping(p, cont_keys) is None:
         return None
     mean = c.number(p + ("mean",))

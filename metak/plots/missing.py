@@ -1,0 +1,79 @@
+"""Missing-outcome figure: the pooled estimate under each scenario and IMOR (a forest of
+``sensitivity.missing_outcome.scenarios``), the available-case analysis as the reference."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from . import _common as C
+from . import _format as fmt
+from ._figure import draw
+from ._style import FONT_SIZE
+from ._table import Column, Footer, Mark, Panel, Row, Table, TableArtists
+
+NAMES = {"available_case": "Available case", "missing_as_failure": "Missing as failure",
+         "missing_as_success": "Missing as success", "best_case": "Best case", "worst_case": "Worst case",
+         "imor": "IMOR"}
+
+
+def _imor(x) -> str:
+    if x is None:
+        return ""
+    if x >= 1e7:
+        return "\u221e"
+    return fmt.general(x, 3)
+
+
+def build_missing_outcome(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: int = 2,
+                          arm_labels: Sequence[str] | None = None) -> Table:
+    C.require_ma(ma, "missing_outcome")
+    mo = (ma.get("sensitivity") or {}).get("missing_outcome")
+    C.require(isinstance(mo, Mapping) and mo.get("scenarios"), ma, "missing_outcome",
+              "sensitivity.missing_outcome (add missing_outcome to 'sensitivity:')")
+    nat = C.to_natural(ma)
+    long, short = C.measure_names(ma)
+    names = C.arm_names(ma, arm_labels)
+    cols = [Column("label", "Scenario"), Column("imor", "IMOR exp. / ctrl", "", "right", 1),
+            Column("k", "k", "", "right", 2),
+            Panel("effect", log=C.is_log(ma), null=C.null_value(ma), header=long, favours=C.favours(ma, names),
+                  xlim=tuple(xlim) if xlim else None),
+            Column("ci", f"{short} [{fmt.level_label(C.level(ma))} CI]", fmt.model_label(ma), "right",
+                   group_overflow=True)]
+    rows = []
+    for e in mo["scenarios"]:
+        name = e.get("name")
+        label = NAMES.get(name, str(name))
+        if name == "imor":  # the value in the label too: the IMOR column is dropped on narrow figures
+            label = f"IMOR {_imor(e.get('imor_experimental'))} / {_imor(e.get('imor_control'))}"
+        cells = {"label": label, "k": str(e.get("k") or ""),
+                 "imor": f"{_imor(e.get('imor_experimental'))} / {_imor(e.get('imor_control'))}"}
+        if not C.has(e.get("estimate")):
+            cells["ci"] = "not estimable"
+            rows.append(Row("study", cells, {}))
+            continue
+        cells["ci"] = fmt.effect_ci(nat(e["estimate"]), nat(e.get("ci_lower")), nat(e.get("ci_upper")), digits,
+                                    ratio=C.is_log(ma))
+        ref = name == "available_case"
+        mark = Mark("diamond" if ref else "point", nat(e["estimate"]), nat(e.get("ci_lower")), nat(e.get("ci_upper")),
+                    "pooled" if ref else "point", core=ref)
+        rows.append(Row("pooled" if ref else "study", cells, {"effect": (mark,)}, bold=ref))
+        if ref:
+            rows.append(Row("blank", height=0.4))
+    tip = mo.get("tipping_imor") or {}
+    footer = [Footer("IMOR: odds of the event among the missing over the observed (0: all missing without the "
+                     "event, \u221e: all with it); failure and success as the outcome's direction says.")]
+    if C.has(tip.get("imor")):
+        footer.append(Footer(f"At a common IMOR of {fmt.general(tip['imor'], 3)} {tip.get('change')}."))
+    elif tip.get("reason"):
+        footer.append(Footer(f"Conclusion unchanged for common IMORs from 1/100 to 100 ({tip['reason']})."
+                             if "no common IMOR" in tip["reason"] else f"IMOR tipping point: {tip['reason']}."))
+    return Table(tuple(cols), tuple(rows), tuple(footer))
+
+
+def missing_outcome(ma: Mapping, ax=None, *, xlim: Sequence[float] | None = None, digits: int = 2,
+                    arm_labels: Sequence[str] | None = None, fontsize: float = FONT_SIZE,
+                    greyscale: bool = False, size="single_column") -> TableArtists:
+    """Missing-outcome plot: the pooled estimate and CI under each imputation scenario and IMOR,
+    the available-case analysis (diamond) first, and the IMOR at which the conclusion changes."""
+    table = build_missing_outcome(ma, xlim=xlim, digits=digits, arm_labels=arm_labels)
+    return draw(table, ax, fontsize=fontsize, greyscale=greyscale, size=size)
