@@ -88,6 +88,8 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     out["studies"] = [study_entry(r, w, ms.level) for r, w in zip(table.rows, weights)]
     out["excluded"] = excluded
     out.update(res.to_dict())
+    if ms.dropout:
+        out["dropout_rates"] = _dropout_rates(table)
     if ms.moderators:
         out["meta_regression"] = _meta_regression(ms, table, model, warnings)
     if ms.subgroups is not None:
@@ -97,6 +99,18 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     sens = {e.name: SENSITIVITY[e.name].runner()(ctx, e.kwargs).to_dict() for e in ms.sensitivity}
     out["sensitivity"] = sens or None
     out["warnings"] = warnings
+    return out
+
+
+def _dropout_rates(table) -> list[dict]:
+    """Per comparison, each side's dropouts, randomized and rate (dropouts / randomized)."""
+    out = []
+    for r in table.rows:
+        if r.table is None:
+            continue
+        a, b, c, d = r.table
+        side = lambda e, n: {"dropouts": e, "randomized": n, "rate": e / n if n else None}  # noqa: E731
+        out.append({"trial": r.trial, "label": r.label, "experimental": side(a, a + b), "control": side(c, c + d)})
     return out
 
 

@@ -239,7 +239,8 @@ def _preset_warning(prior, measure):
 
 # --------------------------------------------------------------------------- the block
 
-def parse_bayes_spec(mapping, *, measure: str = "OR", outcome_type: str = "binary") -> BayesSpec:
+def parse_bayes_spec(mapping, *, measure: str = "OR", outcome_type: str = "binary",
+                     dropout: bool = False) -> BayesSpec:
     """Check a ``bayes:`` block (plain dicts and lists, as loaded from YAML).
 
     Parameters
@@ -250,6 +251,9 @@ def parse_bayes_spec(mapping, *, measure: str = "OR", outcome_type: str = "binar
         The meta-analysis's measure code (``OR``, ``RR``, ``SMD``, ``MD`` ...).
     outcome_type : str
         ``binary``, ``continuous`` or ``contrast``; the binomial likelihood needs ``binary``.
+    dropout : bool
+        A dropout meta-analysis: the default heterogeneity prior is Turner et al. (2015)'s for
+        withdrawals/drop-outs (pharmacological vs placebo), log(tau²) ~ N(-2.99, 1.74²).
 
     Returns
     -------
@@ -305,6 +309,19 @@ def parse_bayes_spec(mapping, *, measure: str = "OR", outcome_type: str = "binar
         defaults.append("mu")
     if "tau" in prior_map or "tau2" in prior_map:
         tau_prior = attempt(_tau_block, prior_map, ("prior",), fallback=None)
+    elif dropout and measure in ("OR", "RR"):
+        tau_prior = P.preset_prior("turner2015", "withdrawals")
+        defaults.append("tau")
+        if measure == "RR":
+            # Turner's predictive distributions are for log odds ratios; dropout proportions in
+            # these trials are low, where log RR and log OR (and their between-trial variances)
+            # nearly coincide, so the same prior is used on the log risk-ratio scale
+            warnings.append("default heterogeneity prior for dropout: Turner et al. 2015, withdrawals "
+                            "(log tau^2 ~ Normal(-2.99, 1.74)), stated for log odds ratios and applied here to "
+                            "the log risk ratio (close to the log OR when dropout is uncommon)")
+        else:
+            warnings.append("default heterogeneity prior for dropout: Turner et al. 2015, withdrawals "
+                            "(log tau^2 ~ Normal(-2.99, 1.74)) for the log odds ratio")
     elif measure in _UNIT_FREE:
         tau_prior = P.HalfNormal(0.5)
         defaults.append("tau")
@@ -389,7 +406,8 @@ def parse_bayes_spec(mapping, *, measure: str = "OR", outcome_type: str = "binar
             raise problems[0]
         raise SpecValueErrors(problems)
 
-    for prior in (tau_prior, *sensitivity):
+    default_dropout = dropout and "tau" in defaults  # its own note above says which scale
+    for prior in ((() if default_dropout else (tau_prior,)) + tuple(sensitivity)):
         message = _preset_warning(prior, measure)
         if message and message not in warnings:
             warnings.append(message)

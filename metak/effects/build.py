@@ -132,9 +132,19 @@ DROPOUT_SOURCE = Source("arms: randomized - completed", True, "dropouts = random
 
 
 def dropout_outcome(trial: Trial, ms):
-    arms = {a.id: BinaryArmData(a.dropouts, a.randomized) for a in trial.arms if a.dropouts is not None}
+    """The dropout 'outcome' of a trial: per arm, dropouts (all-cause, or for ms.dropout_reason)
+    over randomized, from randomized - completed or the arm's dropouts block."""
+    reason = getattr(ms, "dropout_reason", "all")
+    arms = {a.id: BinaryArmData(a.dropouts_for(reason), a.randomized) for a in trial.arms
+            if a.dropouts_for(reason) is not None and a.randomized is not None}
     if len(arms) >= 2:
-        return Outcome("dropout", "All-cause dropout", "binary", "lower_is_better", DROPOUT_SOURCE, arms), None
+        from_block = any(a.dropout_reasons and (reason != "all" or a.completed is None) for a in trial.arms)
+        source = (Source("arms: dropouts block", False, f"dropouts ({reason.replace('_', ' ')}) / randomized per arm")
+                  if from_block else DROPOUT_SOURCE)
+        label = "All-cause dropout" if reason == "all" else f"Dropout: {reason.replace('_', ' ')}"
+        return Outcome("dropout", label, "binary", "lower_is_better", source, arms), None
+    if reason != "all":
+        return None, f"no per-arm dropouts for reason '{reason}' with the arms' randomized numbers"
     o = trial.outcome(ms.dropout_outcome)
     if o is not None and o.type == "binary":
         return o, f"dropouts from outcome '{ms.dropout_outcome}' (per-arm randomized/completed not recorded)"
@@ -296,7 +306,27 @@ def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
     table, notes = table.harmonise()
     warnings.extend(notes)
     finite = np.isfinite(table.yi) & np.isfinite(table.vi) if rows else np.zeros(0, bool)
+    dropped00 = set()
+    if ms.dropout:
+        for i, r in enumerate(table.rows):
+            if r.table is None or not (r.table[0] == 0 and r.table[2] == 0):
+                continue
+            if ms.measure in ("OR", "RR"):
+                # as RevMan: with no dropouts in either arm the ratio is not estimable, and the
+                # continuity correction would invent one; the trial is listed, not pooled
+                finite[i] = False
+                dropped00.add(i)
+                excluded.append({"trial": r.trial, "reason": f"{r.label}: no dropouts in either arm: the dropout "
+                                                            f"{ms.measure} is not estimable (as RevMan; an RD "
+                                                            "analysis keeps it as 0)"})
+                warnings.append(f"{r.label}: no dropouts in either arm; left out of the dropout {ms.measure} "
+                                "(not estimable, as RevMan); a dropout RD would keep it")
+            elif ms.measure == "RD":
+                warnings.append(f"{r.label}: no dropouts in either arm; kept in the dropout RD (a difference of 0 "
+                                "that adds weight), as RevMan")
     for i, (r, ok) in enumerate(zip(table.rows, finite)):
+        if i in dropped00:
+            continue
         if ok:
             continue
         if ms.method == "MH" and ms.measure == "RD" and r.table is not None and _double_zero(r.table):

@@ -52,12 +52,19 @@ class Arm:
     route: str | None = None
     schedule: str | None = None
     co_intervention: str | None = None
+    #: the arm's ``dropouts:`` block (v2): ((reason, count), ...) with "total" first when given
+    dropout_reasons: tuple = ()
 
     @property
     def dropouts(self) -> int | None:
-        if self.randomized is None or self.completed is None:
-            return None
-        return self.randomized - self.completed
+        """All-cause dropouts: randomized - completed, else the dropouts block's total."""
+        if self.randomized is not None and self.completed is not None:
+            return self.randomized - self.completed
+        return dict(self.dropout_reasons).get("total")
+
+    def dropouts_for(self, reason: str) -> int | None:
+        """Dropouts for one reason (``adverse_events`` ...), or all-cause for ``all``."""
+        return self.dropouts if reason == "all" else dict(self.dropout_reasons).get(reason)
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,9 @@ class ContrastData:
     se: float | None = None
     level: float = 0.95
 
+
+#: reasons of an arm's dropouts block (contract section 5)
+DROPOUT_REASONS = ("adverse_events", "lack_of_efficacy", "lost_to_follow_up", "other")
 
 #: RoB 2 domains of a risk_of_bias block (contract section 5), in the tool's order
 ROB_DOMAINS = ("randomization", "deviations", "missing_data", "measurement", "reporting")

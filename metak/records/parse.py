@@ -46,7 +46,8 @@ TOP_OPTIONAL = ("label", "citation", "allocation", "randomized_total", "blinding
 CHARACTERISTIC_NAME = r"[a-z][a-z0-9_]*"
 CITATION_KEYS = ("authors", "year", "journal", "volume", "pages", "doi", "pmid", "registration", "url")
 ARM_REQUIRED = ("id", "label", "role", "intervention")
-ARM_OPTIONAL = ("control_type", "dose", "randomized", "completed", "route", "schedule", "co_intervention")
+ARM_OPTIONAL = ("control_type", "dose", "randomized", "completed", "route", "schedule", "co_intervention",
+                "dropouts")
 OUTCOME_REQUIRED = ("id", "label", "type", "direction", "data", "source")
 OUTCOME_OPTIONAL = ("timepoint", "scale", "risk_of_bias")
 GUESS_KEYS = ("arm", "assessor", "guessed_experimental", "guessed_control", "dont_know")
@@ -108,9 +109,46 @@ def _arm(c: Checker, i: int, design: str | None) -> Arm | None:
     route = c.enum(p + ("route",), ROUTES) if "route" in m else None
     schedule = _text(c, p + ("schedule",)) if "schedule" in m else None
     co = _text(c, p + ("co_intervention",)) if "co_intervention" in m else None
-    if None in (arm_id, label, role, intervention):
+    reasons = _dropouts(c, p + ("dropouts",), randomized, completed) if "dropouts" in m else ()
+    if None in (arm_id, label, role, intervention) or reasons is None:
         return None
-    return Arm(arm_id, label, role, intervention, control_type, dose, randomized, completed, route, schedule, co)
+    return Arm(arm_id, label, role, intervention, control_type, dose, randomized, completed, route, schedule, co,
+               reasons)
+
+
+def _dropouts(c: Checker, p, randomized, completed):
+    """An arm's dropouts by reason: counts, the reasons summing to at most the total, the total
+    equal to randomized - completed when both are given, and no more than randomized."""
+    from .model import DROPOUT_REASONS
+
+    m = c.mapping(p, (), ("total",) + DROPOUT_REASONS, what="dropout reason")
+    if m is None:
+        return None
+    values = {}
+    for key in ("total",) + DROPOUT_REASONS:
+        if key in m:
+            v = c.count(p + (key,))
+            if v is None:
+                return None
+            values[key] = v
+    total = values.get("total")
+    parts = sum(values.get(r, 0) for r in DROPOUT_REASONS)
+    ok = True
+    if total is not None and parts > total:
+        c.add(p, f"the reasons add up to {parts}, more than total {total}")
+        ok = False
+    if total is not None and randomized is not None and completed is not None and total != randomized - completed:
+        c.add(p + ("total",), f"total {total} differs from randomized - completed = {randomized - completed}")
+        ok = False
+    cap = randomized
+    if cap is not None and max([total or 0, parts]) > cap:
+        c.add(p, f"{max(total or 0, parts)} dropouts is more than the {cap} randomized")
+        ok = False
+    if not ok:
+        return None
+    if total is None and all(r in values for r in DROPOUT_REASONS):
+        values = {"total": parts, **values}  # every reason given: their sum is the total
+    return tuple(values.items())
 
 
 def _blinding(c: Checker, arms: dict) -> Blinding | None:

@@ -30,7 +30,16 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         return None
     ma_id = c.ident(p + ("id",))
     settings = _settings(c, p, defaults)
-    dropout = bool(c.boolean(p + ("dropout",))) if "dropout" in m else False
+    dropout, dropout_reason = False, "all"
+    if "dropout" in m:
+        if isinstance(m["dropout"], dict):
+            from ..records.model import DROPOUT_REASONS
+
+            if c.mapping(p + ("dropout",), ("reason",)) is not None:
+                dropout_reason = c.enum(p + ("dropout", "reason"), ("all",) + DROPOUT_REASONS) or "all"
+                dropout = True
+        else:
+            dropout = bool(c.boolean(p + ("dropout",)))
     outcome = c.ident(p + ("outcome",)) if "outcome" in m else None
     if not dropout and "outcome" not in m:
         c.add(p, "missing required key 'outcome' (or dropout: true)")
@@ -123,7 +132,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         select=_select(c, p + ("select",)) if "select" in m else Select(),
         arms=_arms(c, p + ("arms",)) if "arms" in m else (), multi_arm=multi or "split_control",
         bayes=bayes, sensitivity=sensitivity,
-        figures=figures, dropout=dropout, dropout_outcome=dropout_outcome or "dropout",
+        figures=figures, dropout=dropout, dropout_outcome=dropout_outcome or "dropout", dropout_reason=dropout_reason,
         moderators=tuple(moderators), subgroups=subgroups, order=order, permutations=permutations,
         where=tuple(where),
     )

@@ -200,7 +200,7 @@ def _bayes(c: Checker, path, measure, dropout):
     block = c.get(path)
     otype = "binary" if dropout or measure in BINARY_MEASURES else "continuous"
     try:
-        return parse_bayes_spec(block, measure=measure, outcome_type=otype)
+        return parse_bayes_spec(block, measure=measure, outcome_type=otype, dropout=bool(dropout))
     except SpecValueErrors as exc:  # every problem of the block, each with its line
         for problem in exc.problems:
             c.add(path + problem.path, problem.message)

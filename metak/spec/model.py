@@ -66,6 +66,8 @@ class MetaSpec:
     figures: tuple = ("forest",)
     dropout: bool = False
     dropout_outcome: str = "dropout"
+    #: the dropout reason pooled (v2): "all" (all-cause) or one of the dropouts block's reasons
+    dropout_reason: str = "all"
     #: meta-regression moderators (characteristics or trial fields), in the spec's order
     moderators: tuple = ()
     #: the characteristic or trial field to form subgroups by
