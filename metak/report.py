@@ -254,6 +254,21 @@ def diagnostic_lines(ma: dict) -> list[str]:
                        f"{', exact' if rk.get('exact') else ''})")
             out.append(f"  trim-and-fill: {tf['k0']} stud{'y' if tf['k0'] == 1 else 'ies'} filled on the {tf['side']}, "
                        f"{_est_ci(m, tf)}")
+    mo = sens.get("missing_outcome")
+    if mo and mo.get("scenarios"):
+        parts = []
+        for sc in mo["scenarios"]:
+            name = sc["name"] if sc["name"] != "imor" else (
+                f"IMOR {sc['imor_experimental']:g}" if sc["imor_experimental"] == sc["imor_control"]
+                else f"IMOR {sc['imor_experimental']:g}/{sc['imor_control']:g}")
+            parts.append(f"{name.replace('_', ' ')} {_est_ci(m, sc)}")
+        out.append("missing outcome data: " + parts[0])
+        out.extend(f"  {p}" for p in parts[1:])
+        tip = mo.get("tipping_imor") or {}
+        if tip.get("imor") is not None:
+            out.append(f"  at a common IMOR of {tip['imor']:.3g} {tip['change']}")
+        elif tip.get("reason"):
+            out.append(f"  IMOR tipping point: none ({tip['reason']})")
     rob = sens.get("risk_of_bias")
     if rob:
         c = rob["summary"]["overall"]["counts"]

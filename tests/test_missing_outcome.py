@@ -195,4 +195,5 @@ def test_contrast_only_studies_are_not_applicable(tmp_path):
     mo = ma["sensitivity"]["missing_outcome"]
     st = {s["trial"]: s for s in mo["studies"]}
     assert st["delta"]["applicable"] is False and "not applicable" in st["delta"]["note"]
-    assert {s["k"] for s in mo["scenarios"] if s["name"] != "available_case"} == {2}
+    assert {s["k"] for s in mo["scenarios"]} == {3}  # the contrast stays in every scenario, as reported
+    assert any("keep their reported effect in every scenario" in w for w in ma["warnings"])

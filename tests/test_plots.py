@@ -525,7 +525,8 @@ FIXTURE_OF = {"forest": "bcg_or", "funnel": "bcg_or", "leave_one_out": "bcg_or",
               "prior_sensitivity": "ketamine_or", "posterior": "ketamine_or", "bubble": "bcg_regression",
               "cumulative": "bcg_allocation", "blinding_forest": "bias_rr", "tipping_point": "bias_rr",
               "assumed_effect": "bias_rr", "baujat": "bcg_diagnostics", "influence": "bcg_diagnostics",
-              "trim_fill": "bcg_diagnostics", "rob_summary": "rob_rr"}
+              "trim_fill": "bcg_diagnostics", "rob_summary": "rob_rr",
+              "missing_outcome": "missing_rr"}
 
 
 def test_every_kind_renders_and_leaves_global_state_alone(tmp_path):
@@ -695,3 +696,17 @@ def test_trim_fill_funnel_marks_the_filled_studies_open():
     faces = pts.get_facecolors()
     assert (faces[n:, :3] == 1).all() and not (faces[:n, :3] == 1).all()
     assert any(t.get_text().startswith("Trim-and-fill RR (k0 = 1, right)") for t in art.legend.get_texts())
+
+
+def test_missing_outcome_plot_shows_every_scenario_and_the_tipping_imor():
+    from metak.plots.missing import build_missing_outcome
+
+    ma = load("missing_rr")
+    mo = ma["sensitivity"]["missing_outcome"]
+    t = build_missing_outcome(ma)
+    rows = [r for r in t.rows if r.kind in ("study", "pooled")]
+    assert len(rows) == len(mo["scenarios"]) and rows[0].cells["label"] == "Available case"
+    assert [r.cells["label"] for r in rows][-2:] == ["IMOR 0.5 / 0.5", "IMOR 2 / 2"]
+    best = next(r for r in rows if r.cells["label"] == "Best case")
+    assert best.cells["imor"] == "\u221e / 0"
+    assert f"{mo['tipping_imor']['imor']:.3g}" in t.footer[-1].text

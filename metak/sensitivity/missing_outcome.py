@@ -120,23 +120,40 @@ def _inputs(table):
 
 
 def fit_scenario(ctx, rows, ie, ic, measure):
+    """The scenario's pooled fit: every applicable row's effect recomputed under the IMORs, the
+    others (reported contrasts, nothing to impute) with their own effect."""
     from .blinding import FIT_KEYS, iv_model, refit
 
-    keep = [i for i, (x, _) in enumerate(rows) if x is not None]
-    if not keep:
-        return None
-    ys, vs = [], []
-    for i in keep:
-        ae, ne, me, ac, nc, mc, _, _ = rows[i][0]
+    table = ctx.table
+    keep, ys, vs = [], [], []
+    for i, (x, _) in enumerate(rows):
+        if x is None:
+            r = table.rows[i]
+            if np.isfinite(r.yi) and np.isfinite(r.vi):
+                keep.append(i)
+                ys.append(r.yi)
+                vs.append(r.vi)
+            continue
+        ae, ne, me, ac, nc, mc, _, _ = x
         incr = 0.5 if min(ae, ne - ae, ac, nc - ac) == 0 else 0.0
         pe, ve = p_star(ae, ne, me, ie, incr)
         pc, vc = p_star(ac, nc, mc, ic, incr)
         y, v = effect(measure, pe, ve, pc, vc)
+        keep.append(i)
         ys.append(float(y))
         vs.append(float(v))
-    sub = ctx.table.subset(np.array(keep))
+    if not any(x is not None for x, _ in rows):
+        return None
+    sub = table.subset(np.array(keep))
     fit, why = refit(iv_model(ctx.model), sub.replace(yi=ys, vi=vs))
     return fit or {"k": len(keep), **{key: None for key in FIT_KEYS}, "reason": why}
+
+
+def _fit_or_null(ctx, rows, ie, ic, measure) -> dict:
+    from .blinding import FIT_KEYS
+
+    return fit_scenario(ctx, rows, ie, ic, measure) or {"k": 0, **{key: None for key in FIT_KEYS},
+                                                          "reason": "no study with arm data to impute"}
 
 
 def run(ctx, params) -> MissingOutcome:
@@ -166,16 +183,14 @@ def run(ctx, params) -> MissingOutcome:
              **{"k": ctx.result.k, **{key: clean(getattr(ctx.result, key)) for key in FIT_KEYS}}}]
     for name in ("missing_as_failure", "missing_as_success", "best_case", "worst_case"):
         ie, ic = scenario_imors(name, direction)
-        scen.append({"name": name, "imor_experimental": ie, "imor_control": ic,
-                     **fit_scenario(ctx, rows, ie, ic, measure)})
+        scen.append({"name": name, "imor_experimental": ie, "imor_control": ic, **_fit_or_null(ctx, rows, ie, ic, measure)})
     for item in params.get("imor") or ():
         ie, ic = item
-        scen.append({"name": "imor", "imor_experimental": ie, "imor_control": ic,
-                     **fit_scenario(ctx, rows, ie, ic, measure)})
+        scen.append({"name": "imor", "imor_experimental": ie, "imor_control": ic, **_fit_or_null(ctx, rows, ie, ic, measure)})
     tip = _tipping_imor(ctx, rows, measure)
     if any(not s["applicable"] for s in studies):
-        notes.append("contrast-only studies keep their reported effect in available_case and are left out of the "
-                     "imputed scenarios")
+        notes.append("reported contrasts have no arm data to impute: they keep their reported effect in every "
+                     "scenario")
     if all(s.get("missing_experimental", 0) == 0 and s.get("missing_control", 0) == 0 for s in studies if s["applicable"]):
         notes.append("no applicable study has missing participants: every scenario equals the available-case "
                      "analysis of the applicable studies")
