@@ -90,6 +90,10 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     out.update(res.to_dict())
     if ms.dropout:
         out["dropout_rates"] = _dropout_rates(table)
+    else:
+        beside = _dropout_beside(table)
+        if beside:
+            out["dropout_rates"] = beside
     if ms.moderators:
         out["meta_regression"] = _meta_regression(ms, table, model, warnings)
     if ms.subgroups is not None:
@@ -111,6 +115,26 @@ def _dropout_rates(table) -> list[dict]:
         a, b, c, d = r.table
         side = lambda e, n: {"dropouts": e, "randomized": n, "rate": e / n if n else None}  # noqa: E731
         out.append({"trial": r.trial, "label": r.label, "experimental": side(a, a + b), "control": side(c, c + d)})
+    return out
+
+
+def _dropout_beside(table) -> list[dict]:
+    """Beside an efficacy result: all-cause dropout per compared side of the included
+    comparisons whose arms give it (randomized - completed, or a dropouts block)."""
+    out = []
+    for r in table.rows:
+        t, comp = r.record, r.comparison
+        if t is None or comp is None:
+            continue
+        sides = {}
+        for role, ids in (("experimental", comp.experimental), ("control", comp.control)):
+            arms = [t.arm(a) for a in ids]
+            if any(a is None or a.dropouts is None or a.randomized is None for a in arms):
+                break
+            e, n = sum(a.dropouts for a in arms), sum(a.randomized for a in arms)
+            sides[role] = {"dropouts": e, "randomized": n, "rate": e / n}
+        if len(sides) == 2:
+            out.append({"trial": r.trial, "label": r.label, **sides})
     return out
 
 

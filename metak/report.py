@@ -254,6 +254,10 @@ def diagnostic_lines(ma: dict) -> list[str]:
                        f"{', exact' if rk.get('exact') else ''})")
             out.append(f"  trim-and-fill: {tf['k0']} stud{'y' if tf['k0'] == 1 else 'ies'} filled on the {tf['side']}, "
                        f"{_est_ci(m, tf)}")
+    if not ma.get("dropout") and ma.get("dropout_rates"):
+        out.append("dropout in these trials: " + "; ".join(
+            f"{d['label']} {d['experimental']['dropouts']}/{d['experimental']['randomized']} vs "
+            f"{d['control']['dropouts']}/{d['control']['randomized']}" for d in ma["dropout_rates"]))
     mo = sens.get("missing_outcome")
     if mo and mo.get("scenarios"):
         parts = []

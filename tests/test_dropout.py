@@ -127,3 +127,15 @@ def test_unknown_dropout_reason_is_a_spec_error(tmp_path):
         analyze(spec)
     assert any(p.path.endswith("dropout.reason") and "adverse_events" in p.message and p.line == 6
                for p in exc.value.problems)
+
+
+def test_dropout_is_shown_beside_an_efficacy_result(tmp_path):
+    from metak.report import terminal_table
+
+    spec = write(tmp_path, "  - id: eff\n    outcome: y\n    measure: OR\n")
+    doc = analyze(spec)
+    ma = doc["meta_analyses"][0]
+    rates = {d["trial"]: d for d in ma["dropout_rates"]}
+    assert set(rates) == {r["trial"] for r in REF["data"]}
+    assert rates["t1"]["control"] == {"dropouts": 7, "randomized": 28, "rate": 0.25}
+    assert "dropout in these trials: t1 4/27 vs 7/28" in terminal_table(doc)
