@@ -314,3 +314,29 @@ def test_terminal_summary_prints_every_bias_result(tmp_path):
     assert f"adequately blinded only: k = 6, {math.exp(r['estimate']):.2f} [{math.exp(r['ci_lower']):.2f}," in text
     assert f"tipping point: a bias of {b['tipping_point']['bias']:.3f} (ROR {b['tipping_point']['ror']:.3f})" in text
     assert "under hrobjartsson2014:" in text and "(13 assumed effects in results.json)" in text
+
+
+def test_reported_contrasts_are_classified_by_their_arms_guesses(tmp_path):
+    """A contrast-only trial has no comparison object: its arms come from the contrast, so an
+    unblinded trial is 'compromised', not silently 'adequate'."""
+    (tmp_path / "trials").mkdir()
+    for i, guesses in enumerate(((18, 1, 1), (8, 7, 10), None)):
+        g = ""
+        if guesses:
+            a, b, c = guesses
+            g = ("blinding:\n  masking: double\n  guesses:\n"
+                 f"    - {{arm: e, assessor: participant, guessed_experimental: {a}, guessed_control: {b}, dont_know: {c}}}\n"
+                 f"    - {{arm: c, assessor: participant, guessed_experimental: {b}, guessed_control: {a}, dont_know: {c}}}\n")
+        (tmp_path / "trials" / f"k{i}.yaml").write_text(
+            f"metak: 1\nid: k{i}\ntitle: k{i}\ncondition: c\ndesign: parallel\n{g}arms:\n"
+            "  - {id: e, label: E, role: experimental, intervention: x, randomized: 30}\n"
+            "  - {id: c, label: C, role: control, intervention: y, randomized: 30}\n"
+            "outcomes:\n  - id: y\n    label: y\n    type: contrast\n    direction: lower_is_better\n    data:\n"
+            f"      {{measure: MD, experimental: e, control: c, estimate: {-2 - i}, ci: [{-4 - i}, {-i}]}}\n"
+            "    source: {where: test}\n")
+    spec = tmp_path / "s.yaml"
+    spec.write_text("metak: 1\ntitle: t\ntrials: trials\nmeta_analyses:\n  - id: m\n    outcome: y\n    measure: MD\n"
+                    "    sensitivity:\n      - {blinding: {bias: {difference: -1, ci: [-1.5, -0.5]}}}\n")
+    b = analyze(spec)["meta_analyses"][0]["sensitivity"]["blinding"]
+    assert [c["status"] for c in b["classification"]] == ["compromised", "adequate", "unknown"]
+    assert b["bias_adjusted"]["k_adjusted"] == 2

@@ -139,3 +139,17 @@ def test_dropout_is_shown_beside_an_efficacy_result(tmp_path):
     assert set(rates) == {r["trial"] for r in REF["data"]}
     assert rates["t1"]["control"] == {"dropouts": 7, "randomized": 28, "rate": 0.25}
     assert "dropout in these trials: t1 4/27 vs 7/28" in terminal_table(doc)
+
+
+@pytest.mark.parametrize("block,message", [
+    ("{adverse_events: 10}", "the reasons add up to 10, more than randomized - completed 4"),
+    ("{adverse_events: 1, lack_of_efficacy: 1, lost_to_follow_up: 1, other: 0}",
+     "all four reasons are given but add up to 3, not randomized - completed 4"),
+])
+def test_dropout_reasons_must_agree_with_randomized_minus_completed(tmp_path, block, message):
+    spec = write(tmp_path, "  - id: m\n    dropout: true\n")
+    f = tmp_path / "trials" / "t1.yaml"
+    f.write_text(f.read_text().replace("completed: 23, dropouts: {adverse_events: 1}", f"completed: 23, dropouts: {block}"))
+    with pytest.raises(InvalidRecord) as exc:
+        analyze(spec)
+    assert any(message in p.message for p in exc.value.problems), [p.message for p in exc.value.problems]

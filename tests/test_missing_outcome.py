@@ -197,3 +197,29 @@ def test_contrast_only_studies_are_not_applicable(tmp_path):
     assert st["delta"]["applicable"] is False and "not applicable" in st["delta"]["note"]
     assert {s["k"] for s in mo["scenarios"]} == {3}  # the contrast stays in every scenario, as reported
     assert any("keep their reported effect in every scenario" in w for w in ma["warnings"])
+
+
+def test_an_arm_where_everyone_has_the_event_does_not_crash(tmp_path):
+    """p = 1 (metamiss's increment gives (30 + 0.5)/(30 + 0.5)): IMOR 0 has the limit q = 0;
+    an OR with a risk of 1 is undefined for that study and the scenario says so."""
+    ps, var = p_star(30, 30, 5, 0.0, 0.5)
+    assert ps == pytest.approx(30 / 35) and var == pytest.approx(5 / 35 * 30 / 35 / 35 * 1.0)
+    rows = DATA + [("echo", "Echo", 30, 0, 5, 12, 18, 2)]
+    for measure in ("RR", "OR"):
+        ma = analyze(write(tmp_path / measure, rows, measure=measure))["meta_analyses"][0]
+        sc = ma["sensitivity"]["missing_outcome"]["scenarios"]
+        assert all(s["estimate"] is not None for s in sc)
+
+
+def test_a_harmonised_trial_keeps_its_reciprocal_rr_in_every_scenario(tmp_path):
+    """A lower_is_better trial in a higher_is_better RR analysis: with IMOR 1 and nothing
+    missing its scenario effect is exactly its analysis effect (the reciprocal RR)."""
+    spec = write(tmp_path, DATA, sens="{missing_outcome: {imor: [1]}}")
+    f = tmp_path / "trials" / "selman.yaml"
+    f.write_text(f.read_text().replace("direction: higher_is_better", "direction: lower_is_better")
+                 .replace("missing: 11", "missing: 0").replace("missing: 18", "missing: 0"))
+    g = tmp_path / "trials" / "beasley.yaml"
+    g.write_text(g.read_text().replace("missing: 22", "missing: 0").replace("missing: 34", "missing: 0"))
+    ma = analyze(spec)["meta_analyses"][0]
+    imor1 = next(s for s in ma["sensitivity"]["missing_outcome"]["scenarios"] if s["name"] == "imor")
+    assert imor1["estimate"] == pytest.approx(ma["estimate"], abs=1e-10)

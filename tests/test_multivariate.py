@@ -35,6 +35,7 @@ def test_multivariate_matches_rma_mv(case):
         assert c[5] == pytest.approx(ref["ci_lower"][j], abs=1e-6)
     assert r.sigma2 == pytest.approx(case["sigma2"], abs=1e-6)
     assert r.qe == pytest.approx(case["qe"], rel=1e-9)
+    assert r.loglik == pytest.approx(case["loglik"], abs=1e-6)  # metafor's, + 1/2 log|X'X| under REML
     assert (r.df is None) == (case["test"] == "z")
 
 

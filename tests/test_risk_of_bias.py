@@ -31,8 +31,8 @@ def judgements(i):
         return dict.fromkeys(("randomization", "deviations", "missing_data", "measurement", "reporting"), "low")
     d = {"randomization": LV[i % 3], "deviations": LV[(i // 2) % 3], "missing_data": "low",
          "measurement": LV[(i + 1) % 3], "reporting": "low"}
-    if i % 4 == 0:
-        d["overall"] = "some_concerns"
+    if i % 4 == 0:  # given, not derived: at least as severe as the worst domain (RoB 2)
+        d["overall"] = "high" if "high" in d.values() else "some_concerns"
     return d
 
 
@@ -127,6 +127,7 @@ BAD = [
     ("{randomization: low, overall: moderate}", "risk_of_bias.overall", "is not one of"),
     ("{randomisation: low, overall: low}", "risk_of_bias.randomisation", "did you mean 'randomization'"),
     ("{randomization: low, deviations: high}", "risk_of_bias", "give 'overall', or all five domains"),
+    ("{randomization: high, overall: low}", "risk_of_bias.overall", "less severe than randomization 'high'"),
 ]
 
 

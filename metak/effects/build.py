@@ -322,8 +322,8 @@ def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
                 warnings.append(f"{r.label}: no dropouts in either arm; left out of the dropout {ms.measure} "
                                 "(not estimable, as RevMan); a dropout RD would keep it")
             elif ms.measure == "RD":
-                warnings.append(f"{r.label}: no dropouts in either arm; kept in the dropout RD (a difference of 0 "
-                                "that adds weight), as RevMan")
+                warnings.append(f"{r.label}: no dropouts in either arm; kept in the dropout RD (about 0, and it "
+                                "adds weight), as RevMan")
     for i, (r, ok) in enumerate(zip(table.rows, finite)):
         if i in dropped00:
             continue

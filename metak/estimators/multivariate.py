@@ -100,6 +100,10 @@ def fit_mv(yi, V, groups, X=None, *, method: str = "REML", test: str = "z", leve
     block is read); groups : (k,) trial labels; X : (k, p) design (default intercept).
     method : "REML", "ML" or "FE" (sigma² = 0).
     """
+    if test == "hksj":  # rma.mv has no Knapp-Hartung rescaling: its t test on k - p df
+        test = "t"
+    if test not in ("z", "t"):
+        raise MetakError(f"test must be z or t for the multivariate model, got {test!r}")
     y = np.asarray(yi, float)
     V = np.asarray(V, float)
     k = len(y)
@@ -203,4 +207,6 @@ def fit_mv(yi, V, groups, X=None, *, method: str = "REML", test: str = "z", leve
         qe += float(np.einsum("ns,nst,nt->", r, Vi, r))
     qe_p = float(special.chdtrc(k - p, qe)) if k > p else None
     ll = -nll(np.array([s1, s2]))[0] - 0.5 * (k - (p if reml else 0)) * np.log(2 * np.pi)
+    if reml:  # metafor's REML log-likelihood includes + 1/2 log|X'X|
+        ll += 0.5 * np.linalg.slogdet(X.T @ X)[1]
     return MVResult(k, len(blocks), coefs, (s1, s2), vb, beta, test, df, float(ll), qe, qe_p, converged)

@@ -132,10 +132,15 @@ def _dropouts(c: Checker, p, randomized, completed):
                 return None
             values[key] = v
     total = values.get("total")
+    implied = randomized - completed if randomized is not None and completed is not None else None
     parts = sum(values.get(r, 0) for r in DROPOUT_REASONS)
     ok = True
-    if total is not None and parts > total:
-        c.add(p, f"the reasons add up to {parts}, more than total {total}")
+    ref, what = (total, "total") if total is not None else (implied, "randomized - completed")
+    if ref is not None and parts > ref:
+        c.add(p, f"the reasons add up to {parts}, more than {what} {ref}")
+        ok = False
+    elif ref is not None and all(r in values for r in DROPOUT_REASONS) and parts != ref:
+        c.add(p, f"all four reasons are given but add up to {parts}, not {what} {ref}")
         ok = False
     if total is not None and randomized is not None and completed is not None and total != randomized - completed:
         c.add(p + ("total",), f"total {total} differs from randomized - completed = {randomized - completed}")
@@ -323,6 +328,12 @@ def _risk_of_bias(c: Checker, p):
                 return None
     domains = tuple((d, values.get(d)) for d in ROB_DOMAINS)
     if "overall" in values:
+        worst = max((ROB_LEVELS.index(v), d) for d, v in domains if v is not None) if any(
+            v is not None for _, v in domains) else None
+        if worst is not None and ROB_LEVELS.index(values["overall"]) < worst[0]:
+            c.add(p + ("overall",), f"overall '{values['overall']}' is less severe than {worst[1]} "
+                                    f"'{ROB_LEVELS[worst[0]]}' (RoB 2: the overall judgement is at least the worst domain)")
+            return None
         return RiskOfBias(domains, values["overall"])
     given = [v for _, v in domains if v is not None]
     if len(given) < len(ROB_DOMAINS):

@@ -381,11 +381,11 @@ def classify(table, rule) -> list[dict]:
     for r in table.rows:
         first.setdefault(r.trial, r)
         roles = arms.setdefault(r.trial, {})
-        if r.comparison is not None:
-            for a in r.comparison.experimental:
-                roles.setdefault(a, "experimental")
-            for a in r.comparison.control:
-                roles.setdefault(a, "control")
+        exp, ctl = _compared_arms(r)
+        for a in exp:
+            roles.setdefault(a, "experimental")
+        for a in ctl:
+            roles.setdefault(a, "control")
     out = []
     for trial, r in first.items():
         t = r.record
@@ -398,6 +398,10 @@ def classify(table, rule) -> list[dict]:
             continue
         by_arm = {g.arm: g for g in rows}
         over, missing = [], []
+        if not arms[trial]:
+            entry["reason"] = "the compared arms are not known for this row"
+            out.append(entry)
+            continue
         for arm, role in arms[trial].items():
             g = by_arm.get(arm)
             if g is None:
@@ -423,6 +427,17 @@ def classify(table, rule) -> list[dict]:
                                + ", ".join(f"{a} {v:.2f}" for a, v in entry["bang"].items()) + ")")
         out.append(entry)
     return out
+
+
+def _compared_arms(r) -> tuple[tuple, tuple]:
+    """The arm ids a row compares: its comparison's, or a reported contrast's."""
+    if r.comparison is not None:
+        return tuple(r.comparison.experimental), tuple(r.comparison.control)
+    o = r.record.outcome(r.outcome) if r.record is not None and r.outcome else None
+    data = getattr(o, "data", None)
+    if o is not None and o.type == "contrast":
+        return tuple(data.experimental), tuple(data.control)
+    return (), ()
 
 
 def benefit_sign(direction: str) -> int:
@@ -509,9 +524,15 @@ def tipping_point(model, table, mask, s: int, *, upper: float = 10.0, grid: int 
     bs = np.linspace(0.0, upper, grid)
     prev = 0.0
     for b in bs[1:]:
-        if g(b) <= 0:
-            root = brentq(g, prev, b, xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=200)
-            out["bias"] = float(root)
+        try:
+            side = g(b)
+        except MetakError:  # a refit without an estimate at this bias: step over it
+            continue
+        if side <= 0:
+            try:
+                out["bias"] = float(brentq(g, prev, b, xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=200))
+            except (MetakError, ValueError) as exc:
+                out["reason"] = f"the CI reaches the null between b = {prev:g} and {b:g}, but no root was found: {exc}"
             return out
         prev = b
     out["reason"] = f"no bias up to {upper:g} on the analysis scale brings the CI to the null"
@@ -559,7 +580,7 @@ def adjusted(ctx, table, mask, shift, s, notes, *, bayes: bool = False) -> dict:
     tab = shifted(table, mask, shift.shift, shift.extra_var, s)
     fit, why = refit(iv_model(ctx.model), tab)
     out = {**shift.to_dict(), "k_adjusted": int(np.asarray(mask, bool).sum())}
-    out.update(fit or {key: None for key in ("k",) + FIT_KEYS})
+    out.update(fit or {key: None for key in ("k",) + FIT_KEYS + ("i2", "p_value")})
     if why:
         out["reason"] = why
     if bayes:

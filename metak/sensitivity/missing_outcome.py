@@ -61,22 +61,36 @@ def arm_missing(trial, outcome, arm_ids):
 
 
 def p_star(e, n, m, x, incr):
-    """Higgins et al. (2008): the arm's risk among all randomized under IMOR x, and its variance."""
+    """Higgins et al. (2008): the arm's risk among all randomized under IMOR x, and its variance.
+
+    Written with q, the risk among the missing (odds(q) = x odds(p)), so that an arm with p = 0
+    or 1 has its limits instead of 0/0:
+    p* = (1 - a) p + a q and var = var(p) (1 - a + a x / d²)² + a(1 - a)/(n + m) (q - p)², with
+    d = p x + 1 - p (the first term is 0 when var(p) = p(1 - p)/n is 0).
+    """
     p = (e + incr) / (n + incr)
     a = m / (n + m)
     d = p * x + 1 - p
-    ps = p * (1 - a) + a * p * x / d
-    var = p * (1 - p) / n * (1 - a + a * x / d**2) ** 2 + a * (1 - a) / (n + m) * (p * (1 - p) * (x - 1) / d) ** 2
+    # metamiss's own arithmetic (x = 1e8 for "all events"); d = 0 only when p = 1 and x = 0,
+    # where the missing are non-events: q = 0
+    q = p * x / d if d > 0 else 0.0
+    ps = p * (1 - a) + a * q
+    vp = p * (1 - p) / n
+    var = (vp * (1 - a + a * x / d**2) ** 2 if vp > 0 else 0.0) + a * (1 - a) / (n + m) * (q - p) ** 2
     return ps, var
 
 
 def effect(measure, pe, ve, pc, vc):
-    if measure == "RD":
-        return pe - pc, ve + vc
-    if measure == "RR":
-        return np.log(pe / pc), ve / pe**2 + vc / pc**2
-    return (np.log(pe / (1 - pe)) - np.log(pc / (1 - pc)),
-            ve / (pe * (1 - pe)) ** 2 + vc / (pc * (1 - pc)) ** 2)
+    """The trial's effect of p*_E vs p*_C and its delta-method variance (NaN when undefined,
+    e.g. an OR with a risk of 0 or 1)."""
+    pe, ve, pc, vc = (np.float64(z) for z in (pe, ve, pc, vc))  # numpy floats: inf/nan, not an exception
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "RD":
+            return pe - pc, ve + vc
+        if measure == "RR":
+            return np.log(pe / pc), ve / pe**2 + vc / pc**2
+        return (np.log(pe / (1 - pe)) - np.log(pc / (1 - pc)),
+                ve / (pe * (1 - pe)) ** 2 + vc / (pc * (1 - pc)) ** 2)
 
 
 def scenario_imors(name, direction):
@@ -97,7 +111,13 @@ class MissingOutcome:
 
 
 def _inputs(table):
-    """Per row: (ae, ne, me, ac, nc, mc, note) or None with the reason."""
+    """Per row: ((ae, ne, me, ac, nc, mc, source_e, source_c, flipped), note), or (None, reason).
+
+    A row whose outcome direction was harmonised keeps the record's own event here (the
+    harmonised table is the complementary event's): its effect is computed on the record's
+    scale and negated, with each IMOR inverted (the odds of the complement are 1 / odds), so
+    that the scenario is the same event as the analysis's and, for RR, the reciprocal is
+    exact."""
     out = []
     for r in table.rows:
         t, comp = r.record, r.comparison
@@ -106,6 +126,9 @@ def _inputs(table):
             out.append((None, "not applicable: a reported contrast has no arm data to impute"))
             continue
         ai, bi, ci, di = r.table
+        flipped = o.direction != table.direction  # harmonised: the table is the complementary event's
+        if flipped:
+            ai, bi, ci, di = bi, ai, di, ci
         me, se = arm_missing(t, o, comp.experimental)
         mc, sc = arm_missing(t, o, comp.control)
         if mc is not None and r.split_control > 1:
@@ -115,7 +138,7 @@ def _inputs(table):
             notes.append("missing not reported and randomized unknown for "
                          + " and ".join(side for side, v in (("experimental", me), ("control", mc)) if v is None)
                          + ": taken as 0")
-        out.append(((ai, ai + bi, me or 0, ci, ci + di, mc or 0, se, sc), "; ".join(notes) or None))
+        out.append(((ai, ai + bi, me or 0, ci, ci + di, mc or 0, se, sc, flipped), "; ".join(notes) or None))
     return out
 
 
@@ -125,7 +148,7 @@ def fit_scenario(ctx, rows, ie, ic, measure):
     from .blinding import FIT_KEYS, iv_model, refit
 
     table = ctx.table
-    keep, ys, vs = [], [], []
+    keep, ys, vs, undefined = [], [], [], []
     for i, (x, _) in enumerate(rows):
         if x is None:
             r = table.rows[i]
@@ -134,19 +157,35 @@ def fit_scenario(ctx, rows, ie, ic, measure):
                 ys.append(r.yi)
                 vs.append(r.vi)
             continue
-        ae, ne, me, ac, nc, mc, _, _ = x
+        ae, ne, me, ac, nc, mc, _, _, flipped = x
         incr = 0.5 if min(ae, ne - ae, ac, nc - ac) == 0 else 0.0
-        pe, ve = p_star(ae, ne, me, ie, incr)
-        pc, vc = p_star(ac, nc, mc, ic, incr)
+        xe, xc = (_inverse(ie), _inverse(ic)) if flipped else (ie, ic)
+        pe, ve = p_star(ae, ne, me, xe, incr)
+        pc, vc = p_star(ac, nc, mc, xc, incr)
         y, v = effect(measure, pe, ve, pc, vc)
+        if flipped:  # back to the analysis's event: the reciprocal ratio, or minus the difference
+            y = -y
+        if not (np.isfinite(y) and np.isfinite(v) and v > 0):
+            undefined.append(table.rows[i].label)
+            continue
         keep.append(i)
         ys.append(float(y))
         vs.append(float(v))
     if not any(x is not None for x, _ in rows):
         return None
+    if not keep:
+        return {"k": 0, **{key: None for key in FIT_KEYS}, "reason": "no study has a defined effect"}
     sub = table.subset(np.array(keep))
     fit, why = refit(iv_model(ctx.model), sub.replace(yi=ys, vi=vs))
-    return fit or {"k": len(keep), **{key: None for key in FIT_KEYS}, "reason": why}
+    out = fit or {"k": len(keep), **{key: None for key in FIT_KEYS}, "reason": why}
+    if undefined:
+        out["left_out"] = [f"{lab}: effect undefined under these IMORs (a risk of 0 or 1)" for lab in undefined]
+    return out
+
+
+def _inverse(x):
+    """The IMOR of the complementary event: 1/x, with 0 and INF exchanged."""
+    return INF if x == 0 else 0.0 if x >= INF else 1.0 / x
 
 
 def _fit_or_null(ctx, rows, ie, ic, measure) -> dict:
@@ -192,8 +231,9 @@ def run(ctx, params) -> MissingOutcome:
         notes.append("reported contrasts have no arm data to impute: they keep their reported effect in every "
                      "scenario")
     if all(s.get("missing_experimental", 0) == 0 and s.get("missing_control", 0) == 0 for s in studies if s["applicable"]):
-        notes.append("no applicable study has missing participants: every scenario equals the available-case "
-                     "analysis of the applicable studies")
+        notes.append("no applicable study has missing participants: the imputed scenarios all give the observed "
+                     "risks (they can differ from available_case only through metamiss's 0.5 increment and the "
+                     "inverse-variance refit)")
     ctx.warnings.extend(f"missing_outcome: {n}" for n in notes)
     return MissingOutcome({"measure": measure, "direction": direction, "studies": studies, "scenarios": scen,
                            "tipping_imor": tip, "notes": notes})
@@ -212,7 +252,7 @@ def _tipping_imor(ctx, rows, measure) -> dict:
         return max(f["ci_lower"], -f["ci_upper"])  # > 0 while the CI excludes the null (0)
 
     s0 = side(0.0)
-    out = {"imor": None, "change": None, "reason": None}
+    out = {"imor": None, "change": None, "reason": None, "all": []}
     if not np.isfinite(s0):
         out["reason"] = "no applicable study"
         return out
@@ -222,8 +262,13 @@ def _tipping_imor(ctx, rows, measure) -> dict:
         prev = 0.0
         for g in sign * np.linspace(0, np.log(100), 101)[1:]:
             v = side(g)
-            if np.isfinite(v) and (v > 0) != sig0:
-                found.append(float(np.exp(brentq(side, min(prev, g), max(prev, g), xtol=1e-10))))
+            if not np.isfinite(v):
+                continue  # no estimate at this IMOR: the bracket starts at the last one with
+            if (v > 0) != sig0:
+                try:
+                    found.append(float(np.exp(brentq(side, min(prev, g), max(prev, g), xtol=1e-10))))
+                except ValueError:
+                    pass
                 break
             prev = g
     if not found:

@@ -175,6 +175,12 @@ def small_study(table, model, *, force: bool = False) -> tuple[dict, list[str]]:
     if k < MIN_K:
         notes.append(f"small_study run with k = {k} < {MIN_K} (force: true): the tests have little power")
     y, v = tab.yi, tab.vi
+    if np.ptp(v) <= 1e-12 * np.max(v):
+        out["reason"] = ("every study has the same variance: the regression tests and trim-and-fill's side rule "
+                         "are undefined (no spread of precision); only the rank test is run")
+        notes.append(f"small_study: {out['reason']}")
+        out.update(run=True, rank_test=rank_test(y, v))
+        return out, notes
     out.update(run=True, egger=egger_lm(y, v, model.level), egger_rma=egger_rma(y, v, model),
                rank_test=rank_test(y, v), trim_fill=trim_fill(y, v, model))
     return out, notes

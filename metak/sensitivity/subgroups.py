@@ -141,7 +141,7 @@ def assumed_effect_fits(model, table, effects, s: int) -> list[dict]:
     for e in effects:
         fit, why = refit(model, table.replace(yi=table.yi + s * e * active))
         row = {"effect": float(e), "k_shifted": int(active.sum())}
-        row.update(fit or {key: None for key in ("k",) + FIT_KEYS})
+        row.update(fit or {key: None for key in ("k",) + FIT_KEYS + ("i2", "p_value")})
         if why:
             row["reason"] = why
         out.append(row)

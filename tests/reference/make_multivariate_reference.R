@@ -45,7 +45,7 @@ add <- function(id, dat, method, test, mods, holdout = FALSE) {
     ai = dat$d$ai, n1i = dat$d$n1i, ci = dat$d$ci, n2i = dat$d$n2i,
     yi = as.numeric(dat$d$yi), V = unname(dat$V),
     b = as.numeric(r$b), se = as.numeric(r$se), ci_lower = as.numeric(r$ci.lb), ci_upper = as.numeric(r$ci.ub),
-    pval = as.numeric(r$pval), sigma2 = as.numeric(r$sigma2), qe = r$QE, qe_p = r$QEp,
+    pval = as.numeric(r$pval), sigma2 = as.numeric(r$sigma2), qe = r$QE, qe_p = r$QEp, loglik = as.numeric(logLik(r)),
     call = sprintf("rma.mv(yi, V, %srandom = ~ 1 | trial/comp, method=\"%s\", test=\"%s\", control=list(optimizer=\"optim\", optmethod=\"Nelder-Mead\", reltol=1e-14, maxit=100000))",
                    if (is.null(mods)) "" else "mods = ~ dose, ", method, test))
 }
