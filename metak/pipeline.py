@@ -85,6 +85,8 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
         return empty(out, excluded, warnings, studies=[study_entry(r, None, ms.level) for r in table.rows])
     warnings.extend(res.warnings)
     weights = np.asarray(res.weights, dtype=float)
+    if ms.multi_arm == "multivariate":
+        return _multivariate(ms, table, model, cc, out, excluded, warnings)
     out["studies"] = [study_entry(r, w, ms.level) for r, w in zip(table.rows, weights)]
     out["excluded"] = excluded
     out.update(res.to_dict())
@@ -102,6 +104,83 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     ctx = Context(table, model, res, ms, warnings)
     sens = {e.name: SENSITIVITY[e.name].runner()(ctx, e.kwargs).to_dict() for e in ms.sensitivity}
     out["sensitivity"] = sens or None
+    out["warnings"] = warnings
+    return out
+
+
+def mv_covariance(table, measure: str, cc) -> np.ndarray:
+    """V of the multivariate model: each row's vi on the diagonal and, between two comparisons
+    of one trial that share their control group, the control arm's contribution (OR with the
+    continuity correction when either table needed it)."""
+    from .estimators.multivariate import shared_control_cov, smd_cov
+
+    k = table.k
+    V = np.diag(table.vi)
+    rows = table.rows
+    for i in range(k):
+        for j in range(i + 1, k):
+            a, b = rows[i], rows[j]
+            if a.trial != b.trial or a.comparison is None or b.comparison is None:
+                continue
+            if a.comparison.control != b.comparison.control:
+                continue
+            ctl = a.comparison.ctl_data
+            if measure == "SMD":
+                n_total = sum(x.n for x in (a.comparison.exp_data, b.comparison.exp_data, ctl))
+                cov = smd_cov(a.yi, b.yi, ctl.n, n_total)
+            else:
+                zero = any(min(r.table) == 0 for r in (a, b) if r.table is not None)
+                cov = shared_control_cov(measure, ctl, cc.add if zero and cc.to != "none" else 0.0)
+            V[i, j] = V[j, i] = cov
+    return V
+
+
+def _multivariate(ms, table, model, cc, out, excluded, warnings) -> dict:
+    """``multi_arm: multivariate``: rma.mv(yi, V, random = ~ 1 | trial/comparison)."""
+    from scipy import special
+
+    from .estimators.multivariate import fit_mv
+
+    fin = np.isfinite(table.yi) & np.isfinite(table.vi)
+    table = table.subset(fin)
+    V = mv_covariance(table, ms.measure, cc)
+    method = "FE" if model.method == "FE" else model.method
+    test = "t" if model.test == "hksj" else "z"
+    if model.test == "hksj":
+        warnings.append("multi_arm: multivariate: rma.mv has no Knapp-Hartung test; a t test on k - 1 df is used")
+    r = fit_mv(table.yi, V, table.trials, method=method, test=test, level=model.level)
+    name, est, se, stat, pv, lo, hi = r.coefficients[0]
+    # each row's weight in the GLS estimate: its entry of 1'M_i^-1 over the total
+    s1, s2 = r.sigma2
+    w = np.zeros(table.k)
+    trials = np.array(table.trials, dtype=object)
+    for t in dict.fromkeys(table.trials):
+        idx = np.where(trials == t)[0]
+        M = V[np.ix_(idx, idx)] + s1 + s2 * np.eye(len(idx))
+        w[idx] = np.linalg.solve(M, np.ones(len(idx)))
+    w = 100 * w / w.sum()
+    from .format import clean
+
+    crit = float(special.stdtrit(r.df, 0.5 + model.level / 2) if r.df else special.ndtri(0.5 + model.level / 2))
+    half = crit * np.sqrt(s1 + s2 + se**2)
+    out["studies"] = [study_entry(row, wi, ms.level) for row, wi in zip(table.rows, w)]
+    out["excluded"] = excluded
+    out.update({"k": r.k, "estimate": clean(est), "se": clean(se), "ci_lower": clean(lo), "ci_upper": clean(hi),
+                "statistic": clean(stat), "df": r.df, "p_value": clean(pv),
+                "pi_lower": clean(est - half) if method != "FE" else None,
+                "pi_upper": clean(est + half) if method != "FE" else None,
+                "tau2": None, "tau2_ci": None, "tau": None, "tau_ci": None, "i2": None, "i2_ci": None, "h2": None,
+                "h2_ci": None, "q": clean(r.qe), "q_df": r.k - 1, "q_p": clean(r.qe_p), "common_effect": None})
+    out["multivariate"] = {"model": "rma.mv(yi, V, random = ~ 1 | trial/comparison)", "method": method,
+                           "test": test, "n_trials": r.n_trials, "sigma2_trial": clean(s1),
+                           "sigma2_comparison": clean(s2), "loglik": clean(r.loglik),
+                           "shared_control_pairs": int(((V != 0) & ~np.eye(table.k, dtype=bool)).sum() // 2)}
+    multi = [t for t in dict.fromkeys(table.trials) if table.trials.count(t) > 1]
+    if multi:
+        warnings.append(f"multi_arm: multivariate: {', '.join(multi)} compare several arms with one shared control; "
+                        "the control is not split, its covariance enters V")
+    out["bayes"] = None
+    out["sensitivity"] = None
     out["warnings"] = warnings
     return out
 

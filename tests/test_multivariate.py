@@ -82,3 +82,63 @@ def test_multivariate_1000_trials_of_3_arms_is_fast():
     r = fit_mv(ys, V, groups)
     assert r.k == 2000 and r.n_trials == 1000
     assert time.perf_counter() - t0 < 30  # the benchmark (benchmarks/bench_multivariate.py) reports the time
+
+
+def _write_trials(root, case):
+    """The R case's arm data as trial records: a control and one to three dose arms per trial."""
+    (root / "trials").mkdir(parents=True)
+    trials: dict = {}
+    for t, comp, dose, ai, n1, ci, n2 in zip(case["trial"], case["comp"], case["dose"], case["ai"], case["n1i"],
+                                             case["ci"], case["n2i"]):
+        trials.setdefault(t, {"ctl": (ci, n2), "arms": []})["arms"].append((comp, dose, ai, n1))
+    for t, d in trials.items():
+        arms = "".join(f"  - {{id: e{c}, label: \"dose {dose}\", role: experimental, intervention: drug, "
+                       f"dose: {{value: {dose}, unit: mg/kg}}}}\n" for c, dose, _, _ in d["arms"])
+        data = "".join(f"      e{c}: {{events: {a}, total: {n}}}\n" for c, _, a, n in d["arms"])
+        (root / "trials" / f"t{t:02d}.yaml").write_text(
+            f"metak: 1\nid: t{t:02d}\ntitle: t{t}\ncondition: c\ndesign: parallel\narms:\n{arms}"
+            "  - {id: c, label: control, role: control, intervention: placebo, control_type: placebo}\n"
+            "outcomes:\n  - id: y\n    label: y\n    type: binary\n    direction: higher_is_better\n    data:\n"
+            f"{data}      c: {{events: {d['ctl'][0]}, total: {d['ctl'][1]}}}\n    source: {{where: synthetic}}\n")
+
+
+@pytest.mark.parametrize("cid", ["or12_REML_z", "holdout_or25_REML_z", "or12_ML_t"])
+def test_pipeline_multi_arm_multivariate_matches_rma_mv(tmp_path, cid):
+    from metak.pipeline import analyze
+
+    case = next(c for c in REF["cases"] if c["id"] == cid)
+    _write_trials(tmp_path, case)
+    test = "hksj" if case["test"] == "t" else "z"
+    spec = tmp_path / "s.yaml"
+    spec.write_text("metak: 1\ntitle: t\ntrials: trials\nmeta_analyses:\n  - id: m\n    outcome: y\n    measure: OR\n"
+                    f"    method: {case['method']}\n    test: {test}\n    multi_arm: multivariate\n")
+    ma = analyze(spec)["meta_analyses"][0]
+    b, se = np.atleast_1d(case["b"]), np.atleast_1d(case["se"])
+    assert ma["k"] == len(case["yi"])
+    assert ma["estimate"] == pytest.approx(b[0], abs=1e-6) and ma["se"] == pytest.approx(se[0], abs=1e-6)
+    mv = ma["multivariate"]
+    assert [mv["sigma2_trial"], mv["sigma2_comparison"]] == pytest.approx(case["sigma2"], abs=1e-6)
+    assert sum(s["weight"] for s in ma["studies"]) == pytest.approx(100.0)
+    # no control split: each comparison uses the whole control group, and a total counts it once
+    assert all("split_control" not in s for s in ma["studies"])
+    from metak.plots import _common as C
+
+    ctl = {}
+    for t, ci, n2 in zip(case["trial"], case["ci"], case["n2i"]):
+        ctl[t] = (ci, n2)
+    assert C.arm_totals(ma, "control", "binary") == f"{sum(c for c, _ in ctl.values())}/{sum(n for _, n in ctl.values())}"
+
+
+def test_multivariate_refuses_analyses_that_would_refit_another_model(tmp_path):
+    from metak.errors import InvalidSpec
+    from metak.pipeline import analyze
+
+    _write_trials(tmp_path, REF["cases"][0])
+    spec = tmp_path / "s.yaml"
+    spec.write_text("metak: 1\ntitle: t\ntrials: trials\nmeta_analyses:\n  - id: m\n    outcome: y\n    measure: OR\n"
+                    "    method: DL\n    multi_arm: multivariate\n    sensitivity: [leave_one_out]\n")
+    with pytest.raises(InvalidSpec) as exc:
+        analyze(spec)
+    msgs = [(p.path, p.line, p.message) for p in exc.value.problems]
+    assert any(path.endswith("method") and "REML, ML or FE" in m for path, _, m in msgs)
+    assert any(path.endswith("sensitivity") and line == 10 and "not yet available" in m for path, line, m in msgs)

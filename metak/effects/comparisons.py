@@ -9,7 +9,10 @@ of one role (dose arms, factorial cells) the meta-analysis's ``multi_arm`` rule 
 * ``combine``: arms of one role are pooled (events and totals summed; continuous arms
   pooled with the Cochrane Handbook formula for combining groups, Table 6.5.a);
 * ``select``: the arms named under the spec's ``arms:`` for that trial; a multi-arm trial
-  without such an entry is left out with a reason.
+  without such an entry is left out with a reason;
+* ``multivariate``: one comparison per experimental arm against the whole (combined) control
+  group, not split: the comparisons' shared-control covariance enters the multivariate model
+  (:mod:`metak.estimators.multivariate`) instead.
 
 The spec's ``arms:`` entry for a trial always wins (its lists are combined).
 """
@@ -89,5 +92,7 @@ def build(trial: Trial, arm_data: dict, rule: str, override) -> tuple[list[Compa
     ctl_data = combine(arm_data[a] for a in ctl)
     if rule == "combine":
         return [Comparison(trial, exp, ctl, combine(arm_data[a] for a in exp), ctl_data)], None
+    if rule == "multivariate":
+        return [Comparison(trial, (e,), ctl, arm_data[e], ctl_data, 1) for e in exp], None
     parts = len(exp)
     return [Comparison(trial, (e,), ctl, arm_data[e], split(ctl_data, parts), parts) for e in exp], None

@@ -133,10 +133,17 @@ def arm_totals(ma: Mapping, role: str, kind: str | None) -> str:
     Total row; empty when a study has no arm data (a reported contrast), since a partial
     sum beside the pooled estimate would mislead."""
     ev, tot, n, any_ = 0, 0, 0, False
+    seen = set()
+    shared = isinstance(ma.get("multivariate"), Mapping)  # a shared control is one group, not split
     for s in ma.get("studies") or []:
         d = arm_data(s, role)
         if not isinstance(d, Mapping):
             return ""
+        if shared:
+            key = (s.get("trial"), s.get(role))
+            if key in seen:
+                continue
+            seen.add(key)
         if kind == "binary" and "events" in d:
             ev += d["events"]
             tot += d["total"]

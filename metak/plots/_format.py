@@ -170,6 +170,10 @@ def capitalise(s: str) -> str:
 def heterogeneity(ma: Mapping) -> str:
     """``Heterogeneity: τ² = 0.34; I² = 92%; Q = 163.16, df = 12 (p < 0.001)``."""
     parts = []
+    mv = ma.get("multivariate")
+    if isinstance(mv, Mapping):  # the two variance components of the multilevel model
+        parts.append(f"\u03c3\u00b2 trial = {tau2(mv.get('sigma2_trial'))}, "
+                     f"comparison = {tau2(mv.get('sigma2_comparison'))}")
     if not is_missing(ma.get("tau2")):
         parts.append(f"\u03c4\u00b2 = {tau2(ma['tau2'])}")
     if not is_missing(ma.get("i2")):
@@ -207,6 +211,8 @@ def overall_test(ma: Mapping) -> str:
 def model_label(ma: Mapping) -> str:
     """``Random effects (REML)``, ``Common effect (Mantel–Haenszel)``."""
     method = ((ma.get("model") or {}).get("method") or "").upper()
+    if isinstance(ma.get("multivariate"), Mapping) and method not in FIXED_METHODS:
+        return f"Multilevel ({method})"
     if method in FIXED_METHODS:
         return f"Common effect ({METHODS[method]})"
     if not method:

@@ -73,6 +73,16 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         if fo:
             fallbacks.append(Fallback(fo, comp))
     multi = c.enum(p + ("multi_arm",), MULTI_ARM_RULES) if "multi_arm" in m else "split_control"
+    if multi == "multivariate":
+        # rma.mv(random = ~ 1 | trial/comparison) fits the pooled estimate; the analyses that
+        # refit the univariate model would not be the same model, so they are refused for now
+        if method not in ("REML", "ML", "FE"):
+            c.add(p + ("method",) if "method" in m else p + ("multi_arm",),
+                  f"multi_arm: multivariate is fitted by REML, ML or FE, not {method}")
+        for key in ("sensitivity", "bayes", "moderators", "subgroups", "permutations"):
+            if key in m:
+                c.add(p + (key,), f"'{key}' is not yet available with multi_arm: multivariate (it would refit a "
+                                  "different, univariate model); use multi_arm: split_control for it")
     figures = ("forest",)
     if "figures" in m:
         figs = _string_list(c, p + ("figures",)) or ()

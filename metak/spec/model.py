@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SCHEMA_VERSION = 1
-MULTI_ARM_RULES = ("split_control", "combine", "select")
+MULTI_ARM_RULES = ("split_control", "combine", "select", "multivariate")
 #: orders of forest rows and of the cumulative analysis; any characteristic name is allowed too
 ORDERS = ("label", "year", "effect", "weight")
 SELECT_KEYS = ("design", "condition", "allocation", "masking", "control_type", "trials", "exclude")
