@@ -179,10 +179,78 @@ def _multivariate(ms, table, model, cc, out, excluded, warnings) -> dict:
     if multi:
         warnings.append(f"multi_arm: multivariate: {', '.join(multi)} compare several arms with one shared control; "
                         "the control is not split, its covariance enters V")
+    if ms.dose_response:
+        out["dose_response"] = _dose_response(ms, table, V, method, test, model.level, warnings)
     out["bayes"] = None
     out["sensitivity"] = None
     out["warnings"] = warnings
     return out
+
+
+def _dose_of(row):
+    """(dose difference, unit) of a comparison: the experimental arm's dose minus the control's
+    when the control is the same intervention (e.g. a low dose), else minus 0."""
+    comp, t = row.comparison, row.record
+    if comp is None or t is None or len(comp.experimental) != 1:
+        return None, None
+    e = t.arm(comp.experimental[0])
+    if e is None or e.dose is None:
+        return None, None
+    ctl = [t.arm(a) for a in comp.control]
+    base = 0.0
+    if len(ctl) == 1 and ctl[0] is not None and ctl[0].intervention == e.intervention and ctl[0].dose is not None:
+        if ctl[0].dose.unit != e.dose.unit:
+            return None, None
+        base = ctl[0].dose.value
+    return e.dose.value - base, e.dose.unit
+
+
+def _dose_response(ms, table, V, method, test, level, warnings) -> dict:
+    """rma.mv(yi, V, mods = ~ dose, random = ~ 1 | trial/comparison) (``log_linear``: ~ log dose)."""
+    from .estimators.multivariate import fit_mv
+    from .format import clean
+
+    doses, units = zip(*(_dose_of(r) for r in table.rows)) if table.k else ((), ())
+    keep = np.array([d is not None for d in doses], bool)
+    for r, d in zip(table.rows, doses):
+        if d is None:
+            warnings.append(f"dose_response: {r.label}: no dose for the experimental arm (or a control dose in "
+                            "another unit); left out of the dose-response model")
+    used_units = {u for u, k in zip(units, keep) if k}
+    if len(used_units) > 1:
+        raise _spec_error(ms, "dose_response", f"doses are in different units across trials ({', '.join(sorted(used_units))}); "
+                                               "convert them to one unit in the records")
+    x = np.array([d if d is not None else np.nan for d in doses], float)
+    if ms.dose_response == "log_linear":
+        if np.any(x[keep] <= 0):
+            raise _spec_error(ms, "dose_response", "log_linear needs every dose above the control's (> 0)")
+        x = np.log(np.where(keep, x, 1.0))
+    distinct = np.unique(x[keep])
+    if distinct.size < 2:
+        raise _spec_error(ms, "dose_response", f"a dose-response needs at least two distinct doses; "
+                                               f"the comparisons have {distinct.size}")
+    idx = np.where(keep)[0]
+    sub = table.subset(keep)
+    Vs = V[np.ix_(idx, idx)]
+    X = np.column_stack([np.ones(idx.size), x[idx]])
+    r = fit_mv(sub.yi, Vs, sub.trials, X, method=method, test=test, level=level, names=["intercept", "dose"])
+    grid = np.linspace(min(0.0, x[idx].min()) if ms.dose_response == "linear" else x[idx].min(), x[idx].max(), 101)
+    G = np.column_stack([np.ones_like(grid), grid])
+    est = G @ r.beta
+    se = np.sqrt(np.einsum("ij,jk,ik->i", G, r.vb, G))
+    from scipy import special
+
+    crit = float(special.stdtrit(r.df, 0.5 + level / 2) if r.df else special.ndtri(0.5 + level / 2))
+    dose_axis = np.exp(grid) if ms.dose_response == "log_linear" else grid
+    return {"model": ms.dose_response, "unit": used_units.pop(), "fit": "rma.mv(yi, V, mods = ~ "
+            + ("log(dose)" if ms.dose_response == "log_linear" else "dose") + ", random = ~ 1 | trial/comparison)",
+            "k": r.k, "n_trials": r.n_trials, "test": r.test, "df": r.df,
+            "coefficients": r.to_dict()["coefficients"],
+            "sigma2_trial": clean(r.sigma2[0]), "sigma2_comparison": clean(r.sigma2[1]),
+            "points": [{"trial": row.trial, "label": row.label, "dose": clean(d), "yi": clean(row.yi), "vi": clean(row.vi)}
+                       for row, d in zip(sub.rows, np.asarray(doses, dtype=object)[idx])],
+            "curve": {"dose": dose_axis.tolist(), "estimate": est.tolist(), "ci_lower": (est - crit * se).tolist(),
+                      "ci_upper": (est + crit * se).tolist()}}
 
 
 def _dropout_rates(table) -> list[dict]:

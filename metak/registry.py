@@ -223,6 +223,8 @@ FIGURES: dict[str, FigureKind] = {f.name: f for f in (
                "metak.plots.diagnostics:influence_panel", (("sensitivity", "influence"),), "sensitivity: [influence]"),
     FigureKind("trim_fill", "funnel plot with the studies trim-and-fill imputes (open circles)",
                "metak.plots.diagnostics:trim_fill", (("sensitivity", "small_study"),), "sensitivity: [small_study]"),
+    FigureKind("dose_response", "each comparison's effect by dose with the fitted multilevel dose-response line and CI",
+               "metak.plots.dose:dose_response", (("key", "dose_response"),), "dose_response: {model: linear}"),
     FigureKind("missing_outcome", "the pooled estimate under each missing-outcome scenario and IMOR",
                "metak.plots.missing:missing_outcome", (("sensitivity", "missing_outcome"),),
                "sensitivity: [missing_outcome]"),

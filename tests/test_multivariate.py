@@ -142,3 +142,51 @@ def test_multivariate_refuses_analyses_that_would_refit_another_model(tmp_path):
     msgs = [(p.path, p.line, p.message) for p in exc.value.problems]
     assert any(path.endswith("method") and "REML, ML or FE" in m for path, _, m in msgs)
     assert any(path.endswith("sensitivity") and line == 10 and "not yet available" in m for path, line, m in msgs)
+
+
+@pytest.mark.parametrize("cid", ["or12_REML_z_dose", "holdout_or25_REML_z_dose", "or12_REML_t_dose"])
+def test_dose_response_matches_rma_mv_with_mods_dose(tmp_path, cid):
+    from metak.pipeline import analyze
+
+    case = next(c for c in REF["cases"] if c["id"] == cid)
+    _write_trials(tmp_path, case)
+    test = "hksj" if case["test"] == "t" else "z"
+    spec = tmp_path / "s.yaml"
+    spec.write_text("metak: 1\ntitle: t\ntrials: trials\nmeta_analyses:\n  - id: m\n    outcome: y\n    measure: OR\n"
+                    f"    test: {test}\n    multi_arm: multivariate\n    dose_response: {{model: linear}}\n")
+    dr = analyze(spec)["meta_analyses"][0]["dose_response"]
+    assert [c["name"] for c in dr["coefficients"]] == ["intercept", "dose"] and dr["unit"] == "mg/kg"
+    for j, c in enumerate(dr["coefficients"]):
+        assert c["estimate"] == pytest.approx(case["b"][j], abs=1e-6)
+        assert c["se"] == pytest.approx(case["se"][j], abs=1e-6)
+        assert c["p_value"] == pytest.approx(case["pval"][j], abs=1e-6)
+    assert [dr["sigma2_trial"], dr["sigma2_comparison"]] == pytest.approx(case["sigma2"], abs=1e-6)
+    # the curve is the fitted line: at dose 0 the intercept
+    assert dr["curve"]["dose"][0] == 0 and dr["curve"]["estimate"][0] == pytest.approx(case["b"][0], abs=1e-6)
+
+
+def test_dose_response_bad_input(tmp_path):
+    from metak.errors import InvalidSpec
+    from metak.pipeline import analyze
+
+    case = REF["cases"][0]
+    _write_trials(tmp_path, case)
+    spec = tmp_path / "s.yaml"
+    base = "metak: 1\ntitle: t\ntrials: trials\nmeta_analyses:\n  - id: m\n    outcome: y\n    measure: OR\n"
+    spec.write_text(base + "    dose_response: {model: linear}\n")
+    with pytest.raises(InvalidSpec) as exc:
+        analyze(spec)
+    assert any("needs multi_arm: multivariate" in p.message and p.line == 8 for p in exc.value.problems)
+    # different units
+    f = tmp_path / "trials" / "t02.yaml"
+    f.write_text(f.read_text().replace("unit: mg/kg}", "unit: mg}", 1))
+    spec.write_text(base + "    multi_arm: multivariate\n    dose_response: {model: linear}\n")
+    with pytest.raises(InvalidSpec) as exc:
+        analyze(spec)
+    assert any("different units" in p.message and p.line == 9 for p in exc.value.problems)
+    # one distinct dose
+    for g in (tmp_path / "trials").glob("*.yaml"):
+        g.write_text(__import__("re").sub(r"value: [0-9.]+, unit: mg(/kg)?", "value: 1, unit: mg/kg", g.read_text()))
+    with pytest.raises(InvalidSpec) as exc:
+        analyze(spec)
+    assert any("at least two distinct doses" in p.message for p in exc.value.problems)

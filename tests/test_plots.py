@@ -526,7 +526,7 @@ FIXTURE_OF = {"forest": "bcg_or", "funnel": "bcg_or", "leave_one_out": "bcg_or",
               "cumulative": "bcg_allocation", "blinding_forest": "bias_rr", "tipping_point": "bias_rr",
               "assumed_effect": "bias_rr", "baujat": "bcg_diagnostics", "influence": "bcg_diagnostics",
               "trim_fill": "bcg_diagnostics", "rob_summary": "rob_rr",
-              "missing_outcome": "missing_rr"}
+              "missing_outcome": "missing_rr", "dose_response": "dose_or"}
 
 
 def test_every_kind_renders_and_leaves_global_state_alone(tmp_path):
@@ -710,3 +710,16 @@ def test_missing_outcome_plot_shows_every_scenario_and_the_tipping_imor():
     best = next(r for r in rows if r.cells["label"] == "Best case")
     assert best.cells["imor"] == "\u221e / 0"
     assert f"{mo['tipping_imor']['imor']:.3g}" in t.footer[-1].text
+
+
+def test_dose_response_plot_draws_the_points_and_the_fitted_line():
+    from metak.plots.dose import dose_response
+
+    ma = load("dose_or")
+    dr = ma["dose_response"]
+    art = dose_response(ma)
+    offs = art.marks[0].get_offsets()
+    assert np.allclose(offs[:, 0], [p["dose"] for p in dr["points"]])
+    assert np.allclose(offs[:, 1], np.exp([p["yi"] for p in dr["points"]]))
+    x, y = art.line.get_data()
+    assert np.allclose(y, np.exp(dr["curve"]["estimate"])) and "mg/kg" in art.ax.get_xlabel()

@@ -73,6 +73,13 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         if fo:
             fallbacks.append(Fallback(fo, comp))
     multi = c.enum(p + ("multi_arm",), MULTI_ARM_RULES) if "multi_arm" in m else "split_control"
+    dose_response = None
+    if "dose_response" in m:
+        if c.mapping(p + ("dose_response",), ("model",)) is not None:
+            dose_response = c.enum(p + ("dose_response", "model"), ("linear", "log_linear"))
+        if multi != "multivariate":
+            c.add(p + ("dose_response",), "dose_response fits every dose arm against its shared control: it needs "
+                                          "multi_arm: multivariate")
     if multi == "multivariate":
         # rma.mv(random = ~ 1 | trial/comparison) fits the pooled estimate; the analyses that
         # refit the univariate model would not be the same model, so they are refused for now
@@ -119,7 +126,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         if not moderators:
             c.add(p + ("permutations",), "a permutation test needs moderators: (it tests the meta-regression)")
     locate(p, "meta_analysis")
-    for key in ("outcome", "measure"):
+    for key in ("outcome", "measure", "dose_response"):
         if key in m:
             locate(p + (key,), key)
     if (moderators or "permutations" in m) and method in ("MH", "PETO"):
@@ -133,7 +140,8 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
     sensitivity = _sensitivity(c, p + ("sensitivity",), measure) if "sensitivity" in m else ()
     if "figures" in m:
         _check_figures(c, p, figures, sensitivity, dropout, bayes, "bayes" in m,
-                       {"moderators": bool(moderators), "subgroups": subgroups is not None})
+                       {"moderators": bool(moderators), "subgroups": subgroups is not None,
+                        "dose_response": "dose_response" in m})
     if None in (ma_id, measure):
         return None
     return MetaSpec(
@@ -144,6 +152,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         bayes=bayes, sensitivity=sensitivity,
         figures=figures, dropout=dropout, dropout_outcome=dropout_outcome or "dropout", dropout_reason=dropout_reason,
         moderators=tuple(moderators), subgroups=subgroups, order=order, permutations=permutations,
+        dose_response=dose_response,
         where=tuple(where),
     )
 

@@ -16,7 +16,7 @@ TOP_OPTIONAL = ("description", "defaults")
 DEFAULT_KEYS = ("method", "test", "level", "cc")
 MA_OPTIONAL = ("title", "outcome", "fallback_outcomes", "measure", "select", "arms", "multi_arm", "method",
                "test", "level", "cc", "bayes", "sensitivity", "figures", "dropout", "dropout_outcome",
-               "moderators", "subgroups", "order", "permutations")
+               "moderators", "subgroups", "order", "permutations", "dose_response")
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ class MetaSpec:
     dropout_outcome: str = "dropout"
     #: the dropout reason pooled (v2): "all" (all-cause) or one of the dropouts block's reasons
     dropout_reason: str = "all"
+    #: dose-response model (v2): "linear" | "log_linear", or None
+    dose_response: str | None = None
     #: meta-regression moderators (characteristics or trial fields), in the spec's order
     moderators: tuple = ()
     #: the characteristic or trial field to form subgroups by
