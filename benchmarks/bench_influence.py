@@ -18,7 +18,7 @@ import numpy as np
 
 import metak
 from bench_fit import timed  # run as a script: benchmarks/ is on sys.path
-from metak.effects import Effect, EffectTable
+from metak.effects import EffectTable
 from metak.estimators.model import Model
 from metak.sensitivity.influence import influence
 
@@ -26,8 +26,7 @@ from metak.sensitivity.influence import influence
 def table(k, rng):
     vi = rng.uniform(0.01, 0.5, k)
     yi = rng.normal(0.2, np.sqrt(vi + 0.05))
-    return yi, vi, EffectTable("OR", tuple(Effect(str(i), str(i), "e", "c", float(a), float(b), {})
-                                           for i, (a, b) in enumerate(zip(yi, vi))))
+    return yi, vi, EffectTable.from_arrays(yi, vi)
 
 
 def main():

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metak.effects import Effect, EffectTable
+from metak.effects import EffectTable
 from metak.estimators.model import Model
 from metak.sensitivity.influence import influence
 from metak.sensitivity.small_study import small_study
@@ -34,8 +34,7 @@ def close(a, b, tol=TOL):
 
 
 def table_of(yi, vi):
-    return EffectTable("OR", tuple(Effect(f"s{i}", f"S{i}", "e", "c", float(y), float(v), {})
-                                   for i, (y, v) in enumerate(zip(yi, vi))))
+    return EffectTable.from_arrays(yi, vi)
 
 
 def _model(case):

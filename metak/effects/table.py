@@ -55,6 +55,14 @@ class EffectTable:
     rows: tuple[Effect, ...] = ()
     direction: str = "higher_is_better"
 
+    @classmethod
+    def from_arrays(cls, yi, vi, measure: str = "OR", labels=None) -> EffectTable:
+        """A table of bare effect sizes (no arm data): study i is trial ``s{i}`` unless
+        ``labels`` names them. For the estimators and diagnostics on given yi/vi."""
+        labels = list(labels) if labels is not None else [f"s{i}" for i in range(len(yi))]
+        return cls(measure, tuple(Effect(lab, lab, "e", "c", float(y), float(v), {})
+                                  for lab, y, v in zip(labels, yi, vi)))
+
     # --- columns -------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.rows)

@@ -132,19 +132,14 @@ def trim_fill(y, v, model, labels=()) -> dict:
         r = fit(np.concatenate([y, filled_y]), np.concatenate([v, filled_v]), method=method, test="z",
                 level=model.level)
     else:       # nothing filled: metafor returns the model itself
-        r = model.fit(table_of(y, v))
+        from ..effects import EffectTable
+
+        r = model.fit(EffectTable.from_arrays(y, v))
     return {"k0": int(k0), "se_k0": clean(se_k0), "side": side, "estimator": "L0", "k": int(r.k),
             "estimate": clean(r.estimate), "se": clean(r.se), "ci_lower": clean(r.ci_lower),
             "ci_upper": clean(r.ci_upper), "tau2": clean(r.tau2) if method != "FE" else None,
             "filled": [{"yi": clean(a), "vi": clean(b)} for a, b in zip(filled_y, filled_v)],
             "test": "z" if k0 > 0 else model.test}
-
-
-def table_of(y, v):
-    from ..effects import Effect, EffectTable
-
-    return EffectTable("OR", tuple(Effect(str(i), str(i), "e", "c", float(a), float(b), {})
-                                   for i, (a, b) in enumerate(zip(y, v))))
 
 
 @dataclass(frozen=True)
