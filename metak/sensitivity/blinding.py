@@ -477,6 +477,14 @@ def refit(model, table) -> tuple[dict | None, str | None]:
             "p_value": clean(r.p_value)}, None
 
 
+def null_fit(k=None, reason: str | None = None) -> dict:
+    """The keys of :func:`refit` with no estimate (a refit that could not be made), and why."""
+    out = {"k": k, **dict.fromkeys(FIT_KEYS), "i2": None, "p_value": None}
+    if reason:
+        out["reason"] = reason
+    return out
+
+
 def finite_rows(table):
     """Rows with an effect size of their own (MH RD keeps double-zero tables, which have none)."""
     return table.subset(np.isfinite(table.yi) & np.isfinite(table.vi))
@@ -580,9 +588,7 @@ def adjusted(ctx, table, mask, shift, s, notes, *, bayes: bool = False) -> dict:
     tab = shifted(table, mask, shift.shift, shift.extra_var, s)
     fit, why = refit(iv_model(ctx.model), tab)
     out = {**shift.to_dict(), "k_adjusted": int(np.asarray(mask, bool).sum())}
-    out.update(fit or {key: None for key in ("k",) + FIT_KEYS + ("i2", "p_value")})
-    if why:
-        out["reason"] = why
+    out.update(fit or null_fit(reason=why))
     if bayes:
         out["bayes"] = _bayes_adjusted(ctx, tab, notes)
     return out

@@ -145,7 +145,7 @@ def _inputs(table):
 def fit_scenario(ctx, rows, ie, ic, measure):
     """The scenario's pooled fit: every applicable row's effect recomputed under the IMORs, the
     others (reported contrasts, nothing to impute) with their own effect."""
-    from .blinding import FIT_KEYS, iv_model, refit
+    from .blinding import iv_model, null_fit, refit
 
     table = ctx.table
     keep, ys, vs, undefined = [], [], [], []
@@ -172,12 +172,12 @@ def fit_scenario(ctx, rows, ie, ic, measure):
         ys.append(float(y))
         vs.append(float(v))
     if not any(x is not None for x, _ in rows):
-        return None
+        return null_fit(0, "no study with arm data to impute")
     if not keep:
-        return {"k": 0, **{key: None for key in FIT_KEYS}, "reason": "no study has a defined effect"}
+        return null_fit(0, "no study has a defined effect")
     sub = table.subset(np.array(keep))
     fit, why = refit(iv_model(ctx.model), sub.replace(yi=ys, vi=vs))
-    out = fit or {"k": len(keep), **{key: None for key in FIT_KEYS}, "reason": why}
+    out = fit or null_fit(len(keep), why)
     if undefined:
         out["left_out"] = [f"{lab}: effect undefined under these IMORs (a risk of 0 or 1)" for lab in undefined]
     return out
@@ -186,13 +186,6 @@ def fit_scenario(ctx, rows, ie, ic, measure):
 def _inverse(x):
     """The IMOR of the complementary event: 1/x, with 0 and INF exchanged."""
     return INF if x == 0 else 0.0 if x >= INF else 1.0 / x
-
-
-def _fit_or_null(ctx, rows, ie, ic, measure) -> dict:
-    from .blinding import FIT_KEYS
-
-    return fit_scenario(ctx, rows, ie, ic, measure) or {"k": 0, **{key: None for key in FIT_KEYS},
-                                                          "reason": "no study with arm data to impute"}
 
 
 def run(ctx, params) -> MissingOutcome:
@@ -222,10 +215,10 @@ def run(ctx, params) -> MissingOutcome:
              **{"k": ctx.result.k, **{key: clean(getattr(ctx.result, key)) for key in FIT_KEYS}}}]
     for name in ("missing_as_failure", "missing_as_success", "best_case", "worst_case"):
         ie, ic = scenario_imors(name, direction)
-        scen.append({"name": name, "imor_experimental": ie, "imor_control": ic, **_fit_or_null(ctx, rows, ie, ic, measure)})
+        scen.append({"name": name, "imor_experimental": ie, "imor_control": ic, **fit_scenario(ctx, rows, ie, ic, measure)})
     for item in params.get("imor") or ():
         ie, ic = item
-        scen.append({"name": "imor", "imor_experimental": ie, "imor_control": ic, **_fit_or_null(ctx, rows, ie, ic, measure)})
+        scen.append({"name": "imor", "imor_experimental": ie, "imor_control": ic, **fit_scenario(ctx, rows, ie, ic, measure)})
     tip = _tipping_imor(ctx, rows, measure)
     if any(not s["applicable"] for s in studies):
         notes.append("reported contrasts have no arm data to impute: they keep their reported effect in every "
@@ -247,7 +240,7 @@ def _tipping_imor(ctx, rows, measure) -> dict:
 
     def side(log_x):
         f = fit_scenario(ctx, rows, float(np.exp(log_x)), float(np.exp(log_x)), measure)
-        if f is None or f.get("estimate") is None:
+        if f.get("estimate") is None:
             return np.nan
         return max(f["ci_lower"], -f["ci_upper"])  # > 0 while the CI excludes the null (0)
 

@@ -134,16 +134,14 @@ def assumed_effect_fits(model, table, effects, s: int) -> list[dict]:
     """Comparisons against an active placebo get yi + s x effect (the placebo's own effect, on
     the analysis scale, added back: what the drug would show against an inert placebo) and the
     table is refitted, once per effect."""
-    from .blinding import FIT_KEYS, refit
+    from .blinding import null_fit, refit
 
     active = np.array([r.control_type == "active_placebo" for r in table.rows], bool)
     out = []
     for e in effects:
         fit, why = refit(model, table.replace(yi=table.yi + s * e * active))
         row = {"effect": float(e), "k_shifted": int(active.sum())}
-        row.update(fit or {key: None for key in ("k",) + FIT_KEYS + ("i2", "p_value")})
-        if why:
-            row["reason"] = why
+        row.update(fit or null_fit(reason=why))
         out.append(row)
     return out
 
