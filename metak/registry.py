@@ -164,11 +164,22 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
                                                "trim_fill", "meaning"]}),
     SensitivityKind(
         "missing_outcome", "missing outcome data: available case, missing as failure or success, best and worst "
-                           "case, and informative-missingness odds ratios (Higgins et al. 2008; metasens metamiss)",
+                           "case, and informative-missingness odds ratios (Higgins et al. 2008; metasens metamiss); "
+                           "for continuous outcomes informative-missingness differences of means (Mavridis et al. "
+                           "2015; metamiss2)",
         "metak.sensitivity.missing_outcome:run",
         params=(Param("imor", "block", None, parse="metak.sensitivity.missing_outcome:parse_imor",
-                      doc="IMORs to try: [0.5, 2] (both arms) or [{experimental: 2, control: 0.5}]"),),
-        needs="binary arm data with missing (or arms' randomized)",
+                      doc="binary: IMORs to try: [0.5, 2] (both arms) or [{experimental: 2, control: 0.5}]"),
+                Param("imdom", "block", None, parse="metak.sensitivity.missing_outcome:parse_imdom",
+                      doc="continuous: IMDOMs to try (Mavridis et al. 2015; MD in outcome units, SMD in SD units): "
+                          "[-0.5, 0.5] (both arms) or [{experimental: -0.5, control: 0.5}]"),
+                Param("imdom_sd", "block", None, parse="metak.sensitivity.missing_outcome:parse_imdom_sd",
+                      doc="continuous: the SD of the IMDOM (its uncertainty), >= 0; a number or {experimental, "
+                          "control}; default 0"),
+                Param("imdom_correlation", "block", None,
+                      parse="metak.sensitivity.missing_outcome:parse_imdom_correlation",
+                      doc="continuous: the correlation of the IMDOMs between arms, in [-1, 1]; default 0")),
+        needs="arm data with missing (or arms' randomized): binary (OR, RR, RD) or continuous (MD, SMD)",
         schema={"type": "object", "required": ["scenarios"], "properties": {"scenarios": {"type": "array", "items": {
             "type": "object", "required": ["name", "imor_experimental", "imor_control", "k", "estimate", "se",
                                            "ci_lower", "ci_upper", "tau2"]}}}}),

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from .format import fixed, to_natural
+from .sensitivity.missing_outcome import scenario_label
 
 SUMMARY_COLUMNS = ("id", "outcome", "measure", "method", "test", "k", "n_participants", "estimate", "ci_lower",
                    "ci_upper", "pi_lower", "pi_upper", "estimate_natural", "ci_lower_natural", "ci_upper_natural",
@@ -262,17 +263,16 @@ def diagnostic_lines(ma: dict) -> list[str]:
     if mo and mo.get("scenarios"):
         parts = []
         for sc in mo["scenarios"]:
-            name = sc["name"] if sc["name"] != "imor" else (
-                f"IMOR {sc['imor_experimental']:g}" if sc["imor_experimental"] == sc["imor_control"]
-                else f"IMOR {sc['imor_experimental']:g}/{sc['imor_control']:g}")
-            parts.append(f"{name.replace('_', ' ')} {_est_ci(m, sc)}")
+            name = scenario_label(sc) if sc["name"] in ("imor", "imdom") else sc["name"].replace("_", " ")
+            parts.append(f"{name} {_est_ci(m, sc)}")
         out.append("missing outcome data: " + parts[0])
         out.extend(f"  {p}" for p in parts[1:])
-        tip = mo.get("tipping_imor") or {}
-        if tip.get("imor") is not None:
-            out.append(f"  at a common IMOR of {tip['imor']:.3g} {tip['change']}")
+        kind = "IMDOM" if "tipping_imdom" in mo else "IMOR"
+        tip = mo.get("tipping_imdom") or mo.get("tipping_imor") or {}
+        if tip.get(kind.lower()) is not None:
+            out.append(f"  at a common {kind} of {tip[kind.lower()]:.3g} {tip['change']}")
         elif tip.get("reason"):
-            out.append(f"  IMOR tipping point: none ({tip['reason']})")
+            out.append(f"  {kind} tipping point: none ({tip['reason']})")
     rob = sens.get("risk_of_bias")
     if rob:
         c = rob["summary"]["overall"]["counts"]
@@ -295,7 +295,7 @@ def terminal_table(doc: dict) -> str:
     lines.append("-" * len(head))
     for ma in doc["meta_analyses"]:
         m = ma["measure"]
-        nat = lambda x: to_natural(m, x)  # noqa: E731
+        nat = lambda x: to_natural(m, x)
         est = _compact(nat(ma.get("estimate")))
         ci = f"[{_compact(nat(ma.get('ci_lower')))}, {_compact(nat(ma.get('ci_upper')))}]" if ma.get("ci_lower") is not None else "—"
         pi = f"[{_compact(nat(ma.get('pi_lower')))}, {_compact(nat(ma.get('pi_upper')))}]" if ma.get("pi_lower") is not None else "—"

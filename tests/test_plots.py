@@ -706,7 +706,7 @@ def test_missing_outcome_plot_shows_every_scenario_and_the_tipping_imor():
     t = build_missing_outcome(ma)
     rows = [r for r in t.rows if r.kind in ("study", "pooled")]
     assert len(rows) == len(mo["scenarios"]) and rows[0].cells["label"] == "Available case"
-    assert [r.cells["label"] for r in rows][-2:] == ["IMOR 0.5 / 0.5", "IMOR 2 / 2"]
+    assert [r.cells["label"] for r in rows][-2:] == ["IMOR 0.5", "IMOR 2"]
     best = next(r for r in rows if r.cells["label"] == "Best case")
     assert best.cells["imor"] == "\u221e / 0"
     assert f"{mo['tipping_imor']['imor']:.3g}" in t.footer[-1].text

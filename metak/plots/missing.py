@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ..sensitivity.missing_outcome import scenario_label
 from . import _common as C
 from . import _format as fmt
 from ._figure import draw
@@ -33,7 +34,9 @@ def build_missing_outcome(ma: Mapping, *, xlim: Sequence[float] | None = None, d
     nat = C.to_natural(ma)
     long, short = C.measure_names(ma)
     names = C.arm_names(ma, arm_labels)
-    cols = [Column("label", "Scenario"), Column("imor", "IMOR exp. / ctrl", "", "right", 1),
+    continuous = "tipping_imdom" in mo
+    par = "IMDOM" if continuous else "IMOR"
+    cols = [Column("label", "Scenario"), Column("imor", f"{par} exp. / ctrl", "", "right", 1),
             Column("k", "k", "", "right", 2),
             Panel("effect", log=C.is_log(ma), null=C.null_value(ma), header=long, favours=C.favours(ma, names),
                   xlim=tuple(xlim) if xlim else None),
@@ -43,10 +46,11 @@ def build_missing_outcome(ma: Mapping, *, xlim: Sequence[float] | None = None, d
     for e in mo["scenarios"]:
         name = e.get("name")
         label = NAMES.get(name, str(name))
-        if name == "imor":  # the value in the label too: the IMOR column is dropped on narrow figures
-            label = f"IMOR {_imor(e.get('imor_experimental'))} / {_imor(e.get('imor_control'))}"
+        if name in ("imor", "imdom"):  # the value in the label too: the column is dropped on narrow figures
+            label = scenario_label(e).replace("-", "\u2212")
+        key = "imdom" if continuous else "imor"
         cells = {"label": label, "k": str(e.get("k") or ""),
-                 "imor": f"{_imor(e.get('imor_experimental'))} / {_imor(e.get('imor_control'))}"}
+                 "imor": f"{_imor(e.get(key + '_experimental'))} / {_imor(e.get(key + '_control'))}"}
         if not C.has(e.get("estimate")):
             cells["ci"] = "not estimable"
             rows.append(Row("study", cells, {}))
@@ -59,6 +63,16 @@ def build_missing_outcome(ma: Mapping, *, xlim: Sequence[float] | None = None, d
         rows.append(Row("pooled" if ref else "study", cells, {"effect": (mark,)}, bold=ref))
         if ref:
             rows.append(Row("blank", height=0.4))
+    if continuous:
+        unit = "SDs" if mo.get("measure") == "SMD" else "outcome units"
+        footer = [Footer(f"IMDOM: mean among the missing minus mean among the observed, in {unit}; SD: its "
+                         "uncertainty (Mavridis et al. 2015).")]
+        tip = mo.get("tipping_imdom") or {}
+        if C.has(tip.get("imdom")):
+            footer.append(Footer(f"At a common IMDOM of {fmt.general(tip['imdom'], 3)} {tip.get('change')}."))
+        elif tip.get("reason"):
+            footer.append(Footer(f"IMDOM tipping point: {tip['reason']}."))
+        return Table(tuple(cols), tuple(rows), tuple(footer))
     tip = mo.get("tipping_imor") or {}
     footer = [Footer("IMOR: odds of the event among the missing over the observed (0: all missing without the "
                      "event, \u221e: all with it); failure and success as the outcome's direction says.")]

@@ -109,6 +109,8 @@ class ContinuousArmData:
     mean: float
     sd: float
     n: int
+    #: randomized to the arm with the outcome not observed (v2; None: not reported)
+    missing: int | None = None
 
 
 @dataclass(frozen=True)

@@ -300,16 +300,20 @@ def _arm_data(c: Checker, p, otype: str, arms: dict, arm_id: str):
         if events is None or total is None or ("missing" in c.get(p) and missing is None):
             return None
         return BinaryArmData(events, total, missing)
-    if c.mapping(p, cont_keys) is None:
+    if c.mapping(p, cont_keys, ("missing",)) is None:
         return None
     mean = c.number(p + ("mean",))
     sd = c.number(p + ("sd",), positive=True)
     n = c.count(p + ("n",), minimum=1)
+    missing = c.count(p + ("missing",)) if "missing" in c.get(p) else None
     if n is not None and size is not None and n > size:
         c.add(p + ("n",), f"{n} is more than the {size} randomized to arm '{arm_id}'")
-    if None in (mean, sd, n):
+    if missing is not None and n is not None and size is not None and n + missing > size:
+        c.add(p + ("missing",), f"n {n} + missing {missing} is more than the {size} randomized to arm '{arm_id}'")
         return None
-    return ContinuousArmData(mean, sd, n)
+    if None in (mean, sd, n) or ("missing" in c.get(p) and missing is None):
+        return None
+    return ContinuousArmData(mean, sd, n, missing)
 
 
 def _risk_of_bias(c: Checker, p):
