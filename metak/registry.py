@@ -184,6 +184,16 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
             "type": "object", "required": ["name", "imor_experimental", "imor_control", "k", "estimate", "se",
                                            "ci_lower", "ci_upper", "tau2"]}}}}),
     SensitivityKind(
+        "crossover_rho", "the crossover trials without paired data refitted under several assumed "
+                         "within-participant correlations (Elbourne et al. 2002)",
+        "metak.sensitivity.crossover_rho:run",
+        params=(Param("values", "block", None, parse="metak.sensitivity.crossover_rho:parse_values",
+                      doc="correlations to try, each in (-1, 1); default [0, 0.25, 0.5, 0.75, 0.9]"),),
+        needs="a continuous outcome (MD, SMD) with crossover trials analysed by rho or as parallel groups",
+        schema={"type": "object", "required": ["values", "studies", "reason"], "properties": {"values": {
+            "type": "array", "items": {"type": "object", "required": ["rho", "k", "estimate", "se", "ci_lower",
+                                                                     "ci_upper", "tau2"]}}}}),
+    SensitivityKind(
         "risk_of_bias", "risk of bias (RoB 2): restricted to low overall risk, subgroups by overall risk, "
                         "the per-domain summary",
         "metak.sensitivity.risk_of_bias:run", needs="risk_of_bias blocks in the trial records' outcomes",

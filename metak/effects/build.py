@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import MetakError
 from ..records.model import BinaryArmData, ContrastData, Outcome, Source, Trial
 from .comparisons import build as build_comparisons
+from .crossover import effective, paired_effect, rho_effect
 from .escalc import (
     BINARY_MEASURES, CONTINUOUS_MEASURES, ContinuityCorrection, contrast_yi_vi, escalc_binary, escalc_continuous,
 )
@@ -218,12 +219,24 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
         return None, f"outcome '{outcome.id}' is binary; measure {ms.measure} needs {need} data"
     if outcome.type == "continuous" and ms.measure not in CONTINUOUS_MEASURES:
         return None, f"outcome '{outcome.id}' is continuous; measure {ms.measure} needs binary data"
-    comps, why = build_comparisons(trial, outcome.data, ms.multi_arm, ms.arms_for(trial.id))
+    arm_data, first = outcome.data, False
+    if trial.design == "crossover" and outcome.first_period and not (
+            outcome.paired is not None and ms.measure in ("MD", "SMD")):
+        arm_data, first = outcome.first_period, True
+    override = ms.arms_for(trial.id)
+    rule = ms.multi_arm
+    if trial.design == "factorial" and override is None:
+        rule = "combine"  # the margin: every experimental cell against every control cell
+    comps, why = build_comparisons(trial, arm_data, rule, override)
     if not comps:
         return None, why
+    de = trial.cluster.effect if trial.design == "cluster" and trial.cluster is not None else 1.0
     rows = []
     for comp in comps:
         e, c = comp.exp_data, comp.ctl_data
+        method, note = _design_method(trial, outcome, comp, ms, first, rule)
+        if de != 1:
+            e, c = effective(e, de), effective(c, de)
         if outcome.type == "binary":
             table = (e.events, e.total - e.events, c.events, c.total - c.events)
             yi, vi = escalc_binary(ms.measure, *[np.array([x], float) for x in table], cc)
@@ -232,6 +245,19 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
             table = None
             yi, vi = escalc_continuous(ms.measure, [e.mean], [e.sd], [e.n], [c.mean], [c.sd], [c.n])
             n = _participants(trial, e.n, c.n)
+            if method in ("paired", "rho"):
+                if method == "paired":
+                    y, v, why = paired_effect(ms.measure, outcome.paired, e, c)
+                else:
+                    y, v, why = rho_effect(ms.measure, e, c, ms.crossover_rho)
+                if y is None:
+                    return None, f"crossover: {why}"
+                yi, vi, note = np.array([y]), np.array([v]), why
+                if method == "paired":
+                    n = outcome.paired.n
+        if de != 1:
+            n = _participants(trial, comp.exp_data.total if outcome.type == "binary" else comp.exp_data.n,
+                              comp.ctl_data.total if outcome.type == "binary" else comp.ctl_data.n)
         label = trial.label
         if len(comps) > 1:
             label = f"{trial.label} ({trial.arm(comp.experimental[0]).label})"
@@ -240,24 +266,50 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
                            {comp.exp_name: _arm_json(e), comp.ctl_name: _arm_json(c)}, table=table, n=n,
                            control_type=control_type, direction=outcome.direction, outcome=outcome.id,
                            split_control=comp.split, covariates=covariates(trial, comp.experimental, control_type, outcome),
-                           record=trial, comparison=comp))
+                           record=trial, comparison=comp, design_method=method, design_note=note))
     return rows, None
+
+
+def _design_method(trial: Trial, outcome: Outcome, comp, ms, first: bool, rule: str):
+    """(design_method, note) of one comparison: how its trial's design is handled."""
+    if trial.design == "crossover":
+        p = outcome.paired
+        if p is not None and ms.measure in ("MD", "SMD") and comp.experimental == (p.experimental,) \
+                and comp.control == (p.control,):
+            return "paired", None  # the note comes with the effect
+        if first:
+            return "first_period", "crossover analysed from its first-period data only, as a parallel trial"
+        if ms.crossover_rho is not None and outcome.type == "continuous":
+            return "rho", None
+        hint = ("; give the record a paired block or first_period data, or the meta-analysis crossover: {rho: ...}"
+                if outcome.type == "continuous" else "; give the record first_period data")
+        return "parallel", ("crossover analysed as if its arms were independent groups (no pairing information"
+                            " and no rho): its weight is conservative" + hint)
+    if trial.design == "cluster":
+        cl = trial.cluster
+        if cl is None:
+            return "unadjusted", ("cluster-randomised trial analysed without a design effect (no cluster block): a "
+                                  "unit-of-analysis error unless the recorded numbers already allow for clustering; "
+                                  "its CI is too narrow")
+        if cl.adjusted:
+            return "adjusted", "cluster-randomised; the recorded numbers already allow for clustering (as recorded)"
+        how = (f"ICC {cl.icc:g}, mean cluster size {cl.mean_cluster_size:g}" if cl.icc is not None
+               else "as recorded")
+        return "design_effect", (f"cluster-randomised; effective sample sizes: counts and sizes divided by the "
+                                 f"design effect {cl.effect:.4g} ({how})")
+    if trial.design == "factorial" and rule == "combine" and ms.arms_for(trial.id) is None and (
+            len(comp.experimental) > 1 or len(comp.control) > 1):
+        return "margin", ("factorial: the margin comparison, every experimental cell ("
+                          + ", ".join(comp.experimental) + ") against every control cell ("
+                          + ", ".join(comp.control) + "); this assumes no interaction with the other factor; "
+                          "name cells under arms: for a cell comparison")
+    return None, None
 
 
 def is_measure_mismatch(reason: str) -> bool:
     """Whether an exclusion reason says the measure does not fit the trial's data (as
     :func:`_rows_for_trial` words it), rather than its arms or its missing outcome."""
     return ("; measure " in reason and " needs " in reason) or "; this meta-analysis pools " in reason
-
-
-def _design_warning(trial: Trial) -> str | None:
-    if trial.design == "crossover":
-        return (f"{trial.id}: crossover trial analysed as if its arms were independent groups "
-                "(paired data not recorded); its weight is conservative")
-    if trial.design == "cluster":
-        return (f"{trial.id}: cluster-randomised trial analysed without a design effect; its CI is too "
-                "narrow unless the recorded numbers are already adjusted for clustering")
-    return None
 
 
 def not_estimable(r: Effect, cc: ContinuityCorrection) -> str:
@@ -288,9 +340,9 @@ def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
             excluded.append({"trial": t.id, "reason": why})
             continue
         outcome_label = outcome_label or outcome.label
-        design_note = _design_warning(t)
-        if design_note:
-            warnings.append(design_note)
+        for r in trial_rows:
+            if r.design_note:
+                warnings.append(f"{r.label}: {r.design_note}")
         for r in trial_rows:
             if r.split_control > 1:
                 warnings.append(f"{r.label}: the control group is split across {r.split_control} comparisons "

@@ -40,6 +40,11 @@ class Effect:
     outcome: str | None = None
     #: how many comparisons share this row's control group (multi_arm: split_control)
     split_control: int = 1
+    #: how the trial's design was handled (v2): crossover "paired" | "first_period" | "rho" |
+    #: "parallel"; cluster "design_effect" | "adjusted" | "unadjusted"; factorial "margin"; else None
+    design_method: str | None = None
+    #: what was done, in words (for the warnings and results.json)
+    design_note: str | None = None
     #: name -> value: the trial's characteristics and fields usable as moderators
     covariates: Mapping = field(default_factory=dict)
     #: the validated record and comparison this row came from (for blinding data etc.)

@@ -146,6 +146,49 @@ class RiskOfBias:
 
 
 @dataclass(frozen=True)
+class Paired:
+    """A crossover trial's within-participant comparison, experimental minus control (v2).
+
+    Exactly one of ``sd_difference``, ``se``, ``ci``, ``t`` or ``correlation`` gives its
+    precision; ``mean_difference`` defaults to the arms' means in ``data``."""
+
+    experimental: str
+    control: str
+    n: int
+    mean_difference: float | None = None
+    sd_difference: float | None = None
+    se: float | None = None
+    ci: tuple[float, float] | None = None
+    level: float = 0.95
+    t: float | None = None
+    correlation: float | None = None
+
+
+#: the keys of a ``paired`` block that give its precision (exactly one)
+PAIRED_PRECISION = ("sd_difference", "se", "ci", "t", "correlation")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A cluster-randomised trial's clustering (v2): an ICC with the mean cluster size, a
+    design effect, or ``adjusted: true`` when the recorded numbers already allow for it."""
+
+    icc: float | None = None
+    mean_cluster_size: float | None = None
+    design_effect: float | None = None
+    adjusted: bool = False
+
+    @property
+    def effect(self) -> float:
+        """The design effect 1 + (m - 1) ICC (Donner & Klar), or the one given; 1 when adjusted."""
+        if self.adjusted:
+            return 1.0
+        if self.design_effect is not None:
+            return self.design_effect
+        return 1 + (self.mean_cluster_size - 1) * self.icc
+
+
+@dataclass(frozen=True)
 class Outcome:
     id: str
     label: str
@@ -157,6 +200,9 @@ class Outcome:
     timepoint: str | None = None
     scale: str | None = None
     risk_of_bias: RiskOfBias | None = None
+    #: crossover trials (v2): the within-participant comparison, and first-period arm data
+    paired: Paired | None = None
+    first_period: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +226,8 @@ class Trial:
     characteristics: tuple = ()
     #: the study label for tables and plots, when the record gives one
     study_label: str | None = None
+    #: cluster-randomised trials (v2)
+    cluster: Cluster | None = None
     path: str = ""
     sha256: str = ""
 

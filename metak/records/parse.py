@@ -41,7 +41,7 @@ from .yamlload import Located, load_located
 
 TOP_REQUIRED = ("metak", "id", "title", "condition", "design", "arms", "outcomes")
 TOP_OPTIONAL = ("label", "citation", "allocation", "randomized_total", "blinding", "population", "setting",
-                "co_intervention", "notes", "sources", "characteristics")
+                "co_intervention", "notes", "sources", "characteristics", "cluster")
 #: a characteristic's name: it becomes a moderator name and a coefficient name
 CHARACTERISTIC_NAME = r"[a-z][a-z0-9_]*"
 CITATION_KEYS = ("authors", "year", "journal", "volume", "pages", "doi", "pmid", "registration", "url")
@@ -49,7 +49,10 @@ ARM_REQUIRED = ("id", "label", "role", "intervention")
 ARM_OPTIONAL = ("control_type", "dose", "randomized", "completed", "route", "schedule", "co_intervention",
                 "dropouts")
 OUTCOME_REQUIRED = ("id", "label", "type", "direction", "data", "source")
-OUTCOME_OPTIONAL = ("timepoint", "scale", "risk_of_bias")
+OUTCOME_OPTIONAL = ("timepoint", "scale", "risk_of_bias", "paired", "first_period")
+PAIRED_KEYS = ("experimental", "control", "n", "mean_difference", "sd_difference", "se", "ci", "level", "t",
+               "correlation")
+CLUSTER_KEYS = ("icc", "mean_cluster_size", "design_effect", "adjusted")
 GUESS_KEYS = ("arm", "assessor", "guessed_experimental", "guessed_control", "dont_know")
 CONTRAST_REQUIRED = ("measure", "experimental", "control", "estimate")
 CONTRAST_OPTIONAL = ("ci", "se", "level")
@@ -347,7 +350,7 @@ def _risk_of_bias(c: Checker, p):
     return RiskOfBias(domains, overall, derived=True)
 
 
-def _outcome(c: Checker, i: int, arms: dict) -> Outcome | None:
+def _outcome(c: Checker, i: int, arms: dict, design: str | None = None) -> Outcome | None:
     p = ("outcomes", i)
     m = c.mapping(p, OUTCOME_REQUIRED, OUTCOME_OPTIONAL)
     if m is None:
@@ -377,11 +380,159 @@ def _outcome(c: Checker, i: int, arms: dict) -> Outcome | None:
                 parsed[arm_id] = _arm_data(c, dp + (arm_id,), otype, arms, arm_id)
             if all(v is not None for v in parsed.values()) and len(parsed) == len(dm):
                 data = parsed
+    paired = first = None
+    if "paired" in m:
+        paired = _paired(c, p + ("paired",), otype, design, arms, data)
+    if "first_period" in m:
+        first = _first_period(c, p + ("first_period",), otype, design, arms)
     if None in (oid, label, otype, direction, source, data):
         return None
-    if "risk_of_bias" in m and rob is None:
+    if ("risk_of_bias" in m and rob is None) or ("paired" in m and paired is None) or (
+            "first_period" in m and first is None):
         return None
-    return Outcome(oid, label, otype, direction, source, data, timepoint, scale, rob)
+    return Outcome(oid, label, otype, direction, source, data, timepoint, scale, rob, paired, first)
+
+
+def _paired(c: Checker, p, otype, design, arms: dict, data):
+    """A crossover outcome's within-participant comparison (see :class:`Paired`)."""
+    from .model import PAIRED_PRECISION, Paired
+
+    if design != "crossover":
+        c.add(p, f"a paired comparison is for crossover trials; this trial's design is {design}")
+        return None
+    if otype != "continuous":
+        c.add(p, f"paired data are read for continuous outcomes; this outcome is {otype} (give first_period "
+                 "data, or leave it to the parallel approximation)")
+        return None
+    m = c.mapping(p, ("n",), PAIRED_KEYS)
+    if m is None:
+        return None
+    given = [k for k in PAIRED_PRECISION if k in m]
+    if len(given) != 1:
+        c.add(p, "give exactly one of " + ", ".join(PAIRED_PRECISION) + " for the within-participant "
+                 "difference" + (f" (got {', '.join(given)})" if given else ""))
+        return None
+    roles = {}
+    for role in ("experimental", "control"):
+        if role in m:
+            a = c.string(p + (role,))
+            if a is not None and a not in arms:
+                c.add(p + (role,), f"unknown arm '{a}'{did_you_mean(a, arms)}; arms are: {', '.join(arms)}")
+                return None
+            roles[role] = a
+        else:
+            have = [a for a, arm in arms.items() if arm is not None and arm.role == role and (data or {}).get(a)]
+            if len(have) != 1:
+                c.add(p, f"name the {role} arm ({role}: ...): the outcome has {len(have)} {role} arms with data")
+                return None
+            roles[role] = have[0]
+    n = c.count(p + ("n",), minimum=2)
+    md = c.number(p + ("mean_difference",)) if "mean_difference" in m else None
+    if md is None and "mean_difference" not in m and data and None not in roles.values():
+        e, k = data.get(roles["experimental"]), data.get(roles["control"])
+        md = e.mean - k.mean if e is not None and k is not None else None
+        if md is None:
+            c.add(p, "give mean_difference, or both arms' means under data")
+            return None
+    level = c.number(p + ("level",), open_interval=(0, 1)) if "level" in m else 0.95
+    vals = {}
+    key = given[0]
+    if key == "ci":
+        seq = c.get(p + ("ci",))
+        if not isinstance(seq, list) or len(seq) != 2:
+            c.add(p + ("ci",), "must be a list of two numbers [lower, upper]")
+            return None
+        lo, hi = c.number(p + ("ci", 0)), c.number(p + ("ci", 1))
+        if lo is None or hi is None:
+            return None
+        if not lo < hi:
+            c.add(p + ("ci",), f"lower bound {lo} is not below upper bound {hi}")
+            return None
+        if md is not None and not lo <= md <= hi:
+            c.add(p + ("ci",), f"[{lo}, {hi}] does not contain the mean difference {md}")
+            return None
+        vals["ci"] = (lo, hi)
+    elif key == "correlation":
+        r = c.number(p + (key,), open_interval=(-1, 1))
+        if r is None:
+            return None
+        vals[key] = r
+    elif key == "t":
+        t = c.number(p + (key,))
+        if t is None:
+            return None
+        if t == 0 or (md is not None and md == 0):
+            c.add(p + (key,), "a paired t gives the SE as |mean difference| / |t|: neither may be 0")
+            return None
+        if md is not None and (t > 0) != (md > 0):
+            c.add(p + (key,), f"t {t} and the mean difference {md} have opposite signs")
+            return None
+        vals[key] = t
+    else:
+        x = c.number(p + (key,), positive=True)
+        if x is None:
+            return None
+        vals[key] = x
+    if None in (n, level) or None in roles.values():
+        return None
+    return Paired(roles["experimental"], roles["control"], n, md, level=level, **vals)
+
+
+def _first_period(c: Checker, p, otype, design, arms: dict):
+    """Arm data from the first period only (a crossover trial's parallel comparison)."""
+    if design != "crossover":
+        c.add(p, f"first-period data are for crossover trials; this trial's design is {design}")
+        return None
+    dm = c.get(p)
+    if otype not in ("binary", "continuous") or not isinstance(dm, dict) or not dm:
+        c.add(p, "must be a mapping from arm id to that arm's first-period data (binary or continuous outcomes)")
+        return None
+    parsed = {}
+    for arm_id in dm:
+        if arm_id not in arms:
+            c.add(p + (arm_id,), f"unknown arm '{arm_id}'{did_you_mean(arm_id, arms)}; arms are: {', '.join(arms)}")
+            return None
+        parsed[arm_id] = _arm_data(c, p + (arm_id,), otype, arms, arm_id)
+    return parsed if all(v is not None for v in parsed.values()) else None
+
+
+def _cluster(c: Checker, design):
+    """A cluster-randomised trial's ``cluster`` block (see :class:`Cluster`)."""
+    from .model import Cluster
+
+    p = ("cluster",)
+    if design != "cluster":
+        c.add(p, f"a cluster block is for cluster-randomised trials (design: cluster); this trial's design is "
+                 f"{design}")
+        return None
+    m = c.mapping(p, (), CLUSTER_KEYS)
+    if m is None:
+        return None
+    ways = [w for w in (("icc", "mean_cluster_size"), ("design_effect",), ("adjusted",)) if any(k in m for k in w)]
+    if len(ways) != 1:
+        c.add(p, "give icc with mean_cluster_size, or design_effect, or adjusted: true (exactly one)")
+        return None
+    if ways[0] == ("adjusted",):
+        adj = c.boolean(p + ("adjusted",))
+        if adj is not True:
+            if adj is False:
+                c.add(p + ("adjusted",), "adjusted: false says nothing; give icc with mean_cluster_size or "
+                                         "design_effect instead")
+            return None
+        return Cluster(adjusted=True)
+    if ways[0] == ("design_effect",):
+        de = c.number(p + ("design_effect",), minimum=1)
+        return None if de is None else Cluster(design_effect=de)
+    for k in ("icc", "mean_cluster_size"):
+        if k not in m:
+            c.add(p, f"missing required key '{k}' (an ICC needs the mean cluster size, and the other way round)")
+            return None
+    icc = c.number(p + ("icc",), minimum=0)
+    if icc is not None and icc >= 1:
+        c.add(p + ("icc",), f"an intracluster correlation must be in [0, 1), got {icc}")
+        return None
+    size = c.number(p + ("mean_cluster_size",), minimum=1)
+    return None if icc is None or size is None else Cluster(icc=icc, mean_cluster_size=size)
 
 
 def _characteristics(c: Checker) -> tuple:
@@ -444,6 +595,7 @@ def parse_trial(doc: Located, sha256: str = "") -> tuple[Trial | None, list[Prob
     if "label" in top:
         extras["study_label"] = _text(c, ("label",))
     characteristics = _characteristics(c) if "characteristics" in top else ()
+    cluster = _cluster(c, design) if "cluster" in top else None
     sources = ()
     seq = c.sequence(("sources",))
     if seq is not None:
@@ -472,7 +624,7 @@ def parse_trial(doc: Located, sha256: str = "") -> tuple[Trial | None, list[Prob
     blinding = _blinding(c, arms) if "blinding" in top else None
     outcomes = []
     for i, _ in enumerate(c.sequence(("outcomes",)) or []):
-        o = _outcome(c, i, arms)
+        o = _outcome(c, i, arms, design)
         outcomes.append(o)
         if o is not None and o.type != "contrast" and randomized_total is not None:
             sizes = {a: (d.total if hasattr(d, "total") else d.n) for a, d in o.data.items()}
@@ -489,7 +641,7 @@ def parse_trial(doc: Located, sha256: str = "") -> tuple[Trial | None, list[Prob
         id=trial_id, title=title, condition=condition, design=design, arms=tuple(arms.values()),
         outcomes=tuple(outcomes), citation=citation, allocation=allocation,
         randomized_total=randomized_total, blinding=blinding, sources=sources,
-        characteristics=characteristics, path=doc.file, sha256=sha256, **extras,
+        characteristics=characteristics, path=doc.file, sha256=sha256, cluster=cluster, **extras,
     )
     return trial, []
 

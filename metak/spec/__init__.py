@@ -80,6 +80,13 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         if multi != "multivariate":
             c.add(p + ("dose_response",), "dose_response fits every dose arm against its shared control: it needs "
                                           "multi_arm: multivariate")
+    crossover_rho = None
+    if "crossover" in m:
+        if c.mapping(p + ("crossover",), ("rho",)) is not None:
+            crossover_rho = c.number(p + ("crossover", "rho"), open_interval=(-1, 1))
+        if measure is not None and measure not in ("MD", "SMD"):
+            c.add(p + ("crossover",), f"crossover: {{rho}} approximates a paired analysis of continuous outcomes "
+                                      f"(MD, SMD), not {measure}")
     if multi == "multivariate":
         # rma.mv(random = ~ 1 | trial/comparison) fits the pooled estimate; the analyses that
         # refit the univariate model would not be the same model, so they are refused for now
@@ -152,7 +159,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         bayes=bayes, sensitivity=sensitivity,
         figures=figures, dropout=dropout, dropout_outcome=dropout_outcome or "dropout", dropout_reason=dropout_reason,
         moderators=tuple(moderators), subgroups=subgroups, order=order, permutations=permutations,
-        dose_response=dose_response,
+        dose_response=dose_response, crossover_rho=crossover_rho,
         where=tuple(where),
     )
 

@@ -16,7 +16,7 @@ TOP_OPTIONAL = ("description", "defaults")
 DEFAULT_KEYS = ("method", "test", "level", "cc")
 MA_OPTIONAL = ("title", "outcome", "fallback_outcomes", "measure", "select", "arms", "multi_arm", "method",
                "test", "level", "cc", "bayes", "sensitivity", "figures", "dropout", "dropout_outcome",
-               "moderators", "subgroups", "order", "permutations", "dose_response")
+               "moderators", "subgroups", "order", "permutations", "dose_response", "crossover")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,9 @@ class MetaSpec:
     dropout_reason: str = "all"
     #: dose-response model (v2): "linear" | "log_linear", or None
     dose_response: str | None = None
+    #: crossover trials without paired or first-period data (v2): the assumed within-participant
+    #: correlation of Elbourne's paired approximation, or None (analysed as parallel groups)
+    crossover_rho: float | None = None
     #: meta-regression moderators (characteristics or trial fields), in the spec's order
     moderators: tuple = ()
     #: the characteristic or trial field to form subgroups by
