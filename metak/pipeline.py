@@ -229,21 +229,39 @@ def _dose_response(ms, table, V, method, test, level, warnings) -> dict:
     if distinct.size < 2:
         raise _spec_error(ms, "dose_response", f"a dose-response needs at least two distinct doses; "
                                                f"the comparisons have {distinct.size}")
+    if ms.dose_response == "spline" and distinct.size < 4:
+        raise _spec_error(ms, "dose_response", f"a restricted cubic spline needs at least 4 distinct doses; the "
+                                               f"comparisons have {distinct.size} (use model: linear or log_linear)")
     idx = np.where(keep)[0]
     sub = table.subset(keep)
     Vs = V[np.ix_(idx, idx)]
-    X = np.column_stack([np.ones(idx.size), x[idx]])
-    r = fit_mv(sub.yi, Vs, sub.trials, X, method=method, test=test, level=level, names=["intercept", "dose"])
-    grid = np.linspace(min(0.0, x[idx].min()) if ms.dose_response == "linear" else x[idx].min(), x[idx].max(), 101)
-    G = np.column_stack([np.ones_like(grid), grid])
+    knots = None
+    if ms.dose_response == "spline":
+        from .estimators.spline import default_knots, rcs_basis, term_names
+
+        knots = np.asarray(ms.dose_knots if ms.dose_knots else default_knots(x[idx]), float)
+        if ms.dose_knots and not (knots[0] >= x[idx].min() - 1e-12 and knots[-1] <= x[idx].max() + 1e-12):
+            warnings.append("dose_response: some knots lie outside the doses observed")
+        basis = lambda z: np.column_stack([np.ones(len(z)), rcs_basis(z, knots)])  # noqa: E731
+        names = ["intercept", *term_names(knots.size)]
+    else:
+        basis = lambda z: np.column_stack([np.ones(len(z)), z])  # noqa: E731
+        names = ["intercept", "dose"]
+    X = basis(x[idx])
+    r = fit_mv(sub.yi, Vs, sub.trials, X, method=method, test=test, level=level, names=names)
+    grid = np.linspace(min(0.0, x[idx].min()) if ms.dose_response != "log_linear" else x[idx].min(), x[idx].max(), 101)
+    G = basis(grid)
     est = G @ r.beta
     se = np.sqrt(np.einsum("ij,jk,ik->i", G, r.vb, G))
     from scipy import special
 
     crit = float(special.stdtrit(r.df, 0.5 + level / 2) if r.df else special.ndtri(0.5 + level / 2))
     dose_axis = np.exp(grid) if ms.dose_response == "log_linear" else grid
-    return {"model": ms.dose_response, "unit": used_units.pop(), "fit": "rma.mv(yi, V, mods = ~ "
-            + ("log(dose)" if ms.dose_response == "log_linear" else "dose") + ", random = ~ 1 | trial/comparison)",
+    mods = {"log_linear": "log(dose)", "linear": "dose",
+            "spline": "rcspline.eval(dose, knots, inclx = TRUE)"}[ms.dose_response]
+    return {"model": ms.dose_response, "unit": used_units.pop(), "fit": f"rma.mv(yi, V, mods = ~ {mods}, "
+            "random = ~ 1 | trial/comparison)",
+            "knots": None if knots is None else [float(t) for t in knots],
             "k": r.k, "n_trials": r.n_trials, "test": r.test, "df": r.df,
             "coefficients": r.to_dict()["coefficients"],
             "sigma2_trial": clean(r.sigma2[0]), "sigma2_comparison": clean(r.sigma2[1]),

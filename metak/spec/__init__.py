@@ -74,9 +74,16 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
             fallbacks.append(Fallback(fo, comp))
     multi = c.enum(p + ("multi_arm",), MULTI_ARM_RULES) if "multi_arm" in m else "split_control"
     dose_response = None
+    dose_knots = None
     if "dose_response" in m:
-        if c.mapping(p + ("dose_response",), ("model",)) is not None:
-            dose_response = c.enum(p + ("dose_response", "model"), ("linear", "log_linear"))
+        dp = p + ("dose_response",)
+        if c.mapping(dp, ("model",), ("knots",)) is not None:
+            dose_response = c.enum(dp + ("model",), ("linear", "log_linear", "spline"))
+            if "knots" in c.get(dp):
+                if dose_response != "spline":
+                    c.add(dp + ("knots",), "knots are for model: spline")
+                else:
+                    dose_knots = _knots(c, dp + ("knots",))
         if multi != "multivariate":
             c.add(p + ("dose_response",), "dose_response fits every dose arm against its shared control: it needs "
                                           "multi_arm: multivariate")
@@ -159,9 +166,23 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         bayes=bayes, sensitivity=sensitivity,
         figures=figures, dropout=dropout, dropout_outcome=dropout_outcome or "dropout", dropout_reason=dropout_reason,
         moderators=tuple(moderators), subgroups=subgroups, order=order, permutations=permutations,
-        dose_response=dose_response, crossover_rho=crossover_rho,
+        dose_response=dose_response, dose_knots=dose_knots, crossover_rho=crossover_rho,
         where=tuple(where),
     )
+
+
+def _knots(c, path):
+    """``knots: [0.1, 0.5, 1]``: three or more increasing numbers."""
+    seq = c.sequence(path)
+    if seq is None:
+        return None
+    vals = [c.number(path + (j,)) for j in range(len(seq))]
+    if None in vals:
+        return None
+    if len(vals) < 3 or any(b <= a for a, b in zip(vals, vals[1:])):
+        c.add(path, f"a restricted cubic spline needs at least 3 increasing knots, got {vals}")
+        return None
+    return tuple(vals)
 
 
 def parse_spec(doc, sha256: str = "", base: Path | None = None) -> tuple[AnalysisSpec | None, list[Problem]]:

@@ -70,6 +70,8 @@ class MetaSpec:
     dropout_reason: str = "all"
     #: dose-response model (v2): "linear" | "log_linear", or None
     dose_response: str | None = None
+    #: spline knots (v2), or None for the 10th, 50th and 90th percentiles of the doses
+    dose_knots: tuple | None = None
     #: crossover trials without paired or first-period data (v2): the assumed within-participant
     #: correlation of Elbourne's paired approximation, or None (analysed as parallel groups)
     crossover_rho: float | None = None
