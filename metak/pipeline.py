@@ -182,6 +182,17 @@ def _multivariate(ms, table, model, cc, out, excluded, warnings) -> dict:
     if ms.dose_response:
         out["dose_response"] = _dose_response(ms, table, V, method, test, model.level, warnings)
     out["bayes"] = None
+    if ms.bayes is not None:
+        from .bayes import fit_bayes
+
+        result = fit_bayes(table.yi, table.vi, ms.bayes, level=ms.level, direction=table.direction,
+                           measure=ms.measure, labels=list(table.labels), analysis_id=ms.id, V=V,
+                           groups=table.trials)
+        warnings.append("bayes: multivariate: each comparison's true effect ~ Normal(mu, tau²) with the exact "
+                        "shared-control covariance V (rma.mv(yi, V, random = ~ 1 | comparison)); the frequentist "
+                        "model's separate trial-level component is not in the Bayesian model")
+        warnings.extend(f"bayes: {w}" for w in result.warnings)
+        out["bayes"] = result.to_dict()
     out["sensitivity"] = None
     out["warnings"] = warnings
     return out

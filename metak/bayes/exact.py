@@ -106,8 +106,11 @@ def moment_exists(order: float, tau_prior, n_tail: int) -> bool:
 class _Conditional:
     """p(y | tau) with mu integrated out, and mu | tau, y, for a batch of tau values."""
 
-    def __init__(self, y, v, mu_prior):
+    def __init__(self, y, v, mu_prior, o=None):
+        # y, v: the data and its variances; with a block covariance V (see ``rotate``) the
+        # rotated data Q'y, the eigenvalues of V and o = Q'1
         self.y, self.v, self.k = y, v, len(y)
+        self.o = np.ones_like(y) if o is None else o
         if isinstance(mu_prior, P.Uniform):
             self.kind = "flat"
             self.log_lam_w = np.zeros(1)
@@ -133,10 +136,11 @@ class _Conditional:
         tau = np.asarray(tau, float)
         d = self.v[None, :] + (tau**2)[:, None]
         w = 1.0 / d
-        sw = w.sum(axis=1)
-        swy = w @ self.y
+        o = self.o
+        sw = w @ (o * o)
+        swy = w @ (o * self.y)
         ybar = swy / sw
-        q = np.einsum("nk,nk->n", w, (self.y[None, :] - ybar[:, None]) ** 2)
+        q = np.einsum("nk,nk->n", w, (self.y[None, :] - ybar[:, None] * o[None, :]) ** 2)
         base = -0.5 * self.k * LOG2PI - 0.5 * np.log(d).sum(axis=1) - 0.5 * q
         if self.kind == "flat":
             logl = (base + 0.5 * LOG2PI - 0.5 * np.log(sw))[:, None]
@@ -153,6 +157,40 @@ class _Conditional:
         lw = logl + self.log_lam_w[None, :]
         total = special.logsumexp(lw, axis=1)
         return total, lw, mean, var
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A block-diagonal covariance V = Q diag(lam) Q' (one block per trial): with z = Q'y and
+    o = Q'1, the likelihood y ~ Normal(mu 1, V + tau² I) is that of independent z_j ~
+    Normal(o_j mu, lam_j + tau²), so the diagonal engine applies unchanged."""
+
+    Q: np.ndarray
+    z: np.ndarray
+    o: np.ndarray
+    lam: np.ndarray
+
+
+def rotate(y, V, groups) -> Rotation:
+    """Eigendecompose V blockwise (its blocks are the rows of each group, e.g. a trial)."""
+    y = np.asarray(y, float)
+    V = np.asarray(V, float)
+    k = len(y)
+    groups = np.asarray(list(groups), dtype=object)
+    off = V.copy()
+    same = groups[:, None] == groups[None, :]
+    if np.any(off[~same] != 0):
+        raise ValueError("V has covariance between rows of different groups; it must be block-diagonal by group")
+    Q = np.zeros((k, k))
+    lam = np.zeros(k)
+    for g in dict.fromkeys(groups.tolist()):
+        idx = np.flatnonzero(groups == g)
+        w, q = np.linalg.eigh(V[np.ix_(idx, idx)])
+        if np.any(w <= 0):
+            raise ValueError(f"the covariance block of {g} is not positive definite")
+        Q[np.ix_(idx, idx)] = q
+        lam[idx] = w
+    return Rotation(Q, Q.T @ y, Q.T @ np.ones(k), lam)
 
 
 @dataclass(frozen=True)
@@ -177,6 +215,8 @@ class ExactPosterior:
     n_tail: int
     n_panels: int
     converged: bool
+    #: the block rotation when V is not diagonal (multi_arm: multivariate), else None
+    rotation: Rotation | None = None
 
     # ---------------------------------------------------------------- tau
     def tau_moment(self, order):
@@ -255,7 +295,9 @@ class ExactPosterior:
               / (sd[None, :] * math.sqrt(2 * math.pi))).sum(axis=1)
         top = float(self.tau_quantiles([0.999])[0])
         xt = np.linspace(0.0, top, n)
-        cond = _Conditional(np.asarray(y, float), np.asarray(v, float), self.mu_prior)
+        rot = self.rotation
+        cond = (_Conditional(np.asarray(y, float), np.asarray(v, float), self.mu_prior) if rot is None
+                else _Conditional(rot.z, rot.lam, self.mu_prior, rot.o))
         with np.errstate(divide="ignore"):
             lp = cond.log_marginal(xt)[0] + np.asarray(self.tau_prior.logpdf_tau(xt), float)
         lp = np.where(np.isfinite(lp), lp, -np.inf)
@@ -280,9 +322,19 @@ class ExactPosterior:
         """Posterior mean, SD and quantiles of each study's true effect theta_i."""
         w, tau, m, s2 = prune(self.comp_w, self.comp_tau, self.comp_m, self.comp_s2, drop=1e-11)
         t2 = tau**2
-        b = t2[None, :] / (v[:, None] + t2[None, :])                  # (k, C) shrinkage factor
-        mean_c = b * y[:, None] + (1.0 - b) * m[None, :]
-        var_c = b * v[:, None] + (1.0 - b) ** 2 * s2[None, :]
+        if self.rotation is None:
+            b = t2[None, :] / (v[:, None] + t2[None, :])                  # (k, C) shrinkage factor
+            mean_c = b * y[:, None] + (1.0 - b) * m[None, :]
+            var_c = b * v[:, None] + (1.0 - b) ** 2 * s2[None, :]
+        else:
+            # theta | mu, tau, y ~ Normal(B y + (I - B) 1 mu, tau² I - tau⁴ M^-1), B = tau² M^-1,
+            # M = V + tau² I = Q diag(lam + tau²) Q'
+            r = self.rotation
+            W = 1.0 / (r.lam[:, None] + t2[None, :])                    # (k, C)
+            By = t2[None, :] * (r.Q @ (W * r.z[:, None]))
+            one_minus_b1 = 1.0 - t2[None, :] * (r.Q @ (W * r.o[:, None]))
+            mean_c = By + one_minus_b1 * m[None, :]
+            var_c = t2[None, :] - t2[None, :] ** 2 * ((r.Q**2) @ W) + one_minus_b1**2 * s2[None, :]
         mean = mean_c @ w
         var = (var_c + mean_c**2) @ w - mean**2
         sd = np.sqrt(np.maximum(var, 0.0))
@@ -324,7 +376,7 @@ def _log_integrand(cond, tau_prior, x):
     return total + log_jac, tau, lw + log_jac[:, None], mean, var
 
 
-def exact_posterior(y, v, mu_prior, tau_prior) -> ExactPosterior:
+def exact_posterior(y, v, mu_prior, tau_prior, V=None, groups=None) -> ExactPosterior:
     """Compute the exact posterior of the normal-normal model.
 
     Parameters
@@ -333,10 +385,21 @@ def exact_posterior(y, v, mu_prior, tau_prior) -> ExactPosterior:
         Effect estimates and their (known) sampling variances, on the analysis scale.
     mu_prior : Normal, StudentT or flat Uniform.
     tau_prior : any tau or tau^2 prior from :mod:`metak.bayes.priors`.
+    V, groups : optional
+        A known sampling covariance, block-diagonal by ``groups`` (e.g. comparisons sharing a
+        control within a trial): then y ~ Normal(mu 1, V + tau² I), each comparison's true effect
+        Normal(mu, tau²) independently (``rma.mv(yi, V, random = ~ 1 | comparison)``); ``v`` is
+        ignored for the likelihood.
     """
     y = np.asarray(y, float)
     v = np.asarray(v, float)
-    cond = _Conditional(y, v, mu_prior)
+    rot = None
+    if V is not None:
+        rot = rotate(y, V, groups if groups is not None else range(len(y)))
+        cond = _Conditional(rot.z, rot.lam, mu_prior, rot.o)
+        v = np.diag(np.asarray(V, float)).copy()
+    else:
+        cond = _Conditional(y, v, mu_prior)
     n_tail = len(y) - (1 if cond.kind == "flat" else 0)
     if not moment_exists(0, tau_prior, n_tail):
         raise ValueError(f"the posterior is improper with k = {len(y)}, a flat mu prior and {tau_prior!r}")
@@ -443,5 +506,5 @@ def exact_posterior(y, v, mu_prior, tau_prior) -> ExactPosterior:
         comp_s2=store["s2"].ravel()[keep], panel_a=store["a"], panel_b=store["b"],
         panel_g=g / z, log_evidence=math.log(z) + float(shift), log_lik_tau0=log_l0,
         tau_prior=tau_prior, mu_prior=mu_prior, n_tail=n_tail, n_panels=len(store["a"]),
-        converged=converged,
+        converged=converged, rotation=rot,
     )

@@ -105,9 +105,9 @@ def _summary_exact(post: ExactPosterior, level: float, warnings: list, what: str
     return mu, tau
 
 
-def _fit_exact(y, v, spec, *, level, direction, measure, labels, warnings):
+def _fit_exact(y, v, spec, *, level, direction, measure, labels, warnings, V=None, groups=None):
     try:
-        post = exact_posterior(y, v, spec.mu_prior, spec.tau_prior)
+        post = exact_posterior(y, v, spec.mu_prior, spec.tau_prior, V=V, groups=groups)
     except ValueError as exc:
         raise AnalysisError(str(exc)) from exc
     if not post.converged:
@@ -149,7 +149,7 @@ def _fit_exact(y, v, spec, *, level, direction, measure, labels, warnings):
 
     sensitivity = []
     for alt in spec.prior_sensitivity:
-        sensitivity.append(_sensitivity_exact(y, v, spec.mu_prior, alt, level, direction, warnings))
+        sensitivity.append(_sensitivity_exact(y, v, spec.mu_prior, alt, level, direction, warnings, V, groups))
 
     return {
         "engine": "exact",
@@ -167,9 +167,9 @@ def _fit_exact(y, v, spec, *, level, direction, measure, labels, warnings):
     }
 
 
-def _sensitivity_exact(y, v, mu_prior, tau_prior, level, direction, warnings):
+def _sensitivity_exact(y, v, mu_prior, tau_prior, level, direction, warnings, V=None, groups=None):
     alpha = 1.0 - level
-    post = exact_posterior(y, v, mu_prior, tau_prior)
+    post = exact_posterior(y, v, mu_prior, tau_prior, V=V, groups=groups)
     mu, tau = _summary_exact(post, level, warnings, f"prior sensitivity ({tau_prior!r}): ")
     pq = post.predictive_quantiles([alpha / 2, 1 - alpha / 2])
     cdf0 = float(post.mu_cdf(np.array([0.0]))[0])
@@ -244,7 +244,7 @@ def _plain(x):
 
 def fit_bayes(yi, vi, spec: BayesSpec, *, level: float = 0.95, direction: str = "higher_is_better",
               measure: str | None = None, tables=None, labels=None, out_dir=None,
-              analysis_id: str = "x") -> BayesResult:
+              analysis_id: str = "x", V=None, groups=None) -> BayesResult:
     """Fit the Bayesian random-effects model of ``spec``.
 
     Parameters
@@ -269,6 +269,9 @@ def fit_bayes(yi, vi, spec: BayesSpec, *, level: float = 0.95, direction: str = 
         Where the MCMC engine writes ``<analysis_id>.posterior.nc``.
     analysis_id : str
         Names the posterior file.
+    V, groups : optional
+        A known sampling covariance, block-diagonal by ``groups`` (multi-arm trials' shared
+        controls): y ~ Normal(mu 1, V + tau² I). Exact engine and normal likelihood only.
 
     Returns
     -------
@@ -284,9 +287,11 @@ def fit_bayes(yi, vi, spec: BayesSpec, *, level: float = 0.95, direction: str = 
     y, v, labels, tables = _check_inputs(yi, vi, labels, tables, spec)
     warnings: list[str] = list(spec.warnings)
     engine = spec.resolved_engine
+    if V is not None and engine != "exact":
+        raise AnalysisError("a block covariance V needs the exact engine and the normal likelihood")
     if engine == "exact":
         body = _fit_exact(y, v, spec, level=level, direction=direction, measure=measure,
-                          labels=labels, warnings=warnings)
+                          labels=labels, warnings=warnings, V=V, groups=groups)
     else:
         from . import mcmc     # PyMC is imported only there, and only when MCMC is asked for
 

@@ -100,7 +100,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         if method not in ("REML", "ML", "FE"):
             c.add(p + ("method",) if "method" in m else p + ("multi_arm",),
                   f"multi_arm: multivariate is fitted by REML, ML or FE, not {method}")
-        for key in ("sensitivity", "bayes", "moderators", "subgroups", "permutations"):
+        for key in ("sensitivity", "moderators", "subgroups", "permutations"):
             if key in m:
                 c.add(p + (key,), f"'{key}' is not yet available with multi_arm: multivariate (it would refit a "
                                   "different, univariate model); use multi_arm: split_control for it")
@@ -149,6 +149,9 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
     bayes = None
     if "bayes" in m:
         bayes = _bayes(c, p + ("bayes",), measure, dropout)
+        if bayes is not None and multi == "multivariate" and bayes.resolved_engine != "exact":
+            c.add(p + ("bayes",), "with multi_arm: multivariate the Bayesian model is fitted by the exact engine with "
+                                  "the block covariance: it needs the normal likelihood and engine exact (or auto)")
     title = c.string(p + ("title",)) if "title" in m else None
     dropout_outcome = c.ident(p + ("dropout_outcome",)) if "dropout_outcome" in m else "dropout"
     sensitivity = _sensitivity(c, p + ("sensitivity",), measure) if "sensitivity" in m else ()
