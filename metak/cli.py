@@ -147,6 +147,49 @@ def analyze(spec, out_dir, as_json, no_figures):
 
 
 @main.command()
+@click.argument("directory", type=click.Path())
+def init(directory):
+    """Scaffold a new review in DIRECTORY: trials/, analyses/ and an example record and spec
+    that validate and run (their numbers are made up, to be replaced)."""
+    from .errors import MetakError
+    from .init import scaffold
+
+    try:
+        files = scaffold(directory)
+    except MetakError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for f in files:
+        click.echo(f"wrote {f}")
+    click.echo(f"next: cd {directory} && metak analyze analyses/example.yaml")
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path())
+def verify(results_dir):
+    """Re-run the analysis recorded in RESULTS_DIR/results.json and check every input file's
+    sha256 and every number. Exit 0 when all hold, 1 with the differences, 2 when it cannot run."""
+    from .verify import MCMC_ABS_TOL, CannotVerify
+    from .verify import verify as run
+
+    try:
+        rep = run(results_dir)
+    except CannotVerify as exc:
+        click.echo(f"error: cannot verify: {exc}", err=True)
+        sys.exit(2)
+    for note in rep.notes:
+        click.echo(f"note: {note}")
+    if rep.ok:
+        tol = (f"; {rep.tolerance_used} MCMC summaries within {MCMC_ABS_TOL}" if rep.tolerance_used else "")
+        click.echo(f"verified: every input file unchanged, {rep.compared} values identical{tol}")
+        return
+    for line in rep.lines():
+        click.echo(line)
+    click.echo(f"NOT verified: {len(rep.inputs_changed)} input file(s) changed, {len(rep.moved)} value(s) differ")
+    sys.exit(1)
+
+
+@main.command()
 @click.argument("results", type=click.Path())
 @click.option("--kind", default="forest", show_default=True, help="One of: " + ", ".join(FIGURE_KINDS))
 @click.option("--id", "ma_id", default=None, help="Meta-analysis id (default: every one in the file).")

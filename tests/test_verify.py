@@ -1,0 +1,73 @@
+"""``metak verify``: a reviewer's check that every recorded number follows from the recorded
+inputs. On a copy of the repository's trials, analyses and committed results: untouched it
+exits 0; with one trial number changed it exits 1, naming the file and the numbers that moved;
+with a trial file gone, or no results.json, it exits 2 with a clear message."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from metak.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def repo(tmp_path):
+    for d in ("trials", "analyses"):
+        shutil.copytree(ROOT / d, tmp_path / d)
+    shutil.copytree(ROOT / "results" / "substance_use", tmp_path / "results" / "substance_use")
+    return tmp_path
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_untouched_inputs_verify(repo):
+    r = run("verify", str(repo / "results" / "substance_use"))
+    assert r.exit_code == 0, r.output
+    assert re.search(r"verified: every input file unchanged, \d{3,} values identical", r.output)
+
+
+def test_a_changed_trial_names_the_file_and_the_numbers_that_moved(repo):
+    f = repo / "trials" / "dakwar2019.yaml"
+    text = f.read_text()
+    assert "events: 13" in text
+    f.write_text(text.replace("events: 13", "events: 10", 1))
+    old = json.loads((repo / "results" / "substance_use" / "results.json").read_text())
+    est = next(m for m in old["meta_analyses"] if m["id"] == "abstinence")["estimate"]
+    r = run("verify", str(repo / "results" / "substance_use"))
+    assert r.exit_code == 1, r.output
+    assert "input changed: trials/dakwar2019.yaml (sha256 " in r.output
+    line = next(ln for ln in r.output.splitlines() if ln.startswith("abstinence.estimate: "))
+    before, after = (float(x) for x in re.match(r"abstinence\.estimate: (\S+) -> (\S+)$", line).groups())
+    assert before == pytest.approx(est, rel=1e-5) and after < before  # fewer ketamine abstinent: smaller OR
+    assert "NOT verified: 1 input file(s) changed" in r.output
+    # nothing was written next to the results
+    assert json.loads((repo / "results" / "substance_use" / "results.json").read_text()) == old
+
+
+def test_a_missing_trial_file_cannot_verify(repo):
+    (repo / "trials" / "krupitsky2007.yaml").unlink()
+    r = CliRunner().invoke(main, ["verify", str(repo / "results" / "substance_use")])
+    assert r.exit_code == 2
+    assert "cannot verify: trials/krupitsky2007.yaml: the recorded input file is missing" in r.stderr
+    assert "Traceback" not in r.output + r.stderr
+
+
+def test_no_results_json_cannot_verify(tmp_path):
+    r = CliRunner().invoke(main, ["verify", str(tmp_path)])
+    assert r.exit_code == 2 and "no results.json to verify" in r.stderr
+
+
+def test_every_bundled_results_folder_verifies():
+    for d in sorted((ROOT / "results").iterdir()):
+        r = run("verify", str(d))
+        assert r.exit_code == 0, (d, r.output)
