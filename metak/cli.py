@@ -147,6 +147,51 @@ def analyze(spec, out_dir, as_json, no_figures):
 
 
 @main.command()
+@click.argument("source", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(), required=True, help="Folder for report.html or report.md.")
+@click.option("--control-risk", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Assumed control risk for the absolute effects (default: the median control-arm risk).")
+def report(source, fmt, out_dir, control_risk):
+    """A self-contained report of SOURCE (an analysis spec, or a results folder or results.json):
+    summary-of-findings tables, figures as inline SVG, warnings, a generated methods paragraph
+    and its references."""
+    import json
+    import os
+    from pathlib import Path
+
+    from .errors import InvalidInput, MetakError
+    from .paper import build
+
+    src = Path(source)
+    try:
+        if src.suffix in (".yaml", ".yml"):
+            from .pipeline import analyze as run
+
+            doc = run(src)
+        else:
+            f = src / "results.json" if src.is_dir() else src
+            if not f.is_file():
+                raise MetakError(f"{source}: neither an analysis spec (.yaml) nor a results folder or results.json")
+            doc = json.loads(f.read_text(encoding="utf-8"))
+        text = build(doc, fmt, control_risk)
+    except InvalidInput as exc:
+        _print_problems(exc.problems)
+        sys.exit(1)
+    except (MetakError, json.JSONDecodeError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    out = Path(out_dir)
+    _check_out(out)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"report.{fmt}"
+    tmp = out / f".report.{fmt}.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
+    click.echo(f"wrote {target}")
+
+
+@main.command()
 @click.argument("directory", type=click.Path())
 def init(directory):
     """Scaffold a new review in DIRECTORY: trials/, analyses/ and an example record and spec
