@@ -31,9 +31,13 @@ def _print_problems(problems) -> None:
 def _cite(ctx, _param, value):
     if not value or ctx.resilient_parsing:
         return
+    from .methods import REFERENCES
+
     click.echo(CITATION_BIBTEX)
-    click.echo("\nCite also the papers of the methods you use: the estimator and test in results.json's "
-               "'model', the priors in 'bayes.prior'.")
+    click.echo("\nCite also the methods you use (results.json's 'model', 'bayes.prior' and 'sensitivity' say "
+               "which; `metak report` writes a methods paragraph with exactly those citations):")
+    for key, ref in REFERENCES.items():
+        click.echo(f"  [{key}] {ref}")
     ctx.exit(0)
 
 
@@ -53,12 +57,23 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="metak")
 @click.option("--cite", is_flag=True, expose_value=False, is_eager=True, callback=_cite,
-              help="Print how to cite metak (BibTeX) and exit.")
-def main():
+              help="Print how to cite metak and the methods it uses, and exit.")
+@click.option("-q", "--quiet", "quiet_all", is_flag=True, help="No progress bars and no tables: problems, "
+              "errors and the files written only.")
+@click.option("-v", "--verbose", is_flag=True, help="Progress bars and a line per finished step with its time.")
+@click.pass_context
+def main(ctx, quiet_all, verbose):
     """metak: meta-analysis of clinical-trial outcomes.
 
-    Trial records live in trials/*.yaml, analysis specs in analyses/*.yaml.
+    Trial records live in trials/*.yaml, analysis specs in analyses/*.yaml. Progress on long
+    work is shown on a terminal (stderr) and never when output is redirected.
     """
+    from .progress import set_mode
+
+    if quiet_all and verbose:
+        raise click.UsageError("--quiet and --verbose contradict each other")
+    set_mode("quiet" if quiet_all else "verbose" if verbose else "normal")
+    ctx.ensure_object(dict)["quiet"] = quiet_all
 
 
 @main.command()
@@ -116,8 +131,11 @@ def run_analyze(spec_path, out_dir, *, as_json=False, figures=True):
     if as_json:
         click.echo(dumps(doc))
     else:
-        click.echo(terminal_table(doc))
-        click.echo(f"\nwrote {out / 'results.json'}")
+        ctx = click.get_current_context(silent=True)
+        if not (ctx is not None and (ctx.find_root().obj or {}).get("quiet")):
+            click.echo(terminal_table(doc))
+            click.echo("")
+        click.echo(f"wrote {out / 'results.json'}")
 
 
 def _analyze_help() -> str:

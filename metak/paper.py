@@ -176,15 +176,20 @@ def build(doc, fmt="html", control_risk_given=None) -> str:
              f"<style>{CSS}</style></head><body>", f"<h1>{e(title)}</h1>"]
     if desc:
         parts.append(f"<p>{e(desc)}</p>")
+    fig_no = 0
     for ma in doc["meta_analyses"]:
         parts.append(f"<h2>{e(ma.get('title') or ma['id'])}</h2>")
         parts.append("<h3>Summary of findings</h3><table>")
         for k, v in sof_rows(ma, control_risk_given):
             parts.append(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>")
         parts.append("</table>")
+        from .registry import FIGURES
+
         for kind, svg in figure_svgs(ma):
-            parts.append(f"<figure aria-label='{e(kind)}'>{svg}<figcaption>{e(kind.replace('_', ' '))}"
-                         "</figcaption></figure>")
+            fig_no = fig_no + 1 if svg.startswith("<svg") else fig_no
+            what = FIGURES[kind].summary if kind in FIGURES else kind
+            cap = f"Figure {fig_no}. {what[0].upper()}{what[1:]}." if svg.startswith("<svg") else ""
+            parts.append(f"<figure aria-label='{e(kind)}'>{svg}<figcaption>{e(cap)}</figcaption></figure>")
         if ma.get("warnings"):
             parts.append("<h3>Warnings</h3><ul>" + "".join(f"<li class='warn'>{e(w)}</li>" for w in ma["warnings"])
                          + "</ul>")

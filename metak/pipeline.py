@@ -428,6 +428,11 @@ def analyze(spec_path, *, out_dir=None) -> dict:
     _check_trial_paths(spec)
     trials = load_trials(spec.trials, base=spec.base)
     doc = header(spec, spec_path, trials)
-    for ms in spec.meta_analyses:
-        doc["meta_analyses"].append(run_meta(ms, trials, out_dir=out_dir))
+    from .progress import note, task
+
+    with task("meta-analyses", len(spec.meta_analyses)) as advance:
+        for ms in spec.meta_analyses:
+            doc["meta_analyses"].append(run_meta(ms, trials, out_dir=out_dir))
+            note(f"  {ms.id}: k = {doc['meta_analyses'][-1].get('k')}")
+            advance()
     return doc

@@ -31,6 +31,8 @@ JMLR 25(72):1-58.
 
 from __future__ import annotations
 
+from ..progress import bars_enabled
+
 import json
 import logging
 import os
@@ -144,7 +146,7 @@ def sample(spec, *, y=None, v=None, tables=None, labels=None, cores=None):
     with model, _quiet():
         try:
             idata = pm.sample(draws=spec.draws, tune=spec.tune, chains=spec.chains, cores=cores,
-                              random_seed=spec.seed, target_accept=target, progressbar=False,
+                              random_seed=spec.seed, target_accept=target, progressbar=bars_enabled(),
                               compute_convergence_checks=False)
         except ValueError as exc:
             # PyMC swallows a Ctrl-C during tuning and then fails to build the (empty) trace

@@ -364,12 +364,16 @@ def _permutation_test(y, v, X, T, method, test, level, btt, core, n, seed):
     else:
         rng = np.random.default_rng(seed)
         orders = itertools.chain([tuple(range(k))], (rng.permutation(k) for _ in range(n - 1)))
+    from ..progress import task
+
     zs = np.empty((n, X.shape[1]))
     qms = np.empty(n)
-    for i, order in enumerate(orders):
-        c = _fit_core(y, v, X[list(order)], T, method, test, level, btt)
-        zs[i] = c["z"]
-        qms[i] = c["qm"]
+    with task("permutation test", n) as advance:
+        for i, order in enumerate(orders):
+            c = _fit_core(y, v, X[list(order)], T, method, test, level, btt)
+            zs[i] = c["z"]
+            qms[i] = c["qm"]
+            advance()
     p_coef = [float(np.mean(np.abs(zs[:, j]) >= abs(core["z"][j]) - comptol)) for j in range(X.shape[1])]
     qm_p = float(np.mean(qms >= core["qm"] - comptol))
     return p_coef, qm_p, n, exact
