@@ -92,13 +92,33 @@ def _blocks(groups):
 
 def fit_mv(yi, V, groups, X=None, *, method: str = "REML", test: str = "z", level: float = 0.95,
            names=None) -> MVResult:
-    """Fit the two-level model (see the module notes).
+    """Fit the two-level model ``rma.mv(yi, V, mods = X, random = ~ 1 | trial/comparison)``.
 
     Parameters
     ----------
-    yi : (k,) effects; V : (k, k) sampling covariance, zero across trials (only each trial's
-    block is read); groups : (k,) trial labels; X : (k, p) design (default intercept).
-    method : "REML", "ML" or "FE" (sigma² = 0).
+    yi : array_like, shape (k,)
+        Effects on the analysis scale.
+    V : array_like, shape (k, k)
+        Sampling covariance, zero across trials (only each trial's block is read).
+    groups : sequence, shape (k,)
+        Each row's trial.
+    X : array_like, shape (k, p), optional
+        Design matrix (default: an intercept).
+    method : {"REML", "ML", "FE"}
+        FE sets both variance components to 0.
+    test : {"z", "t"}
+        ``t`` on k - p degrees of freedom (``hksj`` is taken as ``t``: rma.mv has no
+        Knapp-Hartung rescaling).
+    level : float
+        Confidence level.
+    names : list of str, optional
+        Coefficient names (default ``intercept, x1, ...``).
+
+    Returns
+    -------
+    MVResult
+        Coefficients, ``sigma2`` (between trials, between comparisons within a trial), ``vb``,
+        QE and the log-likelihood.
     """
     if test == "hksj":  # rma.mv has no Knapp-Hartung rescaling: its t test on k - p df
         test = "t"
