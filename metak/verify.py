@@ -173,7 +173,10 @@ def _compare(a, b, path: str, rep: Report, mcmc_paths=()):
             if not math.isclose(a, b, rel_tol=0, abs_tol=MCMC_ABS_TOL):
                 rep.moved.append(f"{path}: {_fmt(a)} -> {_fmt(b)} (MCMC, beyond the {MCMC_ABS_TOL} tolerance)")
         elif a != b:
-            rep.moved.append(f"{path}: {_fmt(a)} -> {_fmt(b)}")
+            fa, fb = _fmt(a), _fmt(b)
+            if fa == fb:  # a change below 6 significant digits: show it in full
+                fa, fb = repr(a), repr(b)
+            rep.moved.append(f"{path}: {fa} -> {fb}")
         return
     if a != b:
         rep.compared += 1

@@ -71,3 +71,19 @@ def test_every_bundled_results_folder_verifies():
     for d in sorted((ROOT / "results").iterdir()):
         r = run("verify", str(d))
         assert r.exit_code == 0, (d, r.output)
+
+
+def test_mcmc_summaries_get_the_stated_tolerance_and_nothing_else_does():
+    from metak.verify import MCMC_ABS_TOL, Report, _compare
+
+    old = {"estimate": 1.0, "bayes": {"engine": "mcmc", "mu": {"median": 0.50}}}
+    rep = Report()
+    _compare(old, {"estimate": 1.0, "bayes": {"engine": "mcmc", "mu": {"median": 0.50 + MCMC_ABS_TOL / 2}}},
+             "m", rep, mcmc_paths=("bayes",))
+    assert rep.moved == [] and rep.tolerance_used == 1
+    _compare(old, {"estimate": 1.0, "bayes": {"engine": "mcmc", "mu": {"median": 0.50 + 2 * MCMC_ABS_TOL}}},
+             "m", rep, mcmc_paths=("bayes",))
+    assert rep.moved == ["m.bayes.mu.median: 0.5 -> 0.54 (MCMC, beyond the 0.02 tolerance)"]
+    rep = Report()
+    _compare(old, {"estimate": 1.0 + 1e-12, "bayes": old["bayes"]}, "m", rep, mcmc_paths=("bayes",))
+    assert rep.moved == ["m.estimate: 1.0 -> 1.000000000001"]  # exact engines: any change counts
