@@ -27,7 +27,7 @@ STALE_REL_TOL = 1e-8
 def test_corpus_holds_every_trial_of_the_data_sheet():
     ids = {t.id for t in TRIALS}
     assert ids >= {"dakwar2019", "dakwar2020", "glue2017", "glue2020", "krupitsky2007", "murrough2013", "feder2021",
-                   "grabski2022", "taylor2018", "lii2023", "fava2020", "abdallah2022"}
+                   "grabski2022", "taylor2018", "lii2023", "fava2020", "abdallah2022", "grunebaum2018", "karmadep2"}
 
 
 @pytest.mark.parametrize("trial", TRIALS, ids=[t.id for t in TRIALS])
@@ -43,6 +43,32 @@ def test_provenance_and_sizes(trial):
         else:
             assert sum(sizes) == trial.randomized_total, f"{trial.id}: arms sum to {sum(sizes)}"
     assert trial.sources or any(True for _ in trial.outcomes) or trial.notes, f"{trial.id}: no source for its design"
+
+
+#: "a/b = p%" (or "a/b (p%)") in a derived note: the fraction must round to the stated percentage
+FRACTION = __import__("re").compile(r"(\d+)/(\d+) (?:= |\()(\d+(?:\.\d+)?)%")
+
+
+@pytest.mark.parametrize("trial", TRIALS, ids=[t.id for t in TRIALS])
+def test_derived_numbers_show_their_arithmetic_and_it_holds(trial):
+    import re
+
+    for o in trial.outcomes:
+        if not o.source.derived:
+            continue
+        note = o.source.note or ""
+        assert re.search(r"\d", note) and re.search(r"[=/×x+-]", note), f"{trial.id}:{o.id}: no arithmetic in the note"
+        for a, b, pct in FRACTION.findall(note):
+            decimals = len(pct.split(".")[1]) if "." in pct else 0
+            assert round(100 * int(a) / int(b), decimals) == float(pct), f"{trial.id}:{o.id}: {a}/{b} is not {pct}%"
+
+
+def test_the_alcohol_trial_is_in_a_bundled_meta_analysis():
+    doc = json.loads((ROOT / "results" / "substance_use" / "results.json").read_text())
+    ma = next(m for m in doc["meta_analyses"] if m["id"] == "abstinence")
+    row = next(s for s in ma["studies"] if s["trial"] == "dakwar2020")
+    assert row["data"] == {"ketamine": {"events": 9, "total": 17}, "midazolam": {"events": 9, "total": 22}}
+    assert ma["k"] == 4
 
 
 def test_design_facts():
