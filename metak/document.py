@@ -72,6 +72,8 @@ def study_entry(r, weight, level) -> dict:
              "ci_lower": clean(r.yi - crit * se), "ci_upper": clean(r.yi + crit * se), "weight": clean(weight)}
     if r.split_control > 1:
         entry["split_control"] = r.split_control
+    if getattr(r, "measure_conversion", None):
+        entry["converted"] = r.measure_conversion
     if getattr(r, "design_method", None):
         entry["design"] = {"method": r.design_method, "note": r.design_note}
     rob = rob_of(r)

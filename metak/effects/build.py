@@ -10,6 +10,7 @@ with the reason. What was left out, and why, is returned beside the table.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from dataclasses import replace as _replace
 
@@ -159,7 +160,10 @@ def _num(x):
 def _arm_json(d):
     if isinstance(d, BinaryArmData):
         return {"events": _num(d.events), "total": _num(d.total)}
-    return {"mean": d.mean, "sd": d.sd, "n": _num(d.n)}
+    out = {"mean": d.mean, "sd": d.sd, "n": _num(d.n)}
+    if getattr(d, "conversion", None):
+        out["converted_from"] = d.conversion
+    return out
 
 
 def _control_type(trial: Trial, arm_ids) -> str | None:
@@ -195,8 +199,31 @@ def covariates(trial: Trial, experimental, control_type, outcome: Outcome | None
     return out
 
 
+#: Chinn (2000): SMD = ln(OR)·√3/π, so var(SMD) = var(ln OR)·3/π²
+CHINN = math.sqrt(3) / math.pi
+
+
+def _other_measure(outcome: Outcome, measure: str) -> str | None:
+    """The measure this outcome's data give when it is not ``measure`` (OR <-> SMD only)."""
+    if measure == "SMD" and (outcome.type == "binary" or (outcome.type == "contrast" and outcome.data.measure == "OR")):
+        return "OR"
+    if measure == "OR" and (outcome.type == "continuous" or (outcome.type == "contrast" and outcome.data.measure == "SMD")):
+        return "SMD"
+    return None
+
+
 def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection):
     """The effects (comparisons with yi/vi) of one trial, or (None, reason)."""
+    other = _other_measure(outcome, ms.measure) if ms.mix_measures == "chinn2000" else None
+    if other:
+        rows, why = _rows_for_trial(trial, outcome, _replace(ms, measure=other, mix_measures=None), cc)
+        if not rows:
+            return rows, why
+        f = CHINN if ms.measure == "SMD" else 1 / CHINN
+        note = (f"{other} converted to {ms.measure} by Chinn (2000): "
+                + ("SMD = ln(OR) x sqrt(3)/pi, var x 3/pi^2" if ms.measure == "SMD" else
+                   "ln(OR) = SMD x pi/sqrt(3), var x pi^2/3"))
+        return [_replace(r, yi=r.yi * f, vi=r.vi * f * f, table=None, measure_conversion=note) for r in rows], None
     if outcome.type == "contrast":
         c: ContrastData = outcome.data
         if c.measure != ms.measure:
@@ -343,6 +370,14 @@ def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
         for r in trial_rows:
             if r.design_note:
                 warnings.append(f"{r.label}: {r.design_note}")
+            if r.measure_conversion:
+                warnings.append(f"{r.label}: {r.measure_conversion} (flagged: the conversion assumes a logistic "
+                                "distribution underlying the binary outcome)")
+        if isinstance(outcome.data, dict):
+            for arm_id, d in outcome.data.items():
+                if getattr(d, "conversion", None):
+                    warnings.append(f"{t.id}: arm {arm_id}: mean and SD converted from {d.conversion}: "
+                                    f"mean {d.mean:.4g}, SD {d.sd:.4g}")
         for r in trial_rows:
             if r.split_control > 1:
                 warnings.append(f"{r.label}: the control group is split across {r.split_control} comparisons "

@@ -45,6 +45,8 @@ class Effect:
     design_method: str | None = None
     #: what was done, in words (for the warnings and results.json)
     design_note: str | None = None
+    #: (v2) the effect was converted from another measure (mix_measures: chinn2000), in words
+    measure_conversion: str | None = None
     #: name -> value: the trial's characteristics and fields usable as moderators
     covariates: Mapping = field(default_factory=dict)
     #: the validated record and comparison this row came from (for blinding data etc.)

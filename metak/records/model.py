@@ -111,6 +111,9 @@ class ContinuousArmData:
     n: int
     #: randomized to the arm with the outcome not observed (v2; None: not reported)
     missing: int | None = None
+    #: how mean and SD were obtained when the record gave something else (v2), e.g.
+    #: "median and IQR (Luo 2018 mean, Wan 2014 SD)"; None when given as mean and SD
+    conversion: str | None = None
 
 
 @dataclass(frozen=True)

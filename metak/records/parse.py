@@ -303,11 +303,18 @@ def _arm_data(c: Checker, p, otype: str, arms: dict, arm_id: str):
         if events is None or total is None or ("missing" in c.get(p) and missing is None):
             return None
         return BinaryArmData(events, total, missing)
-    if c.mapping(p, cont_keys, ("missing",)) is None:
+    conv = _continuous_form(c, p)
+    if conv is False:
         return None
-    mean = c.number(p + ("mean",))
-    sd = c.number(p + ("sd",), positive=True)
+    if conv is None and c.mapping(p, cont_keys, ("missing",)) is None:
+        return None
     n = c.count(p + ("n",), minimum=1)
+    how = None
+    if conv is None:
+        mean = c.number(p + ("mean",))
+        sd = c.number(p + ("sd",), positive=True)
+    else:
+        mean, sd, how = conv(n) if n is not None else (None, None, None)
     missing = c.count(p + ("missing",)) if "missing" in c.get(p) else None
     if n is not None and size is not None and n > size:
         c.add(p + ("n",), f"{n} is more than the {size} randomized to arm '{arm_id}'")
@@ -316,7 +323,87 @@ def _arm_data(c: Checker, p, otype: str, arms: dict, arm_id: str):
         return None
     if None in (mean, sd, n) or ("missing" in c.get(p) and missing is None):
         return None
-    return ContinuousArmData(mean, sd, n, missing)
+    return ContinuousArmData(mean, sd, n, missing, how)
+
+
+#: the other shapes continuous arm data may take (v2; see metak.records.convert)
+CONT_FORMS = {
+    "se": (("mean", "se", "n"), ()),
+    "ci": (("mean", "ci", "n"), ("level",)),
+    "quantiles": (("median", "n"), ("q1", "q3", "min", "max")),
+    "change": (("baseline", "final", "correlation", "n"), ()),
+}
+
+
+def _continuous_form(c: Checker, p):
+    """None for the plain {mean, sd, n}; False after a reported problem; else a function of n
+    giving (mean, sd, how)."""
+    from . import convert
+
+    value = c.get(p)
+    if not isinstance(value, dict) or "sd" in value or ("mean" in value and not ({"se", "ci"} & set(value))):
+        return None
+    if "median" in value:
+        form = "quantiles"
+    elif "baseline" in value or "final" in value:
+        form = "change"
+    elif "se" in value:
+        form = "se"
+    elif "ci" in value:
+        form = "ci"
+    else:
+        return None
+    req, opt = CONT_FORMS[form]
+    if c.mapping(p, req, opt + ("missing",)) is None:
+        return False
+    if form == "se":
+        mean, se = c.number(p + ("mean",)), c.number(p + ("se",), positive=True)
+        if None in (mean, se):
+            return False
+        return lambda n: (mean, convert.sd_from_se(se, n), f"SD from the SE of the mean, SE x sqrt(n) (SE {se:g})")
+    if form == "ci":
+        mean = c.number(p + ("mean",))
+        level = c.number(p + ("level",), open_interval=(0, 1)) if "level" in value else 0.95
+        seq = value.get("ci")
+        if not isinstance(seq, list) or len(seq) != 2:
+            c.add(p + ("ci",), "must be a list of two numbers [lower, upper]")
+            return False
+        lo, hi = c.number(p + ("ci", 0)), c.number(p + ("ci", 1))
+        if None in (mean, level, lo, hi):
+            return False
+        if not lo < mean < hi:
+            c.add(p + ("ci",), f"[{lo}, {hi}] does not contain the mean {mean}")
+            return False
+        return lambda n: (mean, convert.sd_from_ci(lo, hi, n, level),
+                          f"SD from the {level:.0%} CI of the mean, sqrt(n) (upper - lower) / (2 t on n - 1 df)")
+    if form == "change":
+        parts = {}
+        for key in ("baseline", "final"):
+            if c.mapping(p + (key,), ("mean", "sd")) is None:
+                return False
+            m_, s_ = c.number(p + (key, "mean")), c.number(p + (key, "sd"), positive=True)
+            if None in (m_, s_):
+                return False
+            parts[key] = (m_, s_)
+        r = c.number(p + ("correlation",), open_interval=(-1, 1))
+        if r is None:
+            return False
+        (mb, sb), (mf, sf) = parts["baseline"], parts["final"]
+        return lambda n: (mf - mb, convert.change_sd(sb, sf, r),
+                          f"change from baseline: final - baseline, SD with the stated correlation r = {r:g}")
+    median = c.number(p + ("median",))
+    got = {k: c.number(p + (k,)) for k in ("q1", "q3", "min", "max") if k in value}
+    if median is None or None in got.values():
+        return False
+    if ("q1" in got) != ("q3" in got) or ("min" in got) != ("max" in got) or not got:
+        c.add(p, "a median needs q1 and q3 (the IQR), min and max (the range), or both")
+        return False
+    order = [got.get("min"), got.get("q1"), median, got.get("q3"), got.get("max")]
+    order = [x for x in order if x is not None]
+    if any(b < a for a, b in zip(order, order[1:])) or order[0] == order[-1]:
+        c.add(p, f"the quantiles must increase (min <= q1 <= median <= q3 <= max), got {order}")
+        return False
+    return lambda n: convert.from_quantiles(n, median, got.get("q1"), got.get("q3"), got.get("min"), got.get("max"))
 
 
 def _risk_of_bias(c: Checker, p):

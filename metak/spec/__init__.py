@@ -94,6 +94,12 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         if measure is not None and measure not in ("MD", "SMD"):
             c.add(p + ("crossover",), f"crossover: {{rho}} approximates a paired analysis of continuous outcomes "
                                       f"(MD, SMD), not {measure}")
+    mix = None
+    if "mix_measures" in m:
+        mix = c.enum(p + ("mix_measures",), ("chinn2000",))
+        if measure is not None and measure not in ("SMD", "OR"):
+            c.add(p + ("mix_measures",), f"mix_measures: chinn2000 converts between log odds ratios and SMDs: the "
+                                         f"measure must be SMD or OR, not {measure}")
     if multi == "multivariate":
         # rma.mv(random = ~ 1 | trial/comparison) fits the pooled estimate; the analyses that
         # refit the univariate model would not be the same model, so they are refused for now
@@ -169,7 +175,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         bayes=bayes, sensitivity=sensitivity,
         figures=figures, dropout=dropout, dropout_outcome=dropout_outcome or "dropout", dropout_reason=dropout_reason,
         moderators=tuple(moderators), subgroups=subgroups, order=order, permutations=permutations,
-        dose_response=dose_response, dose_knots=dose_knots, crossover_rho=crossover_rho,
+        dose_response=dose_response, dose_knots=dose_knots, crossover_rho=crossover_rho, mix_measures=mix,
         where=tuple(where),
     )
 

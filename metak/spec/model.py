@@ -16,7 +16,8 @@ TOP_OPTIONAL = ("description", "defaults")
 DEFAULT_KEYS = ("method", "test", "level", "cc")
 MA_OPTIONAL = ("title", "outcome", "fallback_outcomes", "measure", "select", "arms", "multi_arm", "method",
                "test", "level", "cc", "bayes", "sensitivity", "figures", "dropout", "dropout_outcome",
-               "moderators", "subgroups", "order", "permutations", "dose_response", "crossover")
+               "moderators", "subgroups", "order", "permutations", "dose_response", "crossover",
+               "mix_measures")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class MetaSpec:
     #: crossover trials without paired or first-period data (v2): the assumed within-participant
     #: correlation of Elbourne's paired approximation, or None (analysed as parallel groups)
     crossover_rho: float | None = None
+    #: (v2) "chinn2000": pool log odds ratios and SMDs together, converted by Chinn (2000)
+    mix_measures: str | None = None
     #: meta-regression moderators (characteristics or trial fields), in the spec's order
     moderators: tuple = ()
     #: the characteristic or trial field to form subgroups by
