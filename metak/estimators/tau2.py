@@ -62,6 +62,9 @@ def solve_q(Y, V, M, target, active):
         a = np.where(grow, b, a)
         b = np.where(grow, b * 4.0 + 1.0, b)
     x = a.copy()
+    # a row that has converged is frozen, so that its answer never depends on which other
+    # rows share the batch (metak batch: identical results whatever the partitioning)
+    live = np.ones(rows.size, bool)
     for _ in range(200):
         f, df = q_gen_slope(y, v, mm, x)
         f = f - tg
@@ -72,8 +75,9 @@ def solve_q(Y, V, M, target, active):
         bad = ~np.isfinite(xn) | (xn <= a) | (xn >= b)
         xn = np.where(bad, 0.5 * (a + b), xn)
         done = np.abs(xn - x) <= 1e-12 * np.maximum(1.0, np.abs(x))
-        x = xn
-        if done.all():
+        x = np.where(live, xn, x)
+        live &= ~done
+        if not live.any():
             break
     out[rows] = x
     return out
@@ -216,17 +220,22 @@ def _global_maximum(Y, V, M, k, tau2, reml: bool):
     a, b = lo.copy(), hi.copy()
     c, d = b - phi * (b - a), a + phi * (b - a)
     fc, fd = _loglik(y, v, mm, c, reml), _loglik(y, v, mm, d, reml)
+    live = np.ones(len(idx), bool)
     for _ in range(80):
         left = fc >= fd  # the maximum is in [a, d]
-        b = np.where(left, d, b)
-        a = np.where(left, a, c)
-        c_new = b - phi * (b - a)
-        d_new = a + phi * (b - a)
-        c, d = np.where(left, c_new, d), np.where(left, c, d_new)
-        fc_new = _loglik(y, v, mm, c, reml)
-        fd_new = _loglik(y, v, mm, d, reml)
-        fc, fd = np.where(left, fc_new, fd), np.where(left, fc, fd_new)
-        if np.all(b - a <= 1e-14 * np.maximum(1.0, b)):
+        b2 = np.where(left, d, b)
+        a2 = np.where(left, a, c)
+        c_new = b2 - phi * (b2 - a2)
+        d_new = a2 + phi * (b2 - a2)
+        c2, d2 = np.where(left, c_new, d), np.where(left, c, d_new)
+        fc_new = _loglik(y, v, mm, c2, reml)
+        fd_new = _loglik(y, v, mm, d2, reml)
+        fc2, fd2 = np.where(left, fc_new, fd), np.where(left, fc, fd_new)
+        # rows already narrow enough are frozen (results independent of the batch)
+        a, b, c, d = (np.where(live, x2, x) for x2, x in ((a2, a), (b2, b), (c2, c), (d2, d)))
+        fc, fd = np.where(live, fc2, fc), np.where(live, fd2, fd)
+        live &= ~(b - a <= 1e-14 * np.maximum(1.0, b))
+        if not live.any():
             break
     cand = 0.5 * (a + b)
     # golden section is good to ~sqrt(eps) (the likelihood is flat at its maximum): bisect the
@@ -253,12 +262,14 @@ def _score(Y, V, M, tau2, reml: bool):
 
 def _bisect_score(y, v, m, lo, hi, reml, rtol):
     """The root of the score in [lo, hi] (positive at lo, negative at hi), row by row."""
+    live = ~(hi - lo <= rtol * np.maximum(1.0, hi))
     for _ in range(200):
+        if not live.any():
+            break
         mid = 0.5 * (lo + hi)
         pos = _score(y, v, m, mid, reml) > 0
-        lo, hi = np.where(pos, mid, lo), np.where(pos, hi, mid)
-        if np.all(hi - lo <= rtol * np.maximum(1.0, hi)):
-            break
+        lo, hi = np.where(live & pos, mid, lo), np.where(live & ~pos, mid, hi)
+        live &= ~(hi - lo <= rtol * np.maximum(1.0, hi))  # done rows are frozen
     return 0.5 * (lo + hi)
 
 
@@ -269,7 +280,7 @@ def _polish(Y, V, M, tau2, converged, reml):
     at_zero = _score(y, v, m, np.zeros(len(rows)), reml) <= 0
     lo = np.where(at_zero, 0.0, np.maximum(t * 0.5 - 1e-8, 0.0))
     hi = t * 2 + 1e-8
-    for _ in range(60):  # widen until the score changes sign
+    for _ in range(60):  # widen until the score changes sign (row by row: a row is widened only while it needs it)
         bad_lo = (~at_zero) & (_score(y, v, m, lo, reml) < 0)
         bad_hi = (~at_zero) & (_score(y, v, m, hi, reml) > 0)
         if not (bad_lo.any() or bad_hi.any()):
