@@ -210,6 +210,78 @@ def report(source, fmt, out_dir, control_risk):
 
 
 @main.command()
+@click.argument("source", type=click.Path())
+@click.option("--out", "out_dir", type=click.Path(), required=True, help="Folder for results.parquet and results.csv.")
+@click.option("--method", default="REML", show_default=True, help="tau² estimator (FE, DL, REML, ML, PM, SJ, HE, EB).")
+@click.option("--test", default="z", show_default=True, type=click.Choice(["z", "hksj"]))
+@click.option("--level", default=0.95, show_default=True, type=float)
+@click.option("--measure", default=None, help="Measure for arm-level rows without a measure column (OR, RR, RD, MD, SMD).")
+@click.option("--dask", default=None, help="Run on Dask: local, local:N (a LocalCluster) or tcp://HOST:PORT.")
+@click.option("--partition", default=2_000, show_default=True, type=click.IntRange(1),
+              help="Meta-analyses per partition (results do not depend on it).")
+@click.option("--intervals/--no-intervals", default=False, show_default=True,
+              help="Also the Q-profile CIs of tau² and I² (slower; not among the output columns).")
+def batch(source, out_dir, method, test, level, measure, dask, partition, intervals):
+    """Fit every meta-analysis of SOURCE — a long CSV/Parquet table (meta_id plus yi, vi or
+    arm data) or a folder of analysis specs — and write one row per meta-analysis."""
+    from pathlib import Path
+
+    from .errors import MetakError
+    from .scale.batch import run_batch, write
+
+    try:
+        table = run_batch(source, method=method.upper(), test=test, level=level, measure=measure, dask=dask,
+                          partition=partition, intervals=intervals)
+        out = Path(out_dir)
+        _check_out(out)
+        files = write(table, out)
+    except MetakError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    failed = table[table["error"] != ""]
+    click.echo(f"{len(table)} meta-analyses, {len(table) - len(failed)} fitted, {len(failed)} failed")
+    for _, row in failed.head(10).iterrows():
+        click.echo(f"  {row['meta_id']}: {row['error']}")
+    if len(failed) > 10:
+        click.echo(f"  ... and {len(failed) - 10} more (see the error column)")
+    for f in files:
+        click.echo(f"wrote {f}")
+
+
+@main.command()
+@click.argument("spec", type=click.Path())
+@click.option("--out", "out_dir", type=click.Path(), required=True, help="Folder for the tables and plots.")
+@click.option("--dask", default=None, help="Run on Dask: local, local:N or tcp://HOST:PORT.")
+def simulate(spec, out_dir, dask):
+    """A simulation study of estimator performance from SPEC: bias, RMSE, CI coverage and
+    width, PI coverage and tau² bias, each with its Monte Carlo SE."""
+    import json
+    from pathlib import Path
+
+    from .errors import MetakError
+    from .scale.simulate import load_spec, plot_coverage, run_simulation
+
+    try:
+        sim = load_spec(spec)
+        table = run_simulation(sim, dask=dask)
+        out = Path(out_dir)
+        _check_out(out)
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / "simulation.csv", index=False, float_format="%.6g")
+        (out / "simulation.json").write_text(json.dumps({
+            "simulation": sim.name, "seed": sim.seed, "replicates": sim.replicates, "block": sim.block,
+            "level": sim.level, "rows": json.loads(table.to_json(orient="records"))}, indent=1) + "\n")
+        plot_coverage(table, out / "coverage.png", sim.level)
+    except MetakError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    show = table[["k", "tau2", "estimator", "test", "coverage", "coverage_mcse", "bias", "tau2_bias"]]
+    click.echo(show.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    for name in ("simulation.csv", "simulation.json", "coverage.png"):
+        click.echo(f"wrote {out / name}")
+
+
+@main.command()
 @click.argument("directory", type=click.Path())
 def init(directory):
     """Scaffold a new review in DIRECTORY: trials/, analyses/ and an example record and spec
