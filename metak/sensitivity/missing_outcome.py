@@ -172,6 +172,24 @@ def _inputs(table):
     return out
 
 
+def _studies(table, rows, notes, at) -> list[dict]:
+    """The ``studies`` entries; ``at`` gives where each input tuple keeps (missing
+    experimental, missing control, their two sources). A study's note also goes to ``notes``."""
+    me, mc, se, sc = at
+    out = []
+    for r, (x, note) in zip(table.rows, rows):
+        entry = {"trial": r.trial, "label": r.label}
+        if x is None:
+            entry.update(applicable=False, note=note)
+        else:
+            entry.update(applicable=True, missing_experimental=clean(x[me]), missing_control=clean(x[mc]),
+                         source_experimental=x[se], source_control=x[sc], note=note)
+            if note:
+                notes.append(f"{r.label}: {note}")
+        out.append(entry)
+    return out
+
+
 def fit_scenario(ctx, rows, ie, ic, measure):
     """The scenario's pooled fit: every applicable row's effect recomputed under the IMORs, the
     others (reported contrasts, nothing to impute) with their own effect."""
@@ -241,17 +259,7 @@ def run(ctx, params) -> MissingOutcome:
         ctx.warnings.append(f"missing_outcome: {body['reason']}")
         return MissingOutcome(body)
     rows = _inputs(table)
-    studies = []
-    for r, (x, note) in zip(table.rows, rows):
-        entry = {"trial": r.trial, "label": r.label}
-        if x is None:
-            entry.update(applicable=False, note=note)
-        else:
-            entry.update(applicable=True, missing_experimental=clean(x[2]), missing_control=clean(x[5]),
-                         source_experimental=x[6], source_control=x[7], note=note)
-            if note:
-                notes.append(f"{r.label}: {note}")
-        studies.append(entry)
+    studies = _studies(table, rows, notes, (2, 5, 6, 7))
     scen = [{"name": "available_case", "imor_experimental": 1.0, "imor_control": 1.0,
              "k": ctx.result.k, **{key: clean(getattr(ctx.result, key)) for key in FIT_KEYS}}]
     for name in ("missing_as_failure", "missing_as_success", "best_case", "worst_case"):
@@ -442,17 +450,7 @@ def _run_continuous(ctx, params) -> MissingOutcome:
     rho = params.get("imdom_correlation") or 0.0
     unit = "the trial's pooled SD" if measure == "SMD" else "the outcome's units"
     notes = [f"IMDOM: the mean among the missing minus the mean among the observed, in {unit}"]
-    studies = []
-    for r, (x, note) in zip(table.rows, rows):
-        entry = {"trial": r.trial, "label": r.label}
-        if x is None:
-            entry.update(applicable=False, note=note)
-        else:
-            entry.update(applicable=True, missing_experimental=clean(x[2]), missing_control=clean(x[3]),
-                         source_experimental=x[4], source_control=x[5], note=note)
-            if note:
-                notes.append(f"{r.label}: {note}")
-        studies.append(entry)
+    studies = _studies(table, rows, notes, (2, 3, 4, 5))
 
     def scenario(name, lam, sd):
         return {"name": name, "imor_experimental": None, "imor_control": None,
