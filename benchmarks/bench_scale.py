@@ -75,6 +75,28 @@ def main():
         same = all(np.array_equal(x["estimate"], y["estimate"]) for x, y in zip(local, remote))
         print(f"{method:4s} + hksj, {a.n:,} drawn and fitted in their partition: in process {a.n / dt_l:,.0f} fits/s, "
               f"LocalCluster 2 workers {a.n / dt_r:,.0f} fits/s; identical: {same}")
+    # side by side with PyMARE's 2-D estimators (if installed: pip install pymare; not a
+    # dependency of metak). PyMARE fits tau² only (no HKSJ, no PI, no global-maximum check).
+    try:
+        from pymare.estimators import DerSimonianLaird, VarianceBasedLikelihoodEstimator
+    except ImportError:
+        print("PyMARE not installed: no side-by-side comparison")
+    else:
+        import warnings
+
+        n = min(a.n, 200_000)
+        X = np.ones((10, 1))
+        for name, est in (("DL", DerSimonianLaird()), ("REML", VarianceBasedLikelihoodEstimator(method="REML"))):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                est.fit(y=Y[:n].T, v=V[:n].T, X=X)
+                dt = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for i in range(0, n, a.partition):
+                fit_partition((Y[i:i + a.partition], V[i:i + a.partition], name, "z", 0.95, False))
+            dm = time.perf_counter() - t0
+            print(f"{name:4s}, {n:,} x k = 10: PyMARE {n / dt:10,.0f} fits/s, metak {n / dm:10,.0f} fits/s")
     # real format: 10,000 meta-analyses of 2-30 studies in a long CSV, end to end
     import pandas as pd
 

