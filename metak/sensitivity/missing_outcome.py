@@ -342,29 +342,11 @@ def _tipping(fit_at, bound, steps=100) -> dict:
 def parse_imor(c, path, value, measure):
     """``imor: [0.5, 2]`` (the same in both arms) or ``[{experimental: 2, control: 0.5}]``;
     every IMOR > 0 -> ((imor_e, imor_c), ...)."""
-    items = value if isinstance(value, list) else [value]
-    if isinstance(value, list) and not value:
-        c.add(path, "must not be empty")
-        return None
-    out = []
-    for j, item in enumerate(items):
-        p = path + (j,) if isinstance(value, list) else path
-        if isinstance(item, dict):
-            if c.mapping(p, ("experimental", "control")) is None:
-                return None
-            e, k = c.number(p + ("experimental",), positive=True), c.number(p + ("control",), positive=True)
-            if e is None or k is None:
-                return None
-            out.append((e, k))
-        else:
-            x = c.number(p, positive=True)
-            if x is None:
-                return None
-            out.append((x, x))
-    if measure is not None and measure not in ("OR", "RR", "RD"):
+    out = _pairs(c, path, value, positive=True)
+    if out is not None and measure is not None and measure not in ("OR", "RR", "RD"):
         c.add(path, f"IMORs apply to binary outcomes (OR, RR, RD), not measure {measure}")
         return None
-    return tuple(out)
+    return out
 
 
 # --- continuous outcomes: informative missingness difference of means (Mavridis et al. 2015) ---
@@ -489,20 +471,25 @@ def _run_continuous(ctx, params) -> MissingOutcome:
 def parse_imdom(c, path, value, measure):
     """``imdom: [-2, 2]`` (the same in both arms) or ``[{experimental: -2, control: 2}]``; any
     real numbers -> ((imdom_e, imdom_c), ...)."""
+    out = _pairs(c, path, value)
+    if out is not None and measure is not None and measure not in ("MD", "SMD"):
+        c.add(path, f"IMDOMs apply to continuous outcomes (MD, SMD), not measure {measure}; use imor for binary ones")
+        return None
+    return out
+
+
+def _pairs(c, path, value, **number):
+    """A number or ``{experimental, control}``, or a non-empty list of them -> ((e, c), ...)."""
     items = value if isinstance(value, list) else [value]
     if isinstance(value, list) and not value:
         c.add(path, "must not be empty")
         return None
     out = []
     for j, item in enumerate(items):
-        p = path + (j,) if isinstance(value, list) else path
-        pair = _pair(c, p, item, minimum=None)
+        pair = _pair(c, path + (j,) if isinstance(value, list) else path, item, **number)
         if pair is None:
             return None
         out.append(pair)
-    if measure is not None and measure not in ("MD", "SMD"):
-        c.add(path, f"IMDOMs apply to continuous outcomes (MD, SMD), not measure {measure}; use imor for binary ones")
-        return None
     return tuple(out)
 
 
@@ -523,13 +510,14 @@ def parse_imdom_correlation(c, path, value, measure):
     return x
 
 
-def _pair(c, p, item, minimum):
-    """A number (both arms) or ``{experimental, control}`` -> (e, c), each >= ``minimum``."""
+def _pair(c, p, item, **number):
+    """A number (both arms) or ``{experimental, control}`` -> (e, c), checked by
+    ``c.number(..., **number)`` (e.g. ``minimum=0`` or ``positive=True``)."""
     if isinstance(item, dict):
         if c.mapping(p, ("experimental", "control")) is None:
             return None
-        e = c.number(p + ("experimental",), minimum=minimum)
-        k = c.number(p + ("control",), minimum=minimum)
+        e = c.number(p + ("experimental",), **number)
+        k = c.number(p + ("control",), **number)
         return None if e is None or k is None else (e, k)
-    x = c.number(p, minimum=minimum)
+    x = c.number(p, **number)
     return None if x is None else (x, x)
