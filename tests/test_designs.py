@@ -160,7 +160,13 @@ CELLS = ("      kt: {events: 12, total: 24}\n      ke: {events: 10, total: 24}\n
 
 def test_factorial_margin_and_cell_comparisons(tmp_path):
     trial(tmp_path, "f", "factorial", CELLS, arms=ARMS4, otype="binary")
-    r, ma = row(analyze(spec(tmp_path, "RR")), "f")
+    # the contract's default rule: each experimental cell against the split control cells, said
+    doc = analyze(spec(tmp_path, "RR"))
+    rows = [s for s in doc["meta_analyses"][0]["studies"] if s["trial"] == "f"]
+    assert len(rows) == 2 and all(s["design"]["method"] == "cells" for s in rows)
+    assert rows[0]["data"]["st + se"] == {"events": 5.5, "total": 24}
+    # multi_arm: combine is the margin
+    r, ma = row(analyze(spec(tmp_path, "RR", "    multi_arm: combine\n")), "f")
     y, v = escalc_binary_table("RR", 22, 26, 11, 37)
     assert r["yi"] == pytest.approx(y) and r["vi"] == pytest.approx(v)
     assert r["design"]["method"] == "margin" and ma["n_participants"] == 96

@@ -251,9 +251,7 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
             outcome.paired is not None and ms.measure in ("MD", "SMD")):
         arm_data, first = outcome.first_period, True
     override = ms.arms_for(trial.id)
-    rule = ms.multi_arm
-    if trial.design == "factorial" and override is None:
-        rule = "combine"  # the margin: every experimental cell against every control cell
+    rule = ms.multi_arm  # a factorial's margin is multi_arm: combine (contract section 2)
     comps, why = build_comparisons(trial, arm_data, rule, override)
     if not comps:
         return None, why
@@ -324,12 +322,16 @@ def _design_method(trial: Trial, outcome: Outcome, comp, ms, first: bool, rule: 
                else "as recorded")
         return "design_effect", (f"cluster-randomised; effective sample sizes: counts and sizes divided by the "
                                  f"design effect {cl.effect:.4g} ({how})")
-    if trial.design == "factorial" and rule == "combine" and ms.arms_for(trial.id) is None and (
-            len(comp.experimental) > 1 or len(comp.control) > 1):
-        return "margin", ("factorial: the margin comparison, every experimental cell ("
-                          + ", ".join(comp.experimental) + ") against every control cell ("
-                          + ", ".join(comp.control) + "); this assumes no interaction with the other factor; "
-                          "name cells under arms: for a cell comparison")
+    if trial.design == "factorial" and ms.arms_for(trial.id) is None:
+        if rule == "combine" and (len(comp.experimental) > 1 or len(comp.control) > 1):
+            return "margin", ("factorial: the margin comparison, every experimental cell ("
+                              + ", ".join(comp.experimental) + ") against every control cell ("
+                              + ", ".join(comp.control) + "); this assumes no interaction with the other "
+                              "factor; name cells under arms: for a cell comparison")
+        if comp.split > 1:
+            return "cells", (f"factorial: each experimental cell against the control cells, split {comp.split} ways "
+                             "(multi_arm: split_control); the margin is multi_arm: combine, a cell comparison "
+                             "arms:")
     return None, None
 
 
