@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import MetakError
 from ..records.model import BinaryArmData, ContrastData, Outcome, Source, Trial
 from .comparisons import build as build_comparisons
-from .crossover import effective, paired_effect, rho_effect
+from .comparisons import split
+from .crossover import paired_effect, rho_effect
 from .escalc import (
     BINARY_MEASURES, CONTINUOUS_MEASURES, ContinuityCorrection, contrast_yi_vi, escalc_binary, escalc_continuous,
 )
@@ -260,16 +261,16 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
     for comp in comps:
         e, c = comp.exp_data, comp.ctl_data
         method, note = _design_method(trial, outcome, comp, ms, first, rule)
-        if de != 1:
-            e, c = effective(e, de), effective(c, de)
+        size = (lambda d: d.total) if outcome.type == "binary" else (lambda d: d.n)  # noqa: E731
+        n = _participants(trial, size(e), size(c))  # people, before any design effect
+        # a cluster trial's effective sample sizes: counts and sizes divided by the design effect
+        e, c = split(e, de), split(c, de)
         if outcome.type == "binary":
             table = (e.events, e.total - e.events, c.events, c.total - c.events)
             yi, vi = escalc_binary(ms.measure, *[np.array([x], float) for x in table], cc)
-            n = _participants(trial, e.total, c.total)
         else:
             table = None
             yi, vi = escalc_continuous(ms.measure, [e.mean], [e.sd], [e.n], [c.mean], [c.sd], [c.n])
-            n = _participants(trial, e.n, c.n)
             if method in ("paired", "rho"):
                 if method == "paired":
                     y, v, why = paired_effect(ms.measure, outcome.paired, e, c)
@@ -280,9 +281,6 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
                 yi, vi, note = np.array([y]), np.array([v]), why
                 if method == "paired":
                     n = outcome.paired.n
-        if de != 1:
-            n = _participants(trial, comp.exp_data.total if outcome.type == "binary" else comp.exp_data.n,
-                              comp.ctl_data.total if outcome.type == "binary" else comp.ctl_data.n)
         label = trial.label
         if len(comps) > 1:
             label = f"{trial.label} ({trial.arm(comp.experimental[0]).label})"

@@ -59,8 +59,10 @@ def combine(data):
     return ContinuousArmData(mean, sd, n)
 
 
-def split(data, parts: int):
-    """The share of a control group that one of ``parts`` comparisons uses."""
+def split(data, parts):
+    """Counts and sizes divided by ``parts``: the share of a control group that one of
+    ``parts`` comparisons uses, or a cluster trial's effective sample size (``parts`` the
+    design effect). Means and SDs are unchanged."""
     if parts == 1:
         return data
     if isinstance(data, BinaryArmData):

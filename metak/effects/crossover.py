@@ -13,8 +13,9 @@ Crossover (Elbourne et al. 2002; Cochrane Handbook 23.2): in order of preference
    r and n = the smaller arm;
 4. else the arms as independent groups: conservative (r = 0 for MD), with a warning.
 
-Cluster trials (Donner & Klar; Handbook 23.1): counts and sample sizes divided by the design
-effect 1 + (m − 1)·ICC (or the one recorded), the effective sample size.
+Cluster trials (Donner & Klar; Handbook 23.1) enter with counts and sample sizes divided by
+the design effect 1 + (m − 1)·ICC (or the one recorded), the effective sample size; that is
+:func:`metak.effects.comparisons.split`, the same division a split shared control uses.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import math
 
 from scipy import stats
 
-from ..records.model import BinaryArmData, ContinuousArmData
+from ..records.model import ContinuousArmData
 
 
 def paired_md(paired, e: ContinuousArmData | None, c: ContinuousArmData | None):
@@ -83,12 +84,3 @@ def rho_effect(measure, e: ContinuousArmData, c: ContinuousArmData, rho: float):
             f"paired approximation with an assumed within-participant correlation rho = {rho:g} (n = {n:g})"
     d, v = smd_paired(md, e.sd, c.sd, n, rho)
     return d, v, f"paired SMD approximation with an assumed rho = {rho:g} (n = {n:g})"
-
-
-def effective(data, de: float):
-    """Arm data with counts and sizes divided by the design effect (effective sample size)."""
-    if de == 1:
-        return data
-    if isinstance(data, BinaryArmData):
-        return BinaryArmData(data.events / de, data.total / de)
-    return ContinuousArmData(data.mean, data.sd, data.n / de)
