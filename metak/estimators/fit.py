@@ -28,7 +28,7 @@ from scipy import special
 from ..errors import ConvergenceWarning, MetakError
 from ..format import as_floats
 from .result import CommonEffect, MetaResult
-from .tau2 import ESTIMATORS, solve_q
+from .tau2 import ESTIMATORS, fortran, rsum, solve_q
 
 from ..vocab import IV_METHODS, METHODS, RE_METHODS, TEST_ALIASES, TESTS  # noqa: F401  (re-exported)
 
@@ -181,7 +181,10 @@ def _as_2d(yi, vi):
 
 
 def _fit_arrays(Y, V, M, method, test, level, intervals: bool = True) -> BatchResult:
-    k = M.sum(1)
+    # column-major arrays: numpy then sums over studies a whole column at a time, in a fixed
+    # order (see tau2.rsum), several times faster for the short rows of a batch
+    Y, V, M = fortran(Y, V, M)
+    k = rsum(M)
     m = Y.shape[0]
     with np.errstate(divide="ignore", invalid="ignore"):
         tau2, converged = ESTIMATORS[method](Y, V, M, k)
@@ -189,19 +192,19 @@ def _fit_arrays(Y, V, M, method, test, level, intervals: bool = True) -> BatchRe
         alpha = 1 - level
         # common (fixed) effect and Cochran's Q
         w0 = M / V
-        sw0 = w0.sum(1)
-        fe_mu = (w0 * Y).sum(1) / sw0
+        sw0 = rsum(w0)
+        fe_mu = rsum(w0 * Y) / sw0
         fe_se = 1 / np.sqrt(sw0)
-        q = (w0 * (Y - fe_mu[:, None]) ** 2).sum(1)
+        q = rsum(w0 * (Y - fe_mu[:, None]) ** 2)
         df = k - 1
         q_p = np.where(df > 0, special.chdtrc(np.maximum(df, 1), q), np.nan)
         # the model estimate
         w = M / (V + tau2[:, None])
-        sw = w.sum(1)
-        mu = (w * Y).sum(1) / sw
+        sw = rsum(w)
+        mu = rsum(w * Y) / sw
         se = 1 / np.sqrt(sw)
         if test == "hksj":
-            s2 = (w * (Y - mu[:, None]) ** 2).sum(1) / df
+            s2 = rsum(w * (Y - mu[:, None]) ** 2) / df
             se = np.sqrt(s2 / sw)
             crit = special.stdtrit(np.maximum(df, 1), 1 - alpha / 2)
             stat = mu / se
@@ -215,7 +218,7 @@ def _fit_arrays(Y, V, M, method, test, level, intervals: bool = True) -> BatchRe
         ci_lo, ci_hi = mu - crit * se, mu + crit * se
         pi_half = crit * np.sqrt(tau2 + se**2)
         # heterogeneity
-        sw02 = (w0**2).sum(1)
+        sw02 = rsum(w0**2)
         s2_typ = df * sw0 / (sw0**2 - sw02)
         if method == "FE":
             i2 = np.where(q > 0, np.maximum(0.0, 100 * (q - df) / q), 0.0)

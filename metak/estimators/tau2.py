@@ -24,8 +24,33 @@ TOL_ABS = 1e-15
 MAX_ITER = 100
 
 
+def rsum(A):
+    """Row sums added left to right, whatever the number of rows or the memory layout.
+
+    Speed and reproducibility both hang on this. numpy sums each row of a C-ordered (m, k)
+    array on its own (8 times slower for k ~ 10 than adding whole columns), and a row's
+    rounding then depends on the layout and on how many rows share the array (pairwise for a
+    single contiguous row, in sequence otherwise). The batch engine keeps its arrays in
+    column-major (Fortran) order, where numpy adds column after column: for two or more rows
+    that is a strict left-to-right sum. A single row is summed in the same order by cumsum, so
+    that a row's answer never depends on which rows it is fitted with (metak batch).
+    """
+    if A.ndim == 2 and A.shape[0] == 1:
+        return np.cumsum(A, axis=1)[:, -1] if A.shape[1] else np.zeros(1)
+    return np.asfortranarray(A).sum(1)
+
+
+def sub(A, idx):
+    """A[idx] (rows by index or mask) kept in column-major order (numpy returns C order)."""
+    return A.T[:, idx].T
+
+
+def fortran(*arrays):
+    return tuple(np.asfortranarray(a) for a in arrays)
+
+
 def wmean(Y, w):
-    return (w * Y).sum(axis=1) / w.sum(axis=1)
+    return rsum(w * Y) / rsum(w)
 
 
 def q_gen_slope(Y, V, M, tau2):
@@ -34,7 +59,8 @@ def q_gen_slope(Y, V, M, tau2):
     w = M / (V + tau2[:, None])
     mu = wmean(Y, w)
     r2 = (Y - mu[:, None]) ** 2
-    return (w * r2).sum(axis=1), -(w**2 * r2).sum(axis=1)
+    wr2 = w * r2
+    return rsum(wr2), -rsum(w * wr2)
 
 
 def solve_q(Y, V, M, target, active):
@@ -50,10 +76,10 @@ def solve_q(Y, V, M, target, active):
     need = active & (q0 > target)
     if not need.any():
         return out
-    rows = np.where(need)[0]
-    y, v, mm, tg = Y[rows], V[rows], M[rows], target[rows]
-    a = np.zeros(rows.size)
-    b = np.ones(rows.size)
+    idx = np.where(need)[0]
+    y, v, mm, tg = sub(Y, idx), sub(V, idx), sub(M, idx), target[idx]
+    a = np.zeros(idx.size)
+    b = np.ones(idx.size)
     for _ in range(200):  # bracket: grow b until Q_gen(b) <= target
         qb, _ = q_gen_slope(y, v, mm, b)
         grow = qb > tg
@@ -64,7 +90,7 @@ def solve_q(Y, V, M, target, active):
     x = a.copy()
     # a row that has converged is frozen, so that its answer never depends on which other
     # rows share the batch (metak batch: identical results whatever the partitioning)
-    live = np.ones(rows.size, bool)
+    live = np.ones(idx.size, bool)
     for _ in range(200):
         f, df = q_gen_slope(y, v, mm, x)
         f = f - tg
@@ -79,7 +105,7 @@ def solve_q(Y, V, M, target, active):
         live &= ~done
         if not live.any():
             break
-    out[rows] = x
+    out[idx] = x
     return out
 
 
@@ -90,25 +116,25 @@ def fe(Y, V, M, k):
 def dl(Y, V, M, k):
     """DerSimonian & Laird (1986), truncated at 0 (statsmodels' is not truncated)."""
     w = M / V
-    sw, sw2 = w.sum(1), (w**2).sum(1)
-    mu = wmean(Y, w)
-    q = (w * (Y - mu[:, None]) ** 2).sum(1)
+    sw, sw2 = rsum(w), rsum(w * w)
+    mu = rsum(w * Y) / sw
+    q = rsum(w * (Y - mu[:, None]) ** 2)
     tau2 = (q - (k - 1)) / (sw - sw2 / sw)
     return np.maximum(tau2, 0.0), np.ones_like(tau2, bool)
 
 
 def he(Y, V, M, k):
     """Hedges (1983) / Hedges & Olkin method-of-moments estimator with OLS residuals."""
-    mu = (M * Y).sum(1) / k
-    rss = (M * (Y - mu[:, None]) ** 2).sum(1)
-    tau2 = rss / (k - 1) - (M * V).sum(1) / k
+    mu = rsum(M * Y) / k
+    rss = rsum(M * (Y - mu[:, None]) ** 2)
+    tau2 = rss / (k - 1) - rsum(M * V) / k
     return np.maximum(tau2, 0.0), np.ones_like(tau2, bool)
 
 
 def sj(Y, V, M, k):
     """Sidik & Jonkman (2005): one step from tau0² = sum (y - ybar)²/k."""
-    mu = (M * Y).sum(1) / k
-    tau0 = (M * (Y - mu[:, None]) ** 2).sum(1) / k
+    mu = rsum(M * Y) / k
+    tau0 = rsum(M * (Y - mu[:, None]) ** 2) / k
     tau2 = tau0 * q_gen_slope(Y, V, M, tau0)[0] / (k - 1)
     return np.maximum(tau2, 0.0), np.ones_like(tau2, bool)
 
@@ -130,24 +156,49 @@ def eb(Y, V, M, k):
     return pm(Y, V, M, k)
 
 
-def _loglik(Y, V, M, tau2, reml: bool):
-    """(Restricted) log-likelihood of the intercept-only random-effects model, up to a constant.
-
-    Written for speed (it is most of the work of a batch REML fit): v + tau² once, in place
-    operations, and the mask applied to the log only where there is padding."""
+def _stats(Y, V, M, tau2, reml: bool, step: bool = False):
+    """The (restricted) log-likelihood of the intercept-only random-effects model at tau², up to
+    a constant, and with ``step`` also the Fisher-scoring step from there, from one set of
+    weights (a batch REML fit is mostly this function)."""
     d = V + tau2[:, None]
-    w = np.divide(M, d)
-    sw = w.sum(1)
-    mu = np.einsum("ij,ij->i", w, Y) / sw
+    w = M / d
+    sw = rsum(w)
+    mu = rsum(w * Y) / sw
     r = Y - mu[:, None]
-    np.multiply(r, r, out=r)
-    np.log(d, out=d)
+    wr2 = w * r * r
+    logd = np.log(d)
     if not _unpadded(M):
-        np.multiply(d, M, out=d)
-    ll = -0.5 * (d.sum(1) + np.einsum("ij,ij->i", w, r))
+        logd *= M
+    ll = -0.5 * (rsum(logd) + rsum(wr2))
     if reml:
         ll -= 0.5 * np.log(sw)
-    return ll
+    if not step:
+        return ll
+    # the score is N/2 and the second derivative D/2; the expected information (Fisher) is I/2:
+    #   REML  N = sum w²r² - sum w + sum w²/sum w,  I = sum w² - 2 sum w³/sum w + (sum w²/sum w)²
+    #   ML    N = sum w²r² - sum w,                 I = sum w²
+    #   D = I - 2 sum w³r² + 2 (sum w²r)²/sum w     (r = y - mu(tau²); checked by finite differences)
+    # Newton's step -N/D where the likelihood is concave there (D < 0), else Fisher's N/I:
+    # Fisher scoring alone converges only linearly, and a quarter of the rows of a batch then
+    # need 30 to 100+ iterations to reach 1e-10; Newton's step converges quadratically.
+    w2 = w * w
+    sw2 = rsum(w2)
+    w2r = w2 * r
+    ypp = rsum(w2r * r)
+    info = sw2
+    n = ypp - sw
+    if reml:
+        sw3 = rsum(w2 * w)
+        info = sw2 - 2 * sw3 / sw + sw2**2 / sw**2
+        n = n + sw2 / sw
+    b2 = rsum(w2r)
+    d = info - 2 * rsum(w2r * w * r) + 2 * b2 * b2 / sw
+    return ll, np.where(d < 0, -n / d, n / info)
+
+
+def _loglik(Y, V, M, tau2, reml: bool):
+    """(Restricted) log-likelihood of the intercept-only random-effects model, up to a constant."""
+    return _stats(Y, V, M, tau2, reml)
 
 
 def _unpadded(M) -> bool:
@@ -158,40 +209,44 @@ def _unpadded(M) -> bool:
 def _fisher(Y, V, M, k, tau2, reml: bool, scan: bool = True):
     """Fisher scoring for ML/REML, truncated at 0, with step halving (as metafor) when a
     step lowers the likelihood — without it the iteration can cycle between 0 and a
-    positive value. Vectorised over the rows that have not converged yet."""
+    positive value. Vectorised over the rows that have not converged yet; the likelihood at
+    a new point and the step from it come from the same weights."""
     m = Y.shape[0]
     converged = ~(k > 1)
     tau2 = np.where(converged, 0.0, tau2)
     idx = np.where(~converged)[0]
-    y, v, mm, t = Y[idx], V[idx], M[idx], tau2[idx]
-    ll = _loglik(y, v, mm, t, reml)
+    y, v, mm, t = sub(Y, idx), sub(V, idx), sub(M, idx), tau2[idx]
+    ll, step = _stats(y, v, mm, t, reml, step=True)
     for _ in range(MAX_ITER):
         if idx.size == 0:
             break
-        w = mm / (v + t[:, None])
-        w2 = w * w
-        sw = w.sum(1)
-        sw2 = w2.sum(1)
-        mu = np.einsum("ij,ij->i", w, y) / sw
-        r = y - mu[:, None]
-        ypp = np.einsum("ij,ij,ij->i", w2, r, r)
-        if reml:
-            sw3 = np.einsum("ij,ij->i", w2, w)
-            step = (ypp - (sw - sw2 / sw)) / (sw2 - 2 * sw3 / sw + sw2**2 / sw**2)
-        else:
-            step = (ypp - sw) / sw2
-        for _halving in range(60):
-            new = np.maximum(t + step, 0.0)
-            ll_new = _loglik(y, v, mm, new, reml)
-            worse = ll_new < ll - 1e-12 * np.abs(ll)
-            if not worse.any():
-                break
-            step = np.where(worse, step / 2, step)
+        new = np.maximum(t + step, 0.0)
+        ll_new, step_new = _stats(y, v, mm, new, reml, step=True)
+        # a fall beyond rounding: relative to max(1, |ll|), as ll can be near 0 with terms of ~k
+        worse = ll_new < ll - 1e-12 * np.maximum(1.0, np.abs(ll))
+        if worse.any():  # halve the step of those rows only, until the likelihood no longer falls
+            h = np.where(worse)[0]
+            yh, vh, mh, th, sh, lh = sub(y, h), sub(v, h), sub(mm, h), t[h], step[h], ll[h]
+            nh, lnh, snh = new[h], ll_new[h], step_new[h]
+            live = np.ones(h.size, bool)
+            for _halving in range(59):
+                sh = np.where(live, sh / 2, sh)
+                cand = np.maximum(th + sh, 0.0)
+                lc, sc = _stats(yh, vh, mh, cand, reml, step=True)
+                nh, lnh, snh = np.where(live, cand, nh), np.where(live, lc, lnh), np.where(live, sc, snh)
+                live &= lnh < lh - 1e-12 * np.maximum(1.0, np.abs(lh))
+                if not live.any():
+                    break
+            new[h], ll_new[h], step_new[h] = nh, lnh, snh
         done = np.abs(new - t) <= TOL * t + TOL_ABS
         tau2[idx] = new
         converged[idx[done]] = True
-        keep = ~done
-        idx, y, v, mm, t, ll = idx[keep], y[keep], v[keep], mm[keep], new[keep], ll_new[keep]
+        keep = np.where(~done)[0]
+        if keep.size < idx.size:
+            idx, y, v, mm = idx[keep], sub(y, keep), sub(v, keep), sub(mm, keep)
+            t, ll, step = new[keep], ll_new[keep], step_new[keep]
+        else:
+            t, ll, step = new, ll_new, step_new
     if not converged.all():
         # Near the optimum, Fisher steps can cycle at a scale where the likelihood no longer
         # resolves them; the score itself does, so finish those rows by bisection on it.
@@ -201,82 +256,105 @@ def _fisher(Y, V, M, k, tau2, reml: bool, scan: bool = True):
     return tau2, converged | np.zeros(m, bool)
 
 
-#: points of the likelihood scan that looks for a second maximum (see _global_maximum). The
-#: scan is about half of a batch REML fit; on 200,000 meta-analyses with very unequal variances
-#: 32 points missed the global maximum 7 times and 64 points twice (against 128), so 64 stay.
+#: points of the scan that looks for a second maximum (see _global_maximum)
 GRID = 64
+#: meta-analyses per block of the scan: its (rows, k, GRID + 1) temporaries stay in cache
+SCAN_BLOCK = 128
+
+
+def _scan(Y, V, M, grid, reml: bool):
+    """The score (twice the derivative of the (restricted) log-likelihood) at every tau² of
+    ``grid`` (m, G), all rows at once.
+
+    Each row's (k, G) block of weights is formed once and the sums over studies run along the
+    contiguous grid axis. sum w²(y - mu)² is expanded into sums of w²y and w²y² of effects
+    centred at their plain mean: exact enough for the sign of the score, which is all the scan
+    needs (every candidate is then solved and compared with _loglik)."""
+    m, g = grid.shape
+    out = np.empty((m, g))
+    k = rsum(M)
+    yc = (Y - (rsum(M * Y) / np.maximum(k, 1))[:, None]) * M
+    padded = not _unpadded(M)
+    for s in range(0, m, SCAN_BLOCK):
+        e = min(s + SCAN_BLOCK, m)
+        w = V[s:e, :, None] + grid[s:e, None, :]            # (b, k, G)
+        np.divide(1.0, w, out=w)
+        if padded:
+            w *= M[s:e, :, None]
+        y = yc[s:e, :, None]
+        sw = w.sum(1)
+        swy = (w * y).sum(1)
+        w *= w
+        sw2 = w.sum(1)
+        w *= y
+        sw2y = w.sum(1)
+        w *= y
+        sw2y2 = w.sum(1)
+        mu = swy / sw
+        score = sw2y2 - 2 * mu * sw2y + mu * mu * sw2 - sw
+        if reml:
+            score += sw2 / sw
+        out[s:e] = score
+    return out
 
 
 def _global_maximum(Y, V, M, k, tau2, reml: bool):
     """The (restricted) likelihood of tau² can have two maxima, one at 0 and one inside
     (common with very unequal vi): Fisher scoring finds one of them, not always the higher.
-    Scan the likelihood at 0 and on a geometric grid up to twice the largest squared
-    deviation of the effects (beyond it the likelihood only falls), and where a grid point
-    beats the Fisher solution, refine it by golden-section search between its neighbours;
-    keep whichever is higher. O(k GRID) per row, all rows at once (tests/test_estimators_global.py)."""
+
+    The score is scanned at 0 and on a geometric grid up to twice the largest squared
+    deviation of the effects (beyond it the likelihood only falls). Every other local
+    maximum it shows — the boundary where the score at 0 is negative, and each grid interval
+    where the score goes from positive to negative — is solved by bisection on the score, and
+    the highest likelihood wins (by more than rounding, else the iteration's answer stays).
+    A sign change is seen even where the peak is narrower than the grid spacing, which a scan
+    of the likelihood's values misses. O(k GRID) per row, all rows at once
+    (tests/test_estimators_global.py)."""
     active = k > 1
     if not active.any():
         return tau2
-    ll_hat = _loglik(Y, V, M, tau2, reml)
-    mean = (M * Y).sum(1) / np.maximum(k, 1)
+    mean = rsum(M * Y) / np.maximum(k, 1)
     top = 2 * (M * (Y - mean[:, None]) ** 2).max(1) + 1e-12
     steps = np.concatenate([[0.0], np.geomspace(1e-6, 1.0, GRID)])
     grid = top[:, None] * steps[None, :]  # (m, GRID + 1)
-    lls = np.stack([_loglik(Y, V, M, grid[:, j], reml) for j in range(grid.shape[1])], axis=1)
-    j = lls.argmax(1)
-    rows = np.arange(Y.shape[0])
-    best = lls[rows, j]
-    better = active & (best > ll_hat + 1e-10 * np.maximum(1.0, np.abs(ll_hat)))
-    if not better.any():
+    sc = _scan(Y, V, M, grid, reml)
+    # local maxima of the scan, other than the one the iteration found
+    peak = (sc[:, :-1] > 0) & (sc[:, 1:] <= 0)
+    peak &= ~((grid[:, :-1] <= tau2[:, None]) & (tau2[:, None] <= grid[:, 1:]))
+    peak &= active[:, None]
+    zero = active & (sc[:, 0] <= 0) & (tau2 > 0)
+    r_i, j_i = np.nonzero(peak)
+    r_z = np.flatnonzero(zero)
+    if r_i.size == 0 and r_z.size == 0:
         return tau2
-    idx = np.where(better)[0]
-    jj = j[idx]
-    lo = grid[idx, np.maximum(jj - 1, 0)]
-    hi = grid[idx, np.minimum(jj + 1, grid.shape[1] - 1)]
-    y, v, mm = Y[idx], V[idx], M[idx]
-    phi = (np.sqrt(5) - 1) / 2
-    a, b = lo.copy(), hi.copy()
-    c, d = b - phi * (b - a), a + phi * (b - a)
-    fc, fd = _loglik(y, v, mm, c, reml), _loglik(y, v, mm, d, reml)
-    live = np.ones(len(idx), bool)
-    for _ in range(80):
-        left = fc >= fd  # the maximum is in [a, d]
-        b2 = np.where(left, d, b)
-        a2 = np.where(left, a, c)
-        c_new = b2 - phi * (b2 - a2)
-        d_new = a2 + phi * (b2 - a2)
-        c2, d2 = np.where(left, c_new, d), np.where(left, c, d_new)
-        fc_new = _loglik(y, v, mm, c2, reml)
-        fd_new = _loglik(y, v, mm, d2, reml)
-        fc2, fd2 = np.where(left, fc_new, fd), np.where(left, fc, fd_new)
-        # rows already narrow enough are frozen (results independent of the batch)
-        a, b, c, d = (np.where(live, x2, x) for x2, x in ((a2, a), (b2, b), (c2, c), (d2, d)))
-        fc, fd = np.where(live, fc2, fc), np.where(live, fd2, fd)
-        # narrow enough for the score bisection below, which finishes the job to 1e-15
-        live &= ~(b - a <= 1e-9 * np.maximum(1.0, b))
-        if not live.any():
-            break
-    cand = 0.5 * (a + b)
-    # golden section is good to ~sqrt(eps) (the likelihood is flat at its maximum): bisect the
-    # score, which changes sign there, in a bracket around it
-    width = np.maximum(b - a, 1e-6 * cand)
-    lo, hi = np.maximum(0.0, cand - 10 * width), cand + 10 * width
-    ok = (_score(y, v, mm, lo, reml) > 0) & (_score(y, v, mm, hi, reml) < 0)
-    cand = np.where(ok, _bisect_score(y, v, mm, lo, hi, reml, 1e-15), cand)
-    # the boundary itself may be the maximum (the grid's best point was 0 or its neighbour)
-    cand = np.where(_loglik(y, v, mm, np.zeros(len(idx)), reml) >= _loglik(y, v, mm, cand, reml), 0.0, cand)
+    rows_c = np.concatenate([r_i, r_z])
+    y, v, mm = sub(Y, rows_c), sub(V, rows_c), sub(M, rows_c)
+    cand = np.zeros(rows_c.size)
+    if r_i.size:
+        lo, hi = grid[r_i, j_i], grid[r_i, j_i + 1]
+        n = r_i.size
+        cand[:n] = _bisect_score(sub(y, np.arange(n)), sub(v, np.arange(n)), sub(mm, np.arange(n)), lo, hi, reml, 1e-15)
+    ll_c = _loglik(y, v, mm, cand, reml)
+    # the best candidate of each row (rows_c may repeat a row)
+    order = np.lexsort((-ll_c, rows_c))
+    first = np.ones(order.size, bool)
+    first[1:] = rows_c[order][1:] != rows_c[order][:-1]
+    best = order[first]
+    rr = rows_c[best]
+    ll_hat = _loglik(sub(Y, rr), sub(V, rr), sub(M, rr), tau2[rr], reml)
+    take = ll_c[best] > ll_hat + 1e-10 * np.maximum(1.0, np.abs(ll_hat))
     out = tau2.copy()
-    take = _loglik(y, v, mm, cand, reml) > ll_hat[idx]
-    out[idx[take]] = cand[take]
+    out[rr[take]] = cand[best][take]
     return out
 
 
 def _score(Y, V, M, tau2, reml: bool):
     w = M / (V + tau2[:, None])
-    sw = w.sum(1)
-    mu = (w * Y).sum(1) / sw
-    ypp = (w**2 * (Y - mu[:, None]) ** 2).sum(1)
-    return ypp - (sw - (w**2).sum(1) / sw if reml else sw)
+    sw = rsum(w)
+    mu = rsum(w * Y) / sw
+    w2 = w * w
+    ypp = rsum(w2 * (Y - mu[:, None]) ** 2)
+    return ypp - (sw - rsum(w2) / sw if reml else sw)
 
 
 def _bisect_score(y, v, m, lo, hi, reml, rtol):
@@ -293,10 +371,10 @@ def _bisect_score(y, v, m, lo, hi, reml, rtol):
 
 
 def _polish(Y, V, M, tau2, converged, reml):
-    rows = np.where(~converged)[0]
-    y, v, m = Y[rows], V[rows], M[rows]
-    t = tau2[rows]
-    at_zero = _score(y, v, m, np.zeros(len(rows)), reml) <= 0
+    idx = np.where(~converged)[0]
+    y, v, m = sub(Y, idx), sub(V, idx), sub(M, idx)
+    t = tau2[idx]
+    at_zero = _score(y, v, m, np.zeros(len(idx)), reml) <= 0
     lo = np.where(at_zero, 0.0, np.maximum(t * 0.5 - 1e-8, 0.0))
     hi = t * 2 + 1e-8
     for _ in range(60):  # widen until the score changes sign (row by row: a row is widened only while it needs it)
@@ -308,9 +386,9 @@ def _polish(Y, V, M, tau2, converged, reml):
         lo = np.where(bad_lo & (lo < 1e-12), 0.0, lo)
         hi = np.where(bad_hi, hi * 4, hi)
     out = tau2.copy()
-    out[rows] = np.where(at_zero, 0.0, _bisect_score(y, v, m, lo, hi, reml, 1e-14))
+    out[idx] = np.where(at_zero, 0.0, _bisect_score(y, v, m, lo, hi, reml, 1e-14))
     done = converged.copy()
-    done[rows] = True
+    done[idx] = True
     return out, done
 
 
