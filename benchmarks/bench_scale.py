@@ -5,7 +5,7 @@ on a 2-worker dask LocalCluster, and metak batch end to end on a real-format CSV
     python benchmarks/bench_scale.py --n 100000 # quicker
 
 Simulated: yi ~ N(0.2, vi + 0.1), vi ~ U(0.01, 0.5), k = 10; REML with Knapp-Hartung, the
-tau² interval off (as metak batch by default); partitions of 10,000 meta-analyses."""
+tau² interval off (as metak batch by default); partitions of metak batch's size (10,000)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ import os
 import tempfile
 import time
 
-import numpy as np
+# per core: one thread for any BLAS call, in metak and in PyMARE (metak's batch kernel is
+# element-wise numpy, single-threaded anyway)
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 
 def simulated(n, k=10, seed=1):
@@ -35,12 +40,12 @@ def simulate_and_fit(args):
 
 
 def main():
-    from metak.scale.batch import fit_partition
+    from metak.scale.batch import PARTITION, fit_partition
     from metak.scale.executor import executor
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--partition", type=int, default=2_000)
+    ap.add_argument("--partition", type=int, default=PARTITION)
     a = ap.parse_args()
     Y, V = simulated(a.n)
     parts = [(Y[i:i + a.partition], V[i:i + a.partition], "REML", "hksj", 0.95, False)
@@ -76,27 +81,31 @@ def main():
         print(f"{method:4s} + hksj, {a.n:,} drawn and fitted in their partition: in process {a.n / dt_l:,.0f} fits/s, "
               f"LocalCluster 2 workers {a.n / dt_r:,.0f} fits/s; identical: {same}")
     # side by side with PyMARE's 2-D estimators (if installed: pip install pymare; not a
-    # dependency of metak). PyMARE fits tau² only (no HKSJ, no PI, no global-maximum check).
+    # dependency of metak), at three batch sizes. PyMARE fits tau² and the estimate only (no
+    # HKSJ, no PI, no global-maximum check); metak here does that too plus z CIs, Q, I², H².
     try:
-        from pymare.estimators import DerSimonianLaird, VarianceBasedLikelihoodEstimator
+        from pymare.estimators import DerSimonianLaird, Hedges, VarianceBasedLikelihoodEstimator
     except ImportError:
         print("PyMARE not installed: no side-by-side comparison")
     else:
         import warnings
 
-        n = min(a.n, 200_000)
         X = np.ones((10, 1))
-        for name, est in (("DL", DerSimonianLaird()), ("REML", VarianceBasedLikelihoodEstimator(method="REML"))):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+        for n in sorted({min(a.n, s) for s in (20_000, 200_000, 1_000_000)}):
+            for name, est in (("DL", DerSimonianLaird), ("HE", Hedges),
+                              ("ML", lambda: VarianceBasedLikelihoodEstimator(method="ML")),
+                              ("REML", lambda: VarianceBasedLikelihoodEstimator(method="REML"))):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    t0 = time.perf_counter()
+                    est().fit(y=Y[:n].T, v=V[:n].T, X=X)
+                    dt = time.perf_counter() - t0
                 t0 = time.perf_counter()
-                est.fit(y=Y[:n].T, v=V[:n].T, X=X)
-                dt = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            for i in range(0, n, a.partition):
-                fit_partition((Y[i:i + a.partition], V[i:i + a.partition], name, "z", 0.95, False))
-            dm = time.perf_counter() - t0
-            print(f"{name:4s}, {n:,} x k = 10: PyMARE {n / dt:10,.0f} fits/s, metak {n / dm:10,.0f} fits/s")
+                for i in range(0, n, a.partition):
+                    fit_partition((Y[i:min(i + a.partition, n)], V[i:min(i + a.partition, n)], name, "z", 0.95, False))
+                dm = time.perf_counter() - t0
+                print(f"{name:4s}, {n:>9,} x k = 10: PyMARE {n / dt:10,.0f} fits/s, metak {n / dm:10,.0f} fits/s "
+                      f"({dt / dm:.1f}x)")
     # real format: 10,000 meta-analyses of 2-30 studies in a long CSV, end to end
     import pandas as pd
 

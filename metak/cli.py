@@ -217,7 +217,7 @@ def report(source, fmt, out_dir, control_risk):
 @click.option("--level", default=0.95, show_default=True, type=float)
 @click.option("--measure", default=None, help="Measure for arm-level rows without a measure column (OR, RR, RD, MD, SMD).")
 @click.option("--dask", default=None, help="Run on Dask: local, local:N (a LocalCluster) or tcp://HOST:PORT.")
-@click.option("--partition", default=2_000, show_default=True, type=click.IntRange(1),
+@click.option("--partition", default=10_000, show_default=True, type=click.IntRange(1),
               help="Meta-analyses per partition (results do not depend on it).")
 @click.option("--intervals/--no-intervals", default=False, show_default=True,
               help="Also the Q-profile CIs of tau² and I² (slower; not among the output columns).")

@@ -20,7 +20,7 @@ COLUMNS = ("meta_id", "k", "estimate", "se", "ci_lower", "ci_upper", "pi_lower",
 BINARY = ("ai", "n1i", "ci", "n2i")
 CONTINUOUS = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
 #: meta-analyses per partition (a fixed size, so the partitioning never depends on the workers)
-PARTITION = 2_000
+PARTITION = 10_000
 
 
 def read_table(path: Path):
@@ -139,12 +139,13 @@ def _fit_padded(Y, V, method, test, level, intervals):
     from ..estimators.fit import _fit_arrays, check_settings
 
     method, test, level = check_settings(method, test, level)
+    Y, V = np.asfortranarray(Y, dtype=float), np.asfortranarray(V, dtype=float)  # the engine's layout
     M = np.isfinite(Y) & np.isfinite(V)
-    Yz = np.where(M, Y, 0.0)
-    Vz = np.where(M, V, 1.0)
+    if not M.all():
+        Y, V = np.where(M, Y, 0.0), np.where(M, V, 1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = _fit_arrays(Yz, Vz, M.astype(float), method, test, level, intervals)
+        r = _fit_arrays(Y, V, M.astype(float, order="F"), method, test, level, intervals)
     return {c: getattr(r, c) for c in ("k", "estimate", "se", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2",
                                         "i2", "h2", "q", "q_p")}
 
