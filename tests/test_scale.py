@@ -189,3 +189,20 @@ def test_the_committed_simulation_study_reproduces(tmp_path):
     # under-covers and Knapp-Hartung stays much nearer 95%
     sub = t[(t["k"] == 3) & (t["tau2"] == 0.2) & (t["estimator"] == "DL")].set_index("test")
     assert sub.loc["z", "coverage"] < 0.90 < 0.92 < sub.loc["hksj", "coverage"]
+
+
+def _trim_threshold(_):
+    import os
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+def test_local_cluster_workers_allocate_as_a_plain_process_does(monkeypatch):
+    """dask's workers get MALLOC_TRIM_THRESHOLD_=65536, which makes the kernel 3x slower; metak's
+    own LocalCluster leaves it unset. (A dask nanny also copies it into this process's
+    environment, where later workers would inherit it: hence the delenv.)"""
+    from metak.scale.executor import executor
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with executor("local:1") as run:
+        assert run(_trim_threshold, [0]) == [None]

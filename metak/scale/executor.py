@@ -23,6 +23,10 @@ def parse_dask(value: str | None):
     raise MetakError(f"--dask {value}: give local, local:N or a scheduler address such as tcp://HOST:PORT")
 
 
+#: dask's setting of MALLOC_TRIM_THRESHOLD_ for the worker processes its nannies start
+TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+
+
 @contextmanager
 def executor(dask=None, *, connect_timeout: float = 5.0):
     """Yields ``run(function, items) -> list of results`` in the items' order."""
@@ -41,14 +45,23 @@ def executor(dask=None, *, connect_timeout: float = 5.0):
         yield run
         return
     try:
+        import dask
         from dask.distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - depends on the extra being installed
         raise MetakError("--dask needs dask[distributed]: pip install 'metak[scale]'") from None
     cluster = None
     try:
         if spec[0] == "local":
-            cluster = LocalCluster(n_workers=spec[1], threads_per_worker=1, processes=True,
-                                   dashboard_address=None, host="127.0.0.1")
+            # dask gives its workers MALLOC_TRIM_THRESHOLD_=65536 so that they hand freed memory
+            # back to the OS. Setting it also switches off glibc's adaptive mmap threshold, so
+            # every temporary array of a partition (~1 MB) is mapped and unmapped afresh, page
+            # faults and all, and the batch kernel runs at a third of its in-process speed
+            # (benchmarks/bench_scale.py). None is dask's way to leave a variable unset: the
+            # workers then allocate as a plain Python process does (unless this process's own
+            # environment sets it). Workers of an existing cluster keep their own settings.
+            with dask.config.set({TRIM: None}):
+                cluster = LocalCluster(n_workers=spec[1], threads_per_worker=1, processes=True,
+                                       dashboard_address=None, host="127.0.0.1")
             client = Client(cluster, timeout=connect_timeout)
         else:
             try:
