@@ -206,3 +206,66 @@ def test_local_cluster_workers_allocate_as_a_plain_process_does(monkeypatch):
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     with executor("local:1") as run:
         assert run(_trim_threshold, [0]) == [None]
+
+
+def bayes_yaml(tmp_path, extra="", estimators="[REML, BAYES]"):
+    p = tmp_path / "sim.yaml"
+    p.write_text(f"""metak: 1
+simulation: b
+seed: 3
+replicates: 40
+block: 15
+scenarios:
+  k: [3]
+  tau2: [0.1]
+  mu: [0.2]
+  vi: {{dist: uniform, low: 0.02, high: 0.3}}
+estimators: {estimators}
+tests: [z, hksj]
+{extra}""")
+    return p
+
+
+PRIORS = "bayes:\n  prior:\n    mu: {dist: normal, mu: 0, sigma: 10}\n    tau: {dist: half_normal, sigma: 0.5}\n"
+
+
+def test_the_exact_bayesian_estimator_reports_what_fit_bayes_reports(tmp_path):
+    """Each replicate's posterior summaries are those of metak's Bayesian fit of it: the median
+    of mu, the credible and predictive intervals and the median of tau (squared)."""
+    from metak.bayes.fit import fit_bayes
+    from metak.scale.simulate import _bayes_arrays, draw, load_spec
+
+    spec = load_spec(bayes_yaml(tmp_path, PRIORS))
+    Y, V = draw(spec.scenarios[0], 5, np.random.default_rng(1))
+    got = _bayes_arrays(Y, V, spec.bayes, 0.95)
+    for i in range(5):
+        want = fit_bayes(Y[i], V[i], spec.bayes, level=0.95).to_dict()
+        assert got.estimate[i] == pytest.approx(want["mu"]["median"], rel=1e-12)
+        assert (got.ci_lower[i], got.ci_upper[i]) == pytest.approx((want["mu"]["ci_lower"], want["mu"]["ci_upper"]),
+                                                                   rel=1e-12)
+        assert (got.pi_lower[i], got.pi_upper[i]) == pytest.approx(
+            (want["predictive"]["ci_lower"], want["predictive"]["ci_upper"]), rel=1e-12)
+        assert got.tau2[i] == pytest.approx(want["tau"]["median"] ** 2, rel=1e-12)
+
+
+def test_the_bayesian_rows_of_a_simulation(tmp_path, cluster):
+    from metak.scale.simulate import load_spec
+
+    spec = load_spec(bayes_yaml(tmp_path, PRIORS))
+    t = run_simulation(spec)
+    bayes = t[t["estimator"] == "BAYES"]
+    assert list(bayes["test"]) == ["posterior"] and int(bayes["replicates"].iloc[0]) == 40
+    assert 0 <= float(bayes["coverage"].iloc[0]) <= 1 and float(bayes["ci_width"].iloc[0]) > 0
+    pd.testing.assert_frame_equal(t, run_simulation(spec, dask=cluster), check_exact=True)
+
+
+@pytest.mark.parametrize("extra,estimators,message", [
+    ("", "[REML, BAYES]", r"bayes\.prior\.tau: required for measure MD"),
+    (PRIORS, "[REML]", "which estimators does not list"),
+    (PRIORS + "  likelihood: binomial\n", "[BAYES]", "bayes.likelihood"),
+])
+def test_bayes_spec_errors_name_the_key(tmp_path, extra, estimators, message):
+    from metak.scale.simulate import load_spec
+
+    with pytest.raises(MetakError, match=message):
+        load_spec(bayes_yaml(tmp_path, extra, estimators))

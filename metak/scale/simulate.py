@@ -5,6 +5,9 @@ distribution (``vi: {dist: uniform, low, high}`` or ``{dist: chisq, df, scale}``
 scale·χ²_df/df), or binary trials (``binary: {p_control: [...], n: [...]}``, events drawn per
 arm, log odds ratios with the 0.5 correction on zero cells). Each replicate draws θ_i ~
 N(μ, τ²) and y_i ~ N(θ_i, v_i) (or the binomial counts), and every estimator × test fits it.
+The estimator ``BAYES`` is the exact Bayesian engine with the priors of the spec's ``bayes:``
+block (one row, test ``posterior``: median of μ, credible and predictive intervals, median of
+τ squared).
 
 Reproducibility: replicate block b of scenario s is drawn from
 ``SeedSequence([seed, s, b])``; blocks are fixed-size slices of the replicates, so neither the
@@ -40,6 +43,8 @@ class SimSpec:
     estimators: tuple
     tests: tuple
     level: float
+    #: the checked ``bayes:`` block (priors) for the estimator BAYES, else None
+    bayes: object = None
 
 
 def load_spec(path) -> SimSpec:
@@ -84,11 +89,35 @@ def load_spec(path) -> SimSpec:
             continue
         for t in tests:
             check_settings(e, t, level)
+    bayes = None
+    if "BAYES" in ests:
+        bayes = _bayes_spec(path, d.get("bayes"), binary=bool(binary))
+    elif d.get("bayes") is not None:
+        raise MetakError(f"{path}: bayes: gives the priors of the estimator BAYES, which estimators does not list")
     reps = int(d.get("replicates", 1000))
     block = int(d.get("block", 500))
     if reps < 1 or block < 1:
         raise MetakError(f"{path}: replicates and block must be >= 1")
-    return SimSpec(str(d["simulation"]), int(d.get("seed", 0)), reps, block, tuple(scen), ests, tests, level)
+    return SimSpec(str(d["simulation"]), int(d.get("seed", 0)), reps, block, tuple(scen), ests, tests, level, bayes)
+
+
+def _bayes_spec(path, block, binary: bool):
+    """The priors of the exact Bayesian engine, as an analysis's ``bayes:`` block gives them;
+    normal likelihood, exact engine. Binary scenarios (log odds ratios) take the OR's defaults;
+    normal scenarios are in units of their own, so the tau prior must be given (as for MD)."""
+    from ..bayes.spec import parse_bayes_spec
+    from ..errors import SpecValueError, SpecValueErrors
+
+    try:
+        spec = parse_bayes_spec(block, measure="OR" if binary else "MD",
+                                outcome_type="binary" if binary else "continuous")
+    except (SpecValueErrors, SpecValueError) as exc:
+        problems = exc.problems if isinstance(exc, SpecValueErrors) else [exc]
+        raise MetakError("; ".join(f"{path}: bayes{'.' if p.path else ': '}{p}" for p in problems)) from None
+    if spec.likelihood != "normal" or spec.resolved_engine != "exact":
+        raise MetakError(f"{path}: bayes: a simulation uses the exact engine with the normal likelihood "
+                         f"(got likelihood {spec.likelihood}, engine {spec.resolved_engine})")
+    return spec
 
 
 def lst_of(d, key):
@@ -124,7 +153,7 @@ def run_block(args):
     """Sums of every metric over one replicate block of one scenario, per estimator x test."""
     from ..estimators.fit import _fit_arrays
 
-    spec_seed, s_idx, b_idx, scenario, n_rep, ests, tests, level = args
+    spec_seed, s_idx, b_idx, scenario, n_rep, ests, tests, level, bayes = args
     rng = np.random.default_rng(np.random.SeedSequence([spec_seed, s_idx, b_idx]))
     Y, V = draw(scenario, n_rep, rng)
     M = np.ones_like(Y)
@@ -133,10 +162,11 @@ def run_block(args):
     import warnings
 
     for e in ests:
-        for t in tests:
+        for t in (("posterior",) if e == "BAYES" else tests):
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
-                r = _fit_arrays(Y, V, M, e, t, level, intervals=False)
+                r = _bayes_arrays(Y, V, bayes, level) if e == "BAYES" else _fit_arrays(Y, V, M, e, t, level,
+                                                                                        intervals=False)
             err = r.estimate - mu
             cover = (r.ci_lower <= mu) & (mu <= r.ci_upper)
             width = r.ci_upper - r.ci_lower
@@ -155,6 +185,35 @@ def run_block(args):
     return out
 
 
+@dataclass(frozen=True)
+class _Posterior:
+    """The exact posterior's summaries of each replicate, named as a BatchResult's columns."""
+
+    estimate: np.ndarray
+    ci_lower: np.ndarray
+    ci_upper: np.ndarray
+    pi_lower: np.ndarray
+    pi_upper: np.ndarray
+    tau2: np.ndarray
+
+
+def _bayes_arrays(Y, V, bayes, level):
+    """Per replicate, the exact posterior (quadrature, metak.bayes.exact): the median of mu as
+    the estimate, the equal-tailed credible interval as the CI, the predictive interval of a new
+    trial's effect as the PI and the squared posterior median of tau (the median of tau²) as
+    tau²: the summaries ``metak analyze`` reports."""
+    from ..bayes.exact import exact_posterior
+
+    a = (1 - level) / 2
+    out = np.empty((Y.shape[0], 6))
+    for i in range(Y.shape[0]):
+        post = exact_posterior(Y[i], V[i], bayes.mu_prior, bayes.tau_prior)
+        med, lo, hi = post.mu_quantiles([0.5, a, 1 - a])
+        plo, phi = post.predictive_quantiles([a, 1 - a])
+        out[i] = (med, lo, hi, plo, phi, float(post.tau_quantiles([0.5])[0]) ** 2)
+    return _Posterior(*out.T)
+
+
 def run_simulation(spec: SimSpec, dask=None):
     """One row per scenario x estimator x test: metrics and Monte Carlo SEs."""
     import pandas as pd
@@ -165,7 +224,7 @@ def run_simulation(spec: SimSpec, dask=None):
     for s_idx, sc in enumerate(spec.scenarios):
         for b_idx, lo in enumerate(range(0, spec.replicates, spec.block)):
             n = min(spec.block, spec.replicates - lo)
-            blocks.append((spec.seed, s_idx, b_idx, sc, n, spec.estimators, spec.tests, spec.level))
+            blocks.append((spec.seed, s_idx, b_idx, sc, n, spec.estimators, spec.tests, spec.level, spec.bayes))
     with executor(dask) as run:
         results = run(run_block, blocks)
     acc: dict = {}
@@ -217,7 +276,7 @@ def plot_coverage(table, path: Path, level: float):
         for (e, t), g in sub.groupby(["estimator", "test"], sort=True):
             g = g.groupby("k", as_index=False).agg(coverage=("coverage", "mean"), mcse=("coverage_mcse", "mean"))
             ax.errorbar(g["k"], g["coverage"], yerr=1.96 * g["mcse"], marker="o", ms=3, capsize=2,
-                        label=f"{e} {'HKSJ' if t == 'hksj' else 'z'}")
+                        label="Bayes (exact)" if e == "BAYES" else f"{e} {'HKSJ' if t == 'hksj' else 'z'}")
         ax.axhline(level, color="0.4", lw=0.8, ls="--")
         ax.set_title(f"τ² = {t2:g}", fontsize=9)
         ax.set_xlabel("k (studies)")
