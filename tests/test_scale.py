@@ -269,3 +269,28 @@ def test_bayes_spec_errors_name_the_key(tmp_path, extra, estimators, message):
 
     with pytest.raises(MetakError, match=message):
         load_spec(bayes_yaml(tmp_path, extra, estimators))
+
+
+@pytest.mark.parametrize("body,where", [
+    ("scenarios:\n  k: [3, three]\n", r":4: scenarios\.k\[1\]: must be a whole number, got 'three'"),
+    ("scenarios:\n  k: [1]\n", r":4: scenarios\.k\[0\]: must be >= 2"),
+    ("scenario:\n  k: [3]\n", r":3: scenario: unknown key"),
+    ("scenarios:\n  vi: {dist: gamma}\n", r":4: scenarios\.vi\.dist: must be uniform"),
+    ("scenarios:\n  binary: {p_control: [0.2, 1.5], n: 50}\n", r":4: scenarios\.binary\.p_control: must be below 1"),
+    ("estimators: [REML, BOGUS]\n", r":3: estimators\[1\]: 'BOGUS' is not one of"),
+    ("tests: [t]\n", r":3: tests\[0\]: 't' is not one of z, hksj"),
+    ("level: 95\n", r":3: level: must be between 0 and 1"),
+    ("estimators: [BAYES]\nbayes:\n  prior:\n    tau: {dist: half_normal, sigma: -1}\n",
+     r":6: bayes\.prior\.tau\.sigma: must be > 0"),
+])
+def test_simulation_spec_errors_give_file_line_and_key(tmp_path, body, where):
+    from metak.errors import InvalidSpec
+    from metak.scale.simulate import load_spec
+
+    p = tmp_path / "sim.yaml"
+    p.write_text("metak: 1\nsimulation: x\n" + body)
+    with pytest.raises(InvalidSpec, match=str(p).replace(".", r"\.") + where):
+        load_spec(p)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(out)])
+    assert r.exit_code == 1 and "Traceback" not in r.output and not out.exists()

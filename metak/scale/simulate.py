@@ -47,61 +47,115 @@ class SimSpec:
     bayes: object = None
 
 
+TOP_KEYS = ("metak", "simulation", "seed", "replicates", "block", "level", "scenarios", "estimators", "tests", "bayes")
+SCENARIO_KEYS = ("k", "tau2", "mu", "vi", "binary")
+VI_KEYS = {"uniform": ("dist", "low", "high"), "chisq": ("dist", "df", "scale")}
+
+
 def load_spec(path) -> SimSpec:
-    import yaml
+    """Read and check a simulation spec. Every problem is an error naming the file, the line
+    and the key (``metak.errors.InvalidSpec``); nothing is run."""
+    from ..errors import InvalidSpec, Problem, format_path
+    from ..records.yamlload import load_located
+    from ..vocab import IV_METHODS, TEST_ALIASES, TESTS
 
     path = Path(path)
-    try:
-        d = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise MetakError(f"{path}: cannot read the simulation spec ({exc})") from None
+    doc, problems = load_located(path, str(path))
+    if doc is None:
+        raise InvalidSpec(problems)
+
+    def bad(keys, message):
+        raise InvalidSpec([Problem(str(path), doc.line(keys), format_path(keys), message)])
+
+    d = doc.data
     if not isinstance(d, dict) or "simulation" not in d:
-        raise MetakError(f"{path}: a simulation spec needs 'simulation: <name>' (and scenarios, estimators, tests)")
+        bad((), "a simulation spec needs 'simulation: <name>' (and scenarios, estimators, tests)")
+
+    def known(mapping, keys, allowed):
+        if not isinstance(mapping, dict):
+            bad(keys, "must be a mapping")
+        for key in mapping:
+            if key not in allowed:
+                bad(keys + (key,), f"unknown key (allowed: {', '.join(allowed)})")
+
+    def number(keys, value, kind, low=None, above=None):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+            bad(keys, f"must be {'a whole number' if kind is int else 'a number'}, got {value!r}")
+        if (low is not None and value < low) or (above is not None and value <= above):
+            bad(keys, f"must be {'>= ' + str(low) if low is not None else '> ' + str(above)}, got {value!r}")
+        return kind(value)
+
+    def values(mapping, keys, key, default, kind, **bounds):
+        v = mapping.get(key, default)
+        items = list(v) if isinstance(v, (list, tuple)) else [v]
+        if not items:
+            bad(keys + (key,), "must list at least one value")
+        at = (lambda i: keys + (key, i)) if isinstance(v, (list, tuple)) else (lambda i: keys + (key,))
+        return [number(at(i), x, kind, **bounds) for i, x in enumerate(items)]
+
+    known(d, (), TOP_KEYS)
     sc = d.get("scenarios") or {}
-
-    def lst(key, default):
-        v = sc.get(key, default)
-        return list(v) if isinstance(v, (list, tuple)) else [v]
-
-    ks = [int(x) for x in lst("k", [5])]
-    if any(k < 2 for k in ks):
-        raise MetakError(f"{path}: scenarios.k must be >= 2")
-    tau2s = [float(x) for x in lst("tau2", [0.0])]
-    mus = [float(x) for x in lst("mu", [0.0])]
-    vi = sc.get("vi", {"dist": "uniform", "low": 0.01, "high": 0.2})
+    known(sc, ("scenarios",), SCENARIO_KEYS)
+    ks = values(sc, ("scenarios",), "k", [5], int, low=2)
+    tau2s = values(sc, ("scenarios",), "tau2", [0.0], float, low=0)
+    mus = values(sc, ("scenarios",), "mu", [0.0], float)
     binary = sc.get("binary")
     scen = []
-    if binary:
-        for k, t2, mu, pc, n in itertools.product(ks, tau2s, mus, lst_of(binary, "p_control"), lst_of(binary, "n")):
-            scen.append({"k": k, "tau2": t2, "mu": mu, "data": "binary", "p_control": float(pc), "n": int(n)})
+    if binary is not None:
+        known(binary, ("scenarios", "binary"), ("p_control", "n"))
+        for key in ("p_control", "n"):
+            if key not in binary:
+                bad(("scenarios", "binary"), f"needs '{key}'")
+        pcs = values(binary, ("scenarios", "binary"), "p_control", None, float, above=0)
+        for i, pc in enumerate(pcs):
+            if pc >= 1:
+                bad(("scenarios", "binary", "p_control"), f"must be below 1, got {pc!r}")
+        ns = values(binary, ("scenarios", "binary"), "n", None, int, low=1)
+        for k, t2, mu, pc, n in itertools.product(ks, tau2s, mus, pcs, ns):
+            scen.append({"k": k, "tau2": t2, "mu": mu, "data": "binary", "p_control": pc, "n": n})
     else:
-        if vi.get("dist") not in ("uniform", "chisq"):
-            raise MetakError(f"{path}: scenarios.vi.dist must be uniform or chisq")
+        vi = sc.get("vi", {"dist": "uniform", "low": 0.01, "high": 0.2})
+        if not isinstance(vi, dict) or vi.get("dist") not in VI_KEYS:
+            bad(("scenarios", "vi", "dist") if isinstance(vi, dict) else ("scenarios", "vi"),
+                "must be uniform (low, high) or chisq (df, scale)")
+        known(vi, ("scenarios", "vi"), VI_KEYS[vi["dist"]])
+        for key in VI_KEYS[vi["dist"]][1:]:
+            if key in vi:
+                number(("scenarios", "vi", key), vi[key], float, above=0)
+        if vi["dist"] == "uniform" and vi.get("low", 0.01) >= vi.get("high", 0.2):
+            bad(("scenarios", "vi"), "low must be below high")
         for k, t2, mu in itertools.product(ks, tau2s, mus):
             scen.append({"k": k, "tau2": t2, "mu": mu, "data": "normal", "vi": dict(vi)})
-    from ..estimators.fit import check_settings
-
-    ests = tuple(str(e).upper() for e in d.get("estimators", ["DL", "REML"]))
-    tests = tuple(str(t) for t in d.get("tests", ["z", "hksj"]))
-    level = float(d.get("level", 0.95))
-    for e in ests:
-        if e == "BAYES":
-            continue
-        for t in tests:
-            check_settings(e, t, level)
+    raw_e = d.get("estimators", ["DL", "REML"])
+    raw_t = d.get("tests", ["z", "hksj"])
+    for key, raw in (("estimators", raw_e), ("tests", raw_t)):
+        if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
+            bad((key,), "must be a list of names")
+    ests = tuple(e.upper() for e in raw_e)
+    for i, e in enumerate(ests):
+        if e not in IV_METHODS + ("BAYES",):
+            bad(("estimators", i), f"{raw_e[i]!r} is not one of {', '.join(IV_METHODS + ('BAYES',))}")
+    tests = tuple(TEST_ALIASES.get(t, t) for t in raw_t)
+    for i, t in enumerate(tests):
+        if t not in TESTS:
+            bad(("tests", i), f"{raw_t[i]!r} is not one of {', '.join(TESTS)}")
+    level = number(("level",), d.get("level", 0.95), float, above=0)
+    if level >= 1:
+        bad(("level",), f"must be between 0 and 1 (e.g. 0.95), got {level!r}")
     bayes = None
     if "BAYES" in ests:
-        bayes = _bayes_spec(path, d.get("bayes"), binary=bool(binary))
+        bayes = _bayes_spec(path, d.get("bayes"), binary=binary is not None, line=lambda keys: doc.line(("bayes",) + keys))
     elif d.get("bayes") is not None:
-        raise MetakError(f"{path}: bayes: gives the priors of the estimator BAYES, which estimators does not list")
-    reps = int(d.get("replicates", 1000))
-    block = int(d.get("block", 500))
-    if reps < 1 or block < 1:
-        raise MetakError(f"{path}: replicates and block must be >= 1")
-    return SimSpec(str(d["simulation"]), int(d.get("seed", 0)), reps, block, tuple(scen), ests, tests, level, bayes)
+        bad(("bayes",), "gives the priors of the estimator BAYES, which estimators does not list")
+    reps = number(("replicates",), d.get("replicates", 1000), int, low=1)
+    block = number(("block",), d.get("block", 500), int, low=1)
+    seed = number(("seed",), d.get("seed", 0), int, low=0)
+    if not isinstance(d["simulation"], str) or not d["simulation"]:
+        bad(("simulation",), "must be a name")
+    return SimSpec(d["simulation"], seed, reps, block, tuple(scen), ests, tests, level, bayes)
 
 
-def _bayes_spec(path, block, binary: bool):
+def _bayes_spec(path, block, binary: bool, line=lambda keys: None):
     """The priors of the exact Bayesian engine, as an analysis's ``bayes:`` block gives them;
     normal likelihood, exact engine. Binary scenarios (log odds ratios) take the OR's defaults;
     normal scenarios are in units of their own, so the tau prior must be given (as for MD)."""
@@ -113,18 +167,14 @@ def _bayes_spec(path, block, binary: bool):
                                 outcome_type="binary" if binary else "continuous")
     except (SpecValueErrors, SpecValueError) as exc:
         problems = exc.problems if isinstance(exc, SpecValueErrors) else [exc]
-        raise MetakError("; ".join(f"{path}: bayes{'.' if p.path else ': '}{p}" for p in problems)) from None
+        from ..errors import InvalidSpec, Problem, format_path
+
+        raise InvalidSpec([Problem(str(path), line(tuple(p.path)), format_path(("bayes",) + tuple(p.path)),
+                                   p.message) for p in problems]) from None
     if spec.likelihood != "normal" or spec.resolved_engine != "exact":
-        raise MetakError(f"{path}: bayes: a simulation uses the exact engine with the normal likelihood "
+        raise MetakError(f"{path}:{line(())}: bayes: a simulation uses the exact engine with the normal likelihood "
                          f"(got likelihood {spec.likelihood}, engine {spec.resolved_engine})")
     return spec
-
-
-def lst_of(d, key):
-    v = d.get(key)
-    if v is None:
-        raise MetakError(f"scenarios.binary needs '{key}'")
-    return list(v) if isinstance(v, (list, tuple)) else [v]
 
 
 def draw(scenario, n_rep, rng):
