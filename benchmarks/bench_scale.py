@@ -23,9 +23,11 @@ import numpy as np  # noqa: E402
 
 
 def simulated(n, k=10, seed=1):
+    """(Y, V) of shape (n, k), column-major: the layout metak's engine works in (a C-ordered
+    table costs one transposing copy per partition); Y.T and V.T are PyMARE's (k, n) layout."""
     rng = np.random.default_rng(seed)
-    V = rng.uniform(0.01, 0.5, (n, k))
-    return rng.normal(0.2, np.sqrt(V + 0.1)), V
+    V = rng.uniform(0.01, 0.5, (k, n))
+    return rng.normal(0.2, np.sqrt(V + 0.1)).T, V.T
 
 
 def simulate_and_fit(args):
@@ -48,7 +50,7 @@ def main():
     ap.add_argument("--partition", type=int, default=PARTITION)
     a = ap.parse_args()
     Y, V = simulated(a.n)
-    parts = [(Y[i:i + a.partition], V[i:i + a.partition], "REML", "hksj", 0.95, False)
+    parts = [(np.asfortranarray(Y[i:i + a.partition]), np.asfortranarray(V[i:i + a.partition]), "REML", "hksj", 0.95, False)
              for i in range(0, a.n, a.partition)]
     for method in ("REML", "DL"):
         ps = [(y, v, method, t, lv, iv) for y, v, _, t, lv, iv in parts]
@@ -67,6 +69,12 @@ def main():
                    for x, y in zip(local, remote))
         print(f"{method:4s} + hksj, {a.n:,} x k = 10, LocalCluster 2 workers: {dt_run:6.2f} s fitting "
               f"({a.n / dt_run:10,.0f} fits/s), {dt:6.2f} s with cluster start-up; identical: {same}")
+    # the Q-profile CI of tau² (off in metak batch unless --intervals)
+    t0 = time.perf_counter()
+    for y, v, *_ in parts:
+        fit_partition((y, v, "REML", "hksj", 0.95, True))
+    dt = time.perf_counter() - t0
+    print(f"REML + hksj + Q-profile tau² CI, {a.n:,} x k = 10, in process: {dt:6.2f} s = {a.n / dt:10,.0f} fits/s")
     for method in ("REML",):
         tasks = [(1, i, a.partition, method) for i in range(a.n // a.partition)]
         t0 = time.perf_counter()
@@ -81,31 +89,48 @@ def main():
         print(f"{method:4s} + hksj, {a.n:,} drawn and fitted in their partition: in process {a.n / dt_l:,.0f} fits/s, "
               f"LocalCluster 2 workers {a.n / dt_r:,.0f} fits/s; identical: {same}")
     # side by side with PyMARE's 2-D estimators (if installed: pip install pymare; not a
-    # dependency of metak), at three batch sizes. PyMARE fits tau² and the estimate only (no
+    # dependency of metak), every one that takes yi and vi (FE is its WeightedLeastSquares with
+    # tau² = 0; it has no PM), at three batch sizes. PyMARE fits tau² and the estimate only (no
     # HKSJ, no PI, no global-maximum check); metak here does that too plus z CIs, Q, I², H².
     try:
-        from pymare.estimators import DerSimonianLaird, Hedges, VarianceBasedLikelihoodEstimator
+        from pymare.estimators import (DerSimonianLaird, Hedges, VarianceBasedLikelihoodEstimator,
+                                       WeightedLeastSquares)
     except ImportError:
         print("PyMARE not installed: no side-by-side comparison")
     else:
         import warnings
 
         X = np.ones((10, 1))
+
+        def best(fn, reps):  # fits per second, best of reps (at 20,000 a run is a few ms)
+            out = 0.0
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                fn()
+                out = max(out, 1.0 / (time.perf_counter() - t0))
+            return out
+
+        print("side by side: PyMARE fit (tau² and beta) | PyMARE fit + its inference (SE, z, p, CI) | "
+              "metak, the whole row (also Q, its p, I², H², PI)")
         for n in sorted({min(a.n, s) for s in (20_000, 200_000, 1_000_000)}):
-            for name, est in (("DL", DerSimonianLaird), ("HE", Hedges),
+            reps = 7 if n <= 20_000 else 3
+            for name, est in (("FE", WeightedLeastSquares), ("DL", DerSimonianLaird), ("HE", Hedges),
                               ("ML", lambda: VarianceBasedLikelihoodEstimator(method="ML")),
                               ("REML", lambda: VarianceBasedLikelihoodEstimator(method="REML"))):
+                r = 1 if (n > 200_000 and name in ("ML", "REML")) else reps  # PyMARE's ML at 1M: ~15 s a run
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    t0 = time.perf_counter()
-                    est().fit(y=Y[:n].T, v=V[:n].T, X=X)
-                    dt = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                for i in range(0, n, a.partition):
-                    fit_partition((Y[i:min(i + a.partition, n)], V[i:min(i + a.partition, n)], name, "z", 0.95, False))
-                dm = time.perf_counter() - t0
-                print(f"{name:4s}, {n:>9,} x k = 10: PyMARE {n / dt:10,.0f} fits/s, metak {n / dm:10,.0f} fits/s "
-                      f"({dt / dm:.1f}x)")
+                    p_fit = n * best(lambda: est().fit(y=Y[:n].T, v=V[:n].T, X=X), r)
+                    p_inf = n * best(lambda: est().fit(y=Y[:n].T, v=V[:n].T, X=X).summary().get_fe_stats(), r)
+
+                def metak_fit():
+                    for i in range(0, n, a.partition):
+                        fit_partition((Y[i:min(i + a.partition, n)], V[i:min(i + a.partition, n)], name, "z", 0.95,
+                                       False))
+
+                mk = n * best(metak_fit, r)
+                print(f"{name:4s}, {n:>9,} x k = 10: PyMARE {p_fit:11,.0f} | {p_inf:11,.0f} fits/s, "
+                      f"metak {mk:11,.0f} fits/s ({mk / p_fit:.1f}x | {mk / p_inf:.1f}x)")
     # real format: 10,000 meta-analyses of 2-30 studies in a long CSV, end to end
     import pandas as pd
 

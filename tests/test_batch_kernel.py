@@ -122,6 +122,13 @@ def test_a_peak_narrower_than_the_scan_grid_is_found():
     assert max(loglik(t, yi, vi, False) for t in scan) < lls[0]
     res = metak.fit(yi, vi, method="ML")
     assert res.tau2 == pytest.approx(0.5 * (lo + hi), rel=1e-10)
+    # the meta-regression engine's scan, from the same stopping point (tau² = 0), finds it too
+    from metak.estimators import tau2_mods as R
+
+    X = np.ones((yi.size, 1))
+    at_zero = R._loglik(yi, vi, 0.0, R._WLS(yi, vi, X), False)
+    assert R._global_maximum(yi, vi, X, 0.0, at_zero, False) == pytest.approx(0.5 * (lo + hi), rel=1e-10)
+    assert metak.fit_regression(yi, vi, X, method="ML").tau2 == pytest.approx(0.5 * (lo + hi), rel=1e-10)
 
 
 def test_the_chi_squared_series_agrees_with_scipy():
@@ -143,6 +150,12 @@ def test_the_chi_squared_series_agrees_with_scipy():
     odd = np.array([9.5, 150.0, 3.0, 3.0])
     xs = np.array([3.0, 140.0, 2000.0, np.nan])
     assert np.array_equal(chi2_sf(odd, xs), special.chdtrc(odd, xs), equal_nan=True)
+    # one df for all takes a loop without masks: the same bits as in a batch of mixed df
+    for d in (1.0, 2.0, 9.0, 10.0, 55.0):
+        xs = rng.uniform(0, 3 * d + 10, 300)
+        alone = chi2_sf(np.full(300, d), xs)
+        mixed = chi2_sf(np.append(np.full(300, d), [4.0, 7.0]), np.append(xs, [1.0, 2.0]))[:300]
+        assert np.array_equal(alone, mixed), d
     # and Cochran's Q of a fit uses it
     res = metak.fit_batch(np.array([[0.1, 0.5, -0.2, 0.9]]), np.array([[0.04, 0.09, 0.05, 0.1]]), method="DL")
     assert res.q_p[0] == pytest.approx(special.chdtrc(3, res.q[0]), rel=1e-13)

@@ -74,11 +74,21 @@ def chi2_sf(df, x):
     odd = d % 2 == 1
     count = np.where(odd, (d - 1) / 2, d / 2)  # terms of the sum (none for df = 1)
     # term i: (x/2)^(i-1)/(i-1)! for even df, x^(i-1/2)/(1 3 ... (2i-1)) for odd df
-    term = np.where(odd, np.sqrt(xx), 1.0)
-    total = np.where(count >= 1, term, 0.0)
-    for i in range(2, int(count.max()) + 1):
-        term = term * np.where(odd, xx / (2 * i - 1), h / (i - 1))
-        total += np.where(i <= count, term, 0.0)
+    # the same operations, value for value, whether or not all df are equal (so that a value
+    # never depends on the others in the batch); with one df there are no masks to apply
+    if d.min() == d.max():  # one df for all (a batch of meta-analyses of the same k)
+        c, o = int(count[0]), bool(odd[0])
+        term = np.sqrt(xx) if o else np.ones_like(xx)
+        total = term.copy() if c >= 1 else np.zeros_like(xx)
+        for i in range(2, c + 1):
+            term = term * ((xx if o else h) * (1.0 / (2 * i - 1) if o else 1.0 / (i - 1)))
+            total += term
+    else:
+        term = np.where(odd, np.sqrt(xx), 1.0)
+        total = np.where(count >= 1, term, 0.0)
+        for i in range(2, int(count.max()) + 1):
+            term = term * (np.where(odd, xx, h) * np.where(odd, 1.0 / (2 * i - 1), 1.0 / (i - 1)))
+            total += np.where(i <= count, term, 0.0)
     out[fast] = np.where(odd, special.erfc(np.sqrt(h)) + np.sqrt(2 / np.pi) * e * total, e * total)
     return out
 
@@ -218,46 +228,56 @@ def _as_2d(yi, vi):
     return Y, V, M.astype(float)
 
 
-def _fit_arrays(Y, V, M, method, test, level, intervals: bool = True) -> BatchResult:
+def _fit_arrays(Y, V, M, method, test, level, intervals: bool = True, p_values: bool = True) -> BatchResult:
+    """The engine behind fit, fit_batch, metak batch and simulate. ``intervals=False`` leaves the
+    Q-profile CIs NaN, ``p_values=False`` the test's p-values (metak batch reports neither)."""
     # column-major arrays: numpy then sums over studies a whole column at a time, in a fixed
     # order (see tau2.rsum), several times faster for the short rows of a batch
     Y, V, M = fortran(Y, V, M)
     k = rsum(M)
     m = Y.shape[0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        tau2, converged = ESTIMATORS[method](Y, V, M, k)
-        tau2 = np.where(k > 1, tau2, 0.0)
-        alpha = 1 - level
         # common (fixed) effect and Cochran's Q
         w0 = M / V
         sw0 = rsum(w0)
         fe_mu = rsum(w0 * Y) / sw0
         fe_se = 1 / np.sqrt(sw0)
         q = rsum(w0 * (Y - fe_mu[:, None]) ** 2)
+        sw02 = None if method == "FE" else rsum(w0 * w0)
         df = k - 1
+        if method == "DL":  # tau2.dl from the same sums (the same numbers, not computed twice)
+            tau2, converged = np.maximum((q - (k - 1)) / (sw0 - sw02 / sw0), 0.0), np.ones(m, bool)
+        else:
+            tau2, converged = ESTIMATORS[method](Y, V, M, k)
+        tau2 = np.where(k > 1, tau2, 0.0)
+        alpha = 1 - level
         q_p = np.where(df > 0, chi2_sf(np.maximum(df, 1), q), np.nan)
-        # the model estimate
-        w = M / (V + tau2[:, None])
-        sw = rsum(w)
-        mu = rsum(w * Y) / sw
+        # the model estimate (fixed effect: tau² = 0, so the weights, their sum and the estimate
+        # are the common effect's, the same numbers; not computed twice)
+        if method == "FE":
+            w, sw, mu = w0, sw0, fe_mu
+        else:
+            w = M / (V + tau2[:, None])
+            sw = rsum(w)
+            mu = rsum(w * Y) / sw
         se = 1 / np.sqrt(sw)
         if test == "hksj":
             s2 = rsum(w * (Y - mu[:, None]) ** 2) / df
             se = np.sqrt(s2 / sw)
             crit = _per_value(special.stdtrit, np.maximum(df, 1), 1 - alpha / 2)
             stat = mu / se
-            p = 2 * special.stdtr(np.maximum(df, 1), -np.abs(stat))
+            p = 2 * special.stdtr(np.maximum(df, 1), -np.abs(stat)) if p_values else np.full(m, np.nan)
             crit = np.where(df > 0, crit, np.nan)
             p = np.where(df > 0, p, np.nan)
         else:
             crit = np.full(m, _norm_ppf(1 - alpha / 2))
             stat = mu / se
-            p = 2 * special.ndtr(-np.abs(stat))
+            p = 2 * special.ndtr(-np.abs(stat)) if p_values else np.full(m, np.nan)
         ci_lo, ci_hi = mu - crit * se, mu + crit * se
         pi_half = crit * np.sqrt(tau2 + se**2)
         # heterogeneity
-        sw02 = rsum(w0**2)
-        s2_typ = df * sw0 / (sw0**2 - sw02)
+        # the typical within-study variance (I², H² of a random-effects fit and their CIs)
+        s2_typ = np.full(m, np.nan) if method == "FE" else df * sw0 / (sw0**2 - sw02)
         if method == "FE":
             i2 = np.where(q > 0, np.maximum(0.0, 100 * (q - df) / q), 0.0)
             h2 = q / df
@@ -275,7 +295,8 @@ def _fit_arrays(Y, V, M, method, test, level, intervals: bool = True) -> BatchRe
         z = _norm_ppf(1 - alpha / 2)
         se = np.where(single, np.sqrt(1 / sw0), se)
         stat = np.where(single, mu / se, stat)
-        p = np.where(single, 2 * special.ndtr(-np.abs(stat)), p)
+        if p_values:
+            p = np.where(single, 2 * special.ndtr(-np.abs(stat)), p)
         ci_lo = np.where(single, mu - z * se, ci_lo)
         ci_hi = np.where(single, mu + z * se, ci_hi)
         pi_half = np.where(single, np.nan, pi_half)

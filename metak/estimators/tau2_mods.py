@@ -162,7 +162,7 @@ def _fisher(y, v, X, reml):
             new = max(0.0, t + step)
             f_new = _WLS(y, v + new, X)
             ll_new = _loglik(y, v, new, f_new, reml)
-            if ll_new >= ll - 1e-13 * abs(ll):
+            if ll_new >= ll - 1e-13 * max(1.0, abs(ll)):  # a fall beyond rounding (ll may be near 0)
                 break
             step /= 2
         done = abs(new - t) <= TOL * t + 1e-15
@@ -176,10 +176,13 @@ GRID = 64
 
 
 def _global_maximum(y, v, X, t, ll_hat, reml):
-    """As the fast path's: the likelihood may have a second, higher maximum that Fisher
-    scoring did not reach (one at 0 and one inside). Scan it at 0 and on a geometric grid up
-    to twice the largest squared OLS residual, refine a better grid point by golden-section
-    search between its neighbours, keep the higher maximum."""
+    """As the fast path's (tau2._global_maximum): the likelihood may have a second, higher
+    maximum that Fisher scoring did not reach (one at 0 and one inside). The sign of the
+    score is scanned at 0 and on a geometric grid up to twice the largest squared OLS
+    residual; every other local maximum it shows (the boundary where the score at 0 is
+    negative, each interval where it goes from positive to negative) is solved by bisection
+    on the score, and the highest likelihood wins by more than rounding. A sign change shows
+    a peak narrower than the grid spacing too."""
     e = _WLS(y, np.ones_like(v), X).e
     top = 2 * float((e**2).max()) + 1e-12
 
@@ -187,38 +190,33 @@ def _global_maximum(y, v, X, t, ll_hat, reml):
         return _loglik(y, v, t2, _WLS(y, v + t2, X), reml)
 
     grid = top * np.concatenate([[0.0], np.geomspace(1e-6, 1.0, GRID)])
-    lls = _loglik_grid(y, v, X, grid, reml)
-    j = int(lls.argmax())
-    if lls[j] <= ll_hat + 1e-10 * max(1.0, abs(ll_hat)):
-        return t
-    a, b = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]
-    phi = (math.sqrt(5) - 1) / 2
-    c, d = b - phi * (b - a), a + phi * (b - a)
-    fc, fd = ll(c), ll(d)
-    for _ in range(120):
-        if fc >= fd:
-            b, d, fd = d, c, fc
-            c = b - phi * (b - a)
-            fc = ll(c)
-        else:
-            a, c, fc = c, d, fd
-            d = a + phi * (b - a)
-            fd = ll(d)
-        if b - a <= 1e-14 * max(1.0, b):
-            break
-    cand = 0.5 * (a + b)
-    if ll(0.0) >= ll(cand):
-        cand = 0.0
-    else:
-        cand = _polish(y, v, X, cand, max(b - a, 1e-6 * cand), reml)
-    return cand if ll(cand) > ll_hat else t
+    sc = _score_grid(y, v, X, grid, reml)
+    cands = [0.0] if (sc[0] <= 0 and t > 0) else []
+    for j in np.flatnonzero((sc[:-1] > 0) & (sc[1:] <= 0)):
+        lo, hi = float(grid[j]), float(grid[j + 1])
+        if lo <= t <= hi:
+            continue  # the maximum the iteration found
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if _score(y, v, X, mid, reml) > 0:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo <= 1e-15 * max(1.0, hi):
+                break
+        cands.append(0.5 * (lo + hi))
+    best, best_ll = t, ll_hat + 1e-10 * max(1.0, abs(ll_hat))
+    for c in cands:
+        lc = ll(c)
+        if lc > best_ll:
+            best, best_ll = c, lc
+    return best
 
 
-def _loglik_grid(y, v, X, grid, reml, block=16):
-    """The log-likelihood at many tau² values at once, by matrix products only: with
-    W (grid x k), A_g = sum_i w_gi x_i x_i' is W @ (x_i x_i'), X'W y is W @ (x_i y_i) and
-    e'We = W @ y² - 2 b'X'Wy + b'A b, so the scan costs a few GEMMs, not one WLS per point
-    (memory: block x k)."""
+def _score_grid(y, v, X, grid, reml, block=16):
+    """Twice the score of the (restricted) likelihood at many tau² values at once, by matrix
+    products only: with W (grid x k), A = X'WX, B = X'W²X and b = A^-1 X'Wy,
+    e'W²e = W² @ y² - 2 b'X'W²y + b'Bb and tr P = sum w - tr(A^-1 B) (memory: block x k)."""
     k, p = X.shape
     xx = (X[:, :, None] * X[:, None, :]).reshape(k, p * p)
     xy = X * y[:, None]
@@ -227,37 +225,21 @@ def _loglik_grid(y, v, X, grid, reml, block=16):
     for i in range(0, len(grid), block):
         g = grid[i:i + block]
         W = 1.0 / (v[None, :] + g[:, None])  # (b, k)
+        W2 = W * W
         A = (W @ xx).reshape(len(g), p, p)
-        r = W @ xy
-        b = np.linalg.solve(A, r[..., None])[..., 0]
-        rss = W @ yy - 2 * (b * r).sum(1) + np.einsum("gp,gpq,gq->g", b, A, b)
-        ll = -0.5 * (np.log(v[None, :] + g[:, None]).sum(1) + rss)
+        B = (W2 @ xx).reshape(len(g), p, p)
+        b = np.linalg.solve(A, (W @ xy)[..., None])[..., 0]
+        ypp = W2 @ yy - 2 * (b * (W2 @ xy)).sum(1) + np.einsum("gp,gpq,gq->g", b, B, b)
+        score = ypp - W.sum(1)
         if reml:
-            ll -= 0.5 * np.linalg.slogdet(A)[1]
-        out.append(ll)
+            score += np.trace(np.linalg.solve(A, B), axis1=1, axis2=2)
+        out.append(score)
     return np.concatenate(out)
 
 
 def _score(y, v, X, t2, reml):
     f = _WLS(y, v + t2, X)
     return f.ypp - (f.traces()[0] if reml else f.w.sum())
-
-
-def _polish(y, v, X, t2, width, reml):
-    """A golden-section maximum is good to ~sqrt(eps) (the likelihood is flat there): bisect
-    the score, which changes sign at the maximum, in a bracket around it."""
-    lo, hi = max(0.0, t2 - 10 * width), t2 + 10 * width
-    if not (_score(y, v, X, lo, reml) > 0 > _score(y, v, X, hi, reml)):
-        return t2
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if _score(y, v, X, mid, reml) > 0:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-15 * max(1.0, hi):
-            break
-    return 0.5 * (lo + hi)
 
 
 def tau2_regression(y, v, X, method: str) -> tuple[float, bool]:

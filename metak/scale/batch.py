@@ -145,7 +145,7 @@ def _fit_padded(Y, V, method, test, level, intervals):
         Y, V = np.where(M, Y, 0.0), np.where(M, V, 1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = _fit_arrays(Y, V, M.astype(float, order="F"), method, test, level, intervals)
+        r = _fit_arrays(Y, V, M.astype(float, order="F"), method, test, level, intervals, p_values=False)
     return {c: getattr(r, c) for c in ("k", "estimate", "se", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2",
                                         "i2", "h2", "q", "q_p")}
 
@@ -168,7 +168,8 @@ def run_batch(source, *, method="REML", test="z", level=0.95, measure=None, dask
     order, Y, V, k, errors = pack(ids, yi, vi, bad)
     ok = np.array([not e for e in errors], bool)
     good = np.flatnonzero(ok)
-    parts = [(Y[good[i:i + partition]], V[good[i:i + partition]], method, test, level, intervals)
+    # each partition's rows gathered straight into the engine's column-major layout
+    parts = [(Y.T[:, good[i:i + partition]].T, V.T[:, good[i:i + partition]].T, method, test, level, intervals)
              for i in range(0, good.size, partition)]
     from .executor import executor
 
