@@ -63,34 +63,49 @@ def chi2_sf(df, x):
     Every term is positive, so there is no cancellation. Other df (non-integer, above 100) and x
     above 1000 (where e^{-x/2} would underflow) go to scipy."""
     df, x = np.broadcast_arrays(np.asarray(df, float), np.asarray(x, float))
+    d0 = float(df.flat[0]) if df.size else 0.0
+    if d0 == int(d0) and 1 <= d0 <= 100 and (df == d0).all():
+        # one integer df for all (a batch of meta-analyses of the same k): no masks to apply
+        ok = (x >= 0) & (x <= 1000)
+        if ok.all():
+            return _chi2_series(int(d0), x)
     out = np.empty(df.shape)
     fast = (df == np.floor(df)) & (df >= 1) & (df <= 100) & (x >= 0) & (x <= 1000)
     out[~fast] = special.chdtrc(df[~fast], x[~fast])
     if not fast.any():
         return out
     d, xx = df[fast], x[fast]
+    if d.min() == d.max():
+        out[fast] = _chi2_series(int(d[0]), xx)
+        return out
+    # several df: the same operations, value for value, as _chi2_series (so that a value never
+    # depends on the others in the batch), with masks for the terms each df has
     h = 0.5 * xx
     e = np.exp(-h)
     odd = d % 2 == 1
     count = np.where(odd, (d - 1) / 2, d / 2)  # terms of the sum (none for df = 1)
-    # term i: (x/2)^(i-1)/(i-1)! for even df, x^(i-1/2)/(1 3 ... (2i-1)) for odd df
-    # the same operations, value for value, whether or not all df are equal (so that a value
-    # never depends on the others in the batch); with one df there are no masks to apply
-    if d.min() == d.max():  # one df for all (a batch of meta-analyses of the same k)
-        c, o = int(count[0]), bool(odd[0])
-        term = np.sqrt(xx) if o else np.ones_like(xx)
-        total = term.copy() if c >= 1 else np.zeros_like(xx)
-        for i in range(2, c + 1):
-            term = term * ((xx if o else h) * (1.0 / (2 * i - 1) if o else 1.0 / (i - 1)))
-            total += term
-    else:
-        term = np.where(odd, np.sqrt(xx), 1.0)
-        total = np.where(count >= 1, term, 0.0)
-        for i in range(2, int(count.max()) + 1):
-            term = term * (np.where(odd, xx, h) * np.where(odd, 1.0 / (2 * i - 1), 1.0 / (i - 1)))
-            total += np.where(i <= count, term, 0.0)
+    term = np.where(odd, np.sqrt(xx), 1.0)
+    total = np.where(count >= 1, term, 0.0)
+    for i in range(2, int(count.max()) + 1):
+        term = term * (np.where(odd, xx, h) * np.where(odd, 1.0 / (2 * i - 1), 1.0 / (i - 1)))
+        total += np.where(i <= count, term, 0.0)
     out[fast] = np.where(odd, special.erfc(np.sqrt(h)) + np.sqrt(2 / np.pi) * e * total, e * total)
     return out
+
+
+def _chi2_series(df: int, x):
+    """The series of chi2_sf for one integer df (1-100) and x in [0, 1000]. Term i is
+    (x/2)^(i-1)/(i-1)! for even df and x^(i-1/2)/(1 3 ... (2i-1)) for odd df."""
+    h = 0.5 * x
+    e = np.exp(-h)
+    odd = df % 2 == 1
+    c = (df - 1) // 2 if odd else df // 2  # terms of the sum (none for df = 1)
+    term = np.sqrt(x) if odd else np.ones_like(x)
+    total = term.copy() if c >= 1 else np.zeros_like(x)
+    for i in range(2, c + 1):
+        term = term * ((x if odd else h) * (1.0 / (2 * i - 1) if odd else 1.0 / (i - 1)))
+        total += term
+    return special.erfc(np.sqrt(h)) + np.sqrt(2 / np.pi) * e * total if odd else e * total
 
 
 def _per_value(f, df, x):
