@@ -294,3 +294,73 @@ def test_simulation_spec_errors_give_file_line_and_key(tmp_path, body, where):
     out = tmp_path / "out"
     r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(out)])
     assert r.exit_code == 1 and "Traceback" not in r.output and not out.exists()
+
+
+BAYES_OPT = "{prior: {mu: {dist: normal, mu: 0, sigma: 10}, tau: {dist: half_normal, sigma: 0.5}}}"
+
+
+def test_batch_bayes_columns_are_those_of_fit_bayes(csv):
+    """--bayes: each meta-analysis's exact posterior, the numbers metak's Bayesian fit reports."""
+    from metak.bayes.fit import fit_bayes
+    from metak.scale.batch import BAYES_COLUMNS, parse_bayes_option
+
+    path, df = csv
+    spec = parse_bayes_option(BAYES_OPT, None)
+    t = run_batch(path, bayes=spec)
+    assert list(t.columns) == list(COLUMNS) + list(BAYES_COLUMNS)
+    for mid, g in list(df.groupby("meta_id"))[:12]:
+        want = fit_bayes(g["yi"].to_numpy(), g["vi"].to_numpy(), spec).to_dict()
+        row = t[t["meta_id"] == mid].iloc[0]
+        pairs = {"bayes_mu_mean": want["mu"]["mean"], "bayes_mu_median": want["mu"]["median"],
+                 "bayes_mu_ci_lower": want["mu"]["ci_lower"], "bayes_mu_ci_upper": want["mu"]["ci_upper"],
+                 "bayes_pi_lower": want["predictive"]["ci_lower"], "bayes_pi_upper": want["predictive"]["ci_upper"],
+                 "bayes_tau_median": want["tau"]["median"], "bayes_prob_mu_gt_0": want["prob_benefit"]}
+        for c, w in pairs.items():
+            assert row[c] == pytest.approx(w, rel=1e-10, abs=1e-12), (mid, c)
+    bad = t[t["meta_id"].isin(["neg", "text"])]
+    assert bad[list(BAYES_COLUMNS)].isna().all().all()  # not fitted at all
+
+
+def test_batch_bayes_on_a_cluster_is_identical(csv, cluster):
+    from metak.scale.batch import parse_bayes_option
+
+    path, _ = csv
+    spec = parse_bayes_option(BAYES_OPT, None)
+    pd.testing.assert_frame_equal(run_batch(path, bayes=spec, partition=9),
+                                  run_batch(path, bayes=spec, partition=9, dask=cluster), check_exact=True)
+
+
+@pytest.mark.parametrize("opt,message", [
+    ("{}", r"--bayes prior\.tau: required for measure MD.*give the tau prior"),
+    ("{prior: {tau: {dist: half_normal, sigma: -1}}}", r"--bayes prior\.tau\.sigma: must be > 0"),
+    ("{likelihood: binomial, prior: {tau: {dist: half_normal, sigma: 0.5}}}", "--bayes likelihood"),
+    ("{prior: [", "--bayes: not YAML"),
+])
+def test_bad_bayes_option_is_an_error_and_writes_nothing(csv, tmp_path, opt, message):
+    path, _ = csv
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["batch", str(path), "--out", str(out), "--bayes", opt])
+    assert r.exit_code == 1 and "Traceback" not in r.output and not out.exists()
+    import re
+
+    assert re.search(message, r.output), r.output
+
+
+def test_bayes_defaults_follow_the_measure(tmp_path):
+    """Arm-level OR rows with --measure OR take the OR's default priors ('{}')."""
+    rows = [("a", 10, 50, 5, 50), ("a", 7, 40, 9, 41), ("a", 3, 30, 1, 29)]
+    df = pd.DataFrame(rows, columns=["meta_id", "ai", "n1i", "ci", "n2i"])
+    path = tmp_path / "arms.csv"
+    df.to_csv(path, index=False)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["batch", str(path), "--out", str(out), "--measure", "OR", "--bayes", "{}"])
+    assert r.exit_code == 0, r.output
+    t = pd.read_csv(out / "results.csv")
+    assert t["bayes_mu_median"].notna().all() and (t["error"].isna() | (t["error"] == "")).all()
+
+
+def test_bayes_is_for_tables_not_spec_folders(tmp_path):
+    from metak.scale.batch import parse_bayes_option
+
+    with pytest.raises(MetakError, match="each spec's own bayes: block"):
+        run_batch(tmp_path, bayes=parse_bayes_option(BAYES_OPT, None))

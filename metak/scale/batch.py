@@ -17,6 +17,9 @@ from ..errors import MetakError
 
 COLUMNS = ("meta_id", "k", "estimate", "se", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2", "h2",
            "q", "q_p", "error")
+#: with --bayes, after COLUMNS: the exact posterior of each meta-analysis (names as summary.csv's)
+BAYES_COLUMNS = ("bayes_mu_mean", "bayes_mu_median", "bayes_mu_ci_lower", "bayes_mu_ci_upper", "bayes_pi_lower",
+                 "bayes_pi_upper", "bayes_tau_median", "bayes_prob_mu_gt_0")
 BINARY = ("ai", "n1i", "ci", "n2i")
 CONTINUOUS = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
 #: meta-analyses per partition (a fixed size, so the partitioning never depends on the workers)
@@ -126,11 +129,71 @@ def pack(ids, yi, vi, bad):
 
 
 def fit_partition(args):
-    """One partition: (Y, V, method, test, level, intervals) -> dict of result arrays."""
-    Y, V, method, test, level, intervals = args
+    """One partition: (Y, V, method, test, level, intervals[, bayes]) -> dict of result arrays.
+    With a BayesSpec as the 7th item, also the BAYES_COLUMNS and ``bayes_error``."""
+    Y, V, method, test, level, intervals, *rest = args
     if Y.shape[0] == 0:
         return {}
-    return _fit_padded(Y, V, method, test, level, intervals)
+    out = _fit_padded(Y, V, method, test, level, intervals)
+    if rest and rest[0] is not None:
+        out.update(_bayes_padded(Y, V, rest[0], level))
+    return out
+
+
+def _bayes_padded(Y, V, spec, level):
+    """The exact posterior (quadrature, metak.bayes.exact) of each row's meta-analysis: mean
+    and median of mu, its equal-tailed credible interval, the predictive interval of a new
+    study's effect, the median of tau and P(mu > 0). A row the engine cannot fit gets NaN and
+    its reason in ``bayes_error``."""
+    from ..bayes.exact import exact_posterior
+
+    a = (1 - level) / 2
+    out = {c: np.full(Y.shape[0], np.nan) for c in BAYES_COLUMNS}
+    errors = [""] * Y.shape[0]
+    for i in range(Y.shape[0]):
+        m = np.isfinite(Y[i]) & np.isfinite(V[i])
+        try:
+            with np.errstate(all="ignore"):
+                post = exact_posterior(Y[i][m], V[i][m], spec.mu_prior, spec.tau_prior)
+                med, lo, hi = post.mu_quantiles([0.5, a, 1 - a])
+                plo, phi = post.predictive_quantiles([a, 1 - a])
+                mean = post.mu_moment(1)  # None where the prior leaves it undefined
+                vals = (np.nan if mean is None else mean, med, lo, hi, plo, phi, float(post.tau_quantiles([0.5])[0]),
+                        1.0 - float(post.mu_cdf(0.0)))
+        except (ArithmeticError, ValueError, MetakError) as exc:
+            errors[i] = f"bayes: {exc}"
+            continue
+        for c, x in zip(BAYES_COLUMNS, vals):
+            out[c][i] = float(x)
+    out["bayes_error"] = errors
+    return out
+
+
+def parse_bayes_option(text: str | None, measure: str | None):
+    """``--bayes`` YAML text (a bayes: block, e.g. ``{prior: {tau: {dist: half_normal, sigma:
+    0.5}}}``; empty for the defaults) -> BayesSpec: exact engine, normal likelihood."""
+    import yaml
+
+    from ..bayes.spec import parse_bayes_spec
+    from ..errors import SpecValueError, SpecValueErrors, format_path
+
+    try:
+        block = yaml.safe_load(text) if text and text.strip() else None
+    except yaml.YAMLError as exc:
+        raise MetakError(f"--bayes: not YAML ({exc})") from None
+    meas = (measure or "MD").upper()
+    binary = meas in ("OR", "RR", "RD")
+    try:
+        spec = parse_bayes_spec(block, measure=meas, outcome_type="binary" if binary else "continuous")
+    except (SpecValueErrors, SpecValueError) as exc:
+        problems = exc.problems if isinstance(exc, SpecValueErrors) else [exc]
+        no_tau = not measure and any(tuple(p.path) == ("prior", "tau") for p in problems)
+        raise MetakError("; ".join(f"--bayes {format_path(p.path) or '(block)'}: {p.message}" for p in problems)
+                         + (" (yi/vi rows have no measure: give the tau prior, e.g. --bayes "
+                            "'{prior: {tau: {dist: half_normal, sigma: 0.5}}}', or --measure)" if no_tau else "")) from None
+    if spec.likelihood != "normal" or spec.resolved_engine != "exact":
+        raise MetakError("--bayes: metak batch uses the exact engine with the normal likelihood")
+    return spec
 
 
 def _fit_padded(Y, V, method, test, level, intervals):
@@ -151,8 +214,9 @@ def _fit_padded(Y, V, method, test, level, intervals):
 
 
 def run_batch(source, *, method="REML", test="z", level=0.95, measure=None, dask=None, partition=PARTITION,
-              intervals=False):
-    """The results table (a pandas DataFrame, COLUMNS) of every meta-analysis in ``source``."""
+              intervals=False, bayes=None):
+    """The results table (a pandas DataFrame, COLUMNS) of every meta-analysis in ``source``;
+    with ``bayes`` (a BayesSpec, see :func:`parse_bayes_option`) also BAYES_COLUMNS."""
     import pandas as pd
 
     from ..estimators.fit import check_settings
@@ -162,6 +226,8 @@ def run_batch(source, *, method="REML", test="z", level=0.95, measure=None, dask
     if not src.exists():
         raise MetakError(f"{source}: no such file or folder")
     if src.is_dir():
+        if bayes is not None:
+            raise MetakError(f"{source}: --bayes is for tables; a folder of specs takes each spec's own bayes: block")
         return _run_specs(src)
     df = read_table(src)
     ids, yi, vi, bad = effect_sizes(df, measure)
@@ -169,19 +235,23 @@ def run_batch(source, *, method="REML", test="z", level=0.95, measure=None, dask
     ok = np.array([not e for e in errors], bool)
     good = np.flatnonzero(ok)
     # each partition's rows gathered straight into the engine's column-major layout
-    parts = [(Y.T[:, good[i:i + partition]].T, V.T[:, good[i:i + partition]].T, method, test, level, intervals)
-             for i in range(0, good.size, partition)]
+    parts = [(Y.T[:, good[i:i + partition]].T, V.T[:, good[i:i + partition]].T, method, test, level, intervals,
+              bayes) for i in range(0, good.size, partition)]
     from .executor import executor
 
     with executor(dask) as run:
         results = run(fit_partition, parts)
-    out = {c: np.full(len(order), np.nan) for c in COLUMNS if c not in ("meta_id", "error", "k")}
+    extra = BAYES_COLUMNS if bayes is not None else ()
+    out = {c: np.full(len(order), np.nan) for c in COLUMNS + extra if c not in ("meta_id", "error", "k")}
     for (lo, res) in zip(range(0, good.size, partition), results):
         rows = good[lo:lo + partition]
         for c in out:
             out[c][rows] = res[c]
+        for j, msg in zip(rows, res.get("bayes_error", ())):
+            if msg:
+                errors[j] = msg
     table = pd.DataFrame({"meta_id": order, "k": k.astype(int), **out, "error": errors})
-    return table[list(COLUMNS)]
+    return table[list(COLUMNS + extra)]
 
 
 def _run_specs(folder: Path):
