@@ -223,19 +223,18 @@ def report(source, fmt, out_dir, control_risk):
               help="Also the Q-profile CIs of tau² and I² (slower; not among the output columns).")
 @click.option("--bayes", "bayes_block", default=None, metavar="YAML",
               help="Also the exact Bayesian posterior of each meta-analysis, with the priors of this bayes: "
-                   "block, e.g. '{prior: {tau: {dist: half_normal, sigma: 0.5}}}' ('{}' for the measure's defaults).")
+                   "block, e.g. '{prior: {tau: {dist: half_normal, sigma: 0.5}}}' ('{}': the defaults of the table's one measure).")
 def batch(source, out_dir, method, test, level, measure, dask, partition, intervals, bayes_block):
     """Fit every meta-analysis of SOURCE — a long CSV/Parquet table (meta_id plus yi, vi or
     arm data) or a folder of analysis specs — and write one row per meta-analysis."""
     from pathlib import Path
 
     from .errors import MetakError
-    from .scale.batch import parse_bayes_option, run_batch, write
+    from .scale.batch import run_batch, write
 
     try:
-        bayes = parse_bayes_option(bayes_block, measure) if bayes_block is not None else None
         table = run_batch(source, method=method.upper(), test=test, level=level, measure=measure, dask=dask,
-                          partition=partition, intervals=intervals, bayes=bayes)
+                          partition=partition, intervals=intervals, bayes=bayes_block)
         out = Path(out_dir)
         _check_out(out)
         files = write(table, out)

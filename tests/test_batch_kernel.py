@@ -129,6 +129,15 @@ def test_a_peak_narrower_than_the_scan_grid_is_found():
     at_zero = R._loglik(yi, vi, 0.0, R._WLS(yi, vi, X), False)
     assert R._global_maximum(yi, vi, X, 0.0, at_zero, False) == pytest.approx(0.5 * (lo + hi), rel=1e-10)
     assert metak.fit_regression(yi, vi, X, method="ML").tau2 == pytest.approx(0.5 * (lo + hi), rel=1e-10)
+    # and leave-one-out: with a 23rd study added, deleting it gives back these 22 studies' fit
+    from metak.estimators.deletion import deleted_tau2
+
+    y23, v23 = np.append(yi, 0.06), np.append(vi, 0.01)
+    deleted = deleted_tau2(y23, v23, "ML", metak.fit(y23, v23, method="ML").tau2)
+    assert deleted[-1] == pytest.approx(res.tau2, rel=1e-12)
+    for i in (0, 8, 15):
+        alone = metak.fit(np.delete(y23, i), np.delete(v23, i), method="ML").tau2
+        assert deleted[i] == pytest.approx(alone, rel=1e-9, abs=1e-12), i
 
 
 def test_the_chi_squared_series_agrees_with_scipy():

@@ -280,6 +280,10 @@ def test_bayes_spec_errors_name_the_key(tmp_path, extra, estimators, message):
     ("estimators: [REML, BOGUS]\n", r":3: estimators\[1\]: 'BOGUS' is not one of"),
     ("tests: [t]\n", r":3: tests\[0\]: 't' is not one of z, hksj"),
     ("level: 95\n", r":3: level: must be between 0 and 1"),
+    ("level: .nan\n", r":3: level: must be a finite number, got nan"),
+    ("seed: .inf\n", r":3: seed: must be a whole number, got inf"),
+    ("scenarios:\n  vi: {dist: [1]}\n", r":4: scenarios\.vi\.dist: must be uniform"),
+    ("scenarios:\n  vi: {dist: uniform, low: .nan}\n", r":4: scenarios\.vi\.low: must be a finite number"),
     ("estimators: [BAYES]\nbayes:\n  prior:\n    tau: {dist: half_normal, sigma: -1}\n",
      r":6: bayes\.prior\.tau\.sigma: must be > 0"),
 ])
@@ -357,6 +361,23 @@ def test_bayes_defaults_follow_the_measure(tmp_path):
     assert r.exit_code == 0, r.output
     t = pd.read_csv(out / "results.csv")
     assert t["bayes_mu_median"].notna().all() and (t["error"].isna() | (t["error"] == "")).all()
+
+
+def test_bayes_defaults_follow_the_measure_column(tmp_path):
+    """A table whose measure column is OR throughout takes the OR's default priors."""
+    from metak.bayes.fit import fit_bayes
+    from metak.bayes.spec import parse_bayes_spec
+    from metak.effects.escalc import escalc_binary
+
+    rows = [("a", 10, 50, 5, 50, "OR"), ("a", 7, 40, 9, 41, "OR"), ("a", 3, 30, 1, 29, "OR")]
+    df = pd.DataFrame(rows, columns=["meta_id", "ai", "n1i", "ci", "n2i", "measure"])
+    path = tmp_path / "arms.csv"
+    df.to_csv(path, index=False)
+    t = run_batch(path, bayes="{}")
+    y, v = escalc_binary("OR", df["ai"].to_numpy(float), (df["n1i"] - df["ai"]).to_numpy(float),
+                         df["ci"].to_numpy(float), (df["n2i"] - df["ci"]).to_numpy(float))
+    want = fit_bayes(y, v, parse_bayes_spec(None, measure="OR", outcome_type="binary")).to_dict()
+    assert t["bayes_mu_median"].iloc[0] == pytest.approx(want["mu"]["median"], rel=1e-10)
 
 
 def test_bayes_is_for_tables_not_spec_folders(tmp_path):

@@ -64,7 +64,7 @@ def chi2_sf(df, x):
     above 1000 (where e^{-x/2} would underflow) go to scipy."""
     df, x = np.broadcast_arrays(np.asarray(df, float), np.asarray(x, float))
     d0 = float(df.flat[0]) if df.size else 0.0
-    if d0 == int(d0) and 1 <= d0 <= 100 and (df == d0).all():
+    if 1 <= d0 <= 100 and d0 == int(d0) and (df == d0).all():
         # one integer df for all (a batch of meta-analyses of the same k): no masks to apply
         ok = (x >= 0) & (x <= 1000)
         if ok.all():

@@ -28,12 +28,12 @@ def rsum(A):
     """Row sums added left to right, whatever the number of rows or the memory layout.
 
     Speed and reproducibility both hang on this. numpy sums each row of a C-ordered (m, k)
-    array on its own (8 times slower for k ~ 10 than adding whole columns), and a row's
-    rounding then depends on the layout and on how many rows share the array (pairwise for a
-    single contiguous row, in sequence otherwise). The batch engine keeps its arrays in
-    column-major (Fortran) order, where numpy adds column after column: for two or more rows
-    that is a strict left-to-right sum. A single row is summed in the same order by cumsum, so
-    that a row's answer never depends on which rows it is fitted with (metak batch).
+    array on its own (8 times slower for k ~ 10 than adding whole columns), pairwise in blocks,
+    and with how many rows share the array deciding the order for some shapes. The batch engine
+    keeps its arrays in column-major (Fortran) order, where numpy adds column after column: for
+    two or more rows that is a strict left-to-right sum. A single row is summed in the same
+    order by cumsum, so that a row's answer never depends on which rows it is fitted with
+    (metak batch); a C-ordered array is copied to column-major first.
     """
     if A.ndim == 2 and A.shape[0] == 1:
         return np.cumsum(A, axis=1)[:, -1] if A.shape[1] else np.zeros(1)
@@ -158,8 +158,8 @@ def eb(Y, V, M, k):
 
 def _stats(Y, V, M, tau2, reml: bool, step: bool = False):
     """The (restricted) log-likelihood of the intercept-only random-effects model at tau², up to
-    a constant, and with ``step`` also the Fisher-scoring step from there, from one set of
-    weights (a batch REML fit is mostly this function)."""
+    a constant, and with ``step`` also the step from there (Newton's where the likelihood is
+    concave, Fisher scoring's elsewhere), from one set of weights."""
     d = V + tau2[:, None]
     w = M / d
     sw = rsum(w)
@@ -207,10 +207,12 @@ def _unpadded(M) -> bool:
 
 
 def _fisher(Y, V, M, k, tau2, reml: bool, scan: bool = True):
-    """Fisher scoring for ML/REML, truncated at 0, with step halving (as metafor) when a
-    step lowers the likelihood — without it the iteration can cycle between 0 and a
-    positive value. Vectorised over the rows that have not converged yet; the likelihood at
-    a new point and the step from it come from the same weights."""
+    """ML/REML by Newton steps where the likelihood is concave and Fisher scoring elsewhere
+    (see _stats), truncated at 0, with step halving (as metafor) when a step lowers the
+    likelihood — without it the iteration can cycle between 0 and a positive value. Stops at
+    a relative change of 1e-10; vectorised over the rows that have not converged yet (a row
+    that has is frozen); the likelihood at a new point and the step from it come from the
+    same weights."""
     m = Y.shape[0]
     converged = ~(k > 1)
     tau2 = np.where(converged, 0.0, tau2)
@@ -258,43 +260,47 @@ def _fisher(Y, V, M, k, tau2, reml: bool, scan: bool = True):
 
 #: points of the scan that looks for a second maximum (see _global_maximum)
 GRID = 64
-#: meta-analyses per block of the scan: its (rows, k, GRID + 1) temporaries stay in cache
-SCAN_BLOCK = 128
+#: cells (rows x studies x grid points) per block of the scan: its temporaries stay in cache
+#: for a batch of short meta-analyses, and a single meta-analysis of k = 100,000 is cut into
+#: blocks of grid points instead of a (1, k, 65) array per temporary
+SCAN_CELLS = 1 << 17
 
 
 def _scan(Y, V, M, grid, reml: bool):
     """The score (twice the derivative of the (restricted) log-likelihood) at every tau² of
     ``grid`` (m, G), all rows at once.
 
-    Each row's (k, G) block of weights is formed once and the sums over studies run along the
-    contiguous grid axis. sum w²(y - mu)² is expanded into sums of w²y and w²y² of effects
-    centred at their plain mean: exact enough for the sign of the score, which is all the scan
-    needs (every candidate is then solved and compared with _loglik)."""
+    Each block of rows (and, for long rows, of grid points) forms its (rows, k, G) weights
+    once, and the sums over studies run along the contiguous grid axis. The residuals are
+    formed at each grid point's own mu, so that a study with a tiny variance (a huge weight)
+    does not cancel the others away: the sign of the score is what the scan needs (every
+    candidate is then solved and compared with _loglik)."""
     m, g = grid.shape
     out = np.empty((m, g))
-    k = rsum(M)
-    yc = (Y - (rsum(M * Y) / np.maximum(k, 1))[:, None]) * M
     padded = not _unpadded(M)
-    for s in range(0, m, SCAN_BLOCK):
-        e = min(s + SCAN_BLOCK, m)
-        w = V[s:e, :, None] + grid[s:e, None, :]            # (b, k, G)
-        np.divide(1.0, w, out=w)
-        if padded:
-            w *= M[s:e, :, None]
-        y = yc[s:e, :, None]
-        sw = w.sum(1)
-        swy = (w * y).sum(1)
-        w *= w
-        sw2 = w.sum(1)
-        w *= y
-        sw2y = w.sum(1)
-        w *= y
-        sw2y2 = w.sum(1)
-        mu = swy / sw
-        score = sw2y2 - 2 * mu * sw2y + mu * mu * sw2 - sw
-        if reml:
-            score += sw2 / sw
-        out[s:e] = score
+    k = max(Y.shape[1], 1)
+    rows = max(1, SCAN_CELLS // (k * g))
+    cols = g if rows > 1 else max(1, min(g, SCAN_CELLS // k))
+    for s in range(0, m, rows):
+        e = min(s + rows, m)
+        for c0 in range(0, g, cols):
+            c1 = min(c0 + cols, g)
+            w = V[s:e, :, None] + grid[s:e, None, c0:c1]          # (b, k, G)
+            np.divide(1.0, w, out=w)
+            if padded:
+                w *= M[s:e, :, None]
+            y = Y[s:e, :, None]
+            sw = w.sum(1)
+            mu = (w * y).sum(1) / sw
+            r = y - mu[:, None, :]
+            w *= w
+            sw2 = w.sum(1)
+            w *= r
+            w *= r
+            score = w.sum(1) - sw
+            if reml:
+                score += sw2 / sw
+            out[s:e, c0:c1] = score
     return out
 
 
@@ -393,13 +399,13 @@ def _polish(Y, V, M, tau2, converged, reml):
 
 
 def ml(Y, V, M, k):
-    """Maximum likelihood, Fisher scoring from the Hedges estimate (metafor's default start)."""
+    """Maximum likelihood, Newton/Fisher scoring from the Hedges estimate (metafor's default start)."""
     start, _ = he(Y, V, M, k)
     return _fisher(Y, V, M, k, start, reml=False)
 
 
 def reml(Y, V, M, k):
-    """Restricted maximum likelihood, Fisher scoring from the Hedges estimate."""
+    """Restricted maximum likelihood, Newton/Fisher scoring from the Hedges estimate."""
     start, _ = he(Y, V, M, k)
     return _fisher(Y, V, M, k, start, reml=True)
 

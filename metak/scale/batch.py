@@ -169,6 +169,15 @@ def _bayes_padded(Y, V, spec, level):
     return out
 
 
+def _table_measure(df):
+    """The one measure of a table's ``measure`` column, else None (none, or several: then the
+    priors must not depend on it)."""
+    if "measure" not in df.columns:
+        return None
+    values = set(df["measure"].dropna().astype(str).str.upper())
+    return values.pop() if len(values) == 1 else None
+
+
 def parse_bayes_option(text: str | None, measure: str | None):
     """``--bayes`` YAML text (a bayes: block, e.g. ``{prior: {tau: {dist: half_normal, sigma:
     0.5}}}``; empty for the defaults) -> BayesSpec: exact engine, normal likelihood."""
@@ -189,7 +198,7 @@ def parse_bayes_option(text: str | None, measure: str | None):
         problems = exc.problems if isinstance(exc, SpecValueErrors) else [exc]
         no_tau = not measure and any(tuple(p.path) == ("prior", "tau") for p in problems)
         raise MetakError("; ".join(f"--bayes {format_path(p.path) or '(block)'}: {p.message}" for p in problems)
-                         + (" (yi/vi rows have no measure: give the tau prior, e.g. --bayes "
+                         + (" (the rows have no single measure: give the tau prior, e.g. --bayes "
                             "'{prior: {tau: {dist: half_normal, sigma: 0.5}}}', or --measure)" if no_tau else "")) from None
     if spec.likelihood != "normal" or spec.resolved_engine != "exact":
         raise MetakError("--bayes: metak batch uses the exact engine with the normal likelihood")
@@ -216,7 +225,9 @@ def _fit_padded(Y, V, method, test, level, intervals):
 def run_batch(source, *, method="REML", test="z", level=0.95, measure=None, dask=None, partition=PARTITION,
               intervals=False, bayes=None):
     """The results table (a pandas DataFrame, COLUMNS) of every meta-analysis in ``source``;
-    with ``bayes`` (a BayesSpec, see :func:`parse_bayes_option`) also BAYES_COLUMNS."""
+    with ``bayes`` (a BayesSpec, or the ``--bayes`` YAML text, parsed with the measure of
+    ``measure`` or of the table's one ``measure``: see :func:`parse_bayes_option`) also
+    BAYES_COLUMNS."""
     import pandas as pd
 
     from ..estimators.fit import check_settings
@@ -230,6 +241,8 @@ def run_batch(source, *, method="REML", test="z", level=0.95, measure=None, dask
             raise MetakError(f"{source}: --bayes is for tables; a folder of specs takes each spec's own bayes: block")
         return _run_specs(src)
     df = read_table(src)
+    if isinstance(bayes, str):  # the --bayes text: the measure's defaults need the table's measure
+        bayes = parse_bayes_option(bayes, measure or _table_measure(df))
     ids, yi, vi, bad = effect_sizes(df, measure)
     order, Y, V, k, errors = pack(ids, yi, vi, bad)
     ok = np.array([not e for e in errors], bool)

@@ -79,8 +79,9 @@ def load_spec(path) -> SimSpec:
                 bad(keys + (key,), f"unknown key (allowed: {', '.join(allowed)})")
 
     def number(keys, value, kind, low=None, above=None):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
-            bad(keys, f"must be {'a whole number' if kind is int else 'a number'}, got {value!r}")
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                or (kind is int and value != int(value))):
+            bad(keys, f"must be {'a whole number' if kind is int else 'a finite number'}, got {value!r}")
         if (low is not None and value < low) or (above is not None and value <= above):
             bad(keys, f"must be {'>= ' + str(low) if low is not None else '> ' + str(above)}, got {value!r}")
         return kind(value)
@@ -115,7 +116,7 @@ def load_spec(path) -> SimSpec:
             scen.append({"k": k, "tau2": t2, "mu": mu, "data": "binary", "p_control": pc, "n": n})
     else:
         vi = sc.get("vi", {"dist": "uniform", "low": 0.01, "high": 0.2})
-        if not isinstance(vi, dict) or vi.get("dist") not in VI_KEYS:
+        if not isinstance(vi, dict) or not isinstance(vi.get("dist"), str) or vi["dist"] not in VI_KEYS:
             bad(("scenarios", "vi", "dist") if isinstance(vi, dict) else ("scenarios", "vi"),
                 "must be uniform (low, high) or chisq (df, scale)")
         known(vi, ("scenarios", "vi"), VI_KEYS[vi["dist"]])
@@ -218,19 +219,20 @@ def run_block(args):
                 r = _bayes_arrays(Y, V, bayes, level) if e == "BAYES" else _fit_arrays(Y, V, M, e, t, level,
                                                                                         intervals=False)
             err = r.estimate - mu
-            cover = (r.ci_lower <= mu) & (mu <= r.ci_upper)
             width = r.ci_upper - r.ci_lower
+            # a replicate without an interval (one the Bayesian engine could not fit) is missing
+            cover = np.where(np.isfinite(width), (r.ci_lower <= mu) & (mu <= r.ci_upper), np.nan)
             if e == "FE":
                 pic = np.full(n_rep, np.nan)
             elif t2 > 0:
                 sd = math.sqrt(t2)
                 pic = special.ndtr((r.pi_upper - mu) / sd) - special.ndtr((r.pi_lower - mu) / sd)
             else:
-                pic = ((r.pi_lower <= mu) & (mu <= r.pi_upper)).astype(float)
+                pic = np.where(np.isfinite(r.pi_upper - r.pi_lower), (r.pi_lower <= mu) & (mu <= r.pi_upper), np.nan)
             tb = r.tau2 - t2
-            vals = {"bias": err, "rmse": err**2, "coverage": cover.astype(float), "ci_width": width,
+            vals = {"bias": err, "rmse": err**2, "coverage": cover, "ci_width": width,
                     "pi_coverage": pic, "tau2_bias": tb}
-            out[(e, t)] = {m: (float(np.sum(v)), float(np.sum(v * v)), int(np.sum(np.isfinite(v))))
+            out[(e, t)] = {m: (float(np.nansum(v)), float(np.nansum(v * v)), int(np.sum(np.isfinite(v))))
                            for m, v in vals.items()}
     return out
 
@@ -255,12 +257,15 @@ def _bayes_arrays(Y, V, bayes, level):
     from ..bayes.exact import exact_posterior
 
     a = (1 - level) / 2
-    out = np.empty((Y.shape[0], 6))
+    out = np.full((Y.shape[0], 6), np.nan)
     for i in range(Y.shape[0]):
-        post = exact_posterior(Y[i], V[i], bayes.mu_prior, bayes.tau_prior)
-        med, lo, hi = post.mu_quantiles([0.5, a, 1 - a])
-        plo, phi = post.predictive_quantiles([a, 1 - a])
-        out[i] = (med, lo, hi, plo, phi, float(post.tau_quantiles([0.5])[0]) ** 2)
+        try:
+            post = exact_posterior(Y[i], V[i], bayes.mu_prior, bayes.tau_prior)
+            med, lo, hi = post.mu_quantiles([0.5, a, 1 - a])
+            plo, phi = post.predictive_quantiles([a, 1 - a])
+            out[i] = (med, lo, hi, plo, phi, float(post.tau_quantiles([0.5])[0]) ** 2)
+        except (ArithmeticError, ValueError, MetakError):
+            continue  # a replicate the engine cannot fit counts as missing (the metrics count finite values)
     return _Posterior(*out.T)
 
 
