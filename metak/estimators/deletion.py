@@ -41,9 +41,9 @@ class Deleted:
 
 def _block(yi, vi, rows):
     k = len(yi)
-    Y = np.broadcast_to(yi, (len(rows), k)).copy()
-    V = np.broadcast_to(vi, (len(rows), k)).copy()
-    M = np.ones((len(rows), k))
+    # column-major, the batch estimators' layout (tau2.rsum)
+    Y, V, M = (np.empty((len(rows), k), order="F") for _ in range(3))
+    Y[:], V[:], M[:] = yi, vi, 1.0
     r = np.arange(len(rows))
     Y[r, rows], V[r, rows], M[r, rows] = 0.0, 1.0, 0.0
     return Y, V, M

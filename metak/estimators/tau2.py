@@ -41,8 +41,12 @@ def rsum(A):
 
 
 def sub(A, idx):
-    """A[idx] (rows by index or mask) kept in column-major order (numpy returns C order)."""
-    return A.T[:, idx].T
+    """A[idx] (rows by index or mask) in column-major order, in one gather (A[idx] and
+    A.T[:, idx].T both come back C-ordered, which every later row sum would copy)."""
+    idx = np.asarray(idx)
+    if idx.dtype == bool:
+        idx = np.flatnonzero(idx)
+    return np.take(A.T, idx, axis=1).T
 
 
 def fortran(*arrays):

@@ -248,8 +248,10 @@ def run_batch(source, *, method="REML", test="z", level=0.95, measure=None, dask
     ok = np.array([not e for e in errors], bool)
     good = np.flatnonzero(ok)
     # each partition's rows gathered straight into the engine's column-major layout
-    parts = [(Y.T[:, good[i:i + partition]].T, V.T[:, good[i:i + partition]].T, method, test, level, intervals,
-              bayes) for i in range(0, good.size, partition)]
+    from ..estimators.tau2 import sub
+
+    parts = [(sub(Y, good[i:i + partition]), sub(V, good[i:i + partition]), method, test, level, intervals, bayes)
+             for i in range(0, good.size, partition)]
     from .executor import executor
 
     with executor(dask) as run:
