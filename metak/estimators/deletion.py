@@ -88,12 +88,10 @@ def deleted_tau2(yi, vi, method: str, tau2_full: float) -> np.ndarray:
         out[rows] = np.where(kk > 1, t, 0.0)
     if iterative and k > 2:
         sc, grid = _shared_scan(yi, vi, reml)
-        # rows whose score shows another local maximum than the one Fisher scoring reached (a
-        # sign change from + to - in an interval without it, or a negative score at 0 with an
-        # interior solution) go through the exact search of fit()
-        g = grid[:, None]
-        peak = (sc[:-1] > 0) & (sc[1:] <= 0) & ~((g[:-1] <= out[None, :]) & (out[None, :] <= g[1:]))
-        other = peak.any(0) | ((sc[0] <= 0) & (out > 0))
+        # rows whose score shows another local maximum than the one the iteration reached go
+        # through the exact search of fit()
+        peak, zero = T.other_maxima(sc.T, grid[None, :], out)
+        other = peak.any(1) | zero
         for start in range(0, k, BLOCK):
             rows = np.arange(start, min(k, start + BLOCK))
             idx = np.where(other[rows])[0]

@@ -308,6 +308,16 @@ def _scan(Y, V, M, grid, reml: bool):
     return out
 
 
+def other_maxima(sc, grid, tau2):
+    """Where a scanned score (rows x grid points) shows a local maximum other than the one at
+    tau2: ``peak[i, j]`` for each grid interval j of row i where the score goes from positive
+    to negative without tau2[i] in it, ``zero[i]`` where the score at 0 is not positive (a
+    maximum at the boundary) though tau2[i] is not 0. ``grid`` is (rows or 1) x grid points."""
+    peak = (sc[:, :-1] > 0) & (sc[:, 1:] <= 0)
+    peak &= ~((grid[:, :-1] <= tau2[:, None]) & (tau2[:, None] <= grid[:, 1:]))
+    return peak, (sc[:, 0] <= 0) & (tau2 > 0)
+
+
 def _global_maximum(Y, V, M, k, tau2, reml: bool):
     """The (restricted) likelihood of tau² can have two maxima, one at 0 and one inside
     (common with very unequal vi): Fisher scoring finds one of them, not always the higher.
@@ -327,12 +337,9 @@ def _global_maximum(Y, V, M, k, tau2, reml: bool):
     top = 2 * (M * (Y - mean[:, None]) ** 2).max(1) + 1e-12
     steps = np.concatenate([[0.0], np.geomspace(1e-6, 1.0, GRID)])
     grid = top[:, None] * steps[None, :]  # (m, GRID + 1)
-    sc = _scan(Y, V, M, grid, reml)
-    # local maxima of the scan, other than the one the iteration found
-    peak = (sc[:, :-1] > 0) & (sc[:, 1:] <= 0)
-    peak &= ~((grid[:, :-1] <= tau2[:, None]) & (tau2[:, None] <= grid[:, 1:]))
+    peak, zero = other_maxima(_scan(Y, V, M, grid, reml), grid, tau2)
     peak &= active[:, None]
-    zero = active & (sc[:, 0] <= 0) & (tau2 > 0)
+    zero &= active
     r_i, j_i = np.nonzero(peak)
     r_z = np.flatnonzero(zero)
     if r_i.size == 0 and r_z.size == 0:

@@ -136,15 +136,16 @@ def fit_partition(args):
         return {}
     out = _fit_padded(Y, V, method, test, level, intervals)
     if rest and rest[0] is not None:
-        out.update(_bayes_padded(Y, V, rest[0], level))
+        out.update(posterior_rows(Y, V, rest[0], level))
     return out
 
 
-def _bayes_padded(Y, V, spec, level):
-    """The exact posterior (quadrature, metak.bayes.exact) of each row's meta-analysis: mean
-    and median of mu, its equal-tailed credible interval, the predictive interval of a new
-    study's effect, the median of tau and P(mu > 0). A row the engine cannot fit gets NaN and
-    its reason in ``bayes_error``."""
+def posterior_rows(Y, V, spec, level):
+    """The exact posterior (quadrature, metak.bayes.exact) of each row's meta-analysis (rows
+    NaN-padded): mean and median of mu, its equal-tailed credible interval, the predictive
+    interval of a new study's effect, the median of tau and P(mu > 0), as BAYES_COLUMNS. A row
+    the engine cannot fit gets NaN and its reason in ``bayes_error``. (metak batch --bayes and
+    the estimator BAYES of metak simulate.)"""
     from ..bayes.exact import exact_posterior
 
     a = (1 - level) / 2

@@ -250,23 +250,16 @@ class _Posterior:
 
 
 def _bayes_arrays(Y, V, bayes, level):
-    """Per replicate, the exact posterior (quadrature, metak.bayes.exact): the median of mu as
-    the estimate, the equal-tailed credible interval as the CI, the predictive interval of a new
+    """Per replicate, the exact posterior (batch.posterior_rows): the median of mu as the
+    estimate, the equal-tailed credible interval as the CI, the predictive interval of a new
     trial's effect as the PI and the squared posterior median of tau (the median of tau²) as
-    tau²: the summaries ``metak analyze`` reports."""
-    from ..bayes.exact import exact_posterior
+    tau²: the summaries ``metak analyze`` reports. A replicate the engine cannot fit is NaN,
+    missing from the metrics (which count finite values)."""
+    from .batch import posterior_rows
 
-    a = (1 - level) / 2
-    out = np.full((Y.shape[0], 6), np.nan)
-    for i in range(Y.shape[0]):
-        try:
-            post = exact_posterior(Y[i], V[i], bayes.mu_prior, bayes.tau_prior)
-            med, lo, hi = post.mu_quantiles([0.5, a, 1 - a])
-            plo, phi = post.predictive_quantiles([a, 1 - a])
-            out[i] = (med, lo, hi, plo, phi, float(post.tau_quantiles([0.5])[0]) ** 2)
-        except (ArithmeticError, ValueError, MetakError):
-            continue  # a replicate the engine cannot fit counts as missing (the metrics count finite values)
-    return _Posterior(*out.T)
+    p = posterior_rows(Y, V, bayes, level)
+    return _Posterior(p["bayes_mu_median"], p["bayes_mu_ci_lower"], p["bayes_mu_ci_upper"], p["bayes_pi_lower"],
+                      p["bayes_pi_upper"], p["bayes_tau_median"] ** 2)
 
 
 def run_simulation(spec: SimSpec, dask=None):
