@@ -28,7 +28,7 @@ from scipy import special
 from ..errors import ConvergenceWarning, MetakError
 from ..format import as_floats
 from .result import CommonEffect, MetaResult
-from .tau2 import ESTIMATORS, fortran, rsum, solve_q
+from .tau2 import ESTIMATORS, dl_from_sums, fortran, rsum, solve_q
 
 from ..vocab import IV_METHODS, METHODS, RE_METHODS, TEST_ALIASES, TESTS  # noqa: F401  (re-exported)
 
@@ -261,7 +261,7 @@ def _fit_arrays(Y, V, M, method, test, level, intervals: bool = True, p_values: 
         sw02 = None if method == "FE" else rsum(w0 * w0)
         df = k - 1
         if method == "DL":  # tau2.dl from the same sums (the same numbers, not computed twice)
-            tau2, converged = np.maximum((q - (k - 1)) / (sw0 - sw02 / sw0), 0.0), np.ones(m, bool)
+            tau2, converged = dl_from_sums(q, k, sw0, sw02)
         else:
             tau2, converged = ESTIMATORS[method](Y, V, M, k)
         tau2 = np.where(k > 1, tau2, 0.0)

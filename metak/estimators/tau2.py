@@ -123,6 +123,12 @@ def dl(Y, V, M, k):
     sw, sw2 = rsum(w), rsum(w * w)
     mu = rsum(w * Y) / sw
     q = rsum(w * (Y - mu[:, None]) ** 2)
+    return dl_from_sums(q, k, sw, sw2)
+
+
+def dl_from_sums(q, k, sw, sw2):
+    """The DL estimate from Cochran's Q and the sums of the weights 1/v and of their squares
+    (fit's common-effect part has them already)."""
     tau2 = (q - (k - 1)) / (sw - sw2 / sw)
     return np.maximum(tau2, 0.0), np.ones_like(tau2, bool)
 
