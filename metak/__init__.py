@@ -17,7 +17,34 @@ first time a fitting function is used, so that ``metak --help`` stays fast.
 __version__ = "0.1.0"
 
 from .errors import InvalidRecord, InvalidSpec, MetakError  # noqa: E402
-from .records import load_trials  # noqa: E402
+from .records import load_trials as _load_trials  # noqa: E402
+
+
+def load_trials(paths, base=None):
+    """Load and validate trial records: ``paths`` is a file, a folder or a glob (str or
+    path), or a list of them; relative paths are taken from ``base`` (a folder, default the
+    working directory). Raises :class:`InvalidRecord` listing every problem, and
+    :class:`MetakError` for arguments of the wrong type."""
+    import os
+    from pathlib import Path
+
+    def is_path(p):
+        return isinstance(p, (str, os.PathLike))
+
+    if not is_path(paths):
+        if isinstance(paths, (list, tuple)) and all(is_path(p) for p in paths):
+            pass
+        elif isinstance(paths, (list, tuple)):
+            bad = next(p for p in paths if not is_path(p))
+            raise MetakError(f"load_trials: trial records are read from paths: every item of the list must be a "
+                             f"str or a path, got {type(bad).__name__} {bad!r}"[:300])
+        else:
+            raise MetakError(f"load_trials: trial records are read from paths: a file, a folder or a glob (str or "
+                             f"path), or a list of them (got {type(paths).__name__})")
+    if base is not None and not is_path(base):
+        raise MetakError(f"load_trials: base must be a folder (str or path) or None, got {type(base).__name__} {base!r}"
+                         [:300])
+    return _load_trials(paths, None if base is None else Path(base))
 
 __all__ = ["__version__", "fit", "fit_batch", "fit_regression", "escalc", "Model", "EffectTable", "analyze",
            "load_trials", "InvalidRecord", "InvalidSpec", "MetakError"]

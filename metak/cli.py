@@ -42,16 +42,42 @@ def _cite(ctx, _param, value):
 
 
 class _Group(click.Group):
-    """Ctrl-C in any command: exit 130 (the shell's code for SIGINT), no traceback. Commands
-    write into a scratch folder and move files into place only at the end, so an interrupt
-    leaves nothing new and earlier output untouched."""
+    """Ctrl-C (SIGINT) or SIGTERM in any command: exit 130 or 143 (the shell's codes), no
+    traceback. SIGTERM is turned into the same exception as Ctrl-C, so that scratch folders are
+    removed and PyMC's worker processes are stopped as they are on Ctrl-C. Commands write into a
+    scratch folder and commit their files all together at the end (:mod:`metak.outputs`), so
+    an interrupt either leaves the output folder untouched or comes after a complete write;
+    the message says which."""
 
     def invoke(self, ctx):
+        import signal
+
+        from . import outputs
+
+        got = []
+
+        def on_term(signum, _frame):
+            got.append(signum)
+            raise KeyboardInterrupt("terminated")
+
+        try:
+            previous = signal.signal(signal.SIGTERM, on_term)
+        except ValueError:  # not the main thread (e.g. called from a test runner's thread)
+            previous = None
+        done = len(outputs.completed)
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            click.echo("\ninterrupted: nothing was written", err=True)
-            sys.exit(130)
+            written = outputs.completed[done:]
+            if written:
+                click.echo(f"\ninterrupted after the output was written completely to {', '.join(map(str, written))}",
+                           err=True)
+            else:
+                click.echo("\ninterrupted: nothing was written", err=True)
+            sys.exit(128 + (got[0] if got else signal.SIGINT))
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,9 +151,16 @@ def run_analyze(spec_path, out_dir, *, as_json=False, figures=True):
     spec_path = Path(spec_path)
     out = Path(out_dir) if out_dir else Path("results") / spec_path.stem
     _check_out(out)
-    with tempfile.TemporaryDirectory(prefix="metak-") as tmp:
-        doc = run(spec_path, out_dir=Path(tmp))
-        write_outputs(doc, out, Path(tmp), figures=figures)
+    from .errors import MetakError
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="metak-") as tmp:
+            doc = run(spec_path, out_dir=Path(tmp))
+            write_outputs(doc, out, Path(tmp), figures=figures)
+    except OSError as exc:  # the scratch folder ($TMPDIR) full or unwritable; --out is untouched
+        where = f": {exc.filename}" if exc.filename else ""
+        raise MetakError(f"cannot write a scratch file{where}: {exc.strerror or exc}; nothing was written to {out}") \
+            from exc
     if as_json:
         click.echo(dumps(doc))
     else:
@@ -174,15 +207,18 @@ def report(source, fmt, out_dir, control_risk):
     """A self-contained report of SOURCE (an analysis spec, or a results folder or results.json):
     summary-of-findings tables, figures as inline SVG, warnings, a generated methods paragraph
     and its references."""
-    import json
-    import os
     from pathlib import Path
 
+    from .document import NotResults, load_results
     from .errors import InvalidInput, MetakError
+    from .outputs import commit
     from .paper import build
 
     src = Path(source)
+    out = Path(out_dir)
+    target = out / f"report.{fmt}"
     try:
+        _check_out(out)  # before any work
         if src.suffix in (".yaml", ".yml"):
             from .pipeline import analyze as run
 
@@ -191,21 +227,18 @@ def report(source, fmt, out_dir, control_risk):
             f = src / "results.json" if src.is_dir() else src
             if not f.is_file():
                 raise MetakError(f"{source}: neither an analysis spec (.yaml) nor a results folder or results.json")
-            doc = json.loads(f.read_text(encoding="utf-8"))
+            doc = load_results(f)
         text = build(doc, fmt, control_risk)
+        try:
+            commit(out, {target.name: text.encode("utf-8")})
+        except OSError as exc:
+            raise MetakError(f"cannot write to {out}: {exc.strerror or exc}; nothing was written") from exc
     except InvalidInput as exc:
         _print_problems(exc.problems)
         sys.exit(1)
-    except (MetakError, json.JSONDecodeError) as exc:
+    except (MetakError, NotResults) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    out = Path(out_dir)
-    _check_out(out)
-    out.mkdir(parents=True, exist_ok=True)
-    target = out / f"report.{fmt}"
-    tmp = out / f".report.{fmt}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
     click.echo(f"wrote {target}")
 
 
@@ -258,23 +291,17 @@ def batch(source, out_dir, method, test, level, measure, dask, partition, interv
 def simulate(spec, out_dir, dask):
     """A simulation study of estimator performance from SPEC: bias, RMSE, CI coverage and
     width, PI coverage and tau² bias, each with its Monte Carlo SE."""
-    import json
     from pathlib import Path
 
     from .errors import MetakError
-    from .scale.simulate import load_spec, plot_coverage, run_simulation
+    from .scale.simulate import load_spec, run_simulation
 
     try:
         sim = load_spec(spec)
         table = run_simulation(sim, dask=dask)
         out = Path(out_dir)
         _check_out(out)
-        out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out / "simulation.csv", index=False, float_format="%.6g")
-        (out / "simulation.json").write_text(json.dumps({
-            "simulation": sim.name, "seed": sim.seed, "replicates": sim.replicates, "block": sim.block,
-            "level": sim.level, "rows": json.loads(table.to_json(orient="records"))}, indent=1) + "\n")
-        plot_coverage(table, out / "coverage.png", sim.level)
+        _commit_simulation(sim, table, out)
     except MetakError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -282,6 +309,33 @@ def simulate(spec, out_dir, dask):
     click.echo(show.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     for name in ("simulation.csv", "simulation.json", "coverage.png"):
         click.echo(f"wrote {out / name}")
+
+
+def _commit_simulation(sim, table, out):
+    """simulation.csv, simulation.json and coverage.png, drawn in a scratch folder and committed
+    into ``out`` all together (:mod:`metak.outputs`)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from .errors import MetakError
+    from .outputs import commit
+    from .scale.simulate import plot_coverage
+
+    with tempfile.TemporaryDirectory(prefix="metak-") as tmp:
+        png = Path(tmp) / "coverage.png"
+        plot_coverage(table, png, sim.level)
+        files = {
+            "simulation.csv": table.to_csv(index=False, float_format="%.6g").encode("utf-8"),
+            "simulation.json": (json.dumps({
+                "simulation": sim.name, "seed": sim.seed, "replicates": sim.replicates, "block": sim.block,
+                "level": sim.level, "rows": json.loads(table.to_json(orient="records"))}, indent=1) + "\n").encode("utf-8"),
+            "coverage.png": png.read_bytes(),
+        }
+        try:
+            commit(out, files)
+        except OSError as exc:
+            raise MetakError(f"cannot write to {out}: {exc.strerror or exc}; nothing was written") from exc
 
 
 @main.command()
@@ -304,10 +358,15 @@ def init(directory):
 
 @main.command()
 @click.argument("results_dir", type=click.Path())
-def verify(results_dir):
+@click.option("--all", "show_all", is_flag=True, help="List every value that moved (default: the headline numbers "
+              "and the first 20 others).")
+def verify(results_dir, show_all):
     """Re-run the analysis recorded in RESULTS_DIR/results.json and check every input file's
-    sha256 and every number. Exit 0 when all hold, 1 with the differences, 2 when it cannot run."""
-    from .verify import MCMC_ABS_TOL, CannotVerify
+    sha256 and every number. Numbers of the exact engines count as the same within a relative
+    1e-9 or an absolute 1e-12 (last-bit differences between CPUs), MCMC summaries within 0.02;
+    texts must be equal. Exit 0 when all hold, 1 with the differences (changed inputs first,
+    then the headline numbers that moved, then the rest), 2 when it cannot run."""
+    from .verify import EXACT_ABS_TOL, EXACT_REL_TOL, MCMC_ABS_TOL, CannotVerify
     from .verify import verify as run
 
     try:
@@ -318,12 +377,19 @@ def verify(results_dir):
     for note in rep.notes:
         click.echo(f"note: {note}")
     if rep.ok:
-        tol = (f"; {rep.tolerance_used} MCMC summaries within {MCMC_ABS_TOL}" if rep.tolerance_used else "")
-        click.echo(f"verified: every input file unchanged, {rep.compared} values identical{tol}")
+        tol = []
+        if rep.within_tolerance:
+            tol.append(f"{rep.within_tolerance} within the stated tolerance (relative {EXACT_REL_TOL:g}, "
+                       f"absolute {EXACT_ABS_TOL:g})")
+        if rep.tolerance_used:
+            tol.append(f"{rep.tolerance_used} MCMC summaries within {MCMC_ABS_TOL}")
+        identical = rep.compared - rep.within_tolerance - rep.tolerance_used
+        click.echo(f"verified: every input file unchanged, {identical} values identical" + "".join(f"; {t}" for t in tol))
         return
-    for line in rep.lines():
+    for line in rep.lines(show_all=show_all):
         click.echo(line)
-    click.echo(f"NOT verified: {len(rep.inputs_changed)} input file(s) changed, {len(rep.moved)} value(s) differ")
+    click.echo(f"NOT verified: {len(rep.inputs_changed)} input file(s) changed, {len(rep.moved)} value(s) differ "
+               f"beyond the tolerance")
     sys.exit(1)
 
 
@@ -340,19 +406,16 @@ def verify(results_dir):
 @click.option("--greyscale", is_flag=True, help="Greyscale instead of the colour-blind-safe palette.")
 def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale):
     """Redraw figures from a results.json without refitting."""
-    import json
     from pathlib import Path
 
+    from .document import NotResults, load_results
     from .errors import MetakError
 
     path = Path(results)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        metas = doc["meta_analyses"]
-        if not isinstance(metas, list) or not all(isinstance(m, dict) and "id" in m for m in metas):
-            raise ValueError("meta_analyses must be a list of meta-analysis objects")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        click.echo(f"{results}: not a readable metak results file ({exc})", err=True)
+        metas = load_results(path)["meta_analyses"]  # ids checked: file names are built from them
+    except NotResults as exc:
+        click.echo(f"error: {results}: not a readable metak results file ({exc.problem})", err=True)
         sys.exit(1)
     if ma_id is not None:
         metas = [m for m in metas if m.get("id") == ma_id]
@@ -375,18 +438,29 @@ def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale):
             raise MetakError(f"--kind {kind!r} is not one of {', '.join(KINDS)}")
         from .errors import AnalysisError
 
-        out.mkdir(parents=True, exist_ok=True)
-        skipped = []
-        for ma in metas:
-            target = out / f"{ma['id']}-{kind}.{fmt}"
-            try:
-                render(ma, kind, target, size=width, dpi=dpi, greyscale=greyscale)
-            except AnalysisError as exc:
-                if ma_id is not None or len(metas) == 1:
-                    raise
-                skipped.append(f"skipped {ma['id']}: {exc}")  # draw what can be drawn
-                continue
-            click.echo(f"wrote {target}")
+        targets = [out / f"{ma['id']}-{kind}.{fmt}" for ma in metas]
+        for ma, target in zip(metas, targets):  # never outside --out (e.g. through a symlink in it)
+            if target.resolve().parent != out.resolve():
+                raise MetakError(f"{results}: meta-analysis {ma['id']!r}: {target} is not inside --out {out}")
+        import tempfile
+
+        from .outputs import commit
+
+        skipped, drawn = [], {}
+        with tempfile.TemporaryDirectory(prefix="metak-") as tmp:  # drawn there, committed together
+            for ma, target in zip(metas, targets):
+                try:
+                    drawn[target.name] = render(ma, kind, Path(tmp) / target.name, size=width, dpi=dpi,
+                                                greyscale=greyscale).read_bytes()
+                except AnalysisError as exc:
+                    if ma_id is not None or len(metas) == 1:
+                        raise
+                    skipped.append(f"skipped {ma['id']}: {exc}")  # draw what can be drawn
+            if drawn:
+                commit(out, drawn)
+        for target in targets:
+            if target.name in drawn:
+                click.echo(f"wrote {target}")
         for line in skipped:
             click.echo(line, err=True)
         if len(skipped) == len(metas):

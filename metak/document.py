@@ -98,3 +98,107 @@ def empty(out, excluded, warnings, studies=()) -> dict:
     out["sensitivity"] = None
     out["warnings"] = warnings
     return out
+
+
+# -- reading a results.json back (metak report, metak plot) ----------------------------------------
+
+#: numbers of a meta-analysis object (null when not estimable)
+_MA_NUMBERS = ("estimate", "se", "ci_lower", "ci_upper", "statistic", "df", "p_value", "pi_lower", "pi_upper",
+               "tau2", "tau", "i2", "h2", "q", "q_df", "q_p", "k", "n_participants")
+_STUDY_NUMBERS = ("yi", "vi", "se", "ci_lower", "ci_upper", "weight")
+_MA_TEXTS = ("title", "outcome", "outcome_label", "measure", "scale", "direction")
+_MA_OBJECTS = ("bayes", "sensitivity", "meta_regression", "subgroups", "multivariate", "dose_response", "model")
+_MA_LISTS = {"studies": dict, "excluded": dict, "dropout_rates": dict, "warnings": str, "figures": str}
+
+
+class NotResults(Exception):
+    """A file that is not a readable metak results.json; ``problem`` says what is wrong."""
+
+    def __init__(self, file, problem: str):
+        self.file, self.problem = file, problem
+        super().__init__(f"{file}: not a metak results.json ({problem})")
+
+
+def _is_number(x) -> bool:
+    import math
+
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def results_problem(doc) -> str | None:
+    """What makes ``doc`` (a parsed results.json) unusable for ``metak report`` and ``metak
+    plot``, or None: the shapes and types of what they read, and ids as ``metak analyze``
+    writes them (plot builds file names from them). One check, before any work, instead of a
+    KeyError or TypeError in the middle of a report."""
+    from .records.checker import ID_PATTERN
+
+    if not isinstance(doc, dict):
+        return f"the top level is {type(doc).__name__}, not an object"
+    a = doc.get("analysis")
+    if a is not None:
+        if not isinstance(a, dict):
+            return "'analysis' is not an object"
+        for key in ("title", "description"):
+            if a.get(key) is not None and not isinstance(a[key], str):
+                return f"analysis.{key} is not text"
+    mas = doc.get("meta_analyses")
+    if not isinstance(mas, list):
+        return "no 'meta_analyses' list" if mas is None else "'meta_analyses' is not a list"
+    for i, ma in enumerate(mas):
+        at = f"meta_analyses[{i}]"
+        if not isinstance(ma, dict):
+            return f"{at} is {type(ma).__name__}, not a meta-analysis object"
+        mid = ma.get("id")
+        if not isinstance(mid, str) or not ID_PATTERN.fullmatch(mid):
+            return (f"{at}.id {mid!r} is not a meta-analysis id (a-z, 0-9, '_' and '-')" if "id" in ma
+                    else f"{at} has no id")
+        at = f"meta_analyses[{i}] ({mid})"
+        for key in ("measure", "model"):
+            if key not in ma:
+                return f"{at} has no '{key}'"
+        for key in _MA_TEXTS:
+            if ma.get(key) is not None and not isinstance(ma[key], str):
+                return f"{at}.{key} is not text"
+        for key in _MA_OBJECTS:
+            if ma.get(key) is not None and not isinstance(ma[key], dict):
+                return f"{at}.{key} is not an object"
+        for key in _MA_NUMBERS:
+            if ma.get(key) is not None and not _is_number(ma[key]):
+                return f"{at}.{key} is {ma[key]!r}, not a number"
+        level = (ma.get("model") or {}).get("level")
+        if level is not None and not (_is_number(level) and 0 < level < 1):
+            return f"{at}.model.level is {level!r}, not a number between 0 and 1"
+        for key, kind in _MA_LISTS.items():
+            items = ma.get(key)
+            if items is None:
+                continue
+            if not isinstance(items, list) or not all(isinstance(x, kind) for x in items):
+                return f"{at}.{key} is not a list of {'objects' if kind is dict else 'texts'}"
+        for j, s in enumerate(ma.get("studies") or []):
+            for key in ("label", "trial"):
+                if s.get(key) is not None and not isinstance(s[key], str):
+                    return f"{at}.studies[{j}].{key} is not text"
+            for key in _STUDY_NUMBERS:
+                if s.get(key) is not None and not _is_number(s[key]):
+                    return f"{at}.studies[{j}].{key} is {s[key]!r}, not a number"
+            if s.get("data") is not None and not isinstance(s["data"], dict):
+                return f"{at}.studies[{j}].data is not an object"
+    return None
+
+
+def load_results(path) -> dict:
+    """Read and check a results.json; :class:`NotResults` (never a traceback) when it is not one."""
+    import json
+
+    f = Path(path)
+    try:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise NotResults(f, f"cannot be read: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        what = "nested too deeply" if isinstance(exc, RecursionError) else f"{type(exc).__name__}: {str(exc)[:200]}"
+        raise NotResults(f, what) from None
+    problem = results_problem(doc)
+    if problem:
+        raise NotResults(f, problem)
+    return doc

@@ -89,15 +89,38 @@ The two example records hold made-up numbers: replace them with published ones.
 
 def scaffold(target) -> list[Path]:
     """Write the scaffold into ``target`` (created; must be absent or empty). Returns the files."""
+    import contextlib
+    import os
+
     from .errors import MetakError
 
     target = Path(target)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise MetakError(f"{target}: exists and is not an empty folder; metak init writes only into a new or empty "
-                         "one, so nothing is overwritten")
+    try:
+        if target.is_symlink() and not target.exists():
+            raise MetakError(f"{target}: a symbolic link to {os.readlink(target)}, which does not exist; metak init "
+                             "writes only into a new or an existing empty folder")
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise MetakError(f"{target}: exists and is not an empty folder; metak init writes only into a new or "
+                             "empty one, so nothing is overwritten")
+    except OSError as exc:
+        raise MetakError(f"{target}: cannot be read: {exc.strerror or exc}") from None
     files = {target / "trials" / "example2024.yaml": TRIAL, target / "trials" / "example2025.yaml": TRIAL2,
              target / "analyses" / "example.yaml": SPEC, target / "README.md": README}
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    made: list[Path] = []  # folders and files written here, removed again when a write fails
+    try:
+        for path, text in files.items():
+            for d in reversed([path.parent, *path.parent.parents]):
+                if not d.exists():
+                    d.mkdir()
+                    made.append(d)
+            made.append(path)
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:  # a read-only or full disk: leave the folder as it was
+        for p in reversed(made):
+            with contextlib.suppress(OSError):
+                if p in files:
+                    p.unlink(missing_ok=True)
+                else:
+                    p.rmdir()
+        raise MetakError(f"cannot write to {target}: {exc.strerror or exc}; nothing was written") from None
     return list(files)

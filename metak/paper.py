@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 import statistics
 
 from .format import to_natural
@@ -200,22 +201,62 @@ def build(doc, fmt="html", control_risk_given=None) -> str:
     return "\n".join(parts) + "\n"
 
 
+_NEWLINES = re.compile(r"[ \t]*(?:\r\n|[\r\n\f\v\u2028\u2029\x85])[ \t\r\n\f\v\u2028\u2029\x85]*")
+#: what starts a Markdown block at the start of a line: a heading, quote, list item, thematic
+#: break, code fence or link reference definition
+_BLOCK_START = re.compile(r"[#>]|[-+*_](?=[ \t]|$|[-*_])|\d{1,9}(?=[.)](?:[ \t]|$))|```|~~~|\[")
+
+
+def md_text(s, *, cell=False, heading=False) -> str:
+    """Data-derived text (a title, label, warning, table cell) as literal Markdown text.
+
+    HTML special characters are escaped (no raw HTML reaches the file: a renderer shows
+    ``<script>`` as text); newlines are collapsed to spaces, so a label cannot start a new
+    block (``"\\n# Heading"``); what would start a block at the beginning of the line (``#``,
+    ``>``, ``-``, ``*``, ``1.``, a code fence, ``[``) is backslash-escaped, as are ``|`` in a
+    table cell, inline links and images (``](``) and a heading's closing ``#``. Ordinary text
+    reads unchanged (``I² = 61%``, ``Dakwar 2019``)."""
+    s = html.escape(str(s), quote=False)
+    s = _NEWLINES.sub(" ", s).strip()
+    s = s.replace("](", "]\\(")
+    if cell:
+        s = s.replace("|", "\\|")
+    else:
+        m = _BLOCK_START.match(s)
+        if m:
+            at = m.end() if m.group(0)[0].isdigit() else 0  # 1. -> 1\.
+            s = s[:at] + "\\" + s[at:]
+    if heading:
+        s = re.sub(r"(^|\s)(#+)$", r"\1\\\2", s)
+    return s
+
+
+def _md_refs(refs) -> list[str]:
+    out = []
+    for r in refs:
+        num, _, rest = r.partition(". ")
+        out.append(f"{num}. {md_text(rest)}" if num.isdigit() else md_text(r))
+    return out
+
+
 def _markdown(doc, title, desc, paras, refs, cr) -> str:
-    out = [f"# {title}", ""]
+    out = [f"# {md_text(title, heading=True)}", ""]
     if desc:
-        out += [desc, ""]
+        out += [md_text(desc), ""]
     for ma in doc["meta_analyses"]:
-        out += [f"## {ma.get('title') or ma['id']}", "", "### Summary of findings", "", "| | |", "|---|---|"]
+        out += [f"## {md_text(ma.get('title') or ma['id'], heading=True)}", "", "### Summary of findings", "",
+                "| | |", "|---|---|"]
         for k, v in sof_rows(ma, cr):
-            out.append(f"| {k} | {v.replace(chr(10), '<br>').replace('|', '/')} |")
+            cell = "<br>".join(md_text(line, cell=True) for line in str(v).split("\n"))
+            out.append(f"| {md_text(k, cell=True)} | {cell} |")
         out.append("")
         for kind, svg in figure_svgs(ma):
             if svg.startswith("<svg"):
                 data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
                 out += [f"![{kind.replace('_', ' ')}](data:image/svg+xml;base64,{data})", ""]
             else:
-                out += [html.unescape(svg.replace("<p class='warn'>", "").replace("</p>", "")), ""]
+                out += [md_text(html.unescape(svg.replace("<p class='warn'>", "").replace("</p>", ""))), ""]
         if ma.get("warnings"):
-            out += ["### Warnings", ""] + [f"- {w}" for w in ma["warnings"]] + [""]
-    out += ["## Methods", ""] + [p + "\n" for p in paras] + ["## References", ""] + refs
+            out += ["### Warnings", ""] + [f"- {md_text(w)}" for w in ma["warnings"]] + [""]
+    out += ["## Methods", ""] + [md_text(p) + "\n" for p in paras] + ["## References", ""] + _md_refs(refs)
     return "\n".join(out) + "\n"

@@ -23,6 +23,7 @@ from .records import load_trials
 from .records.checker import did_you_mean
 from .registry import SENSITIVITY
 from .spec import ORDERS, AnalysisSpec, MetaSpec, load_spec
+from ._blas import single_threaded
 
 
 @dataclass
@@ -69,6 +70,8 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     out = meta_head(ms, table, cc_dict, built.outcome_label)
     if table.k and out["n_participants"] is None:
         warnings.append("n_participants is null: some studies report only a contrast without arm sizes")
+    if not ms.dropout and table.k and not any(t.outcome(ms.outcome) for t in trials):
+        _no_outcome(ms, built.selected)  # an outcome no loaded trial has (a typo) must not pass on fallbacks
     if not table.k:
         if not ms.dropout:
             _no_data(ms, built.selected, excluded)
@@ -314,6 +317,15 @@ def _dropout_beside(table) -> list[dict]:
     return out
 
 
+def _no_outcome(ms, kept) -> None:
+    """The spec's ``outcome`` must be an outcome of some selected trial (``kept``), whatever
+    its fallback_outcomes find: else it is a typo, a spec error with a did-you-mean."""
+    have = sorted({o.id for t in kept for o in t.outcomes})
+    if kept and not any(t.outcome(ms.outcome) for t in kept):
+        raise _spec_error(ms, "outcome", f"no selected trial has outcome '{ms.outcome}'"
+                                         f"{did_you_mean(ms.outcome, have)}; their outcomes: {', '.join(have) or 'none'}")
+
+
 def _no_data(ms, kept, excluded) -> None:
     """A meta-analysis left with no study is a spec error: an outcome id no selected trial
     (``kept``) has (a typo, with a did-you-mean over their outcome ids), or a measure that
@@ -419,6 +431,7 @@ def _check_trial_paths(spec: AnalysisSpec) -> None:
         raise InvalidSpec(problems)
 
 
+@single_threaded
 def analyze(spec_path, *, out_dir=None) -> dict:
     """Run every meta-analysis of an analysis spec; return the results document (a dict)."""
     if not isinstance(spec_path, (str, Path)):

@@ -8,8 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import shutil
 from pathlib import Path
 
 from .format import fixed, to_natural
@@ -28,9 +26,10 @@ DIGITS = 12
 def rounded(value):
     """``value`` with every float rounded to :data:`DIGITS` significant digits.
 
-    The last bits of a sum depend on the CPU and the BLAS it uses, so a results.json written
-    at full precision would differ between a reviewer's machine and ours; 12 digits are far
-    beyond what any estimate means and far above that noise.
+    12 digits are far beyond what any estimate means and keep the file readable. Rounding does
+    not make the bytes CPU-independent (a value whose 13th digit sits at a rounding boundary
+    flips with last-bit noise): :mod:`metak.verify` compares within stated tolerances instead,
+    and :func:`write_outputs` keeps an existing results.json that agrees within them.
     """
     if isinstance(value, float):
         return float(f"{value:.{DIGITS}g}")
@@ -45,12 +44,6 @@ def dumps(doc: dict) -> str:
     """Deterministic JSON text: fixed key order (as built), 2-space indent, no NaN, numbers
     rounded to 12 significant digits."""
     return json.dumps(rounded(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def _atomic_write(path: Path, data: bytes):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def summary_csv(doc: dict) -> str:
@@ -72,34 +65,65 @@ def summary_csv(doc: dict) -> str:
 
 
 def write_outputs(doc: dict, out: Path, staging: Path, *, figures=True):
-    """Render everything into ``staging`` first, then move the files into ``out``.
+    """Render everything into ``staging`` first, then commit the files into ``out``.
 
     Figures are drawn first: one that the data cannot support is skipped with a warning in
-    its meta-analysis, so results.json (written last) records it. Nothing is written to
-    ``out`` unless every file was produced; files in ``out`` that metak does not write are
-    left alone.
+    its meta-analysis, so results.json (written last) records it. The files reach ``out`` all
+    together or not at all (:func:`metak.outputs.commit`); files in ``out`` that metak does not
+    write are left alone. A results.json already in ``out`` that says the same within verify's
+    tolerances, with the same inputs and environment, is kept with its summary.csv (last-bit
+    differences on another CPU do not rewrite committed results).
     """
     from .errors import MetakError
+    from .outputs import commit
+    from .verify import equivalent
 
     fig_files = draw_figures(doc, staging / "figures") if figures else []
-    staged = {"results.json": dumps(doc).encode("utf-8"), "summary.csv": summary_csv(doc).encode("utf-8")}
-    extra = sorted(p for p in staging.glob("*.posterior.nc"))
+    new_json = dumps(doc)
+    files = {f"figures/{f.name}": f for f in fig_files}
+    files.update({f.name: f for f in sorted(staging.glob("*.posterior.nc"))})
+    files["summary.csv"] = summary_csv(doc).encode("utf-8")
+    files["results.json"] = new_json.encode("utf-8")
+    old_json = out / "results.json"
+    same = None
+
+    def keep(rel, old, new):
+        nonlocal same
+        if not (rel in ("results.json", "summary.csv") or rel.endswith(".png")) or not old_json.is_file():
+            return False
+        if same is None:
+            try:
+                same = equivalent(json.loads(old_json.read_text(encoding="utf-8")), json.loads(new_json))
+            except (OSError, ValueError, RecursionError):
+                same = False
+        if same and rel.endswith(".png"):  # the same numbers: only rendering noise can differ
+            return _same_picture(old, new)
+        return same
+
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        if fig_files:
-            (out / "figures").mkdir(exist_ok=True)
-            for f in fig_files:
-                tmp = out / "figures" / f".{f.name}.tmp"
-                shutil.copyfile(f, tmp)
-                os.replace(tmp, out / "figures" / f.name)
-        for f in extra:
-            tmp = out / f".{f.name}.tmp"
-            shutil.copyfile(f, tmp)
-            os.replace(tmp, out / f.name)
-        for name in ("summary.csv", "results.json"):  # results.json last: its presence means a complete run
-            _atomic_write(out / name, staged[name])
+        commit(out, files, keep=keep)
     except OSError as exc:
-        raise MetakError(f"cannot write to {out}: {exc.strerror or exc}") from exc
+        raise MetakError(f"cannot write to {out}: {exc.strerror or exc}; nothing was written") from exc
+
+
+#: a PNG redrawn from numbers that agree within verify's tolerances is kept when its pixels
+#: differ from the existing one by less than this RMS (0-255 scale, as matplotlib's image
+#: comparison): a coordinate that moves in its last bits on another CPU can flip the
+#: anti-aliasing of a few edge pixels (measured: RMS 0.004 for the BCG bubble plot under
+#: baseline SIMD), while one changed digit in a label is an RMS of about 1
+PNG_KEEP_RMS = 0.1
+
+
+def _same_picture(old: bytes, new: bytes) -> bool:
+    import numpy as np
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(old)) as a, Image.open(io.BytesIO(new)) as b:
+            x, y = np.asarray(a.convert("RGBA"), dtype=float), np.asarray(b.convert("RGBA"), dtype=float)
+    except (OSError, ValueError):
+        return False
+    return x.shape == y.shape and float(np.sqrt(np.mean((x - y) ** 2))) < PNG_KEEP_RMS
 
 
 def draw_figures(doc: dict, folder: Path) -> list[Path]:
@@ -149,10 +173,13 @@ def regression_lines(ma: dict) -> list[str]:
                    f"{_fmt(c['statistic'], 3):>8} {_fmt(c['p_value'], 4):>8} {ci:>21}")
     qm_df = reg["qm_df"]
     qm = (f"F({qm_df[0]}, {qm_df[1]})" if isinstance(qm_df, list) else f"QM({qm_df})") + f" = {_fmt(reg['qm'])}"
-    het = f"residual tau2 = {_fmt(reg['tau2'], 4)}, I2 = {_fmt(reg['i2'], 1)}%" if reg["tau2"] is not None else ""
-    r2 = f", R2 = {_fmt(reg['r2'], 1)}%" if reg.get("r2") is not None else ""
-    out.append(f"  {qm} (p = {_fmt(reg['qm_p'], 4)}); QE({reg['qe_df']}) = {_fmt(reg['qe'])} "
-               f"(p = {_fmt(reg['qe_p'], 4)}); {het}{r2}")
+    het = [f"residual tau2 = {_fmt(reg['tau2'], 4)}", f"I2 = {_fmt(reg['i2'], 1)}%"] if reg["tau2"] is not None else []
+    if reg.get("r2") is not None:
+        het.append(f"R2 = {_fmt(reg['r2'], 1)}%")
+    parts = [f"{qm} (p = {_fmt(reg['qm_p'], 4)})", f"QE({reg['qe_df']}) = {_fmt(reg['qe'])} (p = {_fmt(reg['qe_p'], 4)})"]
+    if het:  # a fixed-effect model has no residual heterogeneity: no empty part, no dangling separator
+        parts.append(", ".join(het))
+    out.append("  " + "; ".join(parts))
     return out
 
 
@@ -287,6 +314,28 @@ def diagnostic_lines(ma: dict) -> list[str]:
     return out
 
 
+#: the pipeline's warning for a meta-analysis with k = 0 (results.json's ``excluded`` says why)
+NO_DATA = "no study has data for this meta-analysis; nothing was fitted"
+#: excluded trials listed under a k = 0 meta-analysis; the rest are counted
+MAX_EXCLUDED_SHOWN = 8
+
+
+def _notes(ma: dict) -> list[str]:
+    """The warnings; for a meta-analysis left with no study, why each trial was left out (e.g.
+    all-zero 2x2 tables dropped under drop00), not only that no study has data."""
+    out = []
+    excluded = (ma.get("excluded") or []) if not ma.get("k") else []
+    for w in ma.get("warnings", []):
+        if w == NO_DATA and excluded:
+            out.append("  note: no study is left to fit, so nothing was fitted; the trials were left out because:")
+            out.extend(f"    {e.get('trial')}: {e.get('reason')}" for e in excluded[:MAX_EXCLUDED_SHOWN])
+            if len(excluded) > MAX_EXCLUDED_SHOWN:
+                out.append(f"    ({len(excluded) - MAX_EXCLUDED_SHOWN} more in results.json's 'excluded')")
+        else:
+            out.append(f"  note: {w}")
+    return out
+
+
 def terminal_table(doc: dict) -> str:
     """A readable table: estimates on the natural scale for ratio measures, Bayes beside."""
     lines = [doc["analysis"]["title"], ""]
@@ -314,8 +363,7 @@ def terminal_table(doc: dict) -> str:
             lines.append("")
             lines.extend("    " + line for line in side_by_side(ma).splitlines())
             lines.append("")
-        for w in ma.get("warnings", []):
-            lines.append(f"  note: {w}")
+        lines.extend(_notes(ma))
     lines.append("")
     lines.append("Estimates are on the natural scale for ratio measures (OR, RR, HR); results.json holds the analysis scale.")
     lines.append("Side-by-side tables: the Bayesian column gives posterior medians and equal-tailed credible intervals.")

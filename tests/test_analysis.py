@@ -196,7 +196,7 @@ def test_complement_inverts_or_and_is_refused_for_rr(project):
         trials: ../trials
         meta_analyses:
           - id: r
-            outcome: missing_outcome
+            outcome: nonresponse
             measure: OR
             fallback_outcomes: [{outcome: response, complement: true}]
             select: {trials: [two10]}

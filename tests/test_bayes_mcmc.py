@@ -22,6 +22,7 @@ K6 = (np.array([0.45, -0.10, 0.80, 0.30, 0.05, 0.62]), np.array([0.04, 0.09, 0.1
 TABLES = np.array([[13, 27, 3, 28], [8, 40, 5, 41], [0, 22, 2, 20]])    # a zero cell, no correction
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", [K2, K3, K6], ids=["k2", "k3", "k6"])
 def test_normal_model_mcmc_agrees_with_exact(data):
     y, v = data

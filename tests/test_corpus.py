@@ -19,9 +19,9 @@ SPECS = sorted((ROOT / "analyses").glob("*.yaml")) + [ROOT / "docs" / "examples"
 def committed_folder(spec: Path) -> Path:
     """Bundled analyses write to results/<name>/; a docs example keeps its results beside it."""
     return ROOT / "results" / spec.stem if spec.parent.name == "analyses" else spec.parent / "results"
-#: committed results are compared with a fresh run to this relative tolerance (floating
-#: point may differ in the last bits across numpy/scipy builds; anything larger is stale)
-STALE_REL_TOL = 1e-8
+#: committed results are compared with a fresh run within verify's tolerances (contract §6.0:
+#: floating point differs in the last bits across CPUs and builds; anything larger is stale)
+from metak.verify import EXACT_ABS_TOL, EXACT_REL_TOL  # noqa: E402
 
 
 def test_corpus_holds_every_trial_of_the_data_sheet():
@@ -95,9 +95,15 @@ def _compare(a, b, path="$"):
         for i, (x, y) in enumerate(zip(a, b)):
             _compare(x, y, f"{path}[{i}]")
     elif isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(b, bool):
-        assert math.isclose(a, b, rel_tol=STALE_REL_TOL, abs_tol=1e-12), f"{path}: {a} != {b}"
+        assert math.isclose(a, b, rel_tol=EXACT_REL_TOL, abs_tol=EXACT_ABS_TOL), f"{path}: {a} != {b}"
     else:
         assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def _version(dist):
+    from importlib.metadata import version
+
+    return version(dist)
 
 
 #: committed PNG figures against fresh renders (same tolerance as the plot baselines)
@@ -121,6 +127,12 @@ def test_committed_results_are_not_stale(spec, monkeypatch, tmp_path):
     for f in files:
         if f.suffix == ".png":
             assert compare_images(str(folder / f.name), str(f), tol=FIGURE_RMS_TOL) is None, f.name
+        elif f.suffix == ".pdf":
+            # byte for byte: the README's install pins matplotlib and fontTools (the font subsetter),
+            # so `metak analyze` on a fresh install leaves the committed PDFs as they are
+            assert (folder / f.name).read_bytes() == f.read_bytes(), (
+                f"{f.name}: the PDF differs from the committed one (matplotlib {_version('matplotlib')}, "
+                f"fontTools {_version('fonttools')}; pyproject's test extra pins the versions it was drawn with)")
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])

@@ -134,6 +134,7 @@ def test_subgroups_match_metafor(case):
 PERMS = REF["permutation_cases"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", PERMS, ids=[c["id"] for c in PERMS])
 def test_exact_permutation_test_matches_permutest(case):
     """Every permutation enumerated (k = 7: 5,040 orders, metafor's 2,520 unique ones each twice),

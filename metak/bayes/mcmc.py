@@ -222,6 +222,12 @@ def _mcse_mean_sd(az, draws):
     return sd / np.sqrt(ess_mean), mcse_var / (2.0 * sd) if sd > 0 else 0.0
 
 
+#: ArviZ attributes that record when and how long a run took (differ on every run)
+_RUN_ATTRS = ("created_at", "sampling_time", "tuning_steps_time")
+#: PyMC's per-draw timing statistics (wall and CPU clocks)
+_TIMING_STATS = ("perf_counter_diff", "perf_counter_start", "process_time_diff")
+
+
 def _stamp_and_save(idata, spec, out_dir, analysis_id):
     try:
         from metak import __version__ as version
@@ -230,7 +236,18 @@ def _stamp_and_save(idata, spec, out_dir, analysis_id):
     attrs = {"metak_version": str(version), "metak_analysis_id": str(analysis_id),
              "metak_bayes_spec": json.dumps(spec.to_dict(), sort_keys=True)}
     for group in idata.groups():
-        getattr(idata, group).attrs.update(attrs)
+        ds = getattr(idata, group)
+        # nothing that changes from run to run: the same seed gives the same file
+        for key in _RUN_ATTRS:
+            ds.attrs.pop(key, None)
+        ds.attrs.update(attrs)
+    if "sample_stats" in idata.groups():
+        timing = [v for v in idata.sample_stats.data_vars if v in _TIMING_STATS]
+        if timing:
+            idata.sample_stats = idata.sample_stats.drop_vars(timing)
+    for group in idata.groups():  # PyMC collects sample_stats in a set: a fixed (sorted) order
+        ds = getattr(idata, group)
+        setattr(idata, group, ds[sorted(ds.data_vars)])
     if out_dir is None:
         return None
     path = Path(out_dir) / f"{analysis_id}.posterior.nc"

@@ -125,22 +125,45 @@ def _mapping(value, path, what="a mapping"):
     return value
 
 
+#: the largest magnitude of a prior parameter or threshold (as the trial records' cap on numbers)
+MAX_ABS = 1e12
+#: the smallest positive scale, rate or degrees of freedom of a prior: below it the prior is a
+#: point mass the quadrature and the samplers cannot resolve (1e-300 ended in NaN or a crash)
+MIN_POSITIVE = 1e-12
+#: log(tau^2) priors (tau2: log_normal, log_t): their mean beyond +-100 puts tau beyond e^+-50
+MAX_LOG_TAU2 = 100.0
+#: MCMC sizes: draws and tune per chain, chains, and every draw of every chain together
+MAX_DRAWS = 1_000_000
+MAX_TUNE = 1_000_000
+MAX_CHAINS = 100
+MAX_TOTAL_DRAWS = 10_000_000
+
+
 def _number(value, path, constraint=P._ANY):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecValueError(path, f"must be a number, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond a double
+        raise SpecValueError(path, f"is implausibly large (more than {MAX_ABS:g} in absolute value)") from None
     if not math.isfinite(value):
         raise SpecValueError(path, f"must be finite, got {value!r}")
     if constraint == P._POS and value <= 0:
         raise SpecValueError(path, f"must be > 0, got {value:g}")
+    if abs(value) > MAX_ABS:
+        raise SpecValueError(path, f"{value:g} is implausibly large (more than {MAX_ABS:g} in absolute value)")
+    if constraint == P._POS and value < MIN_POSITIVE:
+        raise SpecValueError(path, f"{value:g} is implausibly small (less than {MIN_POSITIVE:g}; it must be > 0)")
     return value
 
 
-def _integer(value, path, minimum):
+def _integer(value, path, minimum, maximum=None):
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecValueError(path, f"must be an integer, got {value!r}")
     if value < minimum:
         raise SpecValueError(path, f"must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SpecValueError(path, f"{value:,} is implausibly large (more than {maximum:,})")
     return value
 
 
@@ -183,6 +206,9 @@ def parse_prior(mapping, path, role):
             kwargs[name] = default
     if cls is P.Uniform:
         return _uniform(kwargs, mapping, path, role)
+    if role == "tau2" and abs(kwargs.get("mu", 0.0)) > MAX_LOG_TAU2:
+        raise SpecValueError(path + ("mu",), f"{kwargs['mu']:g} is implausibly large for the mean of log(tau^2) "
+                             f"(more than {MAX_LOG_TAU2:g} in absolute value: tau beyond e^{MAX_LOG_TAU2 / 2:g})")
     return cls(**kwargs)
 
 
@@ -352,9 +378,14 @@ def parse_bayes_spec(mapping, *, measure: str = "OR", outcome_type: str = "binar
 
     engine = attempt(_engine, fallback="auto")
     seed = attempt(_integer, mapping.get("seed", DEFAULT_SEED), ("seed",), 0, fallback=DEFAULT_SEED)
-    draws = attempt(_integer, mapping.get("draws", 2000), ("draws",), 10, fallback=2000)
-    chains = attempt(_integer, mapping.get("chains", 4), ("chains",), 1, fallback=4)
-    tune = attempt(_integer, mapping.get("tune", 1000), ("tune",), 0, fallback=1000)
+    draws = attempt(_integer, mapping.get("draws", 2000), ("draws",), 10, MAX_DRAWS, fallback=None)
+    chains = attempt(_integer, mapping.get("chains", 4), ("chains",), 1, MAX_CHAINS, fallback=None)
+    tune = attempt(_integer, mapping.get("tune", 1000), ("tune",), 0, MAX_TUNE, fallback=1000)
+    if draws is not None and chains is not None and draws * chains > MAX_TOTAL_DRAWS:
+        problems.append(SpecValueError(("draws",), f"draws x chains = {draws:,} x {chains} = {draws * chains:,} is "
+                                       f"implausibly large (more than {MAX_TOTAL_DRAWS:,} draws in all)"))
+    draws = 2000 if draws is None else draws
+    chains = 4 if chains is None else chains
 
     def _target():
         value = mapping.get("target_accept")

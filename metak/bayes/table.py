@@ -14,18 +14,23 @@ from .spec import RATIO_MEASURES
 __all__ = ["side_by_side"]
 
 
+def _exp(x):
+    """exp(x), inf beyond a double (a ratio of e^1e12 under an extreme prior is shown as inf)."""
+    return math.exp(x) if x < 709.0 else math.inf
+
+
 def _interval(lo, hi, natural):
     if lo is None or hi is None:
         return "-"
     if natural:
-        lo, hi = math.exp(lo), math.exp(hi)
+        lo, hi = _exp(lo), _exp(hi)
     return f"[{lo:.3g}, {hi:.3g}]"
 
 
 def _value(x, natural):
     if x is None:
         return "-"
-    return f"{math.exp(x) if natural else x:.3g}"
+    return f"{_exp(x) if natural else x:.3g}"
 
 
 def side_by_side(ma: dict) -> str:

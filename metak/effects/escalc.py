@@ -147,14 +147,39 @@ def escalc(data, measure: str, *, ai=None, bi=None, ci=None, di=None, n1i=None, 
         raise MetakError(f"escalc takes a pandas DataFrame, got {type(data).__name__}")
     measure = str(measure).upper()
 
+    def not_a_number(values):
+        """(position, value) of the first cell that is text or another non-number (empty cells and
+        NaN are allowed: they make the effect not estimable)."""
+        for i, value in enumerate(values):
+            if value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                return i, value
+        return None
+
     def col(x, name):
         if x is None:
             return None
         if isinstance(x, str):
             if x not in data.columns:
                 raise MetakError(f"escalc: {name}={x!r} is not a column; columns are {', '.join(map(str, data.columns))}")
-            return data[x].to_numpy(dtype=float)
-        arr = np.asarray(x, dtype=float)
+            try:
+                return data[x].to_numpy(dtype=float)
+            except (TypeError, ValueError):
+                found = not_a_number(data[x].tolist())
+                if found is None:
+                    raise MetakError(f"escalc: column {x!r} ({name}) must hold numbers") from None
+                i, value = found
+                raise MetakError(f"escalc: column {x!r} ({name}), row {i + 1} (index {data.index[i]!r}): {value!r} is "
+                                 "not a number") from None
+        try:
+            arr = np.asarray(x, dtype=float)
+        except (TypeError, ValueError):
+            found = not_a_number(list(np.asarray(x, dtype=object).ravel()))
+            where = f"value {found[0] + 1}: {found[1]!r} is not a number" if found else "must hold numbers"
+            raise MetakError(f"escalc: {name} {where}") from None
         if arr.shape != (len(data),):
             raise MetakError(f"escalc: {name} has {arr.size} values for {len(data)} rows")
         return arr

@@ -233,6 +233,10 @@ def _as_2d(yi, vi):
     else:
         Y = np.array(as_floats(yi, "yi"), ndmin=2)
         V = np.array(as_floats(vi, "vi"), ndmin=2)
+        for name, A in (("yi", Y), ("vi", V)):
+            if A.ndim > 2:
+                raise MetakError(f"{name} must be a 2-D array (one meta-analysis per row, NaN-padded) or a list of "
+                                 f"1-D arrays; got an array of shape {A.shape}")
     if Y.shape != V.shape:
         raise MetakError(f"yi and vi have different shapes {Y.shape} and {V.shape}")
     M = np.isfinite(Y) & np.isfinite(V)
@@ -365,7 +369,8 @@ def fit_batch(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95
     if method not in IV_METHODS:
         raise MetakError(f"method {method} needs 2x2 tables; fit_batch takes yi/vi (use metak.estimators.fit_tables)")
     Y, V, M = _as_2d(yi, vi)
-    res = _fit_arrays(Y, V, M, method, test, level, intervals)
+    with np.errstate(all="ignore"):  # extreme rows come back NaN, as documented, without numpy's noise
+        res = _fit_arrays(Y, V, M, method, test, level, intervals)
     if not res.converged.all():
         _warnings.warn(f"{int((~res.converged).sum())} {method} fits did not converge", ConvergenceWarning, stacklevel=2)
     return res
@@ -413,11 +418,14 @@ def fit(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95) -> M
         raise MetakError("every sampling variance vi must be greater than 0")
     if y.size == 1:
         return single_study(y[0], v[0], method, test, level, extra=notes)
-    res = _fit_arrays(y[None, :], v[None, :], np.ones((1, y.size)), method, test, level)
-    tau2 = 0.0 if method == "FE" else res.tau2[0]
-    w = 1 / (v + tau2)
-    out = res.result(0, weights=np.clip(100 * w / w.sum(), 0.0, 100.0))
+    with np.errstate(all="ignore"):  # extreme inputs: a null result with its reason below, not numpy's noise
+        res = _fit_arrays(y[None, :], v[None, :], np.ones((1, y.size)), method, test, level)
+        tau2 = 0.0 if method == "FE" else res.tau2[0]
+        w = 1 / (v + tau2)
+        out = res.result(0, weights=np.clip(100 * w / w.sum(), 0.0, 100.0))
     extra = list(notes)
+    if not all(np.isfinite(x) for x in (out.estimate, out.se, out.ci_lower, out.ci_upper)):
+        extra.append(why_not_finite(y, v, method))
     if method != "FE":
         extra += _qp_warnings(out)
     if not out.converged:
@@ -425,6 +433,32 @@ def fit(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95) -> M
     if extra:
         out = _with_warnings(out, extra)
     return out
+
+
+#: below this a variance's squared weight 1/vi² overflows a double (sqrt of the largest double's inverse)
+_SQUARE_LIMIT = 1.0 / np.sqrt(np.finfo(float).max)
+
+
+def why_not_finite(y, v, method) -> str:
+    """Why a fit of finite effects ``y`` with positive variances ``v`` came out without an
+    estimate, SE or CI: which of its intermediate values leave double precision."""
+    tiny = np.finfo(float).tiny
+    vmin, vmax = float(np.min(v)), float(np.max(v))
+    with np.errstate(all="ignore"):
+        spread = float(np.max(y)) - float(np.min(y))
+    if vmin < tiny:
+        reason = f"the sampling variance {vmin:.3g} is subnormal, so its weight 1/vi overflows double precision"
+    elif vmin < _SQUARE_LIMIT:
+        reason = (f"the variances span {np.log10(vmax / vmin):.0f} orders of magnitude and the smallest, "
+                  f"{vmin:.3g}, is so small that its squared weight 1/vi² overflows double precision")
+    elif not np.isfinite(spread) or spread > 1e100:
+        reason = (f"the effect sizes span {spread:.3g}, so their squared deviations, tau² and the weights "
+                  "1/(vi + tau²)² overflow or underflow double precision")
+    else:
+        reason = (f"an intermediate value overflows or underflows double precision (variances {vmin:.3g} to "
+                  f"{vmax:.3g}, effect sizes spanning {spread:.3g})")
+    return (f"{method}: the estimate, its SE or its CI could not be computed: {reason}; "
+            "rescale the effect sizes (other units) or check the input")
 
 
 def _qp_warnings(res: MetaResult) -> list[str]:

@@ -30,6 +30,7 @@ import numpy as np
 from scipy import optimize, special
 
 from ..errors import MetakError
+from .._blas import single_threaded
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def _blocks(groups):
     return [np.array(v) for v in out.values()]
 
 
+@single_threaded
 def fit_mv(yi, V, groups, X=None, *, method: str = "REML", test: str = "z", level: float = 0.95,
            names=None) -> MVResult:
     """Fit the two-level model ``rma.mv(yi, V, mods = X, random = ~ 1 | trial/comparison)``.

@@ -48,6 +48,7 @@ from ..format import as_floats
 from .fit import IV_METHODS, check_settings
 
 from .tau2_mods import _WLS, _standardise, _tau2, tau2_regression  # noqa: F401  (tau2_regression re-exported)
+from .._blas import single_threaded
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ def check_design(X, names=None) -> tuple[np.ndarray, tuple[str, ...]]:
     return X, names
 
 
+@single_threaded
 def fit_regression(yi, vi, X, *, method: str = "REML", test: str = "z", level: float = 0.95, names=None,
                    btt=None, permutations: int | None = None, seed: int | None = None,
                    moderators=()) -> RegressionResult:

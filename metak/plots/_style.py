@@ -74,8 +74,15 @@ def palette(greyscale: bool = False) -> Mapping[str, str]:
 
 def rc(fontsize: float = FONT_SIZE) -> dict:
     """rc settings for drawing and saving: fonts embedded as TrueType in PDF and PS, text
-    kept as text in SVG, a fixed SVG id salt, thin lines for print sizes."""
+    kept as text in SVG, a fixed SVG id salt, thin lines for print sizes.
+
+    Text is never parsed as mathtext or TeX: study, arm and outcome labels come from the
+    trial records, and a ``$`` in them (``costs $5 and $10``, ``Murrough $x^$ 2013``) must be
+    drawn as written, not typeset or crash the figure. Every text artist metak creates is
+    made under these settings (metak's own labels use Unicode: τ², μ, −)."""
     return {
+        "text.parse_math": False,
+        "text.usetex": False,
         "font.family": "sans-serif",
         "font.sans-serif": [FONT_FAMILY],
         "font.size": fontsize,

@@ -9,6 +9,7 @@ report every problem in the file at once.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import re
 
@@ -23,9 +24,37 @@ MAX_ABS = 1e12
 _MISSING = object()
 
 
+#: "did you mean" looks through at most this many choices (a record with thousands of arms
+#: and thousands of unknown keys must not take minutes: each lookup is linear in the choices)
+MAX_HINT_CHOICES = 200
+#: and one file spends at most this many comparisons on hints in all
+HINT_BUDGET = 50_000
+#: a message lists at most this many allowed values
+MAX_LISTED = 25
+
+
+def close_match(word, choices):
+    """The closest of ``choices`` to ``word`` (difflib, cutoff 0.6), or None; None too when
+    there are more than MAX_HINT_CHOICES choices."""
+    choices = choices if isinstance(choices, (list, tuple)) else list(choices)
+    if len(choices) > MAX_HINT_CHOICES:
+        return None
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = close_match(word, choices)
+    return f" (did you mean '{close}'?)" if close else ""
+
+
+def listing(values, limit: int = MAX_LISTED) -> str:
+    """``a, b, c``; beyond ``limit`` values, the first ones and ``... and N more``."""
+    n = len(values)
+    first = [str(v) for v in itertools.islice(values, min(n, limit))]  # not all: called once per problem
+    if n <= limit:
+        return ", ".join(first)
+    return ", ".join(first) + f", ... and {n - limit} more"
 
 
 def _describe(value) -> str:
@@ -46,6 +75,19 @@ class Checker:
     def __init__(self, doc: Located):
         self.doc = doc
         self.problems: list[Problem] = []
+        self._hint_budget = HINT_BUDGET
+
+    def hint(self, word, choices) -> str:
+        """`` (did you mean 'x'?)`` or nothing, within this file's budget of comparisons."""
+        close = self.close(word, choices)
+        return f" (did you mean '{close}'?)" if close else ""
+
+    def close(self, word, choices):
+        n = len(choices)
+        if n > self._hint_budget:
+            return None
+        self._hint_budget -= n
+        return close_match(word, choices)
 
     # -- plumbing ---------------------------------------------------------------------------
     def add(self, path, message):
@@ -66,8 +108,10 @@ class Checker:
         return self.get(path) is not _MISSING
 
     # -- structure --------------------------------------------------------------------------
-    def mapping(self, path, required=(), optional=(), *, what="key"):
-        """Check that ``path`` is a mapping with only the given keys; return it or None."""
+    def mapping(self, path, required=(), optional=(), *, what="key", aliases=None):
+        """Check that ``path`` is a mapping with only the given keys; return it or None.
+
+        ``aliases`` maps common wrong keys to the right one (``n`` -> ``total``) for the hint."""
         value = self.get(path)
         if value is _MISSING:
             return None
@@ -77,7 +121,10 @@ class Checker:
         allowed = list(required) + list(optional)
         for key in value:
             if key not in allowed:
-                self.add(tuple(path) + (key,), f"unknown {what}{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}")
+                guess = (aliases or {}).get(key)
+                guess = guess if guess in allowed and guess not in value else self.close(key, allowed)
+                hint = f" (did you mean '{guess}'?)" if guess else ""
+                self.add(tuple(path) + (key,), f"unknown {what}{hint}; allowed: {listing(allowed)}")
         for key in required:
             if key not in value:
                 self.add(path, f"missing required key '{key}'")
@@ -117,7 +164,7 @@ class Checker:
         if value is _MISSING:
             return None
         if not isinstance(value, str) or value not in values:
-            self.add(path, f"{_describe(value)} is not one of: {', '.join(values)}{did_you_mean(value, values)}")
+            self.add(path, f"{_describe(value)} is not one of: {listing(values)}{self.hint(value, values)}")
             return None
         return value
 

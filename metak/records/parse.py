@@ -31,7 +31,7 @@ import hashlib
 from pathlib import Path
 
 from ..errors import Problem
-from .checker import Checker, did_you_mean
+from .checker import Checker, listing
 from .model import (
     ALLOCATIONS, ASSESSORS, CONTRAST_MEASURES, CONTROL_TYPES, DESIGNS, DIRECTIONS, MASKINGS,
     OUTCOME_TYPES, RATIO_MEASURES, ROLES, ROUTES, SCHEMA_VERSION, Arm, BinaryArmData, Blinding,
@@ -175,7 +175,7 @@ def _blinding(c: Checker, arms: dict) -> Blinding | None:
             continue
         arm_id = c.string(p + ("arm",))
         if arm_id is not None and arm_id not in arms:
-            c.add(p + ("arm",), f"unknown arm '{arm_id}'{did_you_mean(arm_id, arms)}; arms are: {', '.join(arms)}")
+            c.add(p + ("arm",), f"unknown arm '{arm_id}'{c.hint(arm_id, arms)}; arms are: {listing(arms)}")
             arm_id = None
         assessor = c.enum(p + ("assessor",), ASSESSORS)
         counts = [c.count(p + (k,)) for k in GUESS_KEYS[2:]]
@@ -222,7 +222,7 @@ def _arm_list(c: Checker, p, arms: dict):
     ok = True
     for arm_id, ap in zip(ids, paths):
         if not isinstance(arm_id, str) or arm_id not in arms:
-            c.add(ap, f"unknown arm {arm_id!r}{did_you_mean(arm_id, arms)}; arms are: {', '.join(arms)}")
+            c.add(ap, f"unknown arm {arm_id!r}{c.hint(arm_id, arms)}; arms are: {listing(arms)}")
             ok = False
     if len(set(map(str, ids))) != len(ids):
         c.add(p, "names an arm twice")
@@ -278,15 +278,17 @@ def _arm_data(c: Checker, p, otype: str, arms: dict, arm_id: str):
     value = c.get(p)
     if isinstance(value, dict):
         keys = set(value)
-        if otype == "binary" and keys & set(cont_keys) and not keys & set(binary_keys):
+        # only when every key belongs to the other type: {event: 4, n: 48} is binary data with
+        # wrong keys, reported key by key below with a hint
+        if otype == "binary" and keys & set(cont_keys) and not keys & set(binary_keys) and keys <= CONT_ALL_KEYS:
             c.add(p, "continuous data (mean/sd/n) given for a binary outcome; use events and total, or type: continuous")
             return None
-        if otype == "continuous" and keys & set(binary_keys) and not keys & set(cont_keys):
+        if otype == "continuous" and keys & set(binary_keys) and not keys & set(cont_keys) and keys <= BINARY_ALL_KEYS:
             c.add(p, "binary data (events/total) given for a continuous outcome; use mean, sd and n, or type: binary")
             return None
     size = arms[arm_id].randomized if arms.get(arm_id) is not None else None
     if otype == "binary":
-        if c.mapping(p, binary_keys, ("missing",)) is None:
+        if c.mapping(p, binary_keys, ("missing",), aliases=BINARY_ALIASES) is None:
             return None
         events = c.count(p + ("events",))
         total = c.count(p + ("total",), minimum=1)
@@ -306,7 +308,7 @@ def _arm_data(c: Checker, p, otype: str, arms: dict, arm_id: str):
     conv = _continuous_form(c, p)
     if conv is False:
         return None
-    if conv is None and c.mapping(p, cont_keys, ("missing",)) is None:
+    if conv is None and c.mapping(p, cont_keys, ("missing",), aliases=CONT_ALIASES) is None:
         return None
     n = c.count(p + ("n",), minimum=1)
     how = None
@@ -333,6 +335,14 @@ CONT_FORMS = {
     "quantiles": (("median", "n"), ("q1", "q3", "min", "max")),
     "change": (("baseline", "final", "correlation", "n"), ()),
 }
+
+
+#: every key of binary and of continuous arm data (any form)
+BINARY_ALL_KEYS = {"events", "total", "missing"}
+CONT_ALL_KEYS = {"mean", "sd", "n", "missing"} | {k for req, opt in CONT_FORMS.values() for k in req + opt}
+#: wrong keys people write for arm data -> the key meant (for the hint; difflib finds the rest)
+BINARY_ALIASES = {"n": "total", "N": "total", "count": "events", "r": "events"}
+CONT_ALIASES = {"total": "n", "N": "n", "SD": "sd", "std": "sd", "Mean": "mean", "m": "mean"}
 
 
 def _continuous_form(c: Checker, p):
@@ -462,7 +472,7 @@ def _outcome(c: Checker, i: int, arms: dict, design: str | None = None) -> Outco
             parsed = {}
             for arm_id in dm:
                 if arm_id not in arms:
-                    c.add(dp + (arm_id,), f"unknown arm '{arm_id}'{did_you_mean(arm_id, arms)}; arms are: {', '.join(arms)}")
+                    c.add(dp + (arm_id,), f"unknown arm '{arm_id}'{c.hint(arm_id, arms)}; arms are: {listing(arms)}")
                     continue
                 parsed[arm_id] = _arm_data(c, dp + (arm_id,), otype, arms, arm_id)
             if all(v is not None for v in parsed.values()) and len(parsed) == len(dm):
@@ -504,7 +514,7 @@ def _paired(c: Checker, p, otype, design, arms: dict, data):
         if role in m:
             a = c.string(p + (role,))
             if a is not None and a not in arms:
-                c.add(p + (role,), f"unknown arm '{a}'{did_you_mean(a, arms)}; arms are: {', '.join(arms)}")
+                c.add(p + (role,), f"unknown arm '{a}'{c.hint(a, arms)}; arms are: {listing(arms)}")
                 return None
             roles[role] = a
         else:
@@ -577,7 +587,7 @@ def _first_period(c: Checker, p, otype, design, arms: dict):
     parsed = {}
     for arm_id in dm:
         if arm_id not in arms:
-            c.add(p + (arm_id,), f"unknown arm '{arm_id}'{did_you_mean(arm_id, arms)}; arms are: {', '.join(arms)}")
+            c.add(p + (arm_id,), f"unknown arm '{arm_id}'{c.hint(arm_id, arms)}; arms are: {listing(arms)}")
             return None
         parsed[arm_id] = _arm_data(c, p + (arm_id,), otype, arms, arm_id)
     return parsed if all(v is not None for v in parsed.values()) else None
@@ -664,6 +674,12 @@ def parse_trial(doc: Located, sha256: str = "") -> tuple[Trial | None, list[Prob
     if isinstance(data, dict) and "meta_analyses" in data and "arms" not in data:
         c.add((), "this is an analysis spec (it has meta_analyses), not a trial record: run it with "
                   "`metak analyze`, and keep specs out of the trials folder")
+        return None, c.problems
+    if isinstance(data, dict) and "metak" not in data and "id" not in data:
+        # some other file (a spec's trials: may name anything): say so once, and do not echo
+        # its lines back as unknown keys
+        c.add((), "not a metak trial record: it has no 'metak:' or 'id:' key at the top (a record starts "
+                  "with metak: 1 and id: <trial id>)")
         return None, c.problems
     top = c.mapping((), TOP_REQUIRED, TOP_OPTIONAL)
     if top is None:

@@ -201,6 +201,9 @@ def parse_spec(doc, sha256: str = "", base: Path | None = None) -> tuple[Analysi
         c.add((), "this is a trial record (it has arms and outcomes), not an analysis spec: `metak analyze` "
                   "takes a spec with trials: and meta_analyses: (check a record with `metak validate`)")
         return None, c.problems
+    if isinstance(data, dict) and not {"metak", "trials", "meta_analyses"} & set(data):
+        c.add((), "not a metak analysis spec: it has no 'metak:', 'trials:' or 'meta_analyses:' key at the top")
+        return None, c.problems
     top = c.mapping((), TOP_REQUIRED, TOP_OPTIONAL)
     if top is None:
         return None, c.problems
@@ -209,6 +212,8 @@ def parse_spec(doc, sha256: str = "", base: Path | None = None) -> tuple[Analysi
     title = c.string(("title",))
     description = c.string(("description",)) if "description" in top else None
     trials = _string_list(c, ("trials",))
+    if trials == () and isinstance(top.get("trials"), list):
+        c.add(("trials",), "names no trial records: give a folder, a file or a glob, e.g. trials: ../trials")
     defaults = {"method": "REML", "test": "z", "level": 0.95, "cc": CCSpec()}
     if "defaults" in top and c.mapping(("defaults",), optional=DEFAULT_KEYS) is not None:
         defaults = _settings(c, ("defaults",), defaults)

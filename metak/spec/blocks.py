@@ -18,7 +18,7 @@ from .model import SELECT_KEYS, CCSpec, Select, SensitivityEntry
 def _string_list(c: Checker, path):
     value = c.get(path)
     if isinstance(value, str):
-        return (value,)
+        return (value,) if c.string(path) is not None else None
     seq = c.sequence(path)
     if seq is None:
         return None

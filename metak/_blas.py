@@ -1,0 +1,51 @@
+"""One BLAS thread for metak's tiny matrices.
+
+metak's linear algebra works on k x p matrices with k in the tens: a BLAS thread pool costs more
+to wake than the product it computes, and on a busy machine its threads spin against the other
+processes (an exact permutation test of 5,040 meta-regression fits took 62 s instead of 3.3 s
+with two loaded cores; benchmarks/bench_blas_threads.py measures it). The code paths that loop
+over many small fits run inside :func:`one_thread`. threadpoolctl's controller is built once
+(about 1 ms) and a limit then costs about 2 microseconds; the caller's own setting is restored
+on exit, so a user's large matrix products elsewhere keep their threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+_controller = None
+
+
+def _get():
+    global _controller
+    if _controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - a core dependency
+            _controller = False
+        else:
+            _controller = ThreadpoolController()
+    return _controller
+
+
+@contextlib.contextmanager
+def one_thread():
+    """BLAS (OpenBLAS, MKL, BLIS) limited to one thread inside the block."""
+    c = _get()
+    if not c:
+        yield
+        return
+    with c.limit(limits=1, user_api="blas"):
+        yield
+
+
+def single_threaded(func):
+    """Decorator: ``func`` runs inside :func:`one_thread`."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with one_thread():
+            return func(*args, **kwargs)
+
+    return wrapper
