@@ -13,3 +13,18 @@ def metak_cmd():
     exe = shutil.which("metak", path=str(Path(sys.executable).parent)) or shutil.which("metak")
     assert exe, "the metak console script is not installed"
     return exe
+
+
+@pytest.fixture
+def repo_copy(tmp_path):
+    """A copy of the repository's trials and analyses with the committed results of the named
+    analyses, as a reviewer's clone holds them: ``repo_copy("dropout")`` -> the folder."""
+
+    def make(*analyses):
+        for d in ("trials", "analyses"):
+            shutil.copytree(ROOT / d, tmp_path / d)
+        for name in analyses:
+            shutil.copytree(ROOT / "results" / name, tmp_path / "results" / name)
+        return tmp_path
+
+    return make

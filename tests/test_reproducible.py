@@ -37,11 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture()
-def repo(tmp_path):
-    for d in ("trials", "analyses"):
-        shutil.copytree(ROOT / d, tmp_path / d)
-    shutil.copytree(ROOT / "results" / "dropout", tmp_path / "results" / "dropout")
-    return tmp_path
+def repo(repo_copy):
+    return repo_copy("dropout")
 
 
 def run(*args):
@@ -527,3 +524,26 @@ def test_a_png_redrawn_from_the_same_numbers_is_kept_when_only_edge_pixels_moved
     moved = _map_floats(doc, lambda x, p: x * 1.01 if p.endswith("].estimate") else x)
     write_outputs(moved, out, tmp_path / "s3")
     assert (out / "figures" / "m-forest.png").read_bytes() == _png(noise)  # numbers moved: redrawn
+
+
+def test_batch_writes_both_tables_or_neither(tmp_path, monkeypatch):
+    """The probe's batch-diskfull: results.csv and results.parquet were left half written."""
+    table = tmp_path / "t.csv"
+    table.write_text("meta_id,yi,vi\na,0.1,0.01\na,0.3,0.02\nb,0.2,0.05\nb,-0.1,0.04\n")
+    out = tmp_path / "out"
+    assert run("batch", str(table), "--out", str(out)).exit_code == 0
+    before = _snapshot(out)
+    assert sorted(before) == ["results.csv", "results.parquet"]
+    real, calls = Path.write_bytes, []
+
+    def full_on_the_second(self, data):
+        calls.append(self.name)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_on_the_second)
+    r = run("batch", str(table), "--out", str(out), "--method", "DL")
+    monkeypatch.undo()
+    assert r.exit_code == 1 and "No space left on device" in r.stderr and "nothing was written" in r.stderr
+    assert _snapshot(out) == before and not (out / outputs.INCOMING).exists()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture()
-def repo(tmp_path):
-    for d in ("trials", "analyses"):
-        shutil.copytree(ROOT / d, tmp_path / d)
-    shutil.copytree(ROOT / "results" / "substance_use", tmp_path / "results" / "substance_use")
-    return tmp_path
+def repo(repo_copy):
+    return repo_copy("substance_use")
 
 
 def run(*args):
