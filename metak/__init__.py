@@ -4,13 +4,16 @@ The public API is small and curated::
 
     import metak
     res = metak.fit(yi, vi, method="REML", test="hksj")
+    res = metak.fit(data=df, yi="yi", vi="vi", slab="study", mods="~ ablat")  # metafor's rma(); see docs/metafor.md
+    res.leave_one_out(); res.influence(); res.forest()  # DataFrames and matplotlib Figures
     batch = metak.fit_batch(Y, V, method="REML")          # many meta-analyses at once
     trials = metak.load_trials("trials/")
     reg = metak.fit_regression(yi, vi, X, method="REML", test="hksj")   # meta-regression
     df = metak.escalc(frame, "RR", ai="tpos", bi="tneg", ci="cpos", di="cneg")  # pandas in, pandas out
-    doc = metak.analyze("analyses/substance_use.yaml")    # the results document (a dict)
+    doc = metak.analyze("analyses/substance_use.yaml")    # the results document (a dict) ...
+    doc.summary_frame(); doc.plot("forest"); doc.write("out/")  # ... with views
 
-Importing metak imports neither PyMC, ArviZ, matplotlib nor pandas; SciPy is loaded the
+Importing metak imports neither PyMC, ArviZ, matplotlib, pandas nor formulaic; SciPy is loaded the
 first time a fitting function is used, so that ``metak --help`` stays fast.
 """
 
@@ -46,10 +49,11 @@ def load_trials(paths, base=None):
                          [:300])
     return _load_trials(paths, None if base is None else Path(base))
 
-__all__ = ["__version__", "fit", "fit_batch", "fit_regression", "escalc", "Model", "EffectTable", "analyze",
+__all__ = ["__version__", "fit", "MetaFit", "RegressionFit", "fit_batch", "fit_regression", "escalc", "Model", "EffectTable", "analyze",
            "load_trials", "InvalidRecord", "InvalidSpec", "MetakError"]
 
-_LAZY = {"fit": ("metak.estimators", "fit"), "fit_batch": ("metak.estimators", "fit_batch"),
+_LAZY = {"fit": ("metak.api", "fit"), "MetaFit": ("metak.api", "MetaFit"),
+         "RegressionFit": ("metak.api", "RegressionFit"), "fit_batch": ("metak.estimators", "fit_batch"),
          "fit_regression": ("metak.estimators.regression", "fit_regression"),
          "escalc": ("metak.effects.escalc", "escalc"), "Model": ("metak.estimators.model", "Model"),
          "EffectTable": ("metak.effects.table", "EffectTable"), "analyze": ("metak.pipeline", "analyze")}

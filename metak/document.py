@@ -16,6 +16,7 @@ from . import __version__
 from .format import clean
 from .vocab import scale_of
 from .records import display_path
+from .registry import KEYED
 
 #: the model fields of a meta-analysis object, null when nothing could be fitted
 MODEL_KEYS = ("estimate", "se", "ci_lower", "ci_upper", "statistic", "df", "p_value", "pi_lower", "pi_upper", "tau2",
@@ -107,7 +108,7 @@ _MA_NUMBERS = ("estimate", "se", "ci_lower", "ci_upper", "statistic", "df", "p_v
                "tau2", "tau", "i2", "h2", "q", "q_df", "q_p", "k", "n_participants")
 _STUDY_NUMBERS = ("yi", "vi", "se", "ci_lower", "ci_upper", "weight")
 _MA_TEXTS = ("title", "outcome", "outcome_label", "measure", "scale", "direction")
-_MA_OBJECTS = ("bayes", "sensitivity", "meta_regression", "subgroups", "multivariate", "dose_response", "model")
+_MA_OBJECTS = ("bayes", "sensitivity", "meta_regression", "subgroups", "multivariate", "model")  # + KEYED analyses
 _MA_LISTS = {"studies": dict, "excluded": dict, "dropout_rates": dict, "warnings": str, "figures": str}
 
 
@@ -159,7 +160,7 @@ def results_problem(doc) -> str | None:
         for key in _MA_TEXTS:
             if ma.get(key) is not None and not isinstance(ma[key], str):
                 return f"{at}.{key} is not text"
-        for key in _MA_OBJECTS:
+        for key in (*_MA_OBJECTS, *KEYED):
             if ma.get(key) is not None and not isinstance(ma[key], dict):
                 return f"{at}.{key} is not an object"
         for key in _MA_NUMBERS:

@@ -1,7 +1,7 @@
 """Numbers for output, in one place: to the natural scale, NaN to null, fixed decimals.
 
-Figures have their own typographic formatter (``metak.plots._format``: the minus sign
-U+2212, journal layouts); everything else — results.json, summary.csv, the terminal table,
+Figures have their own typographic layer (``metak.plots._format``: the minus sign
+U+2212, journal layouts) on top of :func:`fixed`; everything else — results.json, summary.csv, the terminal table,
 ``summary()`` printouts — formats through these functions.
 """
 
@@ -58,8 +58,15 @@ def as_floats(x, name: str):
         raise MetakError(f"{name} must be numbers (a list or array of floats): {exc}") from None
 
 
+def is_missing(x) -> bool:
+    """True for None and for non-finite floats (the results document never holds NaN)."""
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+
 def fixed(x, digits: int = 4, missing: str = "NA") -> str:
-    """``x`` with ``digits`` decimals, ``missing`` for None or non-finite values."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+    """``x`` with ``digits`` decimals, ``missing`` for None or non-finite values: the one
+    fixed-decimal formatter (terminal, HTML/Markdown report, and figures through
+    ``metak.plots._format.num``, which adds the typographic minus)."""
+    if is_missing(x):
         return missing
     return f"{x:.{digits}f}"

@@ -7,6 +7,8 @@ so the text describes what was run, not what a spec meant to run."""
 
 from __future__ import annotations
 
+from .registry import KEYED
+
 REFERENCES = {
     "dl1986": "DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin Trials 1986;7:177-188.",
     "viechtbauer2005": "Viechtbauer W. Bias and efficiency of meta-analytic variance estimators in the random-effects "
@@ -241,11 +243,10 @@ def _extras(ma, cite) -> list[str]:
         out.append(f"A mixed-effects meta-regression on {names} was fitted{perm}.")
     if ma.get("subgroups"):
         out.append(f"Subgroup differences were tested by Cochran's Q between subgroups {cite('borenstein2013')}.")
-    if ma.get("dose_response"):
-        model = ma["dose_response"].get("model")
-        what = {"linear": "linear", "log_linear": "log-linear", "spline": "restricted cubic spline"}.get(model, model)
-        out.append(f"A {what} dose-response model was fitted to every dose comparison with the multilevel model "
-                   f"{cite('orsini2012')}.")
+    for name, kind in KEYED.items():  # each registered analysis writes its own sentence
+        sentence = kind.sentence() if ma.get(name) else None
+        if sentence is not None:
+            out.append(sentence(ma[name], cite))
     if ma.get("dropout"):
         out.append("Dropout was analysed as its own outcome; trials without dropouts in either arm were left out of "
                    f"ratio measures, as RevMan does {cite('handbook2023')}.")

@@ -16,7 +16,7 @@ import math
 import re
 import statistics
 
-from .format import to_natural
+from .format import fixed, to_natural
 from .methods import methods
 from .report import bias_lines, diagnostic_lines
 
@@ -24,11 +24,7 @@ BINARY = ("OR", "RR", "RD")
 
 
 def _n(x, digits=2):
-    if x is None:
-        return "—"
-    if isinstance(x, float) and not math.isfinite(x):
-        return "—"
-    return f"{x:.{digits}f}"
+    return fixed(x, digits, missing="—")
 
 
 def control_risk(ma) -> float | None:

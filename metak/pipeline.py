@@ -21,7 +21,7 @@ from .errors import InvalidSpec, MetakError, Problem
 from .estimators.model import Model
 from .records import load_trials
 from .records.checker import did_you_mean
-from .registry import SENSITIVITY
+from .registry import ANALYSES
 from .spec import ORDERS, AnalysisSpec, MetaSpec, load_spec
 from ._blas import single_threaded
 
@@ -36,11 +36,31 @@ class Context:
     result: object
     spec: MetaSpec
     warnings: list = field(default_factory=list)
+    #: the sampling covariance of the multivariate model (multi_arm: multivariate), else None
+    covariance: object = None
+
+
+def run_stage(stage: str, ctx: Context) -> dict:
+    """Run the registered analyses of one stage that the spec asks for, in the registry's order:
+    ``{results.json key: record.to_dict()}`` (``sensitivity`` analyses are gathered under it)."""
+    ms = ctx.spec
+    out, sens = {}, {}
+    for e in (*ms.analyses, *ms.sensitivity):
+        kind = ANALYSES[e.name]
+        if kind.stage != stage:
+            continue
+        value = kind.runner()(ctx, e.kwargs).to_dict()
+        if kind.spec == "sensitivity":
+            sens[e.name] = value
+        else:
+            out[e.name] = value
+    if sens:
+        out["sensitivity"] = sens
+    return out
 
 
 def _spec_error(ms: MetaSpec, key: str, message: str) -> InvalidSpec:
-    file, line = ms.locate(key)
-    return InvalidSpec([Problem(file, line, f"meta_analyses.{ms.id}.{key}", message)])
+    return ms.error(key, message)
 
 
 def check_names(ms: MetaSpec, trials) -> None:
@@ -105,8 +125,10 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
         out["subgroups"] = _subgroups(ms, table, model, warnings)
     out["bayes"] = _bayes(ms, table, out_dir, warnings) if ms.bayes is not None else None
     ctx = Context(table, model, res, ms, warnings)
-    sens = {e.name: SENSITIVITY[e.name].runner()(ctx, e.kwargs).to_dict() for e in ms.sensitivity}
-    out["sensitivity"] = sens or None
+    out.update(run_stage("model", ctx))
+    after = run_stage("after_fit", ctx)
+    out["sensitivity"] = after.pop("sensitivity", None)
+    out.update(after)
     out["warnings"] = warnings
     return out
 
@@ -182,8 +204,8 @@ def _multivariate(ms, table, model, cc, out, excluded, warnings) -> dict:
     if multi:
         warnings.append(f"multi_arm: multivariate: {', '.join(multi)} compare several arms with one shared control; "
                         "the control is not split, its covariance enters V")
-    if ms.dose_response:
-        out["dose_response"] = _dose_response(ms, table, V, method, test, model.level, warnings)
+    ctx = Context(table, model, r, ms, warnings, covariance=V)
+    out.update(run_stage("model", ctx))
     out["bayes"] = None
     if ms.bayes is not None:
         from .bayes import fit_bayes
@@ -199,90 +221,6 @@ def _multivariate(ms, table, model, cc, out, excluded, warnings) -> dict:
     out["sensitivity"] = None
     out["warnings"] = warnings
     return out
-
-
-def _dose_of(row):
-    """(dose difference, unit) of a comparison: the experimental arm's dose minus the control's
-    when the control is the same intervention (e.g. a low dose), else minus 0."""
-    comp, t = row.comparison, row.record
-    if comp is None or t is None or len(comp.experimental) != 1:
-        return None, None
-    e = t.arm(comp.experimental[0])
-    if e is None or e.dose is None:
-        return None, None
-    ctl = [t.arm(a) for a in comp.control]
-    base = 0.0
-    if len(ctl) == 1 and ctl[0] is not None and ctl[0].intervention == e.intervention and ctl[0].dose is not None:
-        if ctl[0].dose.unit != e.dose.unit:
-            return None, None
-        base = ctl[0].dose.value
-    return e.dose.value - base, e.dose.unit
-
-
-def _dose_response(ms, table, V, method, test, level, warnings) -> dict:
-    """rma.mv(yi, V, mods = ~ dose, random = ~ 1 | trial/comparison) (``log_linear``: ~ log dose)."""
-    from .estimators.multivariate import fit_mv
-    from .format import clean
-
-    doses, units = zip(*(_dose_of(r) for r in table.rows)) if table.k else ((), ())
-    keep = np.array([d is not None for d in doses], bool)
-    for r, d in zip(table.rows, doses):
-        if d is None:
-            warnings.append(f"dose_response: {r.label}: no dose for the experimental arm (or a control dose in "
-                            "another unit); left out of the dose-response model")
-    used_units = {u for u, k in zip(units, keep) if k}
-    if len(used_units) > 1:
-        raise _spec_error(ms, "dose_response", f"doses are in different units across trials ({', '.join(sorted(used_units))}); "
-                                               "convert them to one unit in the records")
-    x = np.array([d if d is not None else np.nan for d in doses], float)
-    if ms.dose_response == "log_linear":
-        if np.any(x[keep] <= 0):
-            raise _spec_error(ms, "dose_response", "log_linear needs every dose above the control's (> 0)")
-        x = np.log(np.where(keep, x, 1.0))
-    distinct = np.unique(x[keep])
-    if distinct.size < 2:
-        raise _spec_error(ms, "dose_response", f"a dose-response needs at least two distinct doses; "
-                                               f"the comparisons have {distinct.size}")
-    if ms.dose_response == "spline" and distinct.size < 4:
-        raise _spec_error(ms, "dose_response", f"a restricted cubic spline needs at least 4 distinct doses; the "
-                                               f"comparisons have {distinct.size} (use model: linear or log_linear)")
-    idx = np.where(keep)[0]
-    sub = table.subset(keep)
-    Vs = V[np.ix_(idx, idx)]
-    knots = None
-    if ms.dose_response == "spline":
-        from .estimators.spline import default_knots, rcs_basis, term_names
-
-        knots = np.asarray(ms.dose_knots if ms.dose_knots else default_knots(x[idx]), float)
-        if ms.dose_knots and not (knots[0] >= x[idx].min() - 1e-12 and knots[-1] <= x[idx].max() + 1e-12):
-            warnings.append("dose_response: some knots lie outside the doses observed")
-        basis = lambda z: np.column_stack([np.ones(len(z)), rcs_basis(z, knots)])  # noqa: E731
-        names = ["intercept", *term_names(knots.size)]
-    else:
-        basis = lambda z: np.column_stack([np.ones(len(z)), z])  # noqa: E731
-        names = ["intercept", "dose"]
-    X = basis(x[idx])
-    r = fit_mv(sub.yi, Vs, sub.trials, X, method=method, test=test, level=level, names=names)
-    grid = np.linspace(min(0.0, x[idx].min()) if ms.dose_response != "log_linear" else x[idx].min(), x[idx].max(), 101)
-    G = basis(grid)
-    est = G @ r.beta
-    se = np.sqrt(np.einsum("ij,jk,ik->i", G, r.vb, G))
-    from scipy import special
-
-    crit = float(special.stdtrit(r.df, 0.5 + level / 2) if r.df else special.ndtri(0.5 + level / 2))
-    dose_axis = np.exp(grid) if ms.dose_response == "log_linear" else grid
-    mods = {"log_linear": "log(dose)", "linear": "dose",
-            "spline": "rcspline.eval(dose, knots, inclx = TRUE)"}[ms.dose_response]
-    return {"model": ms.dose_response, "unit": used_units.pop(), "fit": f"rma.mv(yi, V, mods = ~ {mods}, "
-            "random = ~ 1 | trial/comparison)",
-            "knots": None if knots is None else [float(t) for t in knots],
-            "k": r.k, "n_trials": r.n_trials, "test": r.test, "df": r.df,
-            "coefficients": r.to_dict()["coefficients"],
-            "sigma2_trial": clean(r.sigma2[0]), "sigma2_comparison": clean(r.sigma2[1]),
-            "points": [{"trial": row.trial, "label": row.label, "dose": clean(d), "yi": clean(row.yi), "vi": clean(row.vi)}
-                       for row, d in zip(sub.rows, np.asarray(doses, dtype=object)[idx])],
-            "curve": {"dose": dose_axis.tolist(), "estimate": est.tolist(), "ci_lower": (est - crit * se).tolist(),
-                      "ci_upper": (est + crit * se).tolist()}}
 
 
 def _dropout_rates(table) -> list[dict]:
@@ -330,7 +268,7 @@ def _no_data(ms, kept, excluded) -> None:
     """A meta-analysis left with no study is a spec error: an outcome id no selected trial
     (``kept``) has (a typo, with a did-you-mean over their outcome ids), or a measure that
     fits none of their data (with each trial's reason)."""
-    from .effects.build import is_measure_mismatch
+    from .effects.build import ReasonCode
 
     if not kept:
         return  # select: or exclude: left nothing; the excluded list says why
@@ -340,8 +278,8 @@ def _no_data(ms, kept, excluded) -> None:
         raise _spec_error(ms, "outcome", f"no selected trial has outcome '{ms.outcome}'"
                                          f"{did_you_mean(ms.outcome, have)}; their outcomes: {', '.join(have) or 'none'}")
     ids = {t.id for t in kept}
-    mine = [e for e in excluded if e["trial"] in ids and not e["reason"].startswith("no outcome ")]
-    if not mine or not all(is_measure_mismatch(e["reason"]) for e in mine):
+    mine = [e for e in excluded if e["trial"] in ids and e.get("reason_code") != ReasonCode.NO_OUTCOME]
+    if not mine or not all(e.get("reason_code") == ReasonCode.MEASURE_MISMATCH for e in mine):
         return  # arms, zero cells ...: the excluded list says why, as for any k = 0 result
     reasons = "; ".join(f"{e['trial']}: {e['reason']}" for e in mine)
     raise _spec_error(ms, "measure" if any(k == "measure" for k, _, _ in ms.where) else "outcome",
@@ -448,4 +386,5 @@ def analyze(spec_path, *, out_dir=None) -> dict:
             doc["meta_analyses"].append(run_meta(ms, trials, out_dir=out_dir))
             note(f"  {ms.id}: k = {doc['meta_analyses'][-1].get('k')}")
             advance()
-    return doc
+    from .api import AnalysisResults  # a dict, with studies_frame(), summary_frame(), plot() and write()
+    return AnalysisResults(doc, staging=out_dir)

@@ -3,8 +3,8 @@
 The spec parser checks ``sensitivity:`` entries and their parameters against it, the pipeline
 runs them from it, the renderer draws figures from it and the CLI's help lists it. Adding an
 analysis is one module under ``metak/sensitivity/`` (with ``run(ctx, params) -> record``,
-the record having ``to_dict()``) plus its entry here; a figure is a function in
-``metak/plots/`` plus its entry. This module imports neither SciPy nor matplotlib: the run
+the record having ``to_dict()``) plus its entry here (docs/extending.md is the recipe); a
+figure is a function in ``metak/plots/`` plus its entry. This module imports neither SciPy nor matplotlib: the run
 and plot functions are named as ``"module:function"`` and imported when used.
 """
 
@@ -25,6 +25,8 @@ class Param:
     minimum: float | None = None
     maximum: float | None = None
     doc: str = ""
+    #: the parameter must be given (a keyed analysis's mapping names it)
+    required: bool = False
     #: for kind "block": "module:function" parsing the value, ``parse(checker, path, value,
     #: measure) -> parsed | None``; it reports problems on the checker (with their lines)
     parse: str = ""
@@ -60,10 +62,27 @@ def _resolve(target: str):
     return getattr(importlib.import_module(module), name)
 
 
+#: the stages of an analysis, in the order the pipeline runs them
+STAGES = ("model", "after_fit")
+
+
 @dataclass(frozen=True)
-class SensitivityKind:
-    """A registered analysis: ``run(ctx, params)`` returns a record with ``to_dict()``;
-    its result is written under ``sensitivity.<name>``."""
+class AnalysisKind:
+    """A registered analysis. ``run(ctx, params)`` returns a frozen record with ``to_dict()``.
+
+    - ``stage``: ``"model"`` fits its own model on the meta-analysis's table (and, for the
+      multivariate model, its covariance ``ctx.covariance``); ``"after_fit"`` refits the table
+      once the meta-analysis is fitted (``ctx.result``).
+    - ``spec``: ``"sensitivity"``: asked for as an entry of ``sensitivity: [...]``, its result
+      written under ``sensitivity.<name>``; ``"key"``: asked for by its own key of the
+      meta-analysis (``<name>: {params}``), its result written under ``<name>``.
+    - ``params`` are checked by the spec parser from their declarations; ``check(checker, path,
+      values, meta)`` ("module:function", optional) checks them together and against the rest of
+      the meta-analysis mapping ``meta``.
+    - ``methods(result_dict, cite)`` ("module:function", optional) is its sentence in the methods
+      text; ``record`` ("module:Class", optional) is the record type whose fields give its
+      results.json schema fragment (``metak.schema.generate``).
+    """
 
     name: str
     summary: str
@@ -72,6 +91,11 @@ class SensitivityKind:
     needs: str = ""  # what it needs, in words (for the help and the docs)
     #: JSON Schema fragment of its result (results.schema.json keeps the full schema)
     schema: dict = field(default_factory=dict)
+    stage: str = "after_fit"
+    spec: str = "sensitivity"
+    check: str = ""
+    methods: str = ""
+    record: str = ""
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -81,6 +105,15 @@ class SensitivityKind:
 
     def runner(self):
         return _resolve(self.run)
+
+    def checker(self):
+        return _resolve(self.check) if self.check else None
+
+    def sentence(self):
+        return _resolve(self.methods) if self.methods else None
+
+    def record_type(self):
+        return _resolve(self.record) if self.record else None
 
 
 @dataclass(frozen=True)
@@ -139,8 +172,8 @@ ACTIVE_PLACEBO_SCHEMA = {
             "type": "object", "required": ["effect", "estimate", "se", "ci_lower", "ci_upper", "tau2"],
             "properties": {"effect": {"type": "number"}, **_EST}}}}}
 
-SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
-    SensitivityKind(
+_SENSITIVITY = (
+    AnalysisKind(
         "leave_one_out", "refit without each study in turn (metafor's leave1out)",
         "metak.sensitivity.leave_one_out:run",
         params=(Param("by", "str", "comparison", ("comparison", "trial"),
@@ -148,13 +181,13 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
         needs="k >= 2",
         schema={"type": "array", "items": {"type": "object", "required": ["omitted", "estimate", "se", "ci_lower",
                                                                           "ci_upper", "tau2", "i2", "q"]}}),
-    SensitivityKind(
+    AnalysisKind(
         "influence", "metafor's influence() per study: studentized residuals, DFFITS, Cook's distance, "
                      "covariance ratio, hat, weight, tau² and QE deleted, the influential flag; Baujat coordinates",
         "metak.sensitivity.influence:run", needs="k >= 2",
         schema={"type": "array", "items": {"type": "object", "required": [
             "trial", "rstudent", "dffits", "cook_d", "cov_r", "hat", "weight", "tau2_del", "qe_del", "influential"]}}),
-    SensitivityKind(
+    AnalysisKind(
         "small_study", "small-study effects: Egger's test (lm), the mixed-effects regression test, the rank "
                        "test and trim-and-fill (metafor's regtest, ranktest, trimfill)",
         "metak.sensitivity.small_study:run",
@@ -162,7 +195,7 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
         needs="k >= 10 (or force: true)",
         schema={"type": "object", "required": ["k", "run", "reason", "egger", "egger_rma", "rank_test",
                                                "trim_fill", "meaning"]}),
-    SensitivityKind(
+    AnalysisKind(
         "missing_outcome", "missing outcome data: available case, missing as failure or success, best and worst "
                            "case, and informative-missingness odds ratios (Higgins et al. 2008; metasens metamiss); "
                            "for continuous outcomes informative-missingness differences of means (Mavridis et al. "
@@ -183,7 +216,7 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
         schema={"type": "object", "required": ["scenarios"], "properties": {"scenarios": {"type": "array", "items": {
             "type": "object", "required": ["name", "imor_experimental", "imor_control", "k", "estimate", "se",
                                            "ci_lower", "ci_upper", "tau2"]}}}}),
-    SensitivityKind(
+    AnalysisKind(
         "crossover_rho", "the crossover trials without paired data refitted under several assumed "
                          "within-participant correlations (Elbourne et al. 2002)",
         "metak.sensitivity.crossover_rho:run",
@@ -193,27 +226,27 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
         schema={"type": "object", "required": ["values", "studies", "reason"], "properties": {"values": {
             "type": "array", "items": {"type": "object", "required": ["rho", "k", "estimate", "se", "ci_lower",
                                                                      "ci_upper", "tau2"]}}}}),
-    SensitivityKind(
+    AnalysisKind(
         "risk_of_bias", "risk of bias (RoB 2): restricted to low overall risk, subgroups by overall risk, "
                         "the per-domain summary",
         "metak.sensitivity.risk_of_bias:run", needs="risk_of_bias blocks in the trial records' outcomes",
         schema={"type": "object", "required": ["domains", "studies", "summary", "restricted", "subgroups",
                                                "reasons"]}),
-    SensitivityKind(
+    AnalysisKind(
         "active_placebo", "subgroups by control type (active vs inert placebo) with Cochrane's test",
         "metak.sensitivity.subgroups:run_active_placebo", needs="control arms with control_type",
         params=(Param("assumed_effect", "block", None, parse="metak.sensitivity.bias:parse_effects",
                       doc="the active placebo's own effect on the analysis scale, added back to the comparisons "
                           "against it: a number, a list, or {from, to, steps}"),),
         schema=ACTIVE_PLACEBO_SCHEMA),
-    SensitivityKind(
+    AnalysisKind(
         "cumulative", "studies added one at a time in a stated order (metafor's cumul)",
         "metak.sensitivity.cumulative:run",
         params=(Param("order", "str", "year",
                       doc="year (default), label, effect, weight or a characteristic; ties by label"),),
         needs="k >= 1",
         schema={"type": "object", "required": ["order", "steps"]}),
-    SensitivityKind(
+    AnalysisKind(
         "blinding", "blinding indices, classification by the Bang index, and the bias analyses: restricted to "
                     "adequately blinded trials, bias-adjusted, tipping point",
         "metak.sensitivity.blinding:run", needs="blinding.guesses in the trial records (else every trial is unknown)",
@@ -225,7 +258,30 @@ SENSITIVITY: dict[str, SensitivityKind] = {k.name: k for k in (
                           "{preset: savovic2012 | hrobjartsson2012 | hrobjartsson2014 | metablind2020_participants "
                           "| metablind2020_double | metablind2020_pro_benefit}")),
         schema=BLINDING_SCHEMA),
-)}
+)
+
+#: the analyses asked for by their own key of a meta-analysis
+_KEYED = (
+    AnalysisKind(
+        "dose_response", "dose-response: rma.mv(yi, V, mods = ~ dose, random = ~ 1 | trial/comparison) on every dose "
+                         "comparison against its shared control (linear, log-linear or restricted cubic spline)",
+        "metak.sensitivity.dose_response:run", stage="model", spec="key",
+        params=(Param("model", "str", None, ("linear", "log_linear", "spline"), required=True,
+                      doc="linear, log_linear (~ log dose) or spline (restricted cubic spline)"),
+                Param("knots", "block", None, parse="metak.sensitivity.dose_response:parse_knots",
+                      doc="spline knots: three or more increasing doses (default: the 10th, 50th and 90th "
+                          "percentiles)")),
+        needs="multi_arm: multivariate and arms with doses",
+        check="metak.sensitivity.dose_response:check", methods="metak.sensitivity.dose_response:methods_sentence",
+        record="metak.sensitivity.dose_response:DoseResponse"),
+)
+
+#: every registered analysis, by name
+ANALYSES: dict[str, AnalysisKind] = {k.name: k for k in (*_SENSITIVITY, *_KEYED)}
+#: those listed under ``sensitivity:`` (results under ``sensitivity.<name>``)
+SENSITIVITY: dict[str, AnalysisKind] = {k.name: k for k in _SENSITIVITY}
+#: those asked for by their own key (results under ``<name>``)
+KEYED: dict[str, AnalysisKind] = {k.name: k for k in _KEYED}
 
 FIGURES: dict[str, FigureKind] = {f.name: f for f in (
     FigureKind("forest", "forest plot of the studies and the pooled estimates", "metak.plots.forest:forest"),
@@ -274,6 +330,7 @@ FIGURES: dict[str, FigureKind] = {f.name: f for f in (
 )}
 
 SENSITIVITY_KINDS = tuple(SENSITIVITY)
+KEYED_KINDS = tuple(KEYED)
 FIGURE_KINDS = tuple(FIGURES)
 
 
@@ -284,6 +341,10 @@ def help_text() -> str:
         params = ", ".join(f"{p.name}: {'|'.join(p.choices) if p.choices else p.kind}"
                            + (f" (default {p.default})" if p.default is not None else "") for p in k.params)
         lines.append(f"  {k.name:16} {k.summary}" + (f"; parameters {params}" if params else ""))
+    lines.append("Analyses by their own key (<name>: {parameters}):")
+    for k in KEYED.values():
+        params = ", ".join(f"{p.name}: {'|'.join(p.choices) if p.choices else p.kind}" for p in k.params)
+        lines.append(f"  {k.name:16} {k.summary}; parameters {params}; needs {k.needs}")
     lines.append("Figures (figures: [...]):")
     for f in FIGURES.values():
         lines.append(f"  {f.name:16} {f.summary}" + (f" (needs {f.needs_text})" if f.needs_text else ""))

@@ -1,6 +1,6 @@
 """Writing results: results.json (byte-reproducible), summary.csv, the terminal table.
 
-Computes nothing: it reads the results document that :mod:`metak.analysis` built.
+Computes nothing: it reads the results document that :mod:`metak.pipeline` built.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from metak.sensitivity.blinding import bang, guess_table, indices, james
+from metak.sensitivity.blinding_index import bang, guess_table, indices, james
 
 KEYS = {"estimate", "se", "ci_lower", "ci_upper"}
 CHECK_TABLE = [[48, 22], [4, 30], [330, 319]]          # contract check (James et al. 1996 data)

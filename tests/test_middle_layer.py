@@ -371,7 +371,7 @@ def test_a_bayes_block_reports_every_problem_with_its_line(bcg):
 
 
 def test_bang_index_is_a_moderator_equal_to_the_library_value(bcg):
-    from metak.sensitivity.blinding import bang
+    from metak.sensitivity.blinding_index import bang
 
     f = bcg / "trials" / "aronson1948.yaml"
     f.write_text(f.read_text().replace("arms:\n", """blinding:

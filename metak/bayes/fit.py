@@ -18,7 +18,8 @@ import numpy as np
 from metak.errors import AnalysisError
 
 from . import priors as P
-from .exact import ExactPosterior, exact_posterior
+from .common import benefit_prob, sensitivity_exact, summary_exact
+from .exact import exact_posterior
 from .spec import RATIO_MEASURES, BayesSpec
 from .summaries import clean_json
 
@@ -79,31 +80,7 @@ def _analysis_thresholds(spec, measure):
     return out
 
 
-def _benefit_prob(cdf_at, direction):
-    """P(effect beyond ``value`` in the benefit direction) from a CDF value."""
-    return 1.0 - cdf_at if direction == "higher_is_better" else cdf_at
-
-
 # --------------------------------------------------------------------------- exact
-
-def _summary_exact(post: ExactPosterior, level: float, warnings: list, what: str) -> tuple[dict, dict]:
-    alpha = 1.0 - level
-    probs = [alpha / 2, 0.5, 1 - alpha / 2]
-
-    def block(m1, m2, q, name):
-        sd = None
-        if m1 is not None and m2 is not None:
-            sd = math.sqrt(max(m2 - m1 * m1, 0.0))
-        if m1 is None:
-            warnings.append(f"{what}posterior mean of {name} is undefined (infinite) under this prior and k")
-        if sd is None:
-            warnings.append(f"{what}posterior SD of {name} is undefined (infinite) under this prior and k")
-        return {"mean": m1, "sd": sd, "median": float(q[1]), "ci_lower": float(q[0]), "ci_upper": float(q[2])}
-
-    mu = block(post.mu_moment(1), post.mu_moment(2), post.mu_quantiles(probs), "mu")
-    tau = block(post.tau_moment(1), post.tau_moment(2), post.tau_quantiles(probs), "tau")
-    return mu, tau
-
 
 def _fit_exact(y, v, spec, *, level, direction, measure, labels, warnings, V=None, groups=None):
     try:
@@ -114,15 +91,15 @@ def _fit_exact(y, v, spec, *, level, direction, measure, labels, warnings, V=Non
         warnings.append(f"exact engine: quadrature stopped at {post.n_panels} panels before reaching "
                         "its tolerance; results may be inaccurate")
     alpha = 1.0 - level
-    mu, tau = _summary_exact(post, level, warnings, "")
+    mu, tau = summary_exact(post, level, warnings, "")
     pq = post.predictive_quantiles([alpha / 2, 1 - alpha / 2])
     cdf0 = float(post.mu_cdf(np.array([0.0]))[0])
     prob_beyond = []
     for t, scale, a in _analysis_thresholds(spec, measure):
         prob_beyond.append({
             "threshold": t, "scale": scale, "analysis_value": a,
-            "prob": _benefit_prob(float(post.mu_cdf(np.array([a]))[0]), direction),
-            "prob_new_trial": _benefit_prob(float(post.predictive_cdf(np.array([a]))[0]), direction),
+            "prob": benefit_prob(float(post.mu_cdf(np.array([a]))[0]), direction),
+            "prob_new_trial": benefit_prob(float(post.predictive_cdf(np.array([a]))[0]), direction),
         })
     mean, sd, q = post.shrunken(y, v, [alpha / 2, 1 - alpha / 2])
     shrunken = [{"label": lab, "mean": float(mean[i]), "sd": float(sd[i]),
@@ -149,13 +126,13 @@ def _fit_exact(y, v, spec, *, level, direction, measure, labels, warnings, V=Non
 
     sensitivity = []
     for alt in spec.prior_sensitivity:
-        sensitivity.append(_sensitivity_exact(y, v, spec.mu_prior, alt, level, direction, warnings, V, groups))
+        sensitivity.append(sensitivity_exact(y, v, spec.mu_prior, alt, level, direction, warnings, V, groups))
 
     return {
         "engine": "exact",
         "mu": mu, "tau": tau,
         "predictive": {"ci_lower": float(pq[0]), "ci_upper": float(pq[1])},
-        "prob_benefit": _benefit_prob(cdf0, direction),
+        "prob_benefit": benefit_prob(cdf0, direction),
         "prob_beyond": prob_beyond,
         "shrunken": shrunken,
         "log_marginal_likelihood": log_ml,
@@ -165,17 +142,6 @@ def _fit_exact(y, v, spec, *, level, direction, measure, labels, warnings, V=Non
                         "quadrature_panels": post.n_panels, "quadrature_converged": post.converged},
         "posterior_grid": post.density_grid(y, v),
     }
-
-
-def _sensitivity_exact(y, v, mu_prior, tau_prior, level, direction, warnings, V=None, groups=None):
-    alpha = 1.0 - level
-    post = exact_posterior(y, v, mu_prior, tau_prior, V=V, groups=groups)
-    mu, tau = _summary_exact(post, level, warnings, f"prior sensitivity ({tau_prior!r}): ")
-    pq = post.predictive_quantiles([alpha / 2, 1 - alpha / 2])
-    cdf0 = float(post.mu_cdf(np.array([0.0]))[0])
-    return {"prior": repr(tau_prior), "method": "exact", "mu": mu, "tau": tau,
-            "predictive": {"ci_lower": float(pq[0]), "ci_upper": float(pq[1])},
-            "prob_benefit": _benefit_prob(cdf0, direction)}
 
 
 # --------------------------------------------------------------------------- the record

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from . import priors as P
+from .common import sensitivity_exact
 from .summaries import draws_summary
 
 __all__ = ["build_model", "sample", "fit_mcmc", "default_target_accept", "default_cores"]
@@ -324,9 +325,7 @@ def fit_mcmc(y, v, spec, *, level, direction, thresholds, tables, labels, out_di
     sensitivity = []
     for alt in spec.prior_sensitivity:
         if spec.likelihood == "normal" and _exact_ok(spec.mu_prior):
-            from .fit import _sensitivity_exact
-
-            sensitivity.append(_sensitivity_exact(y, v, spec.mu_prior, alt, level, direction, warnings))
+            sensitivity.append(sensitivity_exact(y, v, spec.mu_prior, alt, level, direction, warnings))
         else:
             sensitivity.append(_psis_sensitivity(tau, mu, spec.tau_prior, alt, level, direction, warnings))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import Enum
 from dataclasses import replace as _replace
 
 import numpy as np
@@ -21,6 +22,7 @@ from ..records.model import BinaryArmData, ContrastData, Outcome, Source, Trial
 from .comparisons import build as build_comparisons
 from .comparisons import split
 from .crossover import paired_effect, rho_effect
+from ..sensitivity import blinding_index
 from .escalc import (
     BINARY_MEASURES, CONTINUOUS_MEASURES, ContinuityCorrection, contrast_yi_vi, escalc_binary, escalc_continuous,
 )
@@ -29,6 +31,43 @@ from .table import Effect, EffectTable
 #: trial fields usable as moderators and subgroups beside the record's ``characteristics``
 TRIAL_FIELDS = ("year", "design", "allocation", "masking", "condition", "control_type", "dose", "bang",
                 "risk_of_bias")
+
+
+class ReasonCode(str, Enum):
+    """Why a trial or study is in ``excluded``: the stable ``reason_code`` beside the words of
+    ``reason`` (code may test the code; the words may be reworded)."""
+
+    EXCLUDED_BY_SPEC = "excluded_by_spec"   # select.exclude names it
+    NOT_SELECTED = "not_selected"           # a select filter leaves it out
+    NO_OUTCOME = "no_outcome"               # neither the outcome nor a fallback is recorded
+    NO_COMPLEMENT = "no_complement"         # the fallback outcome cannot be complemented
+    NO_DATA = "no_data"                     # dropout: no per-arm randomized/completed numbers
+    MEASURE_MISMATCH = "measure_mismatch"   # the measure does not fit the outcome's data
+    NEEDS_TABLES = "needs_tables"           # a reported contrast under MH or PETO
+    ARMS = "arms"                           # no experimental/control pair to compare
+    CROSSOVER = "crossover"                 # a crossover's paired or rho effect not computable
+    DOUBLE_ZERO = "double_zero"             # no events (or only events) in both arms, dropped
+    NOT_ESTIMABLE = "not_estimable"         # no finite effect size from the data
+
+
+#: every ``reason_code`` value (results.schema.json lists the same)
+REASON_CODES = tuple(c.value for c in ReasonCode)
+
+
+class Reason(str):
+    """An exclusion's words (the ``str`` itself) with its :class:`ReasonCode` as ``.code``."""
+
+    code: ReasonCode
+
+    def __new__(cls, text: str, code: ReasonCode):
+        self = super().__new__(cls, text)
+        self.code = code
+        return self
+
+
+def excluded_entry(trial: str, reason: Reason) -> dict:
+    """The ``excluded`` entry ``{trial, reason, reason_code}`` of a left-out trial or study."""
+    return {"trial": trial, "reason": str(reason), "reason_code": reason.code.value}
 
 
 @dataclass
@@ -72,7 +111,8 @@ def select(trials, ms):
     reasons = dict(s.exclude)
     for t in trials:
         if t.id in reasons:
-            excluded.append({"trial": t.id, "reason": reasons[t.id] or "excluded by the analysis spec"})
+            excluded.append(excluded_entry(t.id, Reason(reasons[t.id] or "excluded by the analysis spec",
+                                                        ReasonCode.EXCLUDED_BY_SPEC)))
             continue
         why = None
         if s.trials and t.id not in s.trials:
@@ -88,7 +128,7 @@ def select(trials, ms):
         elif s.control_type and not set(t.control_types) & set(s.control_type):
             why = f"control type(s) {', '.join(t.control_types) or 'none'} not in select.control_type"
         if why:
-            excluded.append({"trial": t.id, "reason": f"left out by select: {why}"})
+            excluded.append(excluded_entry(t.id, Reason(f"left out by select: {why}", ReasonCode.NOT_SELECTED)))
         else:
             kept.append(t)
     return kept, excluded
@@ -124,11 +164,12 @@ def find_outcome(trial: Trial, ms):
             continue
         if fb.complement:
             if o.type == "continuous" or (o.type == "contrast" and o.data.measure not in ("OR", "RD")):
-                return None, f"outcome '{fb.outcome}' cannot be complemented ({o.type} {getattr(o.data, 'measure', '')})"
+                return None, Reason(f"outcome '{fb.outcome}' cannot be complemented ({o.type} "
+                                    f"{getattr(o.data, 'measure', '')})", ReasonCode.NO_COMPLEMENT)
             return complement(o), f"outcome '{fb.outcome}' used as its complement (fallback_outcomes)"
         return o, f"outcome '{fb.outcome}' used (fallback_outcomes)"
     names = [ms.outcome] + [f.outcome for f in ms.fallback_outcomes]
-    return None, f"no outcome {' or '.join(repr(n) for n in names)}"
+    return None, Reason(f"no outcome {' or '.join(repr(n) for n in names)}", ReasonCode.NO_OUTCOME)
 
 
 DROPOUT_SOURCE = Source("arms: randomized - completed", True, "dropouts = randomized - completed per arm")
@@ -147,11 +188,13 @@ def dropout_outcome(trial: Trial, ms):
         label = "All-cause dropout" if reason == "all" else f"Dropout: {reason.replace('_', ' ')}"
         return Outcome("dropout", label, "binary", "lower_is_better", source, arms), None
     if reason != "all":
-        return None, f"no per-arm dropouts for reason '{reason}' with the arms' randomized numbers"
+        return None, Reason(f"no per-arm dropouts for reason '{reason}' with the arms' randomized numbers",
+                            ReasonCode.NO_DATA)
     o = trial.outcome(ms.dropout_outcome)
     if o is not None and o.type == "binary":
         return o, f"dropouts from outcome '{ms.dropout_outcome}' (per-arm randomized/completed not recorded)"
-    return None, "no per-arm randomized and completed numbers, and no binary outcome " f"'{ms.dropout_outcome}'"
+    return None, Reason(f"no per-arm randomized and completed numbers, and no binary outcome '{ms.dropout_outcome}'",
+                        ReasonCode.NO_DATA)
 
 
 def _num(x):
@@ -188,12 +231,12 @@ def covariates(trial: Trial, experimental, control_type, outcome: Outcome | None
     doses = {trial.arm(a).dose.value for a in experimental if trial.arm(a).dose is not None}
     if len(doses) == 1 and len(experimental) == 1:
         fields["dose"] = doses.pop()
-    # the experimental arm's Bang index from participants' guesses: (right - wrong) / n
+    # the experimental arm's Bang index from participants' guesses (None when no one answered)
     guesses = [g for g in (trial.blinding.guesses if trial.blinding else ())
                if g.assessor == "participant" and len(experimental) == 1 and g.arm == experimental[0]]
-    if len(guesses) == 1 and guesses[0].total > 0:
+    if len(guesses) == 1:
         g = guesses[0]
-        fields["bang"] = (g.guessed_experimental - g.guessed_control) / g.total
+        fields["bang"] = blinding_index.bang(g.guessed_experimental, g.guessed_control, g.dont_know)["estimate"]
     for key, value in fields.items():
         if value is not None:
             out.setdefault(key, value)
@@ -228,9 +271,11 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
     if outcome.type == "contrast":
         c: ContrastData = outcome.data
         if c.measure != ms.measure:
-            return None, f"outcome '{outcome.id}' is a {c.measure} contrast; this meta-analysis pools {ms.measure}"
+            return None, Reason(f"outcome '{outcome.id}' is a {c.measure} contrast; this meta-analysis pools "
+                                f"{ms.measure}", ReasonCode.MEASURE_MISMATCH)
         if ms.method in ("MH", "PETO"):
-            return None, f"outcome '{outcome.id}' is a reported contrast; {ms.method} needs 2x2 tables"
+            return None, Reason(f"outcome '{outcome.id}' is a reported contrast; {ms.method} needs 2x2 tables",
+                                ReasonCode.NEEDS_TABLES)
         yi, vi = contrast_yi_vi(c.measure, c.estimate, c.ci, c.se, c.level)
         sizes = [trial.arm(a).randomized for a in c.experimental + c.control]
         n = sum(sizes) if None not in sizes else None
@@ -244,9 +289,11 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
                        covariates=covariates(trial, c.experimental, control_type, outcome), record=trial)], None
     if outcome.type == "binary" and ms.measure not in BINARY_MEASURES:
         need = "continuous" if ms.measure in CONTINUOUS_MEASURES else "contrast"
-        return None, f"outcome '{outcome.id}' is binary; measure {ms.measure} needs {need} data"
+        return None, Reason(f"outcome '{outcome.id}' is binary; measure {ms.measure} needs {need} data",
+                            ReasonCode.MEASURE_MISMATCH)
     if outcome.type == "continuous" and ms.measure not in CONTINUOUS_MEASURES:
-        return None, f"outcome '{outcome.id}' is continuous; measure {ms.measure} needs binary data"
+        return None, Reason(f"outcome '{outcome.id}' is continuous; measure {ms.measure} needs binary data",
+                            ReasonCode.MEASURE_MISMATCH)
     arm_data, first = outcome.data, False
     if trial.design == "crossover" and outcome.first_period and not (
             outcome.paired is not None and ms.measure in ("MD", "SMD")):
@@ -255,7 +302,7 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
     rule = ms.multi_arm  # a factorial's margin is multi_arm: combine (contract section 2)
     comps, why = build_comparisons(trial, arm_data, rule, override)
     if not comps:
-        return None, why
+        return None, Reason(why, ReasonCode.ARMS)
     de = trial.cluster.effect if trial.design == "cluster" and trial.cluster is not None else 1.0
     rows = []
     for comp in comps:
@@ -277,7 +324,7 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
                 else:
                     y, v, why = rho_effect(ms.measure, e, c, ms.crossover_rho)
                 if y is None:
-                    return None, f"crossover: {why}"
+                    return None, Reason(f"crossover: {why}", ReasonCode.CROSSOVER)
                 yi, vi, note = np.array([y]), np.array([v]), why
                 if method == "paired":
                     n = outcome.paired.n
@@ -333,20 +380,17 @@ def _design_method(trial: Trial, outcome: Outcome, comp, ms, first: bool, rule: 
     return None, None
 
 
-def is_measure_mismatch(reason: str) -> bool:
-    """Whether an exclusion reason says the measure does not fit the trial's data (as
-    :func:`_rows_for_trial` words it), rather than its arms or its missing outcome."""
-    return ("; measure " in reason and " needs " in reason) or "; this meta-analysis pools " in reason
-
-
-def not_estimable(r: Effect, cc: ContinuityCorrection) -> str:
+def not_estimable(r: Effect, cc: ContinuityCorrection) -> Reason:
+    """Why a study of the table has no finite effect size."""
     if r.table is None:
-        return "effect size not estimable from the reported data"
+        return Reason("effect size not estimable from the reported data", ReasonCode.NOT_ESTIMABLE)
     a, b, c, d = r.table
     if cc.drop00 and ((a == 0 and c == 0) or (b == 0 and d == 0)):
         what = "no events" if a == 0 and c == 0 else "only events"
-        return f"{what} in both arms: the table carries no information on the effect and is dropped (drop00: true)"
-    return f"effect size not estimable: a zero cell with continuity correction to: {cc.to}"
+        return Reason(f"{what} in both arms: the table carries no information on the effect and is dropped "
+                      "(drop00: true)", ReasonCode.DOUBLE_ZERO)
+    return Reason(f"effect size not estimable: a zero cell with continuity correction to: {cc.to}",
+                  ReasonCode.NOT_ESTIMABLE)
 
 
 def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
@@ -358,13 +402,13 @@ def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
     for t in kept:
         outcome, note = dropout_outcome(t, ms) if ms.dropout else find_outcome(t, ms)
         if outcome is None:
-            excluded.append({"trial": t.id, "reason": note})
+            excluded.append(excluded_entry(t.id, note))
             continue
         if note:
             warnings.append(f"{t.id}: {note}")
         trial_rows, why = _rows_for_trial(t, outcome, ms, cc)
         if not trial_rows:
-            excluded.append({"trial": t.id, "reason": why})
+            excluded.append(excluded_entry(t.id, why))
             continue
         outcome_label = outcome_label or outcome.label
         for r in trial_rows:
@@ -403,9 +447,9 @@ def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
                 # continuity correction would invent one; the trial is listed, not pooled
                 finite[i] = False
                 dropped00.add(i)
-                excluded.append({"trial": r.trial, "reason": f"{r.label}: no dropouts in either arm: the dropout "
-                                                            f"{ms.measure} is not estimable (as RevMan; an RD "
-                                                            "analysis keeps it as 0)"})
+                excluded.append(excluded_entry(r.trial, Reason(
+                    f"{r.label}: no dropouts in either arm: the dropout {ms.measure} is not estimable (as RevMan; "
+                    "an RD analysis keeps it as 0)", ReasonCode.DOUBLE_ZERO)))
                 warnings.append(f"{r.label}: no dropouts in either arm; left out of the dropout {ms.measure} "
                                 "(not estimable, as RevMan); a dropout RD would keep it")
             elif ms.measure == "RD":
@@ -423,7 +467,8 @@ def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
             warnings.append(f"{r.label}: no events (or only events) in both arms: kept in the MH risk "
                             "difference (it informs an RD of 0), left out of Q; its own yi is null")
             continue
-        excluded.append({"trial": r.trial, "reason": f"{r.label}: {not_estimable(r, cc)}"})
+        why = not_estimable(r, cc)
+        excluded.append(excluded_entry(r.trial, Reason(f"{r.label}: {why}", why.code)))
     return Built(table.subset(finite), excluded, warnings, outcome_label, tuple(kept))
 
 

@@ -281,11 +281,11 @@ def fit_regression(yi, vi, X, *, method: str = "REML", test: str = "z", level: f
     if method == "FE" and has_int and p > 1:
         r2 = _adjusted_r2(y, v, Xs, fe)
     elif has_int and p > 1:
-        # the intercept-only model by the O(k) fast path (the same estimator; tested equal)
-        from .tau2 import ESTIMATORS
+        # the intercept-only model by the O(k) fast path (the same estimator; tested equal), in
+        # its single-fit form (tau2.tau2_one: the batch estimator's value without its overhead)
+        from .tau2 import tau2_one
 
-        est, _ = ESTIMATORS[method](y[None, :], v[None, :], np.ones((1, k)), np.array([float(k)]))
-        tau2_null = float(est[0])
+        tau2_null, _ = tau2_one(np.asarray(y, float), np.asarray(v, float), method)
         r2 = 0.0 if tau2_null <= 0 else max(0.0, 100 * (tau2_null - tau2) / tau2_null)
     p_perm = [None] * p
     qm_p_perm = None

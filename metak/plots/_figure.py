@@ -6,8 +6,10 @@ from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ._draw import draw_table
+from ._layout import layout_rows, row_height_pt
 from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, palette, rc, width_inches
-from ._table import Table, draw_table, layout_rows, row_height_pt
+from ._table import Table
 
 MARGIN_MM = 1.5
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from metak.format import fixed, is_missing
 from metak.vocab import FIXED_METHODS as _FIXED
 from metak.vocab import MEASURE_TABLE, METHOD_LABELS, PETO
 
@@ -39,16 +40,9 @@ CONTROL_TYPES: Mapping[str, str] = {
 FIXED_METHODS = frozenset(_FIXED)
 
 
-def is_missing(x) -> bool:
-    """True for None and for non-finite floats (the results document never holds NaN)."""
-    return x is None or (isinstance(x, float) and not math.isfinite(x))
-
-
 def num(x, digits: int = 2) -> str:
     """``x`` with ``digits`` decimals and a typographic minus; ``""`` when missing."""
-    if is_missing(x):
-        return ""
-    s = f"{x:.{digits}f}"
+    s = fixed(x, digits, missing="")
     if s.startswith("-"):
         # -0.00 is printed as 0.00
         s = s[1:] if float(s) == 0 else MINUS + s[1:]

@@ -14,7 +14,8 @@ from . import _format as fmt
 from . import _scales
 from ._figure import draw, new_figure
 from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, palette, rc, width_inches
-from ._table import Column, Footer, Mark, Panel, Row, Table, TableArtists, _wrap, text_width
+from ._table import Column, Footer, Mark, Panel, Row, Table, TableArtists
+from ._text import text_width, wrap
 
 # --------------------------------------------------------------------------- prior sensitivity
 
@@ -201,7 +202,7 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
     with rc_context(rc(fontsize)):
         if ax is None:
             w = width_inches(size)
-            lines = _wrap(text, (w - 8 / MM_PER_INCH) * PT_PER_INCH, cap_size)
+            lines = wrap(text, (w - 8 / MM_PER_INCH) * PT_PER_INCH, cap_size)
             h = min(max(w * 0.36, 1.3), 2.0)
             row = fontsize * 1.45 / PT_PER_INCH * MM_PER_INCH   # mm
             bottom = 2.0 + 2.6 * row + len(lines) * row * 0.95
@@ -292,7 +293,7 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
                 title = f"\u03c4: {fmt.effect_ci(C.centre(s), cl, cu, digits)}"
             pax.set_title(title, fontsize=small, loc="left", pad=3)
         fig_w = fig.get_size_inches()[0]
-        lines = _wrap(text, (fig_w - 8 / MM_PER_INCH) * PT_PER_INCH, cap_size)
+        lines = wrap(text, (fig_w - 8 / MM_PER_INCH) * PT_PER_INCH, cap_size)
         caption = fig.text(ax.get_position().x0, 1.5 / MM_PER_INCH / fig.get_size_inches()[1],
                            "\n".join(lines), ha="left", va="bottom", fontsize=cap_size,
                            linespacing=1.3)

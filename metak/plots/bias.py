@@ -16,7 +16,8 @@ from . import _format as fmt
 from . import _scales
 from ._figure import draw, new_figure
 from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, palette, rc, width_inches
-from ._table import Column, Footer, Mark, Panel, Row, Table, TableArtists, text_width
+from ._table import Column, Footer, Mark, Panel, Row, Table, TableArtists
+from ._text import text_width
 
 STATUS_TEXT = {"adequate": "Adequate", "compromised": "Compromised", "unknown": "Unknown"}
 

@@ -18,7 +18,7 @@ from . import _format as fmt
 from . import _scales
 from ._figure import new_figure
 from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, palette, rc, width_inches
-from ._table import text_width
+from ._text import text_width
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,7 +12,7 @@ from matplotlib.patches import Patch
 from . import _common as C
 from ._figure import new_figure
 from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, rc, width_inches
-from ._table import text_width
+from ._text import text_width
 
 #: RoB 2 domain names as robvis prints them
 DOMAIN_LABELS = {"randomization": "Randomization process", "deviations": "Deviations from intended interventions",

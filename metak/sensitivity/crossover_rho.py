@@ -14,6 +14,7 @@ import numpy as np
 
 from ..effects.crossover import rho_effect
 from ..records.model import ContinuousArmData
+from .refit import iv_model, null_fit, refit
 
 DEFAULT_VALUES = (0.0, 0.25, 0.5, 0.75, 0.9)
 
@@ -27,8 +28,6 @@ class CrossoverRho:
 
 
 def run(ctx, params) -> CrossoverRho:
-    from .blinding import iv_model, null_fit, refit
-
     table, measure = ctx.table, ctx.spec.measure
     values = params.get("values") or DEFAULT_VALUES
     which = [i for i, r in enumerate(table.rows)

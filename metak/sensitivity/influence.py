@@ -32,6 +32,7 @@ from scipy import special
 
 from ..estimators.deletion import deleted_fits
 from ..format import clean
+from .refit import finite_rows, iv_model
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,6 @@ class Influence:
 
 def influence(table, model) -> tuple[list[dict], list[str]]:
     """The per-study diagnostics of ``model`` on ``table`` (rows with an effect size of their own)."""
-    from .blinding import finite_rows, iv_model
-
     notes: list[str] = []
     tab = finite_rows(table)
     model = iv_model(model, notes, "influence: ")

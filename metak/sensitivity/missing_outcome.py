@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..format import clean
+from .refit import FIT_KEYS, iv_model, null_fit, refit
 
 #: metamiss's stand-in for an infinite IMOR (every missing participant an event)
 INF = 1e8
@@ -208,8 +209,6 @@ def fit_scenario(ctx, rows, ie, ic, measure):
 def _pool(ctx, rows, compute, why_undefined):
     """Refit with each applicable row's effect from ``compute(inputs) -> (yi, vi)`` and the
     others (reported contrasts) with their own."""
-    from .blinding import iv_model, null_fit, refit
-
     table = ctx.table
     keep, ys, vs, undefined = [], [], [], []
     for i, (x, _) in enumerate(rows):
@@ -245,8 +244,6 @@ def _inverse(x):
 
 
 def run(ctx, params) -> MissingOutcome:
-    from .blinding import FIT_KEYS
-
     measure = ctx.spec.measure
     if measure in ("MD", "SMD"):
         return _run_continuous(ctx, params)
@@ -423,8 +420,6 @@ def fit_scenario_continuous(ctx, rows, lam, lam_sd, rho, measure):
 
 
 def _run_continuous(ctx, params) -> MissingOutcome:
-    from .blinding import FIT_KEYS
-
     measure = ctx.spec.measure
     table = ctx.table
     rows = _inputs_continuous(table)

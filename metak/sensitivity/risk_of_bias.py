@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..records.model import ROB_DOMAINS, ROB_LEVELS
+from .refit import refit
 
 NOT_ASSESSED = "not_assessed"
 
@@ -48,7 +49,6 @@ def summary(table, weights=None) -> dict:
 
 def run(ctx, params) -> RiskOfBiasResult:
     from ..document import rob_of
-    from .blinding import refit
     from .subgroups import subgroup_analysis
 
     table = ctx.table

@@ -37,6 +37,7 @@ import numpy as np
 from scipy import special, stats
 
 from ..format import clean
+from .refit import finite_rows, iv_model
 
 MEANING = ("Funnel asymmetry can come from publication bias, but also from true heterogeneity (small trials "
            "in other patients or with more intensive treatment), poorer methods in small trials, chance, or "
@@ -151,8 +152,6 @@ class SmallStudy:
 
 
 def small_study(table, model, *, force: bool = False) -> tuple[dict, list[str]]:
-    from .blinding import finite_rows, iv_model
-
     notes: list[str] = []
     tab = finite_rows(table)
     model = iv_model(model, notes, "small_study: ")

@@ -18,6 +18,7 @@ from scipy import stats
 from ..effects.design import design_matrix, level_text
 from ..errors import MetakError
 from ..estimators.result import clean
+from .refit import benefit_sign, finite_rows, iv_model, null_fit, refit
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,6 @@ def assumed_effect_fits(model, table, effects, s: int) -> list[dict]:
     """Comparisons against an active placebo get yi + s x effect (the placebo's own effect, on
     the analysis scale, added back: what the drug would show against an inert placebo) and the
     table is refitted, once per effect."""
-    from .blinding import null_fit, refit
-
     active = np.array([r.control_type == "active_placebo" for r in table.rows], bool)
     out = []
     for e in effects:
@@ -147,8 +146,6 @@ def assumed_effect_fits(model, table, effects, s: int) -> list[dict]:
 
 
 def run_active_placebo(ctx, params) -> ActivePlacebo:
-    from .blinding import benefit_sign, finite_rows, iv_model, refit
-
     res = subgroup_analysis(ctx.table, ctx.model, "control_type", missing="unspecified", mixed=False)
     if len(res.groups) < 2:
         ctx.warnings.append("active_placebo: all studies share one control type; no subgroup test")

@@ -14,9 +14,9 @@ from pathlib import Path
 from ..errors import InvalidSpec, Problem
 from ..records.checker import Checker, did_you_mean
 from ..records.yamlload import load_located
-from ..registry import FIGURE_KINDS, SENSITIVITY_KINDS  # noqa: F401  (re-exported)
+from ..registry import FIGURE_KINDS, KEYED, SENSITIVITY_KINDS  # noqa: F401  (re-exported)
 from ..vocab import BINARY_MEASURES, MEASURES
-from .blocks import _arms, _bayes, _check_figures, _permutations, _select, _sensitivity, _settings, _string_list
+from .blocks import _arms, _bayes, _check_figures, _keyed, _permutations, _select, _sensitivity, _settings, _string_list
 from .model import (  # noqa: F401  (re-exported)
     DEFAULT_KEYS, MA_OPTIONAL, MULTI_ARM_RULES, ORDERS, SCHEMA_VERSION, SELECT_KEYS, TOP_OPTIONAL, TOP_REQUIRED,
     AnalysisSpec, CCSpec, Fallback, MetaSpec, Select, SensitivityEntry,
@@ -25,7 +25,7 @@ from .model import (  # noqa: F401  (re-exported)
 
 def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
     p = ("meta_analyses", i)
-    m = c.mapping(p, ("id",), MA_OPTIONAL)
+    m = c.mapping(p, ("id",), (*MA_OPTIONAL, *KEYED))  # and each registered analysis's own key
     if m is None:
         return None
     ma_id = c.ident(p + ("id",))
@@ -73,20 +73,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         if fo:
             fallbacks.append(Fallback(fo, comp))
     multi = c.enum(p + ("multi_arm",), MULTI_ARM_RULES) if "multi_arm" in m else "split_control"
-    dose_response = None
-    dose_knots = None
-    if "dose_response" in m:
-        dp = p + ("dose_response",)
-        if c.mapping(dp, ("model",), ("knots",)) is not None:
-            dose_response = c.enum(dp + ("model",), ("linear", "log_linear", "spline"))
-            if "knots" in c.get(dp):
-                if dose_response != "spline":
-                    c.add(dp + ("knots",), "knots are for model: spline")
-                else:
-                    dose_knots = _knots(c, dp + ("knots",))
-        if multi != "multivariate":
-            c.add(p + ("dose_response",), "dose_response fits every dose arm against its shared control: it needs "
-                                          "multi_arm: multivariate")
+    analyses = _keyed(c, p, {**m, "multi_arm": multi}, measure)
     crossover_rho = None
     if "crossover" in m:
         if c.mapping(p + ("crossover",), ("rho",)) is not None:
@@ -146,7 +133,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         if not moderators:
             c.add(p + ("permutations",), "a permutation test needs moderators: (it tests the meta-regression)")
     locate(p, "meta_analysis")
-    for key in ("outcome", "measure", "dose_response"):
+    for key in ("outcome", "measure", *KEYED):
         if key in m:
             locate(p + (key,), key)
     if (moderators or "permutations" in m) and method in ("MH", "PETO"):
@@ -164,7 +151,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
     if "figures" in m:
         _check_figures(c, p, figures, sensitivity, dropout, bayes, "bayes" in m,
                        {"moderators": bool(moderators), "subgroups": subgroups is not None,
-                        "dose_response": "dose_response" in m})
+                        **{name: name in m for name in KEYED}})
     if None in (ma_id, measure):
         return None
     return MetaSpec(
@@ -175,23 +162,9 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         bayes=bayes, sensitivity=sensitivity,
         figures=figures, dropout=dropout, dropout_outcome=dropout_outcome or "dropout", dropout_reason=dropout_reason,
         moderators=tuple(moderators), subgroups=subgroups, order=order, permutations=permutations,
-        dose_response=dose_response, dose_knots=dose_knots, crossover_rho=crossover_rho, mix_measures=mix,
+        analyses=analyses, crossover_rho=crossover_rho, mix_measures=mix,
         where=tuple(where),
     )
-
-
-def _knots(c, path):
-    """``knots: [0.1, 0.5, 1]``: three or more increasing numbers."""
-    seq = c.sequence(path)
-    if seq is None:
-        return None
-    vals = [c.number(path + (j,)) for j in range(len(seq))]
-    if None in vals:
-        return None
-    if len(vals) < 3 or any(b <= a for a, b in zip(vals, vals[1:])):
-        c.add(path, f"a restricted cubic spline needs at least 3 increasing knots, got {vals}")
-        return None
-    return tuple(vals)
 
 
 def parse_spec(doc, sha256: str = "", base: Path | None = None) -> tuple[AnalysisSpec | None, list[Problem]]:

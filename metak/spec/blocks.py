@@ -10,7 +10,7 @@ from ..effects import CC_TO
 from ..errors import SpecValueError, SpecValueErrors
 from ..records.checker import Checker, did_you_mean
 from ..records.model import ALLOCATIONS, CONTROL_TYPES, DESIGNS, MASKINGS
-from ..registry import FIGURES, SENSITIVITY, SENSITIVITY_KINDS
+from ..registry import FIGURES, KEYED, SENSITIVITY, SENSITIVITY_KINDS
 from ..vocab import BINARY_MEASURES, METHODS, TESTS
 from .model import SELECT_KEYS, CCSpec, Select, SensitivityEntry
 
@@ -90,6 +90,43 @@ def _select(c: Checker, path) -> Select:
     return Select(exclude=exclude, **vals)
 
 
+def _params(c: Checker, path, kind, params, measure):
+    """A registered analysis's parameters checked against their declarations: its values with
+    the defaults filled in, or None when the mapping itself is wrong."""
+    values = kind.defaults()
+    if params in (None, {}):
+        missing = [p.name for p in kind.params if p.required]
+        if missing:
+            c.add(path, f"{kind.name} needs {', '.join(missing)}")
+        return values
+    if not isinstance(params, dict):
+        c.add(path, "parameters must be a mapping, e.g. " + (
+            "{by: trial}" if kind.spec == "sensitivity" else f"{{{kind.params[0].name}: ...}}"))
+        return None
+    if not kind.params:
+        c.add(path, f"'{kind.name}' takes no parameters in this version of metak")
+        return None
+    known = tuple(p.name for p in kind.params)
+    for p in kind.params:
+        if p.required and p.name not in params:
+            c.add(path, f"missing required key '{p.name}'")
+    for key, value in params.items():
+        p = kind.param(key)
+        if p is None:
+            c.add(path + (key,), f"unknown parameter of {kind.name}{did_you_mean(str(key), known)}; "
+                                 f"allowed: {', '.join(known)}")
+            continue
+        if p.kind == "block":
+            values[key] = p.parser()(c, path + (key,), value, measure)
+            continue
+        problem = p.check(value)
+        if problem:
+            c.add(path + (key,), problem)
+        else:
+            values[key] = value
+    return values
+
+
 def _sensitivity(c: Checker, path, measure=None):
     """Entries checked against the registry: names, then each parameter's declared constraints."""
     seq = c.sequence(path) or []
@@ -106,30 +143,26 @@ def _sensitivity(c: Checker, path, measure=None):
             sub = path + (i,) if not isinstance(item, dict) else path + (i, name)
             c.add(sub, f"{name!r} is not one of: {', '.join(SENSITIVITY_KINDS)}{did_you_mean(str(name), SENSITIVITY_KINDS)}")
             continue
-        kind = SENSITIVITY[name]
-        values = kind.defaults()
-        if params not in (None, {}):
-            if not isinstance(params, dict):
-                c.add(path + (i, name), "parameters must be a mapping, e.g. {by: trial}")
-                continue
-            if not kind.params:
-                c.add(path + (i, name), f"'{name}' takes no parameters in this version of metak")
-                continue
-            known = tuple(p.name for p in kind.params)
-            for key, value in params.items():
-                p = kind.param(key)
-                if p is None:
-                    c.add(path + (i, name, key), f"unknown parameter of {name}{did_you_mean(str(key), known)}; "
-                                                 f"allowed: {', '.join(known)}")
-                    continue
-                if p.kind == "block":
-                    values[key] = p.parser()(c, path + (i, name, key), value, measure)
-                    continue
-                problem = p.check(value)
-                if problem:
-                    c.add(path + (i, name, key), problem)
-                else:
-                    values[key] = value
+        values = _params(c, path + (i, name), SENSITIVITY[name], params, measure)
+        if values is not None:
+            out.append(SensitivityEntry(name, tuple(values.items())))
+    return tuple(out)
+
+
+def _keyed(c: Checker, path, meta: dict, measure=None):
+    """The registered analyses asked for by their own key of the meta-analysis mapping ``meta``
+    (``dose_response: {model: linear}``), each checked by its declared parameters and its own
+    ``check``."""
+    out = []
+    for name, kind in KEYED.items():
+        if name not in meta:
+            continue
+        values = _params(c, path + (name,), kind, meta[name], measure)
+        if values is None:
+            continue
+        check = kind.checker()
+        if check is not None:
+            check(c, path + (name,), values, meta)
         out.append(SensitivityEntry(name, tuple(values.items())))
     return tuple(out)
 

@@ -16,8 +16,7 @@ TOP_OPTIONAL = ("description", "defaults")
 DEFAULT_KEYS = ("method", "test", "level", "cc")
 MA_OPTIONAL = ("title", "outcome", "fallback_outcomes", "measure", "select", "arms", "multi_arm", "method",
                "test", "level", "cc", "bayes", "sensitivity", "figures", "dropout", "dropout_outcome",
-               "moderators", "subgroups", "order", "permutations", "dose_response", "crossover",
-               "mix_measures")
+               "moderators", "subgroups", "order", "permutations", "crossover", "mix_measures")
 
 
 @dataclass(frozen=True)
@@ -69,10 +68,9 @@ class MetaSpec:
     dropout_outcome: str = "dropout"
     #: the dropout reason pooled (v2): "all" (all-cause) or one of the dropouts block's reasons
     dropout_reason: str = "all"
-    #: dose-response model (v2): "linear" | "log_linear", or None
-    dose_response: str | None = None
-    #: spline knots (v2), or None for the 10th, 50th and 90th percentiles of the doses
-    dose_knots: tuple | None = None
+    #: the registered analyses asked for by their own key (e.g. ``dose_response:``), with their
+    #: checked parameters: SensitivityEntry records, in the registry's order
+    analyses: tuple = ()
     #: crossover trials without paired or first-period data (v2): the assumed within-participant
     #: correlation of Elbourne's paired approximation, or None (analysed as parallel groups)
     crossover_rho: float | None = None
@@ -97,6 +95,17 @@ class MetaSpec:
 
     def has_sensitivity(self, name: str) -> bool:
         return any(e.name == name for e in self.sensitivity)
+
+    def analysis(self, name: str):
+        """The entry of the registered analysis ``name`` asked for by its own key, or None."""
+        return next((e for e in self.analyses if e.name == name), None)
+
+    def error(self, key: str, message: str):
+        """An InvalidSpec naming this meta-analysis's ``key`` with its file and line."""
+        from ..errors import InvalidSpec, Problem
+
+        file, line = self.locate(key)
+        return InvalidSpec([Problem(file, line, f"meta_analyses.{self.id}.{key}", message)])
 
     def locate(self, key: str):
         """(file, line) of a spec key such as ``moderators[1]``, for error messages."""
