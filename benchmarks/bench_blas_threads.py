@@ -17,13 +17,13 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 
 import metak
+from bench_fit import timed  # run as a script: benchmarks/ is on sys.path
 from metak.estimators.regression import fit_regression
 
 # BCG vaccine trials (metadat::dat.bcg), log risk ratios by escalc and absolute latitude
@@ -39,12 +39,7 @@ def _spin(stop):
 
 
 def _median_time(f, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return timed(f, repeats)
 
 
 def measure(repeats):

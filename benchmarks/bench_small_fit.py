@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -38,19 +36,7 @@ from metak.estimators.model import Model
 from metak.sensitivity.leave_one_out import leave_one_out
 
 
-def simulate(k, rng):
-    vi = rng.uniform(0.01, 0.2, k)
-    yi = rng.normal(0.3, np.sqrt(0.05 + vi))
-    return yi, vi
-
-
-def timed(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from bench_fit import simulate, timed  # noqa: E402  (run as a script: benchmarks/ is on sys.path)
 
 
 def previous_fit(yi, vi, method="REML", test="z", level=0.95):

@@ -186,6 +186,19 @@ def test_malformed_results_files_cannot_be_verified_without_a_traceback(tmp_path
     assert r.exception is None or isinstance(r.exception, SystemExit)
 
 
+def _full_on_call(n):
+    """A Path.write_bytes that fails like a full disk on its n-th call."""
+    real, calls = Path.write_bytes, []
+
+    def write_bytes(self, data):
+        calls.append(self.name)
+        if len(calls) == n:
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    return write_bytes
+
+
 # --- all-or-nothing writes ------------------------------------------------------------------------
 
 def _snapshot(folder: Path):
@@ -462,15 +475,7 @@ def test_simulate_commits_its_three_files_together(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     before = _snapshot(out)
     assert sorted(before) == ["coverage.png", "simulation.csv", "simulation.json"]
-    real, calls = Path.write_bytes, []
-
-    def full_on_the_second(self, data):
-        calls.append(self.name)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real(self, data)
-
-    monkeypatch.setattr(Path, "write_bytes", full_on_the_second)
+    monkeypatch.setattr(Path, "write_bytes", _full_on_call(2))
     r = run("simulate", str(tmp_path / "s2.yaml"), "--out", str(out))
     monkeypatch.undo()
     assert r.exit_code == 1 and "No space left on device" in r.stderr and "nothing was written" in r.stderr
@@ -534,15 +539,7 @@ def test_batch_writes_both_tables_or_neither(tmp_path, monkeypatch):
     assert run("batch", str(table), "--out", str(out)).exit_code == 0
     before = _snapshot(out)
     assert sorted(before) == ["results.csv", "results.parquet"]
-    real, calls = Path.write_bytes, []
-
-    def full_on_the_second(self, data):
-        calls.append(self.name)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real(self, data)
-
-    monkeypatch.setattr(Path, "write_bytes", full_on_the_second)
+    monkeypatch.setattr(Path, "write_bytes", _full_on_call(2))
     r = run("batch", str(table), "--out", str(out), "--method", "DL")
     monkeypatch.undo()
     assert r.exit_code == 1 and "No space left on device" in r.stderr and "nothing was written" in r.stderr
