@@ -211,7 +211,7 @@ def report(source, fmt, out_dir, control_risk):
 
     from .document import NotResults, load_results
     from .errors import InvalidInput, MetakError
-    from .outputs import commit
+    from .outputs import write
     from .paper import build
 
     src = Path(source)
@@ -229,10 +229,7 @@ def report(source, fmt, out_dir, control_risk):
                 raise MetakError(f"{source}: neither an analysis spec (.yaml) nor a results folder or results.json")
             doc = load_results(f)
         text = build(doc, fmt, control_risk)
-        try:
-            commit(out, {target.name: text.encode("utf-8")})
-        except OSError as exc:
-            raise MetakError(f"cannot write to {out}: {exc.strerror or exc}; nothing was written") from exc
+        write(out, {target.name: text.encode("utf-8")})
     except InvalidInput as exc:
         _print_problems(exc.problems)
         sys.exit(1)
@@ -318,8 +315,7 @@ def _commit_simulation(sim, table, out):
     import tempfile
     from pathlib import Path
 
-    from .errors import MetakError
-    from .outputs import commit
+    from .outputs import write
     from .scale.simulate import plot_coverage
 
     with tempfile.TemporaryDirectory(prefix="metak-") as tmp:
@@ -332,10 +328,7 @@ def _commit_simulation(sim, table, out):
                 "level": sim.level, "rows": json.loads(table.to_json(orient="records"))}, indent=1) + "\n").encode("utf-8"),
             "coverage.png": png.read_bytes(),
         }
-        try:
-            commit(out, files)
-        except OSError as exc:
-            raise MetakError(f"cannot write to {out}: {exc.strerror or exc}; nothing was written") from exc
+        write(out, files)
 
 
 @main.command()
@@ -444,7 +437,7 @@ def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale):
                 raise MetakError(f"{results}: meta-analysis {ma['id']!r}: {target} is not inside --out {out}")
         import tempfile
 
-        from .outputs import commit
+        from .outputs import write
 
         skipped, drawn = [], {}
         with tempfile.TemporaryDirectory(prefix="metak-") as tmp:  # drawn there, committed together
@@ -457,7 +450,7 @@ def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale):
                         raise
                     skipped.append(f"skipped {ma['id']}: {exc}")  # draw what can be drawn
             if drawn:
-                commit(out, drawn)
+                write(out, drawn)
         for target in targets:
             if target.name in drawn:
                 click.echo(f"wrote {target}")

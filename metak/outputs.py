@@ -139,3 +139,14 @@ def commit(out: Path, files: dict, *, keep=None) -> list[Path]:
         shutil.rmtree(inc, ignore_errors=True)
         completed.append(out)
     return [out / Path(rel) for rel in files]
+
+
+def write(out: Path, files: dict, *, keep=None) -> list[Path]:
+    """:func:`commit`, with a file system error (a full disk, no permission) turned into the
+    MetakError every command prints: ``cannot write to OUT: ...; nothing was written``."""
+    from .errors import MetakError
+
+    try:
+        return commit(out, files, keep=keep)
+    except OSError as exc:
+        raise MetakError(f"cannot write to {out}: {exc.strerror or exc}; nothing was written") from exc

@@ -256,10 +256,10 @@ def _dropout_beside(table) -> list[dict]:
 
 
 def _no_outcome(ms, kept) -> None:
-    """The spec's ``outcome`` must be an outcome of some selected trial (``kept``), whatever
-    its fallback_outcomes find: else it is a typo, a spec error with a did-you-mean."""
+    """Called when no loaded trial has the spec's ``outcome``: with trials selected (``kept``) it
+    is a typo, a spec error with a did-you-mean, whatever its fallback_outcomes find."""
     have = sorted({o.id for t in kept for o in t.outcomes})
-    if kept and not any(t.outcome(ms.outcome) for t in kept):
+    if kept:
         raise _spec_error(ms, "outcome", f"no selected trial has outcome '{ms.outcome}'"
                                          f"{did_you_mean(ms.outcome, have)}; their outcomes: {', '.join(have) or 'none'}")
 

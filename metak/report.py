@@ -74,8 +74,7 @@ def write_outputs(doc: dict, out: Path, staging: Path, *, figures=True):
     tolerances, with the same inputs and environment, is kept with its summary.csv (last-bit
     differences on another CPU do not rewrite committed results).
     """
-    from .errors import MetakError
-    from .outputs import commit
+    from .outputs import write
     from .verify import equivalent
 
     fig_files = draw_figures(doc, staging / "figures") if figures else []
@@ -100,10 +99,7 @@ def write_outputs(doc: dict, out: Path, staging: Path, *, figures=True):
             return _same_picture(old, new)
         return same
 
-    try:
-        commit(out, files, keep=keep)
-    except OSError as exc:
-        raise MetakError(f"cannot write to {out}: {exc.strerror or exc}; nothing was written") from exc
+    write(out, files, keep=keep)
 
 
 #: a PNG redrawn from numbers that agree within verify's tolerances is kept when its pixels

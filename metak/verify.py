@@ -190,12 +190,17 @@ def _shape_problem(doc) -> str | None:
     return None
 
 
-def _inside(root: Path, rel: str) -> Path:
-    """``root / rel`` if ``rel`` is a relative path that stays inside ``root``, else CannotVerify."""
+def _relative(rel: str) -> Path:
+    """``rel`` as a path if it is relative and has no ``..``, else CannotVerify."""
     p = Path(rel)
     if p.is_absolute() or ".." in p.parts:
         raise CannotVerify(f"{rel}: a recorded input path must be relative to the repository and stay inside it")
-    f = root / p
+    return p
+
+
+def _inside(root: Path, rel: str) -> Path:
+    """``root / rel`` if ``rel`` is relative and resolves inside ``root`` (no symlink out), else CannotVerify."""
+    f = root / _relative(rel)
     try:
         f.resolve().relative_to(root.resolve())
     except ValueError:
@@ -212,7 +217,7 @@ def verify(results_dir) -> Report:
     results_dir = Path(results_dir)
     old = load_recorded(results_dir)
     spec_rel = old["analysis"]["path"]
-    _inside(Path.cwd(), spec_rel)  # refuses absolute and ../ paths before any file is looked at
+    _relative(spec_rel)  # absolute and ../ paths are refused before any file is looked at
     root = find_root(results_dir, spec_rel)
     rep = Report(ma_order=[m["id"] for m in old["meta_analyses"]])
     recorded = [(spec_rel, old["analysis"].get("sha256"))] + [(t["path"], t.get("sha256")) for t in old.get("trials", [])]

@@ -437,7 +437,7 @@ def write(table, out: Path) -> list[Path]:
     a full disk or an interrupt leaves ``out`` as it was)."""
     import io
 
-    from ..outputs import commit
+    from ..outputs import write as write_all
 
     try:
         buf = io.BytesIO()
@@ -450,10 +450,7 @@ def write(table, out: Path) -> list[Path]:
     # which makes the writer quote it.
     cr = any(safe[c].map(lambda x: isinstance(x, str) and "\r" in x).any() for c in _text_columns(safe))
     text = safe.to_csv(index=False, float_format="%.17g", lineterminator="\r\n" if cr else "\n")
-    try:
-        return commit(out, {"results.parquet": buf.getvalue(), "results.csv": text.encode("utf-8")})
-    except OSError as exc:
-        raise MetakError(f"cannot write to {out}: {exc.strerror or exc}; nothing was written") from exc
+    return write_all(out, {"results.parquet": buf.getvalue(), "results.csv": text.encode("utf-8")})
 
 
 #: a text cell starting with one of these is read as a formula by spreadsheets
