@@ -157,3 +157,48 @@ def test_a_registered_analysis_is_parsed_run_written_and_described(review, toy):
         metak.analyze(spec(review, "shifted: {shift: 9}\n", "bad.yaml"))
     assert "must be at most 5" in str(exc.value.problems[0])
     assert "shifted" in registry.help_text()
+
+
+ACTIVE_LOW = """\
+metak: 1
+id: lowctl
+title: "Two doses against a lower dose of the same drug (synthetic test data)"
+citation: {authors: [Test B], year: 2025}
+condition: test condition
+design: parallel
+arms:
+  - {id: mid, label: "Mid dose", role: experimental, intervention: drug, dose: {value: 0.5, unit: mg/kg}, randomized: 30}
+  - {id: high, label: "High dose", role: experimental, intervention: drug, dose: {value: 1.0, unit: mg/kg}, randomized: 30}
+  - {id: low, label: "Low dose", role: control, intervention: drug, control_type: active_comparator, dose: {value: 0.25, unit: mg/kg}, randomized: 30}
+outcomes:
+  - id: response
+    label: Response
+    type: binary
+    direction: higher_is_better
+    source: {where: "synthetic"}
+    data:
+      mid: {events: 11, total: 30}
+      high: {events: 15, total: 30}
+      low: {events: 8, total: 30}
+"""
+
+
+def test_dose_response_doses_and_curve_against_hand_values(review):
+    """Independent expected values: a comparison against a lower dose of the same drug enters
+    with the dose difference (0.5 - 0.25 and 1.0 - 0.25, by hand), one against placebo with the
+    dose itself; the curve at dose 0 is the intercept with the intercept's own CI (the grid row
+    [1, 0] has the intercept's SE and critical value), and the line through it has the slope."""
+    (review / "trials" / "lowctl.yaml").write_text(ACTIVE_LOW)
+    dr = metak.analyze(spec(review, "multi_arm: multivariate\ndose_response: {model: linear}\n"))["meta_analyses"][0][
+        "dose_response"]
+    doses = {(p["trial"], p["label"]): p["dose"] for p in dr["points"]}
+    assert doses[("lowctl", "Test 2025 (Mid dose)")] == pytest.approx(0.25, abs=1e-15)
+    assert doses[("lowctl", "Test 2025 (High dose)")] == pytest.approx(0.75, abs=1e-15)
+    assert doses[("dose0", "Test 2020 (High dose)")] == 1.0
+    b0, b1 = (c for c in dr["coefficients"])
+    curve = dr["curve"]
+    assert curve["dose"][0] == 0.0 and curve["dose"][-1] == 1.0
+    assert curve["estimate"][0] == pytest.approx(b0["estimate"], rel=1e-12)
+    assert curve["ci_lower"][0] == pytest.approx(b0["ci_lower"], rel=1e-9)
+    assert curve["ci_upper"][0] == pytest.approx(b0["ci_upper"], rel=1e-9)
+    assert curve["estimate"][-1] == pytest.approx(b0["estimate"] + b1["estimate"], rel=1e-12)
