@@ -341,6 +341,13 @@ def test_a_rerun_that_agrees_within_tolerance_keeps_the_committed_results(tmp_pa
     assert equivalent(json.loads(first), noisy)
     write_outputs(noisy, out, tmp_path, figures=False)
     assert (out / "results.json").read_bytes() == first
+    # ... and on a fresh install that resolved a newer NumPy/SciPy patch release
+    newer = dict(noisy, environment={**noisy["environment"], "numpy": "9.9.9", "scipy": "9.9.9"})
+    assert equivalent(json.loads(first), newer)
+    write_outputs(newer, out, tmp_path, figures=False)
+    assert (out / "results.json").read_bytes() == first
+    # ... but not when the inputs or metak's version differ
+    assert not equivalent(json.loads(first), dict(noisy, metak_version="0.0.0-other"))
     # a real change is written
     moved = _map_floats(json.loads(dumps(doc)), lambda x, p: x * 1.01 if p.endswith("].estimate") else x)
     assert not equivalent(json.loads(first), moved)

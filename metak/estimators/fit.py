@@ -248,9 +248,12 @@ def _as_2d(yi, vi):
     return Y, V, M.astype(float)
 
 
-def _fit_arrays(Y, V, M, method, test, level, intervals: bool = True, p_values: bool = True) -> BatchResult:
+def _fit_arrays(Y, V, M, method, test, level, intervals: bool = True, p_values: bool = True,
+                tau2_given=None) -> BatchResult:
     """The engine behind fit, fit_batch, metak batch and simulate. ``intervals=False`` leaves the
-    Q-profile CIs NaN, ``p_values=False`` the test's p-values (metak batch reports neither)."""
+    Q-profile CIs NaN, ``p_values=False`` the test's p-values (metak batch reports neither).
+    ``tau2_given`` (one value per row) replaces the estimator: leave-one-out passes the deleted
+    fits' tau² that :mod:`metak.estimators.deletion` finds from a warm start."""
     # column-major arrays: numpy then sums over studies a whole column at a time, in a fixed
     # order (see tau2.rsum), several times faster for the short rows of a batch
     Y, V, M = fortran(Y, V, M)
@@ -265,7 +268,9 @@ def _fit_arrays(Y, V, M, method, test, level, intervals: bool = True, p_values: 
         q = rsum(w0 * (Y - fe_mu[:, None]) ** 2)
         sw02 = None if method == "FE" else rsum(w0 * w0)
         df = k - 1
-        if method == "DL":  # tau2.dl from the same sums (the same numbers, not computed twice)
+        if tau2_given is not None:
+            tau2, converged = np.asarray(tau2_given, float), np.ones(m, bool)
+        elif method == "DL":  # tau2.dl from the same sums (the same numbers, not computed twice)
             tau2, converged = dl_from_sums(q, k, sw0, sw02)
         else:
             tau2, converged = ESTIMATORS[method](Y, V, M, k)
