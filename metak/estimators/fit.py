@@ -18,7 +18,6 @@ The whole computation is vectorised over a batch of meta-analyses (rows of a NaN
 
 from __future__ import annotations
 
-import math
 import warnings as _warnings
 from dataclasses import dataclass
 
@@ -29,7 +28,9 @@ from scipy import special
 from ..errors import ConvergenceWarning, MetakError
 from ..format import as_floats
 from .result import CommonEffect, MetaResult
-from .tau2 import ESTIMATORS, dl_from_sums, fortran, rsum, rsum1, solve_q, solve_q_one, tau2_one
+from .distributions import _chi2_series, _norm_ppf, _per_value, chi2_sf  # noqa: F401  (re-exported)
+from .fit_one import _fit_one
+from .tau2 import ESTIMATORS, dl_from_sums, fortran, rsum, solve_q
 
 from ..vocab import IV_METHODS, METHODS, RE_METHODS, TEST_ALIASES, TESTS  # noqa: F401  (re-exported)
 
@@ -47,73 +48,6 @@ def check_settings(method: str, test: str, level: float) -> tuple[str, str, floa
     if method in ("MH", "PETO") and test == "hksj":
         raise MetakError(f"test hksj (Knapp-Hartung) is not defined for method {method}; use test: z")
     return method, test, float(level)
-
-
-def _norm_ppf(p):
-    return special.ndtri(p)
-
-
-def chi2_sf(df, x):
-    """P(chi²_df > x), as ``scipy.special.chdtrc``, by the finite series for integer df.
-
-    Written here because scipy's incomplete gamma costs ~100 ns a value, half of a batch DL or
-    HE fit of k = 10 (where df = k - 1 is an integer); the series costs a few ns and agrees
-    with scipy to ~1e-14 (tests/test_batch_kernel.py). Abramowitz & Stegun 26.4.4 and 26.4.5:
-    df even: e^{-x/2} sum_{r=0}^{df/2-1} (x/2)^r / r!;
-    df odd: erfc(sqrt(x/2)) + sqrt(2/pi) e^{-x/2} sum_{r=1}^{(df-1)/2} x^{r-1/2} / (1 3 ... (2r-1)).
-    Every term is positive, so there is no cancellation. Other df (non-integer, above 100) and x
-    above 1000 (where e^{-x/2} would underflow) go to scipy."""
-    df, x = np.broadcast_arrays(np.asarray(df, float), np.asarray(x, float))
-    d0 = float(df.flat[0]) if df.size else 0.0
-    if 1 <= d0 <= 100 and d0 == int(d0) and (df == d0).all():
-        # one integer df for all (a batch of meta-analyses of the same k): no masks to apply
-        ok = (x >= 0) & (x <= 1000)
-        if ok.all():
-            return _chi2_series(int(d0), x)
-    out = np.empty(df.shape)
-    fast = (df == np.floor(df)) & (df >= 1) & (df <= 100) & (x >= 0) & (x <= 1000)
-    out[~fast] = special.chdtrc(df[~fast], x[~fast])
-    if not fast.any():
-        return out
-    d, xx = df[fast], x[fast]
-    if d.min() == d.max():
-        out[fast] = _chi2_series(int(d[0]), xx)
-        return out
-    # several df: the same operations, value for value, as _chi2_series (so that a value never
-    # depends on the others in the batch), with masks for the terms each df has
-    h = 0.5 * xx
-    e = np.exp(-h)
-    odd = d % 2 == 1
-    count = np.where(odd, (d - 1) / 2, d / 2)  # terms of the sum (none for df = 1)
-    term = np.where(odd, np.sqrt(xx), 1.0)
-    total = np.where(count >= 1, term, 0.0)
-    for i in range(2, int(count.max()) + 1):
-        term = term * (np.where(odd, xx, h) * np.where(odd, 1.0 / (2 * i - 1), 1.0 / (i - 1)))
-        total += np.where(i <= count, term, 0.0)
-    out[fast] = np.where(odd, special.erfc(np.sqrt(h)) + np.sqrt(2 / np.pi) * e * total, e * total)
-    return out
-
-
-def _chi2_series(df: int, x):
-    """The series of chi2_sf for one integer df (1-100) and x in [0, 1000]. Term i is
-    (x/2)^(i-1)/(i-1)! for even df and x^(i-1/2)/(1 3 ... (2i-1)) for odd df."""
-    h = 0.5 * x
-    e = np.exp(-h)
-    odd = df % 2 == 1
-    c = (df - 1) // 2 if odd else df // 2  # terms of the sum (none for df = 1)
-    term = np.sqrt(x) if odd else np.ones_like(x)
-    total = term.copy() if c >= 1 else np.zeros_like(x)
-    for i in range(2, c + 1):
-        term = term * ((x if odd else h) * (1.0 / (2 * i - 1) if odd else 1.0 / (i - 1)))
-        total += term
-    return special.erfc(np.sqrt(h)) + np.sqrt(2 / np.pi) * e * total if odd else e * total
-
-
-def _per_value(f, df, x):
-    """f(df, x) for an array df with few distinct values (a batch's k - 1), each computed once:
-    the same numbers as f(df, x), without a slow special function per row."""
-    vals, inv = np.unique(df, return_inverse=True)
-    return f(vals, x)[inv.reshape(df.shape)]
 
 
 @dataclass(frozen=True)
@@ -441,94 +375,6 @@ def fit(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95) -> M
     if extra:
         out = _with_warnings(out, extra)
     return out
-
-
-def _fit_one(y, v, method, test, level) -> MetaResult | None:
-    """fit() of k >= 2 studies without the batch machinery: _fit_arrays on one row, expression
-    for expression (sums left to right by tau2.rsum1, x*x for numpy's **2), on 1-D arrays with
-    Python-float scalars and scalar calls of scipy.special's ufuncs (~1 us each; scipy.stats'
-    norm/t/chi2 objects cost ~50-100 us a call), so the numbers are the batch engine's bit for bit.
-
-    The batch engine spent ~0.6-0.8 ms (1.5 ms on a busier machine) on one k = 10 REML fit with
-    its CIs, nearly all of it the per-call overhead of ~250 numpy calls on (1, k) arrays: the
-    two Q-profile root searches half of it, the REML iteration and its scan for a second
-    maximum a third (cProfile; benchmarks/bench_small_fit.py). None (the caller then runs the
-    batch engine) when tau² needs the batch's exact search or did not converge, or when a
-    number comes out non-finite or overflows (extreme inputs: their handling and warnings stay
-    the batch engine's)."""
-    try:
-        return _fit_one_numbers(y, v, method, test, level)
-    except (ArithmeticError, ValueError):  # a Python float overflowed where numpy's gives inf
-        return None
-
-
-def _fit_one_numbers(y, v, method, test, level) -> MetaResult | None:
-    k = y.size
-    df = k - 1
-    alpha = 1 - level
-    w0 = 1.0 / v
-    sw0 = rsum1(w0)
-    fe_mu = rsum1(w0 * y) / sw0
-    fe_se = 1 / math.sqrt(sw0)
-    r0 = y - fe_mu
-    q = rsum1(w0 * (r0 * r0))
-    fe = method == "FE"
-    sw02 = None if fe else rsum1(w0 * w0)
-    if method == "DL":  # tau2.dl_from_sums, from the same sums
-        tau2, converged = max((q - df) / (sw0 - sw02 / sw0), 0.0), True
-    else:
-        tau2, converged = tau2_one(y, v, method)
-    if not converged:
-        return None
-    if fe:
-        w, sw, mu = w0, sw0, fe_mu
-    else:
-        w = 1.0 / (v + tau2)
-        sw = rsum1(w)
-        mu = rsum1(w * y) / sw
-    se = 1 / math.sqrt(sw)
-    if test == "hksj":
-        r = y - mu
-        s2 = rsum1(w * (r * r)) / df
-        se = math.sqrt(s2 / sw)
-        crit = float(special.stdtrit(df, 1 - alpha / 2))
-        stat = mu / se
-        p = float(2 * special.stdtr(df, -abs(stat)))
-    else:
-        crit = float(_norm_ppf(1 - alpha / 2))
-        stat = mu / se
-        p = float(2 * special.ndtr(-abs(stat)))
-    if 1 <= df <= 100 and 0 <= q <= 1000:  # chi2_sf, which takes the series there
-        q_p = float(_chi2_series(df, np.array([q]))[0])
-    else:
-        q_p = float(special.chdtrc(df, q))
-    z = float(_norm_ppf(0.5 + level / 2))
-    ce = CommonEffect(fe_mu, fe_se, fe_mu - z * fe_se, fe_mu + z * fe_se)
-    if fe:
-        i2 = max(0.0, 100 * (q - df) / q) if q > 0 else 0.0
-        h2 = q / df
-        het = {}
-        numbers = (mu, se, stat, p, i2, h2, q, q_p)
-    else:
-        s2 = df * sw0 / (sw0 * sw0 - sw02)
-        i2 = 100 * tau2 / (tau2 + s2)
-        h2 = (tau2 + s2) / s2
-        # q_profile: Q_gen(tau²) at the chi² quantiles; Q_gen(0) is Cochran's Q
-        lo = solve_q_one(y, v, float(special.chdtri(df, alpha / 2)), q)
-        hi = solve_q_one(y, v, float(special.chdtri(df, 1 - alpha / 2)), q)
-        pi_half = crit * math.sqrt(tau2 + se * se)
-        het = dict(pi_lower=mu - pi_half, pi_upper=mu + pi_half, tau2=tau2, tau2_ci=(lo, hi),
-                   tau=math.sqrt(tau2), tau_ci=(math.sqrt(lo), math.sqrt(hi)),
-                   i2_ci=(100 * lo / (lo + s2), 100 * hi / (hi + s2)), h2_ci=((lo + s2) / s2, (hi + s2) / s2))
-        numbers = (mu, se, stat, p, i2, h2, q, q_p, tau2, lo, hi, pi_half, s2)
-    if not all(math.isfinite(x) for x in numbers):
-        return None
-    wt = 1 / (v + (0.0 if fe else tau2))
-    return MetaResult(
-        method=method, test=test, level=level, k=k, estimate=mu, se=se, ci_lower=mu - crit * se,
-        ci_upper=mu + crit * se, statistic=stat, df=df if test == "hksj" else None, p_value=p,
-        i2=i2, h2=h2, q=q, q_df=df, q_p=q_p, common_effect=ce,
-        weights=tuple(np.clip(100 * wt / wt.sum(), 0.0, 100.0)), converged=True, **het)
 
 
 #: below this a variance's squared weight 1/vi² overflows a double (sqrt of the largest double's inverse)
