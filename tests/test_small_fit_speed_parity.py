@@ -1,4 +1,4 @@
-"""The fast single-fit path of metak.fit (estimators/fit._fit_one, tau2.tau2_one) gives the batch
+"""The fast single-fit path of metak.fit (estimators/fit_one._fit_one, tau2_one.tau2_one) gives the batch
 engine's numbers bit for bit, and its Q-profile roots are the roots of the Q-profile equation.
 
 No timing here: speed is measured by benchmarks/bench_small_fit.py."""

@@ -13,12 +13,12 @@ from scipy import special
 
 from .distributions import _chi2_series, _norm_ppf
 from .result import CommonEffect, MetaResult
-from .tau2 import rsum1, solve_q_one, tau2_one
+from .tau2_one import rsum1, solve_q_one, tau2_one
 
 
 def _fit_one(y, v, method, test, level) -> MetaResult | None:
     """fit() of k >= 2 studies without the batch machinery: _fit_arrays on one row, expression
-    for expression (sums left to right by tau2.rsum1, x*x for numpy's **2), on 1-D arrays with
+    for expression (sums left to right by tau2_one.rsum1, x*x for numpy's **2), on 1-D arrays with
     Python-float scalars and scalar calls of scipy.special's ufuncs (~1 us each; scipy.stats'
     norm/t/chi2 objects cost ~50-100 us a call), so the numbers are the batch engine's bit for bit.
 

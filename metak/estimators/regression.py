@@ -282,8 +282,8 @@ def fit_regression(yi, vi, X, *, method: str = "REML", test: str = "z", level: f
         r2 = _adjusted_r2(y, v, Xs, fe)
     elif has_int and p > 1:
         # the intercept-only model by the O(k) fast path (the same estimator; tested equal), in
-        # its single-fit form (tau2.tau2_one: the batch estimator's value without its overhead)
-        from .tau2 import tau2_one
+        # its single-fit form (tau2_one.tau2_one: the batch estimator's value without its overhead)
+        from .tau2_one import tau2_one
 
         tau2_null, _ = tau2_one(np.asarray(y, float), np.asarray(v, float), method)
         r2 = 0.0 if tau2_null <= 0 else max(0.0, 100 * (tau2_null - tau2) / tau2_null)
