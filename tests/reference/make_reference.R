@@ -321,8 +321,8 @@ for (m in c("OR", "RR", "RD"))
   add_case(mhp_case(sprintf("bcg_%s_MH_z", m), "bcg", m, "MH"))
 add_case(mhp_case("bcg_OR_PETO_z", "bcg", "OR", "PETO"))
 
-# dat.normand1999: MD, SMD (vtype "LS", the escalc default) x 8 x 2
-for (m in c("MD", "SMD"))
+# dat.normand1999: MD, SMD, SMDH, ROM, VR, CVR (vtype "LS", the escalc default) x 8 x 2
+for (m in c("MD", "SMD", "SMDH", "ROM", "VR", "CVR"))
   for (meth in methods8)
     for (tt in tests)
       add_case(uni_case(sprintf("normand1999_%s_%s_%s", m, meth, tt), "normand1999", m, meth, tt))
