@@ -465,6 +465,40 @@ class MetaFit(_FitMethods, MetaResult):
                              f"metafor's rule (here '{out['side']}') and has no side argument yet")
         return TestResult(out)
 
+    def selection_model(self, type="stepfun", steps=None, alternative="greater"):
+        """A selection model (metafor's ``selmodel(res, type=, steps=, alternative=)``), by ML
+        (FE when this fit is FE): ``estimate, se, ci_lower, ci_upper, tau2, delta, delta_se``,
+        ``lrt`` {statistic, df, p_value} against the unadjusted model and ``warnings``;
+        :func:`metak.sensitivity.selection.selection_model`."""
+        from .sensitivity.selection import selection_model
+
+        y, v = self._yv()
+        method = "FE" if self.method in ("FE", "MH", "PETO") else "ML"
+        return TestResult(selection_model(y, v, type=type, steps=steps, alternative=alternative, method=method,
+                                          level=self.level).to_dict())
+
+    def pet(self):
+        """PET: the intercept of ``rma(yi, vi, mods = ~ sqrt(vi), method = "FE")`` as the
+        limit ``estimate`` with ``se, z, p_value, ci_lower, ci_upper`` (and the slope's)."""
+        from .sensitivity.pet_peese import pet
+
+        return TestResult(pet(*self._yv(), self.level))
+
+    def peese(self):
+        """PEESE: the intercept of ``rma(yi, vi, mods = ~ vi, method = "FE")``, as :meth:`pet`."""
+        from .sensitivity.pet_peese import peese
+
+        return TestResult(peese(*self._yv(), self.level))
+
+    def model_averaging(self, draws=4096, seed=20231):
+        """Robust Bayesian model averaging (RoBMA-PSMA's 36 models, priors on this scale):
+        ``models`` (a list of per-model dicts), ``inclusion`` Bayes factors of effect,
+        heterogeneity and bias, the model-averaged ``estimate`` and ``sd``;
+        :func:`metak.sensitivity.model_averaging.model_averaging`."""
+        from .sensitivity.model_averaging import model_averaging
+
+        return TestResult(model_averaging(*self._yv(), n_draws=draws, seed=seed).to_dict())
+
     def subgroups(self, by):
         """Subgroup analysis with the test for subgroup differences: ``by`` is a column of
         ``data`` or a sequence of group values, one per study. Returns a :class:`TestResult`
@@ -507,9 +541,10 @@ class MetaFit(_FitMethods, MetaResult):
     def forest(self, **options):
         """A forest plot (:func:`metak.plots.forest`; its options, e.g. ``xlim``, ``digits``)
         as a matplotlib Figure."""
-        from .plots import forest
+        from .plots.render import draw_kind
 
-        return forest(self.to_meta_dict(), **options).figure
+        # favours, arm_labels, xlim, font and width as in the spec's figures: options (issue 25)
+        return draw_kind(self.to_meta_dict(), "forest", **options).figure
 
     def funnel(self, **options):
         """A funnel plot (:func:`metak.plots.funnel`) as a matplotlib Figure."""
@@ -698,7 +733,9 @@ class AnalysisResults(dict):
 
         if kind not in FIGURES:
             raise MetakError(f"unknown figure kind {kind!r}; kinds are {', '.join(FIGURE_KINDS)}")
-        return FIGURES[kind].plotter()(self._ma(id), None, **options).figure
+        from .plots.render import draw_kind
+
+        return draw_kind(self._ma(id), kind, **options).figure
 
     def write(self, out_dir):
         """Write results.json, summary.csv and the figures into ``out_dir``, as ``metak analyze

@@ -146,7 +146,8 @@ def run_analyze(spec_path, out_dir, *, as_json=False, figures=True):
     from pathlib import Path
 
     from .pipeline import analyze as run
-    from .report import dumps, terminal_table, write_outputs
+    from .progress import stage, stages
+    from .report import dumps, excluded_lines, terminal_table, write_outputs, written_lines
 
     spec_path = Path(spec_path)
     out = Path(out_dir) if out_dir else Path("results") / spec_path.stem
@@ -154,9 +155,10 @@ def run_analyze(spec_path, out_dir, *, as_json=False, figures=True):
     from .errors import MetakError
 
     try:
-        with tempfile.TemporaryDirectory(prefix="metak-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="metak-") as tmp, stages(f"metak analyze {spec_path.name}"):
             doc = run(spec_path, out_dir=Path(tmp))
-            write_outputs(doc, out, Path(tmp), figures=figures)
+            stage("writing the results")
+            names = write_outputs(doc, out, Path(tmp), figures=figures)
     except OSError as exc:  # the scratch folder ($TMPDIR) full or unwritable; --out is untouched
         where = f": {exc.filename}" if exc.filename else ""
         raise MetakError(f"cannot write a scratch file{where}: {exc.strerror or exc}; nothing was written to {out}") \
@@ -168,6 +170,10 @@ def run_analyze(spec_path, out_dir, *, as_json=False, figures=True):
         if not (ctx is not None and (ctx.find_root().obj or {}).get("quiet")):
             click.echo(terminal_table(doc))
             click.echo("")
+            for line in excluded_lines(doc):
+                click.echo(line)
+            for line in written_lines(out, [n for n in names if n != "results.json"]):
+                click.echo(line)
         click.echo(f"wrote {out / 'results.json'}")
 
 
@@ -199,20 +205,23 @@ def analyze(spec, out_dir, as_json, no_figures):
 
 @main.command()
 @click.argument("source", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True)
-@click.option("--out", "out_dir", type=click.Path(), required=True, help="Folder for report.html or report.md.")
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "docx"]), default="html", show_default=True,
+              help="html: one self-contained page; md: report.md with its figures in figures/ (PNG); docx: "
+                   "report.docx converted from the Markdown by pandoc (needs pandoc).")
+@click.option("--out", "out_dir", type=click.Path(), required=True,
+              help="Folder for the report, references.bib and references.ris.")
 @click.option("--control-risk", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
-              help="Assumed control risk for the absolute effects (default: the median control-arm risk).")
+              help="Assumed control risk for the absolute effects (default: the pooled control-arm risk).")
 def report(source, fmt, out_dir, control_risk):
-    """A self-contained report of SOURCE (an analysis spec, or a results folder or results.json):
-    summary-of-findings tables, figures as inline SVG, warnings, a generated methods paragraph
-    and its references."""
+    """A report of SOURCE (an analysis spec, or a results folder or results.json): summary of
+    findings, sensitivity analyses, figures, warnings, the methods text generated from what ran
+    and its references, which are also written as references.bib and references.ris."""
     from pathlib import Path
 
     from .document import NotResults, load_results
     from .errors import InvalidInput, MetakError
     from .outputs import write
-    from .paper import build
+    from .paper import report_files, to_docx
 
     src = Path(source)
     out = Path(out_dir)
@@ -228,8 +237,11 @@ def report(source, fmt, out_dir, control_risk):
             if not f.is_file():
                 raise MetakError(f"{source}: neither an analysis spec (.yaml) nor a results folder or results.json")
             doc = load_results(f)
-        text = build(doc, fmt, control_risk)
-        write(out, {target.name: text.encode("utf-8")})
+        files = report_files(doc, "md" if fmt == "docx" else fmt, control_risk)
+        if fmt == "docx":
+            refs = {k: v for k, v in files.items() if k.startswith("references.")}
+            files = {"report.docx": to_docx(files), **refs}
+        write(out, files)
     except InvalidInput as exc:
         _print_problems(exc.problems)
         sys.exit(1)
@@ -237,6 +249,13 @@ def report(source, fmt, out_dir, control_risk):
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     click.echo(f"wrote {target}")
+    extra = sorted(k for k in files if k != target.name)
+    images = [k for k in extra if k.startswith("figures/")]
+    others = [k for k in extra if not k.startswith("figures/")]
+    for k in others:
+        click.echo(f"wrote {out / k}")
+    if images:
+        click.echo(f"wrote {len(images)} figure(s) in {out / 'figures'}")
 
 
 @main.command()
@@ -392,12 +411,20 @@ def verify(results_dir, show_all):
 @click.option("--id", "ma_id", default=None, help="Meta-analysis id (default: every one in the file).")
 @click.option("--out", "out_dir", type=click.Path(), default=None, help="Folder (default: beside RESULTS, figures/).")
 @click.option("--format", "fmt", default="pdf", show_default=True, type=click.Choice(["pdf", "svg", "png", "tiff"]))
-@click.option("--size", default="double_column", show_default=True,
-              help="single_column (89 mm), double_column (183 mm), or a width in mm.")
+@click.option("--size", default=None,
+              help="single_column (89 mm), double_column (183 mm), or a width in mm "
+                   "(default: the spec's figures: width, else double_column).")
 @click.option("--dpi", default=300, show_default=True, type=click.IntRange(72, 1200),
               help="Raster resolution (journals ask for 300-600).")
 @click.option("--greyscale", is_flag=True, help="Greyscale instead of the colour-blind-safe palette.")
-def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale):
+@click.option("--favours", nargs=2, default=None, metavar="LEFT RIGHT",
+              help='Labels under the effect axis, e.g. --favours "Favours control" "Favours ketamine".')
+@click.option("--arm-labels", "arm_labels", nargs=2, default=None, metavar="EXPERIMENTAL CONTROL",
+              help="Names of the compared arms (column headers and favours labels).")
+@click.option("--xlim", nargs=2, type=float, default=None, metavar="LOW HIGH",
+              help="Effect-axis limits on the natural scale (e.g. 0.1 10 for an odds ratio).")
+@click.option("--font", default=None, help="Font family, e.g. Arial or Helvetica (DejaVu Sans when not installed).")
+def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale, favours, arm_labels, xlim, font):
     """Redraw figures from a results.json without refitting."""
     from pathlib import Path
 
@@ -416,13 +443,19 @@ def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale):
             click.echo(f"{results}: no meta-analysis with id '{ma_id}'", err=True)
             sys.exit(1)
     try:
-        width = float(size)
+        width = float(size) if size is not None else None
     except ValueError:
         width = size
     else:
-        if not 20 <= width <= 500:
+        if width is not None and not 20 <= width <= 500:
             click.echo(f"--size {size}: a width in mm must be between 20 and 500", err=True)
             sys.exit(1)
+    if xlim and not xlim[0] < xlim[1]:
+        click.echo(f"--xlim {xlim[0]:g} {xlim[1]:g}: LOW must be below HIGH", err=True)
+        sys.exit(1)
+    # given here they win over the spec's figures: options (issue 25)
+    fig_options = {k: v for k, v in (("favours", favours), ("arm_labels", arm_labels), ("xlim", xlim),
+                                     ("font", font), ("width", width)) if v}
     out = Path(out_dir) if out_dir else path.parent / "figures"
     try:
         from .plots import KINDS, render
@@ -443,8 +476,8 @@ def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale):
         with tempfile.TemporaryDirectory(prefix="metak-") as tmp:  # drawn there, committed together
             for ma, target in zip(metas, targets):
                 try:
-                    drawn[target.name] = render(ma, kind, Path(tmp) / target.name, size=width, dpi=dpi,
-                                                greyscale=greyscale).read_bytes()
+                    drawn[target.name] = render(ma, kind, Path(tmp) / target.name, size="double_column", dpi=dpi,
+                                                greyscale=greyscale, **fig_options).read_bytes()
                 except AnalysisError as exc:
                     if ma_id is not None or len(metas) == 1:
                         raise

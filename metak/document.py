@@ -55,9 +55,21 @@ def meta_head(ms, table, cc_dict, outcome_label) -> dict:
         "k": table.k,
         "dropout": ms.dropout,
         "figures": list(ms.figures),
+        **({"figure_options": {k: list(v) if isinstance(v, tuple) else v for k, v in ms.figure_options}}
+           if getattr(ms, "figure_options", None) else {}),
     }
     known = [r.n for r in table.rows if r.n is not None]
     out["n_participants"] = _num(sum(known)) if table.k and len(known) == table.k else None
+    from .vocab import SINGLE_ARM_MEASURES
+
+    if ms.measure in SINGLE_ARM_MEASURES:  # issue 27: which arms a single-arm measure pooled
+        from .effects.single_arm import arm_type
+
+        out["arm_type"] = arm_type(ms)
+    if ms.measure == "PFT" and known:  # the back-transformation's n (metafor's transf.ipft.hm)
+        from .format import harmonic_mean
+
+        out["n_harmonic"] = harmonic_mean(known)
     return out
 
 
@@ -73,6 +85,9 @@ def study_entry(r, weight, level) -> dict:
              "ci_lower": clean(r.yi - crit * se), "ci_upper": clean(r.yi + crit * se), "weight": clean(weight)}
     if r.split_control > 1:
         entry["split_control"] = r.split_control
+    iv = interventions_of(r)
+    if iv:  # the arms' interventions, for figure labels ("Favours ketamine", issue 25)
+        entry["interventions"] = iv
     if getattr(r, "measure_conversion", None):
         entry["converted"] = r.measure_conversion
     if getattr(r, "design_method", None):
@@ -81,6 +96,32 @@ def study_entry(r, weight, level) -> dict:
     if rob is not None:
         entry["risk_of_bias"] = {**dict(rob.domains), "overall": rob.overall, "overall_derived": rob.derived}
     return entry
+
+
+def interventions_of(r) -> dict | None:
+    """``{"experimental": "ketamine", "control": "midazolam"}`` from the trial record's arms
+    (combined arms joined with " + "), or None without a record."""
+    rec = getattr(r, "record", None)
+    if rec is None:
+        return None
+    out = {}
+    for role in ("experimental", "control"):
+        names = []
+        for a in str(getattr(r, role) or "").split(" + "):
+            try:
+                arm = rec.arm(a.strip())
+            except Exception:  # an arm id the record does not hold (derived rows): no name
+                return None
+            iv = arm.intervention
+            if str(iv).strip().lower() in ("none", "no intervention", "no treatment", "nothing") and arm.label:
+                label = str(arm.label)   # "No vaccine" reads "Favours no vaccine", not "Favours none"
+                iv = label[:1].lower() + label[1:] if label[1:2].islower() else label
+            if iv and iv not in names:
+                names.append(iv)
+        if not names:
+            return None
+        out[role] = " + ".join(names)
+    return out
 
 
 def rob_of(r):

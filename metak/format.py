@@ -11,16 +11,83 @@ import math
 
 import numpy as np
 
-from .vocab import LOG_MEASURES
+from .vocab import LOG_MEASURES, natural_of  # noqa: F401  (LOG_MEASURES: kept importable from here)
 
 
-def to_natural(measure, x):
-    """Analysis scale -> natural scale (exp for ratio measures); None stays None."""
+class MeasureCode(str):
+    """A measure code (``"PFT"``) that also carries what its back-transformation needs:
+    ``n_harmonic``, the harmonic mean of the studies' sizes, for PFT (metafor's transf.ipft.hm)."""
+
+    n_harmonic: float | None = None
+
+
+def measure_of(ma) -> str:
+    """The measure code of a results.json meta-analysis, carrying its ``n_harmonic`` (PFT)."""
+    code = MeasureCode(ma.get("measure") or "")
+    code.n_harmonic = ma.get("n_harmonic")
+    return code
+
+
+def harmonic_mean(ni) -> float:
+    """1 / mean(1 / n) over the finite sizes (metafor's transf.ipft.hm)."""
+    n = np.asarray(ni, dtype=float)
+    n = n[np.isfinite(n)]
+    return float(1 / np.mean(1 / n))
+
+
+def _pft(p, n):
+    x = p * n
+    return 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
+
+
+def back_transform(kind: str, x, ni=None):
+    """Analysis scale -> natural scale for arrays, as metafor's transf functions: ``exp``,
+    ``expit`` (transf.ilogit), ``iarcsin`` (transf.iarcsin), ``ipft`` (transf.ipft.hm: the
+    inverse Freeman-Tukey transformation at the harmonic mean ``ni``, one number or the
+    studies' sizes), ``tanh`` (transf.ztor), ``""`` (none)."""
+    from scipy import special
+
+    x = np.asarray(x, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if kind == "exp":
+            return np.exp(x)
+        if kind == "expit":
+            return special.expit(x)
+        if kind == "tanh":
+            return np.tanh(x)
+        if kind == "iarcsin":
+            return np.where(x < 0, 0.0, np.where(x > np.pi / 2, 1.0, np.sin(x) ** 2))
+        if kind == "ipft":
+            if ni is None:
+                from .errors import MetakError
+
+                raise MetakError("the inverse Freeman-Tukey transformation needs the studies' sizes (their "
+                                 "harmonic mean, as metafor's transf.ipft.hm)")
+            nhm = harmonic_mean(np.atleast_1d(ni))
+            s2 = np.sin(2 * x)
+            z = 0.5 * (1 - np.sign(np.cos(2 * x)) * np.sqrt(1 - (s2 + (s2 - 1 / s2) / nhm) ** 2))
+            return np.where(x > _pft(1.0, nhm), 1.0, np.where(x < _pft(0.0, nhm), 0.0, z))
+        return x
+
+
+def to_natural(measure, x, ni=None):
+    """Analysis scale -> natural scale (exp for ratio measures, the inverse logit / arcsine /
+    Freeman-Tukey for proportions, tanh for Fisher's z); None stays None. PFT needs ``ni`` (the
+    sizes or their harmonic mean), else the code's ``n_harmonic`` (:func:`measure_of`); without
+    either it gives None."""
     if x is None:
         return None
-    if measure in LOG_MEASURES:
+    kind = natural_of(str(measure))
+    if kind == "exp":
         return math.exp(x) if x < 709.0 else None  # beyond that exp overflows a double
-    return x
+    if not kind:
+        return x
+    if kind == "ipft" and ni is None:
+        ni = getattr(measure, "n_harmonic", None)
+        if ni is None:  # a bare "PFT": the sizes are unknown, so the proportion is too
+            return None
+    y = float(back_transform(kind, [x], ni)[0])
+    return y if math.isfinite(y) else None
 
 
 def clean(x):
@@ -70,3 +137,38 @@ def fixed(x, digits: int = 4, missing: str = "NA") -> str:
     if is_missing(x):
         return missing
     return f"{x:.{digits}f}"
+
+
+def _half_up(x: float, decimals: int) -> str:
+    """``x`` to ``decimals`` places, halves rounded away from zero from the shortest decimal
+    form of the float (117/72 = 1.625 prints 1.63, as a reader rounds it, not 1.62)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return str(Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def effect(x, missing: str = "—") -> str:
+    """An effect or interval bound for a reader (report, summary of findings): two decimals
+    from 0.01 to 1,000 ("0.22", "19.24"), whole numbers from 1,000 ("68981": no thousands comma,
+    which would read as the comma between two bounds in "[0.0030, 1296]"), two significant digits
+    below 0.01 ("0.000055"); never scientific notation, never a ratio bound printed as "0.00";
+    halves round up (1.625 -> "1.63")."""
+    if is_missing(x):
+        return missing
+    a = abs(x)
+    if a == 0:
+        return "0"
+    if a >= 999.5:
+        return str(int(_half_up(x, 0)))
+    if a >= 0.01:
+        return _half_up(x, 2)
+    digits = 1 - math.floor(math.log10(a))  # two significant digits, written out in full
+    text = _half_up(x, digits)
+    return _half_up(x, 2) if abs(float(text)) >= 0.01 else text
+
+
+def count(x, missing: str = "—") -> str:
+    """A whole number with thousands separators ("1,000"), the way GRADE tables print them."""
+    if is_missing(x):
+        return missing
+    return f"{round(x):,}"

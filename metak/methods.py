@@ -1,97 +1,49 @@
-"""A methods paragraph generated from the settings a results document records, with its
-citations (numbered in order of first use) and the reference list.
+"""A methods paragraph generated from what a results document shows was run, with its citations
+(numbered in order of first use) and the reference list.
 
-Everything is read from results.json — the estimator, CI method, prediction interval,
-continuity correction, multi-arm handling, priors, sensitivity analyses and software versions —
-so the text describes what was run, not what a spec meant to run."""
+Every sentence is written from a result that exists, never from a setting alone: the test
+actually used (a Knapp-Hartung request with k = 1 ran as z, and the document has no df), the
+prediction interval only when one was computed, a continuity correction only when a table had a
+zero cell it applied to (the trials named), crossover and cluster trials as their rows say they
+were analysed, every prior in words with its source, the prior-sensitivity priors, and each
+sensitivity analysis from its own result (the sentences of the registered analyses are their
+registry ``methods`` hooks, :mod:`metak.methods_sentences`). ``tests/test_methods_claims.py``
+checks each claim against the results for a matrix of settings.
+
+The references are CSL-JSON records (:mod:`metak.references`), exportable as BibTeX and RIS.
+"""
 
 from __future__ import annotations
 
-from .registry import KEYED
+from .methods_words import _g, names, prior_text  # noqa: F401 (names and prior_text are public here too)
+from .references import RECORDS, vancouver
+from .registry import KEYED, SENSITIVITY
 
-REFERENCES = {
-    "dl1986": "DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin Trials 1986;7:177-188.",
-    "viechtbauer2005": "Viechtbauer W. Bias and efficiency of meta-analytic variance estimators in the random-effects "
-                       "model. J Educ Behav Stat 2005;30:261-293.",
-    "pm1982": "Paule RC, Mandel J. Consensus values and weighting factors. J Res Natl Bur Stand 1982;87:377-385.",
-    "sj2005": "Sidik K, Jonkman JN. Simple heterogeneity variance estimation for meta-analysis. J R Stat Soc C "
-              "2005;54:367-384.",
-    "hedges1985": "Hedges LV, Olkin I. Statistical Methods for Meta-Analysis. Academic Press; 1985.",
-    "morris1983": "Morris CN. Parametric empirical Bayes inference: theory and applications. J Am Stat Assoc "
-                  "1983;78:47-55.",
-    "mh1959": "Mantel N, Haenszel W. Statistical aspects of the analysis of data from retrospective studies of disease. "
-              "J Natl Cancer Inst 1959;22:719-748.",
-    "rbg1986": "Robins J, Breslow N, Greenland S. Estimators of the Mantel-Haenszel variance consistent in both sparse "
-               "data and large-strata limiting models. Biometrics 1986;42:311-323.",
-    "yusuf1985": "Yusuf S, Peto R, Lewis J, Collins R, Sleight P. Beta blockade during and after myocardial infarction: "
-                 "an overview of the randomized trials. Prog Cardiovasc Dis 1985;27:335-371.",
-    "hk2001": "Hartung J, Knapp G. A refined method for the meta-analysis of controlled clinical trials with binary "
-              "outcome. Stat Med 2001;20:3875-3889.",
-    "sj2002": "Sidik K, Jonkman JN. A simple confidence interval for meta-analysis. Stat Med 2002;21:3153-3159.",
-    "ht2002": "Higgins JPT, Thompson SG. Quantifying heterogeneity in a meta-analysis. Stat Med 2002;21:1539-1558.",
-    "viechtbauer2007": "Viechtbauer W. Confidence intervals for the amount of heterogeneity in meta-analysis. Stat Med "
-                       "2007;26:37-52.",
-    "hts2009": "Higgins JPT, Thompson SG, Spiegelhalter DJ. A re-evaluation of random-effects meta-analysis. J R Stat "
-               "Soc A 2009;172:137-159.",
-    "inthout2014": "IntHout J, Ioannidis JPA, Borm GF. The Hartung-Knapp-Sidik-Jonkman method for random effects "
-                   "meta-analysis is straightforward and considerably outperforms the standard DerSimonian-Laird "
-                   "method. BMC Med Res Methodol 2014;14:25.",
-    "inthout2016": "IntHout J, Ioannidis JPA, Rovers MM, Goeman JJ. Plea for routinely presenting prediction intervals "
-                   "in meta-analysis. BMJ Open 2016;6:e010247.",
-    "handbook2023": "Higgins JPT, Thomas J, Chandler J, et al. (eds). Cochrane Handbook for Systematic Reviews of "
-                    "Interventions, version 6.4. Cochrane; 2023.",
-    "gleser2009": "Gleser LJ, Olkin I. Stochastically dependent effect sizes. In: Cooper H, Hedges LV, Valentine JC "
-                  "(eds). The Handbook of Research Synthesis and Meta-Analysis, 2nd ed. Russell Sage; 2009:357-376.",
-    "viechtbauer2010": "Viechtbauer W. Conducting meta-analyses in R with the metafor package. J Stat Softw "
-                       "2010;36(3):1-48.",
-    "turner2015": "Turner RM, Jackson D, Wei Y, Thompson SG, Higgins JPT. Predictive distributions for between-study "
-                  "heterogeneity and simple methods for their application in Bayesian meta-analysis. Stat Med "
-                  "2015;34:984-998.",
-    "rhodes2015": "Rhodes KM, Turner RM, Higgins JPT. Predictive distributions were developed for the extent of "
-                  "heterogeneity in meta-analyses of continuous outcome data. J Clin Epidemiol 2015;68:52-60.",
-    "rover2020": "Röver C. Bayesian random-effects meta-analysis using the bayesmeta R package. J Stat Softw "
-                 "2020;93(6):1-51.",
-    "pymc2023": "Abril-Pla O, Andreani V, Carroll C, et al. PyMC: a modern and comprehensive probabilistic programming "
-                "framework in Python. PeerJ Comput Sci 2023;9:e1516.",
-    "vc2010": "Viechtbauer W, Cheung MWL. Outlier and influence diagnostics for meta-analysis. Res Synth Methods "
-              "2010;1:112-125.",
-    "lau1992": "Lau J, Antman EM, Jimenez-Silva J, et al. Cumulative meta-analysis of therapeutic trials for "
-               "myocardial infarction. N Engl J Med 1992;327:248-254.",
-    "egger1997": "Egger M, Davey Smith G, Schneider M, Minder C. Bias in meta-analysis detected by a simple, graphical "
-                 "test. BMJ 1997;315:629-634.",
-    "begg1994": "Begg CB, Mazumdar M. Operating characteristics of a rank correlation test for publication bias. "
-                "Biometrics 1994;50:1088-1101.",
-    "duval2000": "Duval S, Tweedie R. Trim and fill: a simple funnel-plot-based method of testing and adjusting for "
-                 "publication bias in meta-analysis. Biometrics 2000;56:455-463.",
-    "hww2008": "Higgins JPT, White IR, Wood AM. Imputation methods for missing outcome data in meta-analysis of "
-               "clinical trials. Clin Trials 2008;5:225-239.",
-    "mavridis2015": "Mavridis D, White IR, Higgins JPT, Cipriani A, Salanti G. Allowing for uncertainty due to missing "
-                    "continuous outcome data in pairwise and network meta-analysis. Stat Med 2015;34:721-741.",
-    "bang2004": "Bang H, Ni L, Davis CE. Assessment of blinding in clinical trials. Control Clin Trials "
-                "2004;25:143-156.",
-    "james1996": "James KE, Bloch DA, Lee KK, Kraemer HC, Fuller RK. An index for assessing blindness in a "
-                 "multi-centre clinical trial: disulfiram for alcohol cessation. Stat Med 1996;15:1421-1434.",
-    "savovic2012": "Savović J, Jones HE, Altman DG, et al. Influence of reported study design characteristics on "
-                   "intervention effect estimates from randomized, controlled trials. Ann Intern Med "
-                   "2012;157:429-438.",
-    "turner2009": "Turner RM, Spiegelhalter DJ, Smith GCS, Thompson SG. Bias modelling in evidence synthesis. J R Stat "
-                  "Soc A 2009;172:21-47.",
-    "borenstein2013": "Borenstein M, Higgins JPT. Meta-analysis and subgroups. Prev Sci 2013;14:134-143.",
-    "sterne2019": "Sterne JAC, Savović J, Page MJ, et al. RoB 2: a revised tool for assessing risk of bias in "
-                  "randomised trials. BMJ 2019;366:l4898.",
-    "elbourne2002": "Elbourne DR, Altman DG, Higgins JPT, Curtin F, Worthington HV, Vail A. Meta-analyses involving "
-                    "cross-over trials: methodological issues. Int J Epidemiol 2002;31:140-149.",
-    "ht2004": "Higgins JPT, Thompson SG. Controlling the risk of spurious findings from meta-regression. Stat Med "
-              "2004;23:1663-1682.",
-    "orsini2012": "Orsini N, Li R, Wolk A, Khudyakov P, Spiegelman D. Meta-analysis for linear and nonlinear "
-                  "dose-response relations: examples, an evaluation of approximations, and software. Am J Epidemiol "
-                  "2012;175:66-73.",
-    "chinn2000": "Chinn S. A simple method for converting an odds ratio to effect size for use in meta-analysis. Stat "
-                 "Med 2000;19:3127-3131.",
-}
+#: every reference metak can cite, by id, in the report's Vancouver form
+REFERENCES = {k: vancouver(k) for k in RECORDS}
 
 MEASURES = {"OR": "odds ratios", "RR": "risk ratios", "RD": "risk differences", "MD": "mean differences",
             "SMD": "standardised mean differences (Hedges' g)", "HR": "hazard ratios"}
+ONE_MEASURE = {"OR": "odds ratio", "RR": "risk ratio", "RD": "risk difference", "MD": "mean difference",
+               "SMD": "standardised mean difference", "HR": "hazard ratio"}
+#: issue 27's measures (metak.effects.measures), in the same two forms
+MEASURES.update({
+    "PLO": "logit-transformed proportions", "PR": "raw proportions", "PLN": "log-transformed proportions",
+    "PAS": "arcsine-square-root-transformed proportions",
+    "PFT": "Freeman-Tukey double-arcsine-transformed proportions", "IRR": "incidence rate ratios",
+    "IRD": "incidence rate differences", "IRLN": "log incidence rates", "COR": "correlation coefficients",
+    "ZCOR": "Fisher's z-transformed correlation coefficients",
+    "SMDH": "standardised mean differences allowing for unequal variances (Bonett 2009)", "ROM": "ratios of means",
+    "VR": "variability ratios", "CVR": "coefficient of variation ratios",
+    "SMCC": "standardised mean changes (change-score standardisation)",
+    "SMCR": "standardised mean changes (raw-score standardisation)"})
+ONE_MEASURE.update({
+    "PLO": "logit-transformed proportion", "PR": "proportion", "PLN": "log-transformed proportion",
+    "PAS": "arcsine-transformed proportion", "PFT": "Freeman-Tukey-transformed proportion",
+    "IRR": "incidence rate ratio", "IRD": "incidence rate difference", "IRLN": "log incidence rate",
+    "COR": "correlation coefficient", "ZCOR": "Fisher's z-transformed correlation", "SMDH": "standardised mean "
+    "difference (unequal variances)", "ROM": "ratio of means", "VR": "variability ratio",
+    "CVR": "coefficient of variation ratio", "SMCC": "standardised mean change", "SMCR": "standardised mean change"})
 ESTIMATORS = {"DL": ("the DerSimonian-Laird estimator", "dl1986"),
               "REML": ("restricted maximum likelihood (REML)", "viechtbauer2005"),
               "ML": ("maximum likelihood (ML)", "viechtbauer2005"),
@@ -99,177 +51,306 @@ ESTIMATORS = {"DL": ("the DerSimonian-Laird estimator", "dl1986"),
               "SJ": ("the Sidik-Jonkman estimator", "sj2005"),
               "HE": ("the Hedges estimator", "hedges1985"),
               "EB": ("the empirical Bayes estimator", "morris1983")}
+COMMON = ("FE", "MH", "PETO")
 
 
-class _Cites:
+class Cites:
+    """``cite("a", "b") -> "[1, 2]"``, numbering references in order of first use."""
+
     def __init__(self):
         self.order: list[str] = []
 
     def __call__(self, *keys) -> str:
         nums = []
         for k in keys:
+            if k not in REFERENCES:
+                raise KeyError(f"methods text cites an unknown reference {k!r}")
             if k not in self.order:
                 self.order.append(k)
             nums.append(self.order.index(k) + 1)
-        return "[" + ", ".join(str(n) for n in sorted(nums)) + "]"
+        return "[" + ", ".join(str(n) for n in sorted(set(nums))) + "]"
 
     def references(self) -> list[str]:
         return [f"{i + 1}. {REFERENCES[k]}" for i, k in enumerate(self.order)]
 
 
-def _cc(cc: dict, measure: str) -> str | None:
-    if measure not in ("OR", "RR", "RD") or not cc:
+_Cites = Cites  # the name the registry's hooks were written against
+
+
+# --------------------------------------------------------------------------- the model
+
+def _arms(st):
+    """(experimental, control) arm data of a study row, or (None, None)."""
+    d = st.get("data") or {}
+    return d.get(st.get("experimental")), d.get(st.get("control"))
+
+
+def zero_cell_trials(ma) -> list[str]:
+    """Labels of the studies whose 2x2 table has a zero cell (no events or only events in an arm)."""
+    out = []
+    for st in ma.get("studies") or []:
+        e, c = _arms(st)
+        if all(isinstance(x, dict) and "events" in x and "total" in x for x in (e, c)):
+            if any(x["events"] == 0 or x["events"] == x["total"] for x in (e, c)):
+                out.append(st.get("label") or st.get("trial"))
+    return out
+
+
+def _tables(ma) -> int:
+    return sum(all(isinstance(x, dict) and "events" in x for x in _arms(st)) for st in ma.get("studies") or [])
+
+
+def cc_sentence(ma, cite) -> str | None:
+    """The continuity correction, only when it changed a table."""
+    measure, method = ma["measure"], ma["model"]["method"]
+    cc = ma["model"].get("cc") or {}
+    if measure not in ("OR", "RR", "RD") or not _tables(ma):
         return None
-    to = cc.get("to", "only0")
-    add = cc.get("add", 0.5)
-    if to == "none" or add == 0:
-        text = "No continuity correction was applied"
+    zero = zero_cell_trials(ma)
+    to, add = cc.get("to", "only0"), cc.get("add", 0.5)
+    applies = add and to != "none" and (to == "all" or zero)
+    if not applies:
+        return None
+    if to == "only0":
+        what = (f"{_g(add)} was added to every cell of the 2×2 table{'s' if len(zero) > 1 else ''} with a zero cell "
+                f"({names(zero)})")
     else:
-        where = {"only0": "to every cell of a 2×2 table with a zero cell", "all": "to every cell of every table",
-                 "if0all": "to every cell of every table when any table had a zero cell"}.get(to, to)
-        text = f"{add:g} was added {where}"
-    if cc.get("drop00"):
-        text += "; tables with no events (or only events) in both arms were left out"
-    return text + "."
+        what = f"{_g(add)} was added to every cell of every 2×2 table"
+        if to == "if0all":
+            what += f", since {names(zero)} had a zero cell"
+    if method in ("MH", "PETO"):
+        what += (" for the study estimates and the heterogeneity statistics; the pooled "
+                 f"{'Mantel-Haenszel' if method == 'MH' else 'Peto'} estimate used the counts as recorded")
+    return what[0].upper() + what[1:] + f" {cite('handbook2023')}."
+
+
+def _df(df) -> str:
+    return f"{df:g} degree{'' if df == 1 else 's'} of freedom"
 
 
 def _model(ma, cite) -> list[str]:
     m = ma["model"]
-    method, test, level = m["method"], m["test"], m["level"]
+    method, level, measure = m["method"], m["level"], ma["measure"]
     pct = f"{level * 100:g}%"
+    pooled = MEASURES.get(measure, measure)
+    k = ma.get("k") or 0
+    if k == 1:
+        st = (ma.get("studies") or [{}])[0]
+        return [f"Only one trial ({st.get('label') or st.get('trial')}) contributed, so its "
+                f"{ONE_MEASURE.get(measure, measure)} is reported with a Wald-type {pct} confidence interval (normal "
+                "distribution); between-study heterogeneity and a prediction interval cannot be estimated from one "
+                "trial."] + _data_handling(ma, cite)
     out = []
-    measure = ma["measure"]
     if method == "FE":
-        out.append(f"{MEASURES.get(measure, measure).capitalize()} were pooled with the inverse-variance "
-                   "common-effect (fixed-effect) model.")
+        out.append(f"{pooled.capitalize()} were pooled with the inverse-variance common-effect (fixed-effect) model.")
     elif method == "MH":
+        mh = cite("mh1959")  # numbered first: it comes first in the sentence
         extra = f" with the variance of Robins, Breslow and Greenland {cite('rbg1986')}" if measure == "OR" else ""
-        out.append(f"{MEASURES.get(measure, measure).capitalize()} were pooled by the Mantel-Haenszel method "
-                   f"{cite('mh1959')}{extra}.")
+        out.append(f"{pooled.capitalize()} were pooled by the Mantel-Haenszel method {mh}{extra}.")
     elif method == "PETO":
         out.append(f"Odds ratios were pooled by Peto's one-step method {cite('yusuf1985')}.")
     else:
         name, key = ESTIMATORS[method]
-        out.append(f"{MEASURES.get(measure, measure).capitalize()} were pooled with a random-effects model, the "
-                   f"between-study variance τ² estimated by {name} {cite(key)}.")
-    if test == "hksj":
+        out.append(f"{pooled.capitalize()} were pooled with a random-effects model, the between-study variance τ² "
+                   f"estimated by {name} {cite(key)}.")
+    hksj = m.get("test") == "hksj" and ma.get("df") is not None  # what ran, not what was asked for
+    if hksj:
         out.append(f"{pct} confidence intervals and tests of the pooled effect used the Hartung-Knapp-Sidik-Jonkman "
-                   f"method (a t distribution on k − 1 degrees of freedom) {cite('hk2001', 'sj2002', 'inthout2014')}.")
+                   f"method (a t distribution on k − 1 = {_df(ma['df'])}) "
+                   f"{cite('hk2001', 'sj2002', 'inthout2014')}.")
     else:
         out.append(f"{pct} confidence intervals and tests of the pooled effect were Wald-type (normal distribution).")
-    if method not in ("FE", "MH", "PETO"):
-        crit = "t on k − 1 degrees of freedom" if test == "hksj" else "the normal quantile"
-        out.append(f"Heterogeneity was described by Cochran's Q, I² {cite('ht2002')} and τ² with its Q-profile "
-                   f"confidence interval {cite('viechtbauer2007')}; the {pct} prediction interval is "
-                   f"μ̂ ± c·√(τ̂² + SE²) with c from {crit} {cite('hts2009', 'inthout2016')}.")
-    else:
-        out.append(f"Heterogeneity was described by Cochran's Q and I² {cite('ht2002')}.")
-    cc = _cc(m.get("cc") or {}, measure)
-    if cc:
-        out.append(cc)
-    multi = m.get("multi_arm")
+    het = []
+    if ma.get("q") is not None:
+        het.append("Cochran's Q")
+    if ma.get("i2") is not None:
+        het.append(f"I² {cite('ht2002')}")
+    if method not in COMMON and ma.get("tau2") is not None:
+        het.append(f"τ² with its Q-profile confidence interval {cite('viechtbauer2007')}"
+                   if ma.get("tau2_ci") is not None else "τ²")
+    if het:
+        out.append(f"Heterogeneity was described by {names(het)}.")
+    if ma.get("pi_lower") is not None:
+        crit = f"t on {_df(ma['df'])}" if hksj else "the normal quantile"
+        out.append(f"The {pct} prediction interval is μ̂ ± c·√(τ̂² + SE²) with c from {crit} "
+                   f"{cite('hts2009', 'inthout2016')}.")
+    return out + _data_handling(ma, cite)
+
+
+def _data_handling(ma, cite) -> list[str]:
+    cc = cc_sentence(ma, cite)
+    return ([cc] if cc else []) + _multi_arm(ma, cite) + _designs(ma, cite) + _conversions(ma, cite)
+
+
+def _multi_arm(ma, cite) -> list[str]:
+    multi = ma["model"].get("multi_arm")
     studies = ma.get("studies") or []
-    several = any((st.get("split_control") or 1) > 1 or any(" + " in a for a in (st.get("data") or {}))
-                  for st in studies) or multi == "multivariate"
-    if not several:
-        pass
-    elif multi == "split_control":
-        out.append("In trials with several experimental arms, each was compared with the control group, whose "
-                   f"participants were split evenly between the comparisons {cite('handbook2023')}.")
-    elif multi == "combine":
-        out.append(f"Arms of the same role within a trial were combined into one group {cite('handbook2023')}.")
-    elif multi == "select":
-        out.append("In trials with several arms of one role, the arms compared were chosen in the analysis spec.")
-    elif multi == "multivariate":
-        out.append("Multi-arm trials kept every comparison against the whole control group; the covariance between "
-                   "comparisons sharing a control was computed exactly and the model fitted as a multilevel model "
-                   f"(trials, comparisons within trials) {cite('gleser2009', 'viechtbauer2010')}.")
-    return out
+    split = [s.get("label") for s in studies if (s.get("split_control") or 1) > 1]
+    combined = [s.get("label") for s in studies if any(" + " in a for a in (s.get("data") or {}))]
+    if multi == "multivariate" and len({s.get("trial") for s in studies}) < len(studies):
+        return ["Multi-arm trials kept every comparison against the whole control group; the covariance between "
+                "comparisons sharing a control was computed exactly and the model fitted as a multilevel model "
+                f"(trials, comparisons within trials) {cite('gleser2009', 'viechtbauer2010')}."]
+    if split:
+        return [f"In {names(sorted(set(split)))}, each experimental arm was compared with the control group, whose "
+                f"participants were split evenly between the comparisons {cite('handbook2023')}."]
+    if combined:
+        return [f"Arms of the same role were combined into one group in {names(sorted(set(combined)))} "
+                f"{cite('handbook2023')}."]
+    return []
 
 
-def _bayes(ma, cite) -> list[str]:
-    b = ma.get("bayes")
-    if not b:
-        return []
-    pr = b.get("prior") or {}
-    tau = pr.get("tau", "")
-    keys = []
-    if "turner2015" in tau:
-        keys.append("turner2015")
-    if "rhodes2015" in tau:
-        keys.append("rhodes2015")
-    src = f" {cite(*keys)}" if keys else ""
-    lik = ("a binomial likelihood on the arm-level counts" if b.get("likelihood") == "binomial"
-           else "a normal likelihood on the study estimates")
-    engine = (f"computed exactly by numerical integration over τ {cite('rover2020')}" if b.get("engine") == "exact"
-              else f"sampled by MCMC (NUTS) in PyMC {cite('pymc2023')}")
-    return [f"A Bayesian random-effects model with {lik} used the priors μ ~ {pr.get('mu')} and τ ~ {tau}{src}; "
-            f"the posterior was {engine}. Posterior medians with {b.get('level', 0.95) * 100:g}% equal-tailed "
-            "credible intervals, the predictive interval for a new trial and the probability of benefit are "
-            "reported."]
-
-
-SENSITIVITY = {
-    "leave_one_out": lambda c: f"a leave-one-out analysis {c('vc2010')}",
-    "cumulative": lambda c: f"a cumulative meta-analysis {c('lau1992')}",
-    "influence": lambda c: f"influence diagnostics (studentised residuals, DFFITS, Cook's distances) {c('vc2010')}",
-    "small_study": lambda c: ("tests for small-study effects (Egger's regression test, the rank correlation test) and "
-                              f"trim-and-fill {c('egger1997', 'begg1994', 'duval2000')}"),
-    "missing_outcome": lambda c, ma: (
-        f"missing-outcome sensitivity analyses with informative missingness differences of means {c('mavridis2015')}"
-        if ma.get("measure") in ("MD", "SMD") else
-        "missing-outcome sensitivity analyses (available case, missing as failure or success, best and worst case, "
-        f"informative missingness odds ratios) {c('hww2008')}"),
-    "blinding": lambda c: ("blinding indices from participants' and assessors' guesses and bias-adjusted analyses "
-                           f"for trials with compromised blinding {c('bang2004', 'james1996', 'savovic2012', 'turner2009')}"),
-    "active_placebo": lambda c: (f"a comparison of active- and inert-placebo-controlled trials {c('borenstein2013')} "
-                                 "with an assumed own effect of the active placebo"),
-    "risk_of_bias": lambda c: f"analyses by RoB 2 risk of bias {c('sterne2019')}",
-    "crossover_rho": lambda c: f"a sensitivity analysis over the assumed within-participant correlation of crossover "
-                               f"trials {c('elbourne2002')}",
+_DESIGN = {  # (one trial, several)
+    "paired": ("was analysed by its paired (within-participant) data", "were analysed by their paired data"),
+    "first_period": ("was analysed from its first-period data only, as a parallel trial",
+                     "were analysed from their first-period data only, as parallel trials"),
+    "rho": ("was analysed with an assumed within-participant correlation",
+            "were analysed with an assumed within-participant correlation"),
+    "parallel": ("was analysed as if its arms were independent groups (no pairing data were available), which "
+                 "gives it a conservative weight",
+                 "were analysed as if their arms were independent groups (no pairing data were available), which "
+                 "gives them a conservative weight"),
 }
 
 
+def _designs(ma, cite) -> list[str]:
+    by = {}
+    for s in ma.get("studies") or []:
+        method = (s.get("design") or {}).get("method")
+        if method:
+            by.setdefault(method, []).append(s.get("label") or s.get("trial"))
+    by = {k: sorted(set(v)) for k, v in by.items()}
+    out = []
+    cross = [f"{lab[0]}, a crossover trial, {_DESIGN[meth][0]}" if len(lab) == 1 else
+             f"the crossover trials {names(lab)} {_DESIGN[meth][1]}" for meth, lab in by.items() if meth in _DESIGN]
+    if cross:
+        text = "; ".join(cross)
+        out.append(f"{text[0].upper()}{text[1:]} {cite('elbourne2002')}.")
+    if by.get("design_effect"):
+        out.append(f"Cluster-randomised trials ({names(by['design_effect'])}) entered with effective "
+                   f"sample sizes, their counts divided by the design effect {cite('handbook2023')}.")
+    if by.get("unadjusted"):
+        out.append(f"{names(by['unadjusted'])} (cluster-randomised) entered without a design effect.")
+    if by.get("margin") or by.get("cells"):
+        labels = sorted(set(by.get("margin", []) + by.get("cells", [])))
+        out.append(f"Factorial trials ({names(labels)}) entered by the comparisons of their cells stated in the "
+                   f"results {cite('handbook2023')}.")
+    return out
+
+
+def _conversions(ma, cite) -> list[str]:
+    out = []
+    studies = ma.get("studies") or []
+    chinn = [s.get("label") for s in studies if s.get("converted")]
+    if chinn:
+        out.append(f"Odds ratios of {names(chinn)} were converted to standardised mean differences "
+                   f"{cite('chinn2000')}.")
+    med = [s.get("label") for s in studies
+           if any(isinstance(d, dict) and d.get("converted_from") for d in (s.get("data") or {}).values())]
+    if med:
+        out.append(f"Means and standard deviations of {names(med)} were estimated from the reported medians with "
+                   f"interquartile range or range {cite('luo2018', 'wan2014')}.")
+    return out
+
+
+# --------------------------------------------------------------------------- Bayes
+
+def bayes_sentences(b, cite) -> list[str]:
+    """The Bayesian model as run: likelihood, priors in words with their sources, engine,
+    and the prior-sensitivity priors."""
+    if not b or not b.get("mu"):
+        return []
+    pr = b.get("prior") or {}
+    mu_text, mu_key = prior_text(pr.get("mu", ""), "μ")
+    tau_text, tau_key = prior_text(pr.get("tau", ""), "τ")
+    keys = [k for k in (mu_key, tau_key) if k]
+    lik = ("a binomial likelihood on the arm-level counts" if b.get("likelihood") == "binomial"
+           else "a normal likelihood on the study estimates")
+    prior_cites = f" {cite(*keys)}" if keys else ""  # numbered before the engine's: order of first use
+    engine = (f"computed exactly by numerical integration over τ {cite('rover2020')}" if b.get("engine") == "exact"
+              else f"sampled by MCMC (NUTS) in PyMC {cite('pymc2023')}")
+    lv = f"{b.get('level', 0.95) * 100:g}%"
+    out = [f"A Bayesian random-effects model with {lik} used {mu_text} and {tau_text}"
+           + prior_cites + f"; the posterior was {engine}. Posterior medians with {lv} "
+           "equal-tailed credible intervals, the predictive interval for a new trial and the posterior probability "
+           "of benefit are reported."]
+    alts = b.get("prior_sensitivity") or []
+    if alts:
+        texts, akeys = [], []
+        for alt in alts:
+            t, k = prior_text(alt.get("prior", ""), "τ")
+            texts.append(t)
+            akeys += [k] if k else []
+        out.append(f"Prior sensitivity: the analysis was repeated under {names(texts)}"
+                   + (f" {cite(*akeys)}" if akeys else "") + ".")
+    return out
+
+
+# --------------------------------------------------------------------------- the rest
+
 def _extras(ma, cite) -> list[str]:
     out = []
-    sens = [k for k in (ma.get("sensitivity") or {}) if k in SENSITIVITY]
-    if sens:
-        parts = [SENSITIVITY[k](cite, ma) if k == "missing_outcome" else SENSITIVITY[k](cite) for k in sens]
-        out.append("Sensitivity analyses: " + "; ".join(parts) + ".")
+    for name, result in (ma.get("sensitivity") or {}).items():
+        kind = SENSITIVITY.get(name)
+        hook = kind.sentence() if kind is not None else None
+        if hook is not None and result is not None:
+            sentence = hook(result, cite)
+            if sentence:
+                out.append(sentence)
     if ma.get("meta_regression"):
         mr = ma["meta_regression"]
-        names = ", ".join(c["name"] for c in mr.get("coefficients", []) if c["name"] != "intercept")
+        mods = [c["name"] for c in mr.get("coefficients", []) if c["name"] != "intercept"]
         perm = f", with a permutation test {cite('ht2004')}" if mr.get("permutation") else ""
-        out.append(f"A mixed-effects meta-regression on {names} was fitted{perm}.")
-    if ma.get("subgroups"):
-        out.append(f"Subgroup differences were tested by Cochran's Q between subgroups {cite('borenstein2013')}.")
+        out.append(f"A mixed-effects meta-regression on {names([_human(x) for x in mods])} was fitted{perm}.")
+    if (ma.get("subgroups") or {}).get("q_between") is not None:
+        out.append(f"Subgroups by {_human(ma['subgroups']['by'])} were compared by Cochran's Q between subgroups "
+                   f"{cite('borenstein2013')}.")
     for name, kind in KEYED.items():  # each registered analysis writes its own sentence
-        sentence = kind.sentence() if ma.get(name) else None
+        found = ma.get(name) or (ma.get("model") or {}).get(name)  # the GLMM's record is model.glmm
+        sentence = kind.sentence() if found else None
         if sentence is not None:
-            out.append(sentence(ma[name], cite))
+            out.append(sentence(found, cite))
     if ma.get("dropout"):
-        out.append("Dropout was analysed as its own outcome; trials without dropouts in either arm were left out of "
-                   f"ratio measures, as RevMan does {cite('handbook2023')}.")
-    designs = {s.get("design", {}).get("method") for s in ma.get("studies") or []} - {None}
-    if designs & {"paired", "rho", "parallel", "first_period"}:
-        out.append(f"Crossover trials were analysed by paired methods where the data allowed {cite('elbourne2002')}.")
-    if designs & {"design_effect"}:
-        out.append(f"Cluster-randomised trials entered with effective sample sizes {cite('handbook2023')}.")
+        none = [e["trial"] for e in ma.get("excluded") or [] if e.get("reason_code") == "double_zero"]
+        out.append("Dropout was analysed as its own outcome" + (
+            f"; trials without dropouts in either arm ({names(none)}) were left out of ratio measures, as RevMan does "
+            f"{cite('handbook2023')}" if none and ma["measure"] != "RD" else "") + ".")
     return out
+
+
+def _human(name: str) -> str:
+    return str(name).replace("_", " ")
+
+
+def title(ma) -> str:
+    """The meta-analysis's name: its spec title, else its outcome and measure ("Dropout (risk
+    ratio)"); never the first trial's outcome label, which need not describe the pool."""
+    if ma.get("title"):
+        return ma["title"]
+    what = _human(ma.get("outcome") or ma["id"])
+    return f"{what[0].upper()}{what[1:]} ({ONE_MEASURE.get(ma['measure'], ma['measure'])})"
+
+
+def methods_text(doc: dict) -> tuple[list[str], list[str]]:
+    """(paragraphs, cited reference ids in order of first use)."""
+    cite = Cites()
+    paras = []
+    for ma in doc["meta_analyses"]:
+        if ma.get("estimate") is None:
+            body = ["No trial had data that could be pooled; nothing was estimated."]
+        else:
+            body = _model(ma, cite) + bayes_sentences(ma.get("bayes"), cite) + _extras(ma, cite)
+        paras.append(f"{title(ma)}. " + " ".join(body))
+    env = doc.get("environment") or {}
+    paras.append(f"Analyses were run with metak {doc.get('metak_version')} (Python {env.get('python')}, NumPy "
+                 f"{env.get('numpy')}, SciPy {env.get('scipy')}), whose frequentist estimates are checked against R's "
+                 f"metafor {cite('viechtbauer2010')}; every number can be re-derived from the trial files with "
+                 "metak verify.")
+    return paras, list(cite.order)
 
 
 def methods(doc: dict) -> tuple[list[str], list[str]]:
     """(paragraphs, references) for a results document: one paragraph per meta-analysis and
     one on software, citations numbered in order of first use."""
-    cite = _Cites()
-    paras = []
-    for ma in doc["meta_analyses"]:
-        title = ma.get("title") or ma["id"]
-        body = _model(ma, cite) + _bayes(ma, cite) + _extras(ma, cite)
-        paras.append(f"{title}. " + " ".join(body))
-    env = doc.get("environment") or {}
-    paras.append(f"Analyses were run with metak {doc.get('metak_version')} (Python {env.get('python')}, NumPy "
-                 f"{env.get('numpy')}, SciPy {env.get('scipy')}), whose frequentist estimates are checked against R's "
-                 f"metafor {cite('viechtbauer2010')}; every number can be re-derived from the trial files with "
-                 "`metak verify`.")
-    return paras, cite.references()
+    paras, keys = methods_text(doc)
+    return paras, [f"{i + 1}. {REFERENCES[k]}" for i, k in enumerate(keys)]

@@ -1,155 +1,75 @@
-"""``metak report``: a self-contained report (HTML or Markdown) for authors and reviewers.
+"""``metak report``: a report for authors and reviewers, as HTML (one self-contained page) or
+Markdown (``report.md`` with its figures as PNG files in ``figures/`` beside it, so it renders
+on code hosts and converts with pandoc to .docx), and ``--format docx`` through pandoc.
 
-Per meta-analysis: a summary-of-findings table as GRADE tables show it (k, participants, the
-effect on the natural scale with its CI and prediction interval, heterogeneity, the Bayesian
-probability of benefit, dropout, what the sensitivity analyses show, and absolute effects per
-1,000 with the NNT from an assumed control risk — the median control-arm risk by default), its
-figures as inline SVG, and every warning; then the generated methods paragraph and its
-references. Nothing is fetched from the network: the HTML has no scripts, fonts or links to
-load."""
+Per meta-analysis: the summary of findings as GRADE tables show it (:mod:`metak.sof`), the
+sensitivity analyses as a table, its figures at the page's width with a caption naming the
+meta-analysis and what the figure shows, and every warning; then the methods text generated
+from what ran (:mod:`metak.methods`) and its references. The references are also written
+beside the report as ``references.bib`` (BibTeX) and ``references.ris`` (RIS), from the same
+CSL-JSON records. Nothing is fetched from the network: the HTML has no scripts, fonts or
+links to load."""
 
 from __future__ import annotations
 
-import base64
 import html
-import math
 import re
-import statistics
 
-from .format import fixed, to_natural
-from .methods import methods
-from .report import bias_lines, diagnostic_lines
+from .format import fixed
+from .methods import methods_text, title
+from .references import bibtex, ris, vancouver
+from .sof import SENSITIVITY_COLUMNS, absolute_effects, sensitivity_rows, sof_rows  # noqa: F401 (re-exported)
 
-BINARY = ("OR", "RR", "RD")
+#: the width report figures are drawn at: a page's text width (double column, 183 mm)
+FIGURE_SIZE = "double_column"
+#: PNG resolution of the Markdown report's figures (journals ask for 300)
+FIGURE_DPI = 300
 
 
 def _n(x, digits=2):
     return fixed(x, digits, missing="—")
 
 
-def control_risk(ma) -> float | None:
-    """The median control-arm risk over the studies with binary arm data."""
-    risks = []
-    for s in ma.get("studies") or []:
-        d = (s.get("data") or {}).get(s.get("control"))
-        if isinstance(d, dict) and "events" in d and d.get("total"):
-            risks.append(d["events"] / d["total"])
-    return statistics.median(risks) if risks else None
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", str(name))
 
 
-def _risk_e(measure, cr, eff):
-    """The intervention-arm risk at control risk cr under a natural-scale effect."""
-    if eff is None:
-        return None
-    if measure == "RR":
-        return min(1.0, cr * eff)
-    if measure == "OR":
-        return eff * cr / (1 - cr + eff * cr)
-    return min(1.0, max(0.0, cr + eff))
+def figures(ma, fmt: str) -> list[dict]:
+    """The meta-analysis's figures: ``{"kind", "caption", "svg" | "png", "file"}``, or
+    ``{"kind", "error"}`` for one its data cannot support (its warning is in the results)."""
+    import tempfile
+    from pathlib import Path
 
-
-def absolute_effects(ma, cr=None) -> dict | None:
-    """Per 1,000: control risk, intervention risk with CI, the difference with CI, NNT (GRADE
-    summary-of-findings style). Binary measures with a pooled estimate only."""
-    m = ma["measure"]
-    if m not in BINARY or ma.get("estimate") is None:
-        return None
-    source = "given"
-    if cr is None:
-        cr, source = control_risk(ma), "the median control-arm risk of the included studies"
-    if cr is None:
-        return None
-    nat = [to_natural(m, ma.get(k)) for k in ("estimate", "ci_lower", "ci_upper")]
-    re_ = [_risk_e(m, cr, e) for e in nat]
-    diff = [None if r is None else 1000 * (r - cr) for r in re_]
-    d = diff[0]
-    nnt = None
-    if d is not None and d != 0:
-        good_is_event = ma.get("direction", "higher_is_better") == "higher_is_better"
-        benefit = (d > 0) == good_is_event
-        # rounded up, as NNTs are; the rounding to 9 places keeps 1000/99.99999999999994 at 10
-        nnt = {"value": math.ceil(round(1000 / abs(d), 9)), "kind": "NNTB" if benefit else "NNTH"}
-    lo, hi = sorted(x for x in diff[1:] if x is not None) if None not in diff[1:] else (None, None)
-    return {"control_risk": cr, "control_risk_source": source, "per_1000_control": 1000 * cr,
-            "per_1000_intervention": [None if r is None else 1000 * r for r in re_],
-            "difference_per_1000": {"estimate": d, "ci_lower": lo, "ci_upper": hi}, "nnt": nnt}
-
-
-def sof_rows(ma, cr=None) -> list[tuple[str, str]]:
-    """(label, value) rows of the summary-of-findings table."""
-    m = ma["measure"]
-    rows = [("Outcome", ma.get("outcome_label") or ma.get("outcome") or ma["id"]),
-            ("Studies (k)", str(ma.get("k"))),
-            ("Participants", str(ma.get("n_participants") if ma.get("n_participants") is not None else "—"))]
-    if ma.get("estimate") is None:
-        rows.append(("Effect", "not estimable"))
-        return rows
-    lv = f"{(ma.get('model') or {}).get('level', 0.95) * 100:g}%"
-    nat = lambda k: to_natural(m, ma.get(k))  # noqa: E731
-    rows.append((f"{m} [{lv} CI]", f"{_n(nat('estimate'))} [{_n(nat('ci_lower'))}, {_n(nat('ci_upper'))}]"))
-    if ma.get("pi_lower") is not None:
-        rows.append((f"{lv} prediction interval", f"[{_n(nat('pi_lower'))}, {_n(nat('pi_upper'))}]"))
-    if ma.get("i2") is not None:
-        rows.append(("Heterogeneity", f"I² = {_n(ma['i2'], 1)}%, τ² = {_n(ma.get('tau2'), 3)}, Q p = {_n(ma.get('q_p'), 3)}"))
-    b = ma.get("bayes") or {}
-    if b.get("prob_benefit") is not None:
-        mu = b.get("mu") or {}
-        rows.append(("Bayesian", f"median {m} {_n(to_natural(m, mu.get('median')))} "
-                                 f"[{_n(to_natural(m, mu.get('ci_lower')))}, {_n(to_natural(m, mu.get('ci_upper')))}]; "
-                                 f"P(benefit) = {_n(b['prob_benefit'], 3)}"))
-    dr = ma.get("dropout_rates")
-    if dr and not ma.get("dropout"):
-        e = sum(d["experimental"]["dropouts"] for d in dr), sum(d["experimental"]["randomized"] for d in dr)
-        c = sum(d["control"]["dropouts"] for d in dr), sum(d["control"]["randomized"] for d in dr)
-        rows.append(("Dropout", f"{e[0]:g}/{e[1]:g} experimental vs {c[0]:g}/{c[1]:g} control"))
-    ab = absolute_effects(ma, cr)
-    if ab:
-        d = ab["difference_per_1000"]
-        ie = ab["per_1000_intervention"]
-        more = "more" if (d["estimate"] or 0) >= 0 else "fewer"
-        rows.append(("Assumed control risk", f"{ab['per_1000_control']:.0f} per 1,000 ({ab['control_risk_source']})"))
-        rows.append(("With intervention", f"{_n(ie[0], 0)} per 1,000 ({_n(ie[1], 0)} to {_n(ie[2], 0)})"))
-        rows.append(("Absolute effect", f"{_n(abs(d['estimate']), 0)} {more} per 1,000 "
-                                        f"({_n(d['ci_lower'], 0)} to {_n(d['ci_upper'], 0)})"))
-        if ab["nnt"]:
-            rows.append((ab["nnt"]["kind"], str(ab["nnt"]["value"])))
-    sens = diagnostic_lines(ma) + bias_lines(ma)
-    if sens:
-        rows.append(("Sensitivity analyses", "\n".join(s.strip() for s in sens)))
-    return rows
-
-
-def figure_svgs(ma) -> list[tuple[str, str]]:
-    """(kind, inline SVG) for each figure the meta-analysis lists; a figure the data cannot
-    support is left out (its warning is in the results)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .errors import AnalysisError
     from .plots.render import save
     from .registry import FIGURES
-
-    import tempfile
-    from pathlib import Path
-
-    from .errors import AnalysisError
 
     out = []
     for kind in ma.get("figures") or []:
         if kind not in FIGURES:
             continue
         try:
-            art = FIGURES[kind].plotter()(ma, None)
-        except AnalysisError as exc:  # a figure the data cannot support is skipped, as analyze does
-            out.append((kind, f"<p class='warn'>figure {html.escape(kind)} not drawn: {html.escape(str(exc))}</p>"))
+            art = FIGURES[kind].plotter()(ma, None, size=FIGURE_SIZE)
+        except AnalysisError as exc:
+            out.append({"kind": kind, "error": str(exc)})
             continue
-        with tempfile.TemporaryDirectory(prefix="metak-svg-") as tmp:
-            f = save(art.figure, Path(tmp) / "f.svg", fmt="svg")
-            svg = f.read_text(encoding="utf-8")
+        what = FIGURES[kind].summary
+        what = what.replace("mu and tau", "μ and τ")  # the figures' own symbols
+        entry = {"kind": kind, "caption": f"{title(ma)}: {what[0].upper()}{what[1:]}."}
+        with tempfile.TemporaryDirectory(prefix="metak-fig-") as tmp:
+            if fmt == "html":
+                svg = save(art.figure, Path(tmp) / "f.svg", fmt="svg").read_text(encoding="utf-8")
+                entry["svg"] = svg[svg.index("<svg"):]  # no XML prolog or doctype inside HTML
+            else:
+                entry["png"] = save(art.figure, Path(tmp) / "f.png", fmt="png", dpi=FIGURE_DPI).read_bytes()
+                entry["file"] = f"figures/{_safe(ma['id'])}-{_safe(kind)}.png"
         plt.close(art.figure)
-        svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype: inline SVG in HTML
-        out.append((kind, svg))
+        out.append(entry)
     return out
 
 
@@ -157,44 +77,88 @@ CSS = """
 body{font-family:Georgia,'DejaVu Serif',serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#111;line-height:1.45}
 h1{font-size:1.6rem}h2{font-size:1.3rem;border-bottom:1px solid #999;margin-top:2.5rem}h3{font-size:1.05rem}
 table{border-collapse:collapse;margin:1rem 0;width:100%}th,td{border:1px solid #bbb;padding:.3rem .5rem;
-vertical-align:top;text-align:left;font-size:.92rem}th{background:#eee;width:14rem}td{white-space:pre-line}
-figure{margin:1.5rem 0}figure svg{width:100%;max-width:42rem;height:auto}.warn{color:#7a3b00}ol.refs li{margin:.2rem 0}
+vertical-align:top;text-align:left;font-size:.92rem}table.sof th{background:#eee;width:14rem}thead th{background:#eee}
+figure{margin:1.5rem 0}figure svg{width:100%;height:auto}figcaption{font-size:.92rem}.warn{color:#7a3b00}
+ol.refs li{margin:.2rem 0}table.sens td:nth-child(3){white-space:nowrap}
 """
 
 
-def build(doc, fmt="html", control_risk_given=None) -> str:
-    paras, refs = methods(doc)
-    title = (doc.get("analysis") or {}).get("title") or "metak report"
-    desc = (doc.get("analysis") or {}).get("description")
-    if fmt == "md":
-        return _markdown(doc, title, desc, paras, refs, control_risk_given)
-    e = html.escape
-    parts = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>", f"<title>{e(title)}</title>",
-             f"<style>{CSS}</style></head><body>", f"<h1>{e(title)}</h1>"]
-    if desc:
-        parts.append(f"<p>{e(desc)}</p>")
-    fig_no = 0
-    for ma in doc["meta_analyses"]:
-        parts.append(f"<h2>{e(ma.get('title') or ma['id'])}</h2>")
-        parts.append("<h3>Summary of findings</h3><table>")
-        for k, v in sof_rows(ma, control_risk_given):
-            parts.append(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>")
-        parts.append("</table>")
-        from .registry import FIGURES
+_HEADING = re.compile(r"^( {0,3})(#|=+\s*$|-+\s*$)")
 
-        for kind, svg in figure_svgs(ma):
-            fig_no = fig_no + 1 if svg.startswith("<svg") else fig_no
-            what = FIGURES[kind].summary if kind in FIGURES else kind
-            cap = f"Figure {fig_no}. {what[0].upper()}{what[1:]}." if svg.startswith("<svg") else ""
-            parts.append(f"<figure aria-label='{e(kind)}'>{svg}<figcaption>{e(cap)}</figcaption></figure>")
+
+def md_description(text: str) -> str:
+    """The spec's description as Markdown for the report: paragraphs, lists, emphasis, code
+    and links as the author wrote them; raw HTML shown as text; no headings (a ``#`` line or
+    a setext underline is escaped), so the description cannot reshape the report's outline."""
+    lines = html.escape(str(text).strip(), quote=False).splitlines()
+    return "\n".join(_HEADING.sub(lambda m: m.group(1) + "\\" + m.group(2), ln) for ln in lines)
+
+
+def markdown_html(text: str) -> str:
+    """The spec's description rendered as HTML (:func:`md_description`, by markdown-it)."""
+    from markdown_it import MarkdownIt  # installed with rich
+
+    return MarkdownIt("commonmark", {"html": False}).render(md_description(text).replace("&amp;", "&"))
+
+
+def _html(doc, cr) -> str:
+    e = html.escape
+    paras, keys = methods_text(doc)
+    head = (doc.get("analysis") or {})
+    parts = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
+             f"<title>{e(head.get('title') or 'metak report')}</title>",
+             f"<style>{CSS}</style></head><body>", f"<h1>{e(head.get('title') or 'metak report')}</h1>"]
+    if head.get("description"):
+        parts.append(markdown_html(head["description"]))
+    n = 0
+    for ma in doc["meta_analyses"]:
+        parts.append(f"<h2>{e(title(ma))}</h2>")
+        parts.append("<h3>Summary of findings</h3><table class='sof'>")
+        parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in sof_rows(ma, cr)]
+        parts.append("</table>")
+        rows = sensitivity_rows(ma)
+        if rows:
+            parts.append("<h3>Sensitivity analyses</h3><table class='sens'><thead><tr>"
+                         + "".join(f"<th>{e(c)}</th>" for c in SENSITIVITY_COLUMNS) + "</tr></thead><tbody>"
+                         + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
+                         + "</tbody></table>")
+        for f in figures(ma, "html"):
+            if "error" in f:
+                parts.append(f"<p class='warn'>Figure {e(f['kind'])} not drawn: {e(f['error'])}</p>")
+                continue
+            n += 1
+            parts.append(f"<figure aria-label='{e(f['kind'])}'>{f['svg']}<figcaption><b>Figure {n}.</b> "
+                         f"{e(f['caption'])}</figcaption></figure>")
         if ma.get("warnings"):
             parts.append("<h3>Warnings</h3><ul>" + "".join(f"<li class='warn'>{e(w)}</li>" for w in ma["warnings"])
                          + "</ul>")
     parts.append("<h2>Methods</h2>" + "".join(f"<p>{e(p)}</p>" for p in paras))
-    parts.append("<h2>References</h2><ol class='refs'>"
-                 + "".join(f"<li>{e(r.split('. ', 1)[1])}</li>" for r in refs) + "</ol>")
+    parts.append("<h2>References</h2><ol class='refs'>" + "".join(f"<li>{e(vancouver(k))}</li>" for k in keys)
+                 + "</ol>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def report_files(doc, fmt="html", control_risk_given=None) -> dict[str, bytes]:
+    """Every file of the report, by its path in the output folder: ``report.html`` or
+    ``report.md`` with ``figures/*.png``, and ``references.bib`` and ``references.ris``."""
+    _paras, keys = methods_text(doc)
+    files = {"references.bib": bibtex(keys).encode("utf-8"), "references.ris": ris(keys).encode("utf-8")}
+    if fmt == "html":
+        files["report.html"] = _html(doc, control_risk_given).encode("utf-8")
+    else:
+        text, images = _markdown(doc, control_risk_given)
+        files["report.md"] = text.encode("utf-8")
+        files.update(images)
+    return files
+
+
+def build(doc, fmt="html", control_risk_given=None) -> str:
+    """The report's text (HTML, or Markdown whose images are the ``figures/`` files of
+    :func:`report_files`)."""
+    if fmt == "html":
+        return _html(doc, control_risk_given)
+    return _markdown(doc, control_risk_given)[0]
 
 
 _NEWLINES = re.compile(r"[ \t]*(?:\r\n|[\r\n\f\v\u2028\u2029\x85])[ \t\r\n\f\v\u2028\u2029\x85]*")
@@ -235,24 +199,63 @@ def _md_refs(refs) -> list[str]:
     return out
 
 
-def _markdown(doc, title, desc, paras, refs, cr) -> str:
-    out = [f"# {md_text(title, heading=True)}", ""]
-    if desc:
-        out += [md_text(desc), ""]
+def _md_table(header, rows) -> list[str]:
+    out = ["| " + " | ".join(md_text(h, cell=True) for h in header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(md_text(c, cell=True) for c in r) + " |" for r in rows]
+    return out + [""]
+
+
+def _markdown(doc, cr) -> tuple[str, dict[str, bytes]]:
+    paras, keys = methods_text(doc)
+    head = doc.get("analysis") or {}
+    out = [f"# {md_text(head.get('title') or 'metak report', heading=True)}", ""]
+    if head.get("description"):  # the author's Markdown, rendered as such (raw HTML shown as text)
+        out += [md_description(head["description"]), ""]
+    images: dict[str, bytes] = {}
+    n = 0
     for ma in doc["meta_analyses"]:
-        out += [f"## {md_text(ma.get('title') or ma['id'], heading=True)}", "", "### Summary of findings", "",
-                "| | |", "|---|---|"]
-        for k, v in sof_rows(ma, cr):
-            cell = "<br>".join(md_text(line, cell=True) for line in str(v).split("\n"))
-            out.append(f"| {md_text(k, cell=True)} | {cell} |")
-        out.append("")
-        for kind, svg in figure_svgs(ma):
-            if svg.startswith("<svg"):
-                data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-                out += [f"![{kind.replace('_', ' ')}](data:image/svg+xml;base64,{data})", ""]
-            else:
-                out += [md_text(html.unescape(svg.replace("<p class='warn'>", "").replace("</p>", ""))), ""]
+        out += [f"## {md_text(title(ma), heading=True)}", "", "### Summary of findings", ""]
+        out += _md_table(("", ""), sof_rows(ma, cr))
+        rows = sensitivity_rows(ma)
+        if rows:
+            out += ["### Sensitivity analyses", ""] + _md_table(SENSITIVITY_COLUMNS, rows)
+        for f in figures(ma, "md"):
+            if "error" in f:
+                out += [md_text(f"Figure {f['kind']} not drawn: {f['error']}"), ""]
+                continue
+            n += 1
+            images[f["file"]] = f["png"]
+            alt = md_text(f["caption"]).replace("[", "\\[").replace("]", "\\]")
+            out += [f"![{alt}]({f['file']})", "", f"*Figure {n}. {md_text(f['caption'])}*", ""]
         if ma.get("warnings"):
             out += ["### Warnings", ""] + [f"- {md_text(w)}" for w in ma["warnings"]] + [""]
-    out += ["## Methods", ""] + [md_text(p) + "\n" for p in paras] + ["## References", ""] + _md_refs(refs)
-    return "\n".join(out) + "\n"
+    out += ["## Methods", ""] + [md_text(p) + "\n" for p in paras] + ["## References", ""]
+    out += [f"{i}. {md_text(vancouver(k))}" for i, k in enumerate(keys, 1)]
+    return "\n".join(out) + "\n", images
+
+
+def to_docx(files: dict[str, bytes]) -> bytes:
+    """report.docx from the Markdown report's files, by pandoc (a MetakError saying how to
+    install it when it is absent)."""
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from .errors import MetakError
+
+    exe = shutil.which("pandoc")
+    if exe is None:
+        raise MetakError("--format docx needs pandoc, which is not installed (apt-get install pandoc, brew install "
+                         "pandoc or https://pandoc.org/installing.html); --format md writes report.md with its "
+                         "figures, which pandoc or Word can convert later")
+    with tempfile.TemporaryDirectory(prefix="metak-docx-") as tmp:
+        for rel, data in files.items():
+            p = Path(tmp) / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(data)
+        proc = subprocess.run([exe, "report.md", "--from", "markdown", "--resource-path", tmp, "-o", "report.docx"],
+                              cwd=tmp, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise MetakError(f"pandoc could not convert the report (exit {proc.returncode}): {proc.stderr.strip()}")
+        return (Path(tmp) / "report.docx").read_bytes()

@@ -19,6 +19,7 @@ from .effects.table import order_rows
 from .effects.escalc import ContinuityCorrection
 from .errors import InvalidSpec, MetakError, Problem
 from .estimators.model import Model
+from .progress import stage as show_stage
 from .records import load_trials
 from .records.checker import did_you_mean
 from .registry import ANALYSES
@@ -38,6 +39,11 @@ class Context:
     warnings: list = field(default_factory=list)
     #: the sampling covariance of the multivariate model (multi_arm: multivariate), else None
     covariance: object = None
+    #: the meta-analysis's results so far (its results.json object); an analysis with
+    #: ``reads_results`` sees them with its own stage's other results added
+    document: dict | None = None
+    #: the trials the spec's select kept (the network meta-analysis reads their arms)
+    trials: tuple = ()
 
 
 def run_stage(stage: str, ctx: Context) -> dict:
@@ -45,10 +51,14 @@ def run_stage(stage: str, ctx: Context) -> dict:
     ``{results.json key: record.to_dict()}`` (``sensitivity`` analyses are gathered under it)."""
     ms = ctx.spec
     out, sens = {}, {}
-    for e in (*ms.analyses, *ms.sensitivity):
+    # those that read the others' results run last (a stable sort keeps the order otherwise)
+    for e in sorted((*ms.analyses, *ms.sensitivity), key=lambda e: ANALYSES[e.name].reads_results):
         kind = ANALYSES[e.name]
         if kind.stage != stage:
             continue
+        if kind.reads_results:
+            ctx.document = {**(ctx.document or {}), **out, "sensitivity": dict(sens) or None}
+        show_stage(f"{ms.id}: {e.name.replace('_', ' ')}")
         value = kind.runner()(ctx, e.kwargs).to_dict()
         if kind.spec == "sensitivity":
             sens[e.name] = value
@@ -124,8 +134,12 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     if ms.subgroups is not None:
         out["subgroups"] = _subgroups(ms, table, model, warnings)
     out["bayes"] = _bayes(ms, table, out_dir, warnings) if ms.bayes is not None else None
-    ctx = Context(table, model, res, ms, warnings)
+    ctx = Context(table, model, res, ms, warnings, document=out, trials=tuple(built.selected))
     out.update(run_stage("model", ctx))
+    if "glmm" in out:  # the GLMM's pooled numbers replace the inverse-variance ones, model under model.glmm
+        from .glmm.spec import replace_pooled
+
+        replace_pooled(out)
     after = run_stage("after_fit", ctx)
     out["sensitivity"] = after.pop("sensitivity", None)
     out.update(after)
@@ -337,6 +351,9 @@ def _subgroups(ms, table, model, warnings) -> dict:
 def _bayes(ms, table, out_dir, warnings):
     from .bayes import fit_bayes
 
+    mcmc = getattr(ms.bayes, "resolved_engine", "exact") == "mcmc"
+    show_stage(f"{ms.id}: Bayesian model" + (" (PyMC: compiling the model, then sampling)" if mcmc else ""))
+
     finite = np.isfinite(table.yi) & np.isfinite(table.vi)
     if not finite.all():  # MH RD keeps double-zero tables, which have no yi of their own
         warnings.append(f"bayes: {int((~finite).sum())} stud(y/ies) without an effect size of their own "
@@ -377,12 +394,14 @@ def analyze(spec_path, *, out_dir=None) -> dict:
     spec_path = Path(spec_path)
     spec: AnalysisSpec = load_spec(spec_path, rel(spec_path))
     _check_trial_paths(spec)
+    show_stage("reading the trial records")
     trials = load_trials(spec.trials, base=spec.base)
     doc = header(spec, spec_path, trials)
     from .progress import note, task
 
     with task("meta-analyses", len(spec.meta_analyses)) as advance:
-        for ms in spec.meta_analyses:
+        for i, ms in enumerate(spec.meta_analyses, 1):
+            show_stage(f"{ms.id}: fitting (meta-analysis {i} of {len(spec.meta_analyses)})")
             doc["meta_analyses"].append(run_meta(ms, trials, out_dir=out_dir))
             note(f"  {ms.id}: k = {doc['meta_analyses'][-1].get('k')}")
             advance()

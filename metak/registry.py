@@ -96,6 +96,11 @@ class AnalysisKind:
     check: str = ""
     methods: str = ""
     record: str = ""
+    #: "module:function", ``default(meta) -> bool``: runs without its key when true (its key
+    #: ``false`` turns it off, ``true`` runs it with the defaults)
+    default: str = ""
+    #: runs after the other analyses of its stage, with their results in ``ctx.document``
+    reads_results: bool = False
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -114,6 +119,10 @@ class AnalysisKind:
 
     def record_type(self):
         return _resolve(self.record) if self.record else None
+
+    def on_by_default(self, meta: dict) -> bool:
+        """Whether it runs when the meta-analysis mapping ``meta`` does not name it."""
+        return bool(self.default) and bool(_resolve(self.default)(meta))
 
 
 @dataclass(frozen=True)
@@ -162,7 +171,15 @@ BLINDING_SCHEMA = {
                           "properties": {"bias": _NUM, "ror": _NUM, "reason": {"type": ["string", "null"]},
                                          "curve": {"type": "array"}}},
         "reasons": {"type": "object", "additionalProperties": {"type": "string"}},
-        "notes": {"type": "array", "items": {"type": "string"}}}}
+        "notes": {"type": "array", "items": {"type": "string"}},
+        # contract §6.3 (bias_model: shared; metak/sensitivity/shared_bias_analysis.py)
+        "shared_bias": {"type": "object", "required": ["estimate", "se", "ci_lower", "ci_upper", "bias", "kappa",
+                                                       "bayes", "beta_mode", "k_compromised", "notes"],
+                        "properties": {**_EST, "bias": {"type": ["object", "null"]},
+                                       "kappa": {"type": ["object", "null"]}, "bayes": {"type": ["object", "null"]}}},
+        # outcomes by arm x guess in the records (metak/sensitivity/cgrc.py)
+        "cgrc": {"type": "object", "required": ["trials", "pooled", "cgr"],
+                 "properties": {"trials": {"type": "array"}, "pooled": _FIT}}}}
 ACTIVE_PLACEBO_SCHEMA = {
     "type": "object",
     "required": ["subgroups", "q_between", "df_between", "p_between", "i2_between"],
@@ -175,7 +192,7 @@ ACTIVE_PLACEBO_SCHEMA = {
 _SENSITIVITY = (
     AnalysisKind(
         "leave_one_out", "refit without each study in turn (metafor's leave1out)",
-        "metak.sensitivity.leave_one_out:run",
+        "metak.sensitivity.leave_one_out:run", methods="metak.methods_sentences:leave_one_out",
         params=(Param("by", "str", "comparison", ("comparison", "trial"),
                       doc="leave out one comparison at a time, or every comparison of one trial together"),),
         needs="k >= 2",
@@ -184,13 +201,13 @@ _SENSITIVITY = (
     AnalysisKind(
         "influence", "metafor's influence() per study: studentized residuals, DFFITS, Cook's distance, "
                      "covariance ratio, hat, weight, tau² and QE deleted, the influential flag; Baujat coordinates",
-        "metak.sensitivity.influence:run", needs="k >= 2",
+        "metak.sensitivity.influence:run", methods="metak.methods_sentences:influence", needs="k >= 2",
         schema={"type": "array", "items": {"type": "object", "required": [
             "trial", "rstudent", "dffits", "cook_d", "cov_r", "hat", "weight", "tau2_del", "qe_del", "influential"]}}),
     AnalysisKind(
         "small_study", "small-study effects: Egger's test (lm), the mixed-effects regression test, the rank "
                        "test and trim-and-fill (metafor's regtest, ranktest, trimfill)",
-        "metak.sensitivity.small_study:run",
+        "metak.sensitivity.small_study:run", methods="metak.methods_sentences:small_study",
         params=(Param("force", "bool", False, doc="run below k = 10, where the tests have little power"),),
         needs="k >= 10 (or force: true)",
         schema={"type": "object", "required": ["k", "run", "reason", "egger", "egger_rma", "rank_test",
@@ -200,7 +217,7 @@ _SENSITIVITY = (
                            "case, and informative-missingness odds ratios (Higgins et al. 2008; metasens metamiss); "
                            "for continuous outcomes informative-missingness differences of means (Mavridis et al. "
                            "2015; metamiss2)",
-        "metak.sensitivity.missing_outcome:run",
+        "metak.sensitivity.missing_outcome:run", methods="metak.methods_sentences:missing_outcome",
         params=(Param("imor", "block", None, parse="metak.sensitivity.missing_outcome:parse_imor",
                       doc="binary: IMORs to try: [0.5, 2] (both arms) or [{experimental: 2, control: 0.5}]"),
                 Param("imdom", "block", None, parse="metak.sensitivity.missing_outcome:parse_imdom",
@@ -219,7 +236,7 @@ _SENSITIVITY = (
     AnalysisKind(
         "crossover_rho", "the crossover trials without paired data refitted under several assumed "
                          "within-participant correlations (Elbourne et al. 2002)",
-        "metak.sensitivity.crossover_rho:run",
+        "metak.sensitivity.crossover_rho:run", methods="metak.methods_sentences:crossover_rho",
         params=(Param("values", "block", None, parse="metak.sensitivity.crossover_rho:parse_values",
                       doc="correlations to try, each in (-1, 1); default [0, 0.25, 0.5, 0.75, 0.9]"),),
         needs="a continuous outcome (MD, SMD) with crossover trials analysed by rho or as parallel groups",
@@ -229,19 +246,19 @@ _SENSITIVITY = (
     AnalysisKind(
         "risk_of_bias", "risk of bias (RoB 2): restricted to low overall risk, subgroups by overall risk, "
                         "the per-domain summary",
-        "metak.sensitivity.risk_of_bias:run", needs="risk_of_bias blocks in the trial records' outcomes",
+        "metak.sensitivity.risk_of_bias:run", methods="metak.methods_sentences:risk_of_bias", needs="risk_of_bias blocks in the trial records' outcomes",
         schema={"type": "object", "required": ["domains", "studies", "summary", "restricted", "subgroups",
                                                "reasons"]}),
     AnalysisKind(
         "active_placebo", "subgroups by control type (active vs inert placebo) with Cochrane's test",
-        "metak.sensitivity.subgroups:run_active_placebo", needs="control arms with control_type",
+        "metak.sensitivity.subgroups:run_active_placebo", methods="metak.methods_sentences:active_placebo", needs="control arms with control_type",
         params=(Param("assumed_effect", "block", None, parse="metak.sensitivity.bias:parse_effects",
                       doc="the active placebo's own effect on the analysis scale, added back to the comparisons "
                           "against it: a number, a list, or {from, to, steps}"),),
         schema=ACTIVE_PLACEBO_SCHEMA),
     AnalysisKind(
         "cumulative", "studies added one at a time in a stated order (metafor's cumul)",
-        "metak.sensitivity.cumulative:run",
+        "metak.sensitivity.cumulative:run", methods="metak.methods_sentences:cumulative",
         params=(Param("order", "str", "year",
                       doc="year (default), label, effect, weight or a characteristic; ties by label"),),
         needs="k >= 1",
@@ -249,15 +266,74 @@ _SENSITIVITY = (
     AnalysisKind(
         "blinding", "blinding indices, classification by the Bang index, and the bias analyses: restricted to "
                     "adequately blinded trials, bias-adjusted, tipping point",
-        "metak.sensitivity.blinding:run", needs="blinding.guesses in the trial records (else every trial is unknown)",
+        "metak.sensitivity.blinding:run", methods="metak.methods_sentences:blinding", needs="blinding.guesses in the trial records (else every trial is unknown)",
         params=(Param("rule", "block", None, parse="metak.sensitivity.bias:parse_rule",
                       doc="{max_bang: 0.2, assessor: participant}: adequate when |Bang index| <= max_bang in "
                           "every compared arm"),
                 Param("bias", "block", None, parse="metak.sensitivity.bias:parse_bias",
                       doc="{ror: 0.77, ci: [0.61, 0.93]}, {smd: d, ci: [..]}, {difference: b, ci: [..]} or "
                           "{preset: savovic2012 | hrobjartsson2012 | hrobjartsson2014 | metablind2020_participants "
-                          "| metablind2020_double | metablind2020_pro_benefit}")),
+                          "| metablind2020_double | metablind2020_pro_benefit}"),
+                Param("bias_model", "str", "independent", ("independent", "shared"),
+                      doc="shared: also fit a bias common to the trials not adequately blinded, y_i ~ N(mu + z_i "
+                          "beta, v_i + tau² + z_i kappa²), frequentist and exact Bayesian (sensitivity.blinding."
+                          "shared_bias)"),
+                Param("shared", "block", None, parse="metak.sensitivity.shared_bias_analysis:parse_shared",
+                      doc="{beta: estimate | fixed, kappa: estimate | number, beta_prior: {mean, sd}, kappa_prior: "
+                          "half-normal scale > 0, compromised: {trial: true | false}} for bias_model: shared")),
         schema=BLINDING_SCHEMA),
+    AnalysisKind(
+        "selection_model", "a selection model for publication bias by ML (metafor's selmodel): step function of "
+                           "one-sided p-value cut-points or the beta, half-normal, negative-exponential, logistic or "
+                           "power family, with SEs and the likelihood-ratio test against the unadjusted model",
+        "metak.sensitivity.selection:run",
+        params=(Param("type", "str", "stepfun", ("stepfun", "beta", "halfnorm", "negexp", "logistic", "power"),
+                      doc="stepfun (default; needs steps) or a smooth family"),
+                Param("steps", "block", None, parse="metak.sensitivity.selection:parse_steps",
+                      doc="p-value cut-points in (0, 1), increasing, e.g. [0.025, 0.5] (1 is added)"),
+                Param("alternative", "str", "greater", ("greater", "less", "two.sided"),
+                      doc="the side of the studies' p-values (metafor's default: greater)")),
+        needs="k >= the number of parameters; every step interval holding an observed p-value",
+        check="metak.sensitivity.selection:check", methods="metak.sensitivity.selection:methods_sentence",
+        record="metak.sensitivity.selection:SelectionModel",
+        schema={"type": "object", "required": ["type", "alternative", "method", "steps", "k", "estimate", "se",
+                                               "ci_lower", "ci_upper", "tau2", "delta", "delta_se", "lrt",
+                                               "warnings"],
+                "properties": {"estimate": _NUM, "se": _NUM, "tau2": _NUM,
+                               "delta": {"type": "array", "items": _NUM},
+                               "lrt": {"type": "object", "required": ["statistic", "df", "p_value"]},
+                               "warnings": {"type": "array", "items": {"type": "string"}}}}),
+    AnalysisKind(
+        "pet_peese", "PET and PEESE: the FE meta-regressions on sqrt(vi) and vi, their limit estimates and the "
+                     "conditional PET-PEESE estimate (Stanley and Doucouliagos 2014)",
+        "metak.sensitivity.pet_peese:run",
+        params=(Param("alpha", "number", 0.05, minimum=0.0001, maximum=0.5,
+                      doc="one-sided level of PET's test that selects PEESE (default 0.05)"),),
+        needs="k >= 3 with differing variances",
+        methods="metak.sensitivity.pet_peese:methods_sentence", record="metak.sensitivity.pet_peese:PetPeese",
+        schema={"type": "object", "required": ["k", "pet", "peese", "rule", "chosen", "estimate", "se", "ci_lower",
+                                               "ci_upper", "reason"],
+                "properties": {"pet": {"type": ["object", "null"], "required": ["estimate", "se", "p_value"]},
+                               "peese": {"type": ["object", "null"], "required": ["estimate", "se", "p_value"]},
+                               "estimate": _NUM, "chosen": {"enum": ["pet", "peese", None]}}}),
+    AnalysisKind(
+        "bayesian_model_averaging", "robust Bayesian model averaging (RoBMA-PSMA's 36 models: effect x "
+                                    "heterogeneity x no bias / six weight functions / PET / PEESE), by quadrature and "
+                                    "importance sampling: posterior model probabilities, inclusion Bayes factors, the "
+                                    "model-averaged effect",
+        "metak.sensitivity.model_averaging_record:run",
+        params=(Param("draws", "int", 4096, minimum=256, maximum=1048576,
+                      doc="importance-sampling draws per weight-function model (default 4096)"),
+                Param("seed", "int", 20231, minimum=0, doc="seed of the scrambled Sobol draws")),
+        needs="k >= 2; priors on the analysis scale as RoBMA's on Cohen's d (use SMD or rescale)",
+        methods="metak.sensitivity.model_averaging_record:methods_sentence",
+        record="metak.sensitivity.model_averaging_record:ModelAveraging",
+        schema={"type": ["object", "null"], "required": ["k", "models", "inclusion", "estimate", "sd", "priors"],
+                "properties": {"models": {"type": "array", "items": {"type": "object", "required": [
+                    "effect", "heterogeneity", "bias", "prior_prob", "log_marglik", "log_marglik_se",
+                    "posterior_prob"]}},
+                    "inclusion": {"type": "object", "required": ["effect", "heterogeneity", "bias"]},
+                    "estimate": _NUM}}),
 )
 
 #: the analyses asked for by their own key of a meta-analysis
@@ -274,6 +350,52 @@ _KEYED = (
         needs="multi_arm: multivariate and arms with doses",
         check="metak.sensitivity.dose_response:check", methods="metak.sensitivity.dose_response:methods_sentence",
         record="metak.sensitivity.dose_response:DoseResponse"),
+    AnalysisKind(
+        "certainty", "certainty of the evidence (GRADE): a suggested rating per domain with its rule and numbers, "
+                     "the authors' overrides with their reasons, the overall certainty, the optimal information size "
+                     "and trial sequential monitoring boundaries (an imprecision aid)",
+        "metak.certainty:run", stage="after_fit", spec="key", reads_results=True,
+        default="metak.certainty.spec:default_on",
+        params=(*(Param(d, "block", None, parse="metak.certainty.spec:parse_override",
+                        doc=f"{{rating: not_serious | serious | very_serious, reason: ...}}: the authors' rating of "
+                            f"{d.replace('_', ' ')} (overrides the suggested one)") for d in (
+                    "risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")),
+                Param("mid", "block", None, parse="metak.certainty.spec:parse_mid",
+                      doc="the minimal important difference: a ratio for OR/RR (e.g. 1.25), else in the outcome's "
+                          "units; default: the null is the threshold"),
+                Param("information_size", "block", None, parse="metak.certainty.spec:parse_information_size",
+                      doc="{control_risk, rrr, alpha, beta, sd}: the optimal information size's assumptions "
+                          "(default: pooled control risk, 25% relative change, alpha 0.05, beta 0.20)"),
+                Param("tsa", "bool", True, doc="trial sequential monitoring boundaries on the cumulative Z curve")),
+        needs="on by default with sensitivity: risk_of_bias, blinding, missing_outcome, small_study, "
+              "selection_model or pet_peese",
+        check="metak.certainty.spec:check", methods="metak.certainty:methods_sentence",
+        record="metak.certainty:Certainty"),
+    AnalysisKind(
+        "network", "network meta-analysis of every arm of every selected trial: rma.mv(yi, V, mods = contrasts, "
+                   "random = ~ comp | study, rho = 1/2), design-by-treatment Q, node splitting, P-scores, and the "
+                   "exact Bayesian network (rank probabilities, SUCRA)",
+        "metak.network.spec:run", stage="model", spec="key",
+        params=(Param("reference", "str", None, doc="the reference node (case-insensitive; default: the first "
+                                                    "node alphabetically)"),
+                Param("nodes", "block", None, parse="metak.network.spec:parse_nodes",
+                      doc="intervention (default), intervention+control_type, or a mapping {node: [interventions]}"),
+                Param("bayes", "bool", True, doc="also the exact Bayesian network (OR/RR; MD/RD need a bayes: "
+                                                 "block for the heterogeneity prior)"),
+                Param("small_values", "str", None, ("desirable", "undesirable"),
+                      doc="for P-scores and ranks (default: from the outcome's direction)")),
+        needs="arm-level data (OR, RR, RD, MD) and method FE, DL, ML or REML",
+        check="metak.network.spec:check", methods="metak.network.spec:methods_sentence",
+        record="metak.network.record:Network"),
+    AnalysisKind(
+        "glmm", "exact-likelihood GLMM for sparse 2x2 tables (metafor's rma.glmm: UM.FS, UM.RS, CM.EL, CM.AL); its "
+                "pooled estimate, CI and tau² replace the inverse-variance ones, the model under model.glmm",
+        "metak.glmm.spec:run", stage="model", spec="key",
+        params=(Param("model", "str", None, ("UM.FS", "UM.RS", "CM.EL", "CM.AL"), required=True,
+                      doc="UM.FS | UM.RS | CM.EL | CM.AL (also as the shorthand glmm: UM.FS)"),),
+        needs="measure OR with both arms' events and totals; method ML (random effects) or FE (common effect)",
+        check="metak.glmm.spec:check", methods="metak.glmm.spec:methods_sentence",
+        record="metak.glmm.spec:GlmmRecord"),
 )
 
 #: every registered analysis, by name
@@ -327,6 +449,34 @@ FIGURES: dict[str, FigureKind] = {f.name: f for f in (
                (("bayes", None),), "a bayes: block"),
     FigureKind("bubble", "meta-regression bubble plot: effect against a continuous moderator, fitted line and CI",
                "metak.plots.bubble:bubble", (("key", "moderators"),), "moderators:"),
+    FigureKind("selection_model", "the estimated selection function (relative probability of publication by "
+               "p-value) beside the unadjusted and bias-adjusted estimates (selection model, PET, PEESE)",
+               "metak.plots.selection:selection", (("sensitivity", "selection_model"),),
+               "sensitivity: [{selection_model: {...}}]"),
+    FigureKind("shared_bias", "the bias-corrected estimate of the shared-bias model (REML and exact Bayes) beside the "
+               "unadjusted and the independent-bias ones", "metak.plots.shared_bias:shared_bias",
+               (("sensitivity", "blinding"),), "sensitivity: [{blinding: {bias_model: shared}}]"),
+    FigureKind("bias_posterior", "prior and posterior density of the mean bias beta shared by the trials not "
+               "adequately blinded", "metak.plots.shared_bias:bias_posterior", (("sensitivity", "blinding"),),
+               "sensitivity: [{blinding: {bias_model: shared}}] and a bayes: block"),
+    FigureKind("cgrc", "Correct Guess Rate Curve: each trial's effect had the correct guess rate been c (Szigeti et al. "
+               "2023), from outcomes by arm x guess", "metak.plots.shared_bias:cgrc", (("sensitivity", "blinding"),),
+               "by_guess blocks in the trial records and sensitivity: [blinding]"),
+    FigureKind("tsa", "trial sequential analysis: the cumulative Z curve against the O'Brien-Fleming monitoring "
+               "boundaries and the required information size (an imprecision aid)", "metak.plots.tsa:tsa",
+               (("key", "certainty"),), "certainty (on by default with the bias analyses)"),
+    FigureKind("network_graph", "the network: node area proportional to participants, line width to the number of "
+               "trials comparing two nodes", "metak.plots.network:graph", (("key", "network"),), "network:"),
+    FigureKind("network_forest", "every treatment vs the network's reference: frequentist CI and exact Bayesian "
+               "CrI side by side, with the evidence each estimate rests on", "metak.plots.network:forest",
+               (("key", "network"),), "network:"),
+    FigureKind("network_league", "league table, row vs column: frequentist above the diagonal, exact Bayes below",
+               "metak.plots.network:league", (("key", "network"),), "network:"),
+    FigureKind("network_node_split", "node-split forest: direct, indirect and network estimates of every comparison "
+               "with both kinds of evidence", "metak.plots.network:node_split", (("key", "network"),),
+               "network: with a closed loop"),
+    FigureKind("network_rankogram", "rank probabilities of the exact Bayesian network, SUCRA in the legend",
+               "metak.plots.network:rankogram", (("key", "network"),), "network: (with its exact Bayesian network)"),
 )}
 
 SENSITIVITY_KINDS = tuple(SENSITIVITY)

@@ -10,7 +10,7 @@ import io
 import json
 from pathlib import Path
 
-from .format import fixed, to_natural
+from .format import effect, fixed, measure_of, to_natural
 from .sensitivity.missing_outcome import scenario_label
 
 SUMMARY_COLUMNS = ("id", "outcome", "measure", "method", "test", "k", "n_participants", "estimate", "ci_lower",
@@ -51,7 +51,7 @@ def summary_csv(doc: dict) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(SUMMARY_COLUMNS)
     for ma in doc["meta_analyses"]:
-        m = ma["measure"]
+        m = measure_of(ma)
         b = ma.get("bayes") or {}
         mu = b.get("mu") or {}
         row = {**ma, "method": ma["model"]["method"], "test": ma["model"]["test"],
@@ -100,6 +100,7 @@ def write_outputs(doc: dict, out: Path, staging: Path, *, figures=True):
         return same
 
     write(out, files, keep=keep)
+    return sorted(files)
 
 
 #: a PNG redrawn from numbers that agree within verify's tolerances is kept when its pixels
@@ -133,22 +134,22 @@ def draw_figures(doc: dict, folder: Path) -> list[Path]:
     from .errors import AnalysisError
     from .plots._figure import FigureWarning
     from .plots.render import render_many
+    from .progress import stage
 
     folder.mkdir(parents=True, exist_ok=True)
     files = []
-    for ma in doc["meta_analyses"]:
-        if not ma.get("studies"):
-            continue
-        for kind in ma.get("figures", ("forest",)):
-            try:
-                paths = [folder / f"{ma['id']}-{kind}.{ext}" for ext in ("pdf", "png")]
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always", FigureWarning)
-                    files.extend(render_many(ma, kind, paths, size="double_column", dpi=300))
-                ma["warnings"].extend(f"figure '{kind}': {w.message}" for w in caught
-                                      if issubclass(w.category, FigureWarning))
-            except AnalysisError as exc:
-                ma["warnings"].append(f"figure '{kind}' not drawn: {exc}")
+    todo = [(ma, kind) for ma in doc["meta_analyses"] if ma.get("studies") for kind in ma.get("figures", ("forest",))]
+    for i, (ma, kind) in enumerate(todo, 1):
+        stage(f"drawing figure {i} of {len(todo)}: {ma['id']}-{kind}")
+        try:
+            paths = [folder / f"{ma['id']}-{kind}.{ext}" for ext in ("pdf", "png")]
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", FigureWarning)
+                files.extend(render_many(ma, kind, paths, size="double_column", dpi=300))
+            ma["warnings"].extend(f"figure '{kind}': {w.message}" for w in caught
+                                  if issubclass(w.category, FigureWarning))
+        except AnalysisError as exc:
+            ma["warnings"].append(f"figure '{kind}' not drawn: {exc}")
     return files
 
 
@@ -181,7 +182,7 @@ def regression_lines(ma: dict) -> list[str]:
 
 def subgroup_lines(ma: dict) -> list[str]:
     sub = ma["subgroups"]
-    m = ma["measure"]
+    m = measure_of(ma)
     out = [f"subgroups by {sub['by']}:"]
     for g in sub["groups"]:
         out.append(f"  {str(g['value'])[:22]:<22} k = {g['k']:>2}  {_fmt(to_natural(m, g['estimate'])):>6} "
@@ -193,11 +194,9 @@ def subgroup_lines(ma: dict) -> list[str]:
 
 
 def _compact(x) -> str:
-    """Two decimals, or three significant digits for values below 0.01 or from 1,000 up
-    (a Knapp-Hartung CI on 1 df reaches 1e5)."""
-    if x is not None and x != 0 and (abs(x) < 0.01 or abs(x) >= 1000):
-        return f"{x:.3g}"
-    return _fmt(x)
+    """An effect as the report prints it (:func:`metak.format.effect`: "0.00017", "68,981";
+    a Knapp-Hartung CI on 1 df reaches 1e5), never in scientific notation."""
+    return effect(x)
 
 
 def _est_ci(m, e) -> str:
@@ -209,7 +208,7 @@ def _est_ci(m, e) -> str:
 
 def bias_lines(ma: dict) -> list[str]:
     """The blinding and active-placebo bias analyses, one line each (natural scale)."""
-    m = ma["measure"]
+    m = measure_of(ma)
     sens = ma.get("sensitivity") or {}
     out = []
     b = sens.get("blinding")
@@ -256,7 +255,7 @@ def bias_lines(ma: dict) -> list[str]:
 def diagnostic_lines(ma: dict) -> list[str]:
     """Influence and small-study results, one line each."""
     sens = ma.get("sensitivity") or {}
-    m = ma["measure"]
+    m = measure_of(ma)
     out = []
     inf = sens.get("influence")
     if inf:
@@ -339,7 +338,7 @@ def terminal_table(doc: dict) -> str:
     lines.append(head)
     lines.append("-" * len(head))
     for ma in doc["meta_analyses"]:
-        m = ma["measure"]
+        m = measure_of(ma)
         nat = lambda x: to_natural(m, x)
         est = _compact(nat(ma.get("estimate")))
         ci = f"[{_compact(nat(ma.get('ci_lower')))}, {_compact(nat(ma.get('ci_upper')))}]" if ma.get("ci_lower") is not None else "—"
@@ -361,6 +360,36 @@ def terminal_table(doc: dict) -> str:
             lines.append("")
         lines.extend(_notes(ma))
     lines.append("")
-    lines.append("Estimates are on the natural scale for ratio measures (OR, RR, HR); results.json holds the analysis scale.")
+    lines.append("Estimates are on the natural scale for ratio measures (OR, RR, HR, ...), proportions and correlations "
+                 "(back-transformed); results.json holds the analysis scale.")
     lines.append("Side-by-side tables: the Bayesian column gives posterior medians and equal-tailed credible intervals.")
     return "\n".join(lines)
+
+
+def excluded_lines(doc: dict) -> list[str]:
+    """The trials each meta-analysis left out, with the reasons; those the spec's ``select``
+    left out are counted, not listed."""
+    out = []
+    for ma in doc["meta_analyses"]:
+        ex = ma.get("excluded") or []
+        unselected = [e for e in ex if e.get("reason_code") == "not_selected"]
+        shown = [e for e in ex if e.get("reason_code") != "not_selected"]
+        if not shown and not unselected:
+            continue
+        head = f"{ma['id']}: {len(shown)} trial(s) excluded" if shown else f"{ma['id']}: no trial excluded"
+        if unselected:
+            head += f" ({len(unselected)} more not selected by the spec)"
+        out.append(head)
+        out.extend(f"  {e.get('trial')}: {e.get('reason')}" for e in shown)
+    return out
+
+
+def written_lines(out: Path, names: list[str]) -> list[str]:
+    """The files written into ``out``: each by name, the figures counted by format."""
+    lines = [f"wrote {out / n}" for n in names if not n.startswith("figures/")]
+    figs = [n for n in names if n.startswith("figures/")]
+    if figs:
+        exts = sorted({n.rsplit(".", 1)[-1] for n in figs})
+        lines.append(f"wrote {len(figs)} figure file(s) ({', '.join(exts)}) in {out / 'figures'}")
+    return lines
+

@@ -68,7 +68,8 @@ def test_the_alcohol_trial_is_in_a_bundled_meta_analysis():
     ma = next(m for m in doc["meta_analyses"] if m["id"] == "abstinence")
     row = next(s for s in ma["studies"] if s["trial"] == "dakwar2020")
     assert row["data"] == {"ketamine": {"events": 9, "total": 17}, "midazolam": {"events": 9, "total": 22}}
-    assert ma["k"] == 4
+    assert ma["k"] == 2  # ketamine vs midazolam at the end of treatment: Dakwar 2019 and 2020 (issue 28)
+    assert {s["trial"] for s in ma["studies"]} == {"dakwar2019", "dakwar2020"}
 
 
 def test_design_facts():

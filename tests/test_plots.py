@@ -280,7 +280,7 @@ def test_subgroup_forest_by_any_characteristic():
     ma = next(m for m in doc["meta_analyses"] if m["id"] == "allocation")
     art = subgroup_forest(ma, size="double_column")
     heads = [art.cells[(i, "label")].get_text() for i in art.rows("subgroup_header")]
-    assert heads == ["Allocation: alternate", "Allocation: random", "Allocation: systematic"]
+    assert heads == ["Allocation: Alternate", "Allocation: Random", "Allocation: Systematic"]  # humanised (F16)
     sub = ma["subgroups"]
     starts = art.rows("subgroup_header") + [10**9]
     for n, g in enumerate(sub["groups"]):
@@ -356,7 +356,13 @@ def test_bubble_plot_draws_the_meta_regression():
     assert art.pi_band is not None and art.ax.get_yscale() == "log"
     assert art.ax.get_xlabel() == "Latitude" and "(log scale)" in art.ax.get_ylabel()
     labels = [t.get_text() for t in art.legend.get_texts()]
-    assert labels == ["Fitted effect", "95% confidence interval", "Prediction interval"]
+    assert labels == ["Fitted effect", "95% CI", "Prediction interval", "Study (area \u221d weight)"]  # F13: size key
+    # the CI is drawn as its two bounds (no blended band matching neither legend swatch: F13)
+    lo_line, hi_line = art.ci_band
+    np.testing.assert_allclose(np.log(lo_line.get_ydata()), reg["curve"]["ci_lower"], atol=1e-9)
+    np.testing.assert_allclose(np.log(hi_line.get_ydata()), reg["curve"]["ci_upper"], atol=1e-9)
+    from metak.plots.bubble import _pretty
+    assert _pretty("dose_mg") == "Dose (mg)" and _pretty("latitude") == "Latitude"
     no_curve = {**ma, "meta_regression": {**reg, "curve": None}}
     with pytest.raises(AnalysisError, match="one continuous moderator"):
         bubble(no_curve)
@@ -526,7 +532,11 @@ FIXTURE_OF = {"forest": "bcg_or", "funnel": "bcg_or", "leave_one_out": "bcg_or",
               "cumulative": "bcg_allocation", "blinding_forest": "bias_rr", "tipping_point": "bias_rr",
               "assumed_effect": "bias_rr", "baujat": "bcg_diagnostics", "influence": "bcg_diagnostics",
               "trim_fill": "bcg_diagnostics", "rob_summary": "rob_rr",
-              "missing_outcome": "missing_rr", "dose_response": "dose_or"}
+              "missing_outcome": "missing_rr", "dose_response": "dose_or", "tsa": "tsa_rr",
+              "shared_bias": "shared_bias_rr", "bias_posterior": "shared_bias_rr", "cgrc": "cgrc_md",
+              "network_graph": "network_hasselblad_or", "network_forest": "network_hasselblad_or",
+              "network_league": "network_hasselblad_or", "network_node_split": "network_hasselblad_or",
+              "network_rankogram": "network_hasselblad_or", "selection_model": "selection_bcg"}
 
 
 def test_every_kind_renders_and_leaves_global_state_alone(tmp_path):
@@ -574,7 +584,10 @@ def test_formatting():
     assert fmt.arm_data({"events": 13, "total": 27}) == "13/27"
     assert fmt.probability(0.9997) == "> 0.999"
     assert fmt.effect_ci(1.9589, 0.00297, 1295.7, ratio=True) == "1.96 [0.0030, 1296]"
-    assert fmt.effect_ci(-0.004, -0.0041, 120.56) == "0.00 [0.00, 120.6]"
+    assert fmt.effect_ci(-0.004, -0.0041, 120.56) == "0.00 [0.00, 120.56]"  # one decimals rule per column (F11)
+    assert fmt.effect_ci(0.22, 0.000055, 848.96, ratio=True) == "0.22 [0.000055, 848.96]"  # F5
+    assert fmt.effect_ci(19.24, 0.99, 373.01, ratio=True) == "19.24 [0.99, 373.01]"  # F11
+    assert fmt.effect_ci(1.625, 1.0, 2.0, ratio=True) == "1.63 [1.00, 2.00]"  # half up (F3)
 
 
 def test_funnel_and_posterior_draw_into_given_axes(bcg, ket):
@@ -658,7 +671,7 @@ def test_assumed_effect_plot_draws_each_refit():
     xs, ys = art.line.get_data()
     assert list(xs) == [r["effect"] for r in rows]
     assert np.allclose(ys, np.exp([r["estimate"] for r in rows]))
-    assert art.band is not None and "7 comparisons shifted" in art.ax.get_xlabel()
+    assert art.band is not None and "7 comparisons shifted" in art.ax.get_xlabel().replace("\n", " ")
 
 
 def test_baujat_and_influence_panel_draw_the_influence_numbers():
@@ -670,6 +683,8 @@ def test_baujat_and_influence_panel_draw_the_influence_numbers():
     offs = art.points[0].get_offsets()
     assert np.allclose(offs[:, 0], [r["baujat_x"] for r in rows]) and np.allclose(offs[:, 1], [r["baujat_y"] for r in rows])
     assert sorted(int(t.get_text()) for t in art.labels) == list(range(1, len(rows) + 1))
+    key = " ".join(" ".join(t.get_text() for t in art.figure.texts).split())   # F14: the numbers' key
+    assert all(f"{i} {r['label']}" in key for i, r in enumerate(rows, 1))
     assert {t.get_text() for t in baujat(ma, labels="labels").labels} == {r["label"] for r in rows}
     # labels do not overprint each other
     fig = art.figure
@@ -680,6 +695,8 @@ def test_baujat_and_influence_panel_draw_the_influence_numbers():
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     panel = influence_panel(ma)
     assert [a.get_title() for a in panel.axes][:3] == ["Studentized residual", "DFFITS", "Cook's distance"]
+    key = " ".join(" ".join(t.get_text() for t in panel.figure.texts).split())   # the numbers' key (F14)
+    assert all(f"{i} {r['label']}" in key for i, r in enumerate(rows, 1))
     assert np.allclose(panel.points[2].get_offsets()[:, 1], [r["cook_d"] for r in rows])
 
 

@@ -1,10 +1,14 @@
-"""``metak report``: the summary-of-findings numbers against hand arithmetic, a self-contained
-page (no scripts, no links, nothing to fetch), Markdown with embedded SVG, and the HTML of a
-bundled analysis rendered by headless Chromium (Debian's ``chromium``, which ``.ci/run``
-installs): the screenshot is not blank and the browser logs no console or network errors."""
+"""``metak report``: a self-contained HTML page (no scripts, no links, nothing to fetch) with
+figures at the page's width and a distinct caption each, the description rendered as Markdown,
+sensitivity analyses as a table; Markdown with PNG files beside it (no data URIs) that pandoc
+converts to .docx (``--format docx``); references.bib and references.ris beside the report; the
+HTML of a bundled analysis rendered by headless Chromium (Debian's ``chromium``, which
+``.ci/run`` installs, as it installs pandoc): the screenshot is not blank and the browser logs no
+console or network errors. The summary-of-findings numbers: tests/test_sof.py."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -15,46 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from metak.cli import main
-from metak.paper import absolute_effects, build, sof_rows
+from metak.paper import build, md_description, report_files
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def ma(measure="RR", est=1.5, lo=1.1, hi=2.0, direction="higher_is_better", risks=((10, 50), (30, 100), (20, 100))):
-    import math
-
-    f = math.log if measure in ("RR", "OR") else (lambda x: x)
-    return {"id": "m", "measure": measure, "direction": direction, "estimate": f(est), "ci_lower": f(lo),
-            "ci_upper": f(hi), "k": len(risks), "n_participants": 500, "model": {"level": 0.95},
-            "studies": [{"control": "p", "data": {"p": {"events": e, "total": n}}} for e, n in risks]}
-
-
-def test_absolute_effects_per_1000_and_nnt_by_hand():
-    # control risks 0.2, 0.3, 0.2 -> median 0.2; RR 1.5 [1.1, 2.0]: 300 per 1000 (220 to 400)
-    ab = absolute_effects(ma())
-    assert ab["per_1000_control"] == pytest.approx(200)
-    assert ab["per_1000_intervention"] == pytest.approx([300, 220, 400])
-    assert ab["difference_per_1000"] == pytest.approx({"estimate": 100, "ci_lower": 20, "ci_upper": 200})
-    assert ab["nnt"] == {"value": 10, "kind": "NNTB"}
-    # OR 2 at control risk 0.25 (given): 2*0.25/(0.75+0.5) = 0.4; an adverse event: NNT to harm
-    ab = absolute_effects(ma("OR", 2.0, 1.2, 3.0, direction="lower_is_better"), 0.25)
-    assert ab["per_1000_intervention"][0] == pytest.approx(400) and ab["nnt"] == {"value": 7, "kind": "NNTH"}
-    assert ab["control_risk_source"] == "given"
-    # RD -0.1: 100 fewer per 1000, NNT 10
-    ab = absolute_effects(ma("RD", -0.1, -0.18, -0.02), 0.4)
-    assert ab["per_1000_intervention"] == pytest.approx([300, 220, 380]) and ab["nnt"]["value"] == 10
-    assert absolute_effects({**ma(), "measure": "MD"}) is None
-
-
-def test_sof_rows_show_effect_pi_heterogeneity_bayes_and_dropout():
-    m = {**ma(), "pi_lower": 0.0, "pi_upper": 0.9, "i2": 41.2, "tau2": 0.05, "q_p": 0.2,
-         "bayes": {"prob_benefit": 0.97, "mu": {"median": 0.4, "ci_lower": 0.1, "ci_upper": 0.7}},
-         "dropout_rates": [{"trial": "t", "label": "T", "experimental": {"dropouts": 2, "randomized": 30}, "control": {"dropouts": 6, "randomized": 31}}]}
-    rows = dict(sof_rows(m))
-    assert rows["RR [95% CI]"] == "1.50 [1.10, 2.00]" and rows["95% prediction interval"] == "[1.00, 2.46]"
-    assert rows["Heterogeneity"].startswith("I² = 41.2%, τ² = 0.050")
-    assert "P(benefit) = 0.970" in rows["Bayesian"] and rows["Dropout"] == "2/30 experimental vs 6/31 control"
-    assert rows["Absolute effect"] == "100 more per 1,000 (20 to 200)" and rows["NNTB"] == "10"
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +69,96 @@ def test_the_html_renders_in_headless_chromium(bundled_html, tmp_path):
     assert img[:300].std() > 20             # the title and description at the top
 
 
-def test_markdown_embeds_the_figures_as_svg(tmp_path):
-    r = CliRunner().invoke(main, ["report", str(ROOT / "analyses" / "dropout.yaml"), "--format", "md",
-                                  "--out", str(tmp_path)])
+@pytest.fixture(scope="module")
+def dropout_md(tmp_path_factory):
+    out = tmp_path_factory.mktemp("md")
+    r = CliRunner().invoke(main, ["report", str(ROOT / "results" / "dropout"), "--format", "md",
+                                  "--out", str(out)])
     assert r.exit_code == 0, r.output
-    text = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "](data:image/svg+xml;base64," in text and "## Methods" in text and "### Summary of findings" in text
-    assert "turner2015" in text or "Turner RM" in text
+    return out
+
+
+def test_markdown_links_png_files_beside_it_and_no_data_uris(dropout_md):
+    text = (dropout_md / "report.md").read_text(encoding="utf-8")
+    assert "data:" not in text and "## Methods" in text and "### Summary of findings" in text
+    links = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", text)
+    assert links and len(set(links)) == len(links)
+    for rel in links:
+        assert (dropout_md / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        from PIL import Image
+
+        with Image.open(dropout_md / rel) as im:  # drawn at the page's width: 183 mm at 300 dpi
+            assert abs(im.size[0] - round(183 / 25.4 * 300)) <= 2, im.size
+    captions = re.findall(r"(?m)^\*Figure \d+\. (.+)\*$", text)
+    assert len(captions) == len(links) and len(set(captions)) == len(captions)   # distinct captions
+    assert sorted(p.name for p in dropout_md.iterdir() if p.is_file()) == ["references.bib", "references.ris",
+                                                                           "report.md"]
+    bib = (dropout_md / "references.bib").read_text(encoding="utf-8")
+    refs = text.split("## References")[1]
+    assert bib.count("\n@") + bib.startswith("@") == len(re.findall(r"(?m)^\d+\. ", refs))
+    assert "Turner RM" in refs and "@article{turner2015," in bib
+
+
+def _pandoc():
+    import os
+
+    exe = shutil.which("pandoc")
+    if not exe and not os.environ.get("METAK_REQUIRE_PANDOC"):
+        # CI sets METAK_REQUIRE_PANDOC=1 after installing Debian's pandoc: there a missing pandoc fails
+        pytest.skip("pandoc not installed (apt-get install pandoc); required in CI")
+    assert exe, "pandoc is needed: apt-get install pandoc (.ci/run installs it)"
+    return exe
+
+
+def test_pandoc_converts_the_markdown_report_to_docx_without_errors(dropout_md, tmp_path):
+    exe = _pandoc()
+    proc = subprocess.run([exe, "report.md", "--fail-if-warnings", "-o", str(tmp_path / "r.docx")],
+                          cwd=dropout_md, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "r.docx") as z:
+        media = [n for n in z.namelist() if n.startswith("word/media/")]
+        body = z.read("word/document.xml").decode("utf-8")
+    links = re.findall(r"\]\((figures/[^)]+\.png)\)", (dropout_md / "report.md").read_text(encoding="utf-8"))
+    assert len(media) == len(links)                         # every figure embedded
+    assert "Summary of findings" in body and "Methods" in body and "<w:tbl>" in body
+
+
+@pytest.mark.slow
+def test_report_format_docx(tmp_path, monkeypatch):
+    _pandoc()
+    r = CliRunner().invoke(main, ["report", str(ROOT / "results" / "dropout"), "--format", "docx",
+                                  "--out", str(tmp_path / "d")])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["references.bib", "references.ris", "report.docx"]
+    assert (tmp_path / "d" / "report.docx").read_bytes()[:2] == b"PK"
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    r = CliRunner().invoke(main, ["report", str(ROOT / "results" / "dropout"), "--format", "docx",
+                                  "--out", str(tmp_path / "e")])
+    assert r.exit_code == 1 and "needs pandoc, which is not installed" in r.stderr and "--format md" in r.stderr
+    assert not (tmp_path / "e").exists()
+
+
+def test_html_figures_at_page_width_distinct_captions_description_and_sensitivity_table(bundled_html):
+    text = bundled_html.read_text(encoding="utf-8")
+    assert "figure svg{width:100%;height:auto}" in text
+    caps = re.findall(r"<figcaption><b>Figure \d+\.</b> (.*?)</figcaption>", text)
+    assert len(caps) >= 3 and len(set(caps)) == len(caps)
+    assert "<h3>Sensitivity analyses</h3><table class='sens'><thead><tr><th>Analysis</th><th>Studies</th>" in text
+    assert "Leaving out" in text
+
+
+def test_the_description_renders_as_markdown_without_html_or_headings():
+    d = "Pools `three` trials:\n\n- Dakwar 2019\n- Grabski 2022\n\n# not a heading <script>x</script>"
+    doc = {"analysis": {"title": "T", "description": d}, "meta_analyses": [], "metak_version": "0",
+           "environment": {}}
+    page = build(doc, "html")
+    assert "<code>three</code>" in page and "<li>Dakwar 2019</li>" in page and "<ul>" in page
+    assert "<h1>T</h1>" in page and page.count("<h1>") == 1 and "<script>" not in page
+    md = build(doc, "md")
+    assert "- Dakwar 2019\n- Grabski 2022" in md and "\\# not a heading &lt;script&gt;" in md
+    assert md_description("Title\n===") == "Title\n\\==="
 
 
 def test_a_bad_source_is_a_clear_error_and_writes_nothing(tmp_path):
@@ -118,7 +168,11 @@ def test_a_bad_source_is_a_clear_error_and_writes_nothing(tmp_path):
 
 
 def test_build_follows_the_results_document():
+    from metak.methods import title
+
     doc = json.loads((ROOT / "results" / "dropout" / "results.json").read_text())
     text = build(doc, "html")
     for m in doc["meta_analyses"]:
-        assert f"<h2>{m.get('title') or m['id']}</h2>" in text
+        assert f"<h2>{html.escape(title(m))}</h2>" in text
+    files = report_files(doc, "html")
+    assert sorted(files) == ["references.bib", "references.ris", "report.html"]

@@ -27,6 +27,7 @@ from .escalc import (
     BINARY_MEASURES, CONTINUOUS_MEASURES, ContinuityCorrection, contrast_yi_vi, escalc_binary, escalc_continuous,
 )
 from .table import Effect, EffectTable
+from ..vocab import SINGLE_ARM_MEASURES
 
 #: trial fields usable as moderators and subgroups beside the record's ``characteristics``
 TRIAL_FIELDS = ("year", "design", "allocation", "masking", "condition", "control_type", "dose", "bang",
@@ -204,6 +205,9 @@ def _num(x):
 def _arm_json(d):
     if isinstance(d, BinaryArmData):
         return {"events": _num(d.events), "total": _num(d.total)}
+    if hasattr(d, "person_time"):  # issue 27's person-time arm data
+        return {"events": _num(d.events), "person_time": _num(d.person_time),
+                **({"n": _num(d.n)} if d.n is not None else {})}
     out = {"mean": d.mean, "sd": d.sd, "n": _num(d.n)}
     if getattr(d, "conversion", None):
         out["converted_from"] = d.conversion
@@ -256,6 +260,16 @@ def _other_measure(outcome: Outcome, measure: str) -> str | None:
     return None
 
 
+def _needs(measure: str, default: str) -> str:
+    """The data a measure needs, in words (issue 27: person-time measures read person_time outcomes;
+    the change measures are read from reported contrasts only, in this version)."""
+    from ..vocab import MEASURE_TABLE
+
+    kind = getattr(MEASURE_TABLE.get(measure), "data", None)
+    return {"person_time": "person-time (type: person_time) or contrast",
+            "change": "pre-post change (via metak.escalc) or contrast"}.get(kind, default)
+
+
 def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection):
     """The effects (comparisons with yi/vi) of one trial, or (None, reason)."""
     other = _other_measure(outcome, ms.measure) if ms.mix_measures == "chinn2000" else None
@@ -268,6 +282,14 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
                 + ("SMD = ln(OR) x sqrt(3)/pi, var x 3/pi^2" if ms.measure == "SMD" else
                    "ln(OR) = SMD x pi/sqrt(3), var x pi^2/3"))
         return [_replace(r, yi=r.yi * f, vi=r.vi * f * f, table=None, measure_conversion=note) for r in rows], None
+    if ms.measure in SINGLE_ARM_MEASURES:
+        from . import single_arm
+
+        if outcome.type == "contrast":
+            return None, Reason(f"outcome '{outcome.id}' is a reported contrast; {ms.measure} is a single-arm measure "
+                                "of one arm's own data", ReasonCode.MEASURE_MISMATCH)
+        return single_arm.rows(trial, outcome, ms, cc, effect=Effect, reason=Reason, codes=ReasonCode,
+                               covariates=covariates)
     if outcome.type == "contrast":
         c: ContrastData = outcome.data
         if c.measure != ms.measure:
@@ -288,12 +310,15 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
                        data, n=n, control_type=control_type, direction=outcome.direction, outcome=outcome.id,
                        covariates=covariates(trial, c.experimental, control_type, outcome), record=trial)], None
     if outcome.type == "binary" and ms.measure not in BINARY_MEASURES:
-        need = "continuous" if ms.measure in CONTINUOUS_MEASURES else "contrast"
+        need = _needs(ms.measure, "continuous" if ms.measure in CONTINUOUS_MEASURES else "contrast")
         return None, Reason(f"outcome '{outcome.id}' is binary; measure {ms.measure} needs {need} data",
                             ReasonCode.MEASURE_MISMATCH)
     if outcome.type == "continuous" and ms.measure not in CONTINUOUS_MEASURES:
-        return None, Reason(f"outcome '{outcome.id}' is continuous; measure {ms.measure} needs binary data",
-                            ReasonCode.MEASURE_MISMATCH)
+        return None, Reason(f"outcome '{outcome.id}' is continuous; measure {ms.measure} needs "
+                            f"{_needs(ms.measure, 'binary')} data", ReasonCode.MEASURE_MISMATCH)
+    if outcome.type in ("person_time", "correlation") and ms.measure not in ("IRR", "IRD"):
+        return None, Reason(f"outcome '{outcome.id}' is {outcome.type.replace('_', '-')} data; measure {ms.measure} "
+                            f"needs {_needs(ms.measure, 'binary or continuous')} data", ReasonCode.MEASURE_MISMATCH)
     arm_data, first = outcome.data, False
     if trial.design == "crossover" and outcome.first_period and not (
             outcome.paired is not None and ms.measure in ("MD", "SMD")):
@@ -309,12 +334,19 @@ def _rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection
         e, c = comp.exp_data, comp.ctl_data
         method, note = _design_method(trial, outcome, comp, ms, first, rule)
         size = (lambda d: d.total) if outcome.type == "binary" else (lambda d: d.n)  # noqa: E731
-        n = _participants(trial, size(e), size(c))  # people, before any design effect
+        # people, before any design effect (a person-time arm's n is optional)
+        n = None if None in (size(e), size(c)) else _participants(trial, size(e), size(c))
         # a cluster trial's effective sample sizes: counts and sizes divided by the design effect
         e, c = split(e, de), split(c, de)
         if outcome.type == "binary":
             table = (e.events, e.total - e.events, c.events, c.total - c.events)
             yi, vi = escalc_binary(ms.measure, *[np.array([x], float) for x in table], cc)
+        elif outcome.type == "person_time":  # issue 27: IRR, IRD
+            from .measures import escalc_person_time
+
+            table = None
+            yi, vi = escalc_person_time(ms.measure, [e.events], [e.person_time], [c.events], [c.person_time],
+                                        cc.add, cc.to, cc.drop00)
         else:
             table = None
             yi, vi = escalc_continuous(ms.measure, [e.mean], [e.sd], [e.n], [c.mean], [c.sd], [c.n])
@@ -393,6 +425,16 @@ def not_estimable(r: Effect, cc: ContinuityCorrection) -> Reason:
                   ReasonCode.NOT_ESTIMABLE)
 
 
+def _no_overlapping_records(kept, pooled: set, ms) -> None:
+    """Two records linked by ``overlaps:`` (the same participants) in one pool would count
+    those participants twice: a spec error naming both, whichever record declares the link."""
+    for t in kept:
+        both = sorted(o for o in t.overlaps if t.id in pooled and o in pooled)
+        if both:
+            raise ms.error("select", f"trials '{t.id}' and '{both[0]}' report overlapping participants "
+                                     f"({t.id}: overlaps); exclude one of them (select.exclude)")
+
+
 def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
     """The effect table of one meta-analysis from the loaded trial records."""
     warnings: list[str] = unmatched(trials, ms)
@@ -427,6 +469,7 @@ def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
                 warnings.append(f"{r.label}: the control group is split across {r.split_control} comparisons "
                                 "(multi_arm: split_control)")
         rows.extend(trial_rows)
+    _no_overlapping_records(kept, {r.trial for r in rows}, ms)
     default = "lower_is_better" if ms.dropout else "higher_is_better"
     table = EffectTable(ms.measure, tuple(rows), rows[0].direction if rows else default)
     if ms.method in ("MH", "PETO") and ms.measure == "RR":

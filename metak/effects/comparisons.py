@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..records.arm_more import PersonTimeArmData
 from ..records.model import BinaryArmData, ContinuousArmData, Trial
 
 
@@ -50,6 +51,10 @@ def combine(data):
         return data[0]
     if isinstance(data[0], BinaryArmData):
         return BinaryArmData(sum(d.events for d in data), sum(d.total for d in data))
+    if isinstance(data[0], PersonTimeArmData):  # issue 27: events and person-time summed
+        ns = [d.n for d in data]
+        return PersonTimeArmData(sum(d.events for d in data), sum(d.person_time for d in data),
+                                 None if None in ns else sum(ns))
     n, mean, sd = data[0].n, data[0].mean, data[0].sd
     for d in data[1:]:
         n2 = n + d.n
@@ -67,6 +72,9 @@ def split(data, parts):
         return data
     if isinstance(data, BinaryArmData):
         return BinaryArmData(data.events / parts, data.total / parts)
+    if isinstance(data, PersonTimeArmData):
+        return PersonTimeArmData(data.events / parts, data.person_time / parts,
+                                 None if data.n is None else data.n / parts)
     return ContinuousArmData(data.mean, data.sd, data.n / parts)
 
 

@@ -30,7 +30,8 @@ from ..errors import MetakError
 
 from ..format import to_natural  # noqa: F401  (re-exported)
 from ..vocab import (  # noqa: F401  (re-exported: the vocabulary lives in metak.vocab)
-    BINARY_MEASURES, CC_TO, CONTINUOUS_MEASURES, CONTRAST_ONLY, LOG_MEASURES, MEASURE_LABELS, MEASURES, scale_of,
+    BINARY_MEASURES, CC_TO, CONTINUOUS_MEASURES, CONTRAST_ONLY, LOG_MEASURES, MEASURE_LABELS, MEASURE_TABLE, MEASURES,
+    scale_of,
 )
 
 
@@ -109,6 +110,10 @@ def escalc_continuous(measure, m1, sd1, n1, m2, sd2, n2):
             sp = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / m)
             g = hedges_j(m) * (m1 - m2) / sp
             return g, 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
+    from .measures import CONTINUOUS_EXTRA, escalc_continuous_extra
+
+    if measure in CONTINUOUS_EXTRA:
+        return escalc_continuous_extra(measure, m1, sd1, n1, m2, sd2, n2)
     raise MetakError(f"measure {measure} is not a continuous-outcome measure")
 
 
@@ -126,13 +131,23 @@ def contrast_yi_vi(measure, estimate, ci=None, se=None, level=0.95):
 
 
 def escalc(data, measure: str, *, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, m1i=None, sd1i=None,
-           m2i=None, sd2i=None, add: float = 0.5, to: str = "only0", drop00: bool = False):
+           m2i=None, sd2i=None, xi=None, ni=None, ti=None, ri=None, x1i=None, t1i=None, x2i=None, t2i=None,
+           add: float | None = None, to: str = "only0", drop00: bool = False):
     """Effect sizes for a pandas DataFrame, as metafor's ``escalc(measure, ..., data = df)``.
 
-    Arguments name the DataFrame's columns (or give array-likes): binary data as ``ai, bi, ci,
-    di`` (or ``ai, n1i, ci, n2i``), continuous data as ``m1i, sd1i, n1i, m2i, sd2i, n2i``. The
-    result is a copy of ``data`` with columns ``yi`` and ``vi`` added (``NaN`` where an effect
-    is not estimable), the input untouched.
+    Arguments name the DataFrame's columns (or give array-likes), with metafor's names:
+
+    - two-arm binary (OR, RR, RD): ``ai, bi, ci, di`` (or ``ai, n1i, ci, n2i``);
+    - two-arm continuous (MD, SMD, SMDH, ROM, VR, CVR): ``m1i, sd1i, n1i, m2i, sd2i, n2i``;
+    - single-arm proportions (PR, PLN, PLO, PAS, PFT): ``xi, ni``;
+    - person-time (IRR, IRD): ``x1i, t1i, x2i, t2i``; single-arm IRLN: ``xi, ti``;
+    - correlations (COR, ZCOR): ``ri, ni``;
+    - change scores in one group (SMCC, SMCR): ``m1i, m2i, sd1i, sd2i, ni, ri`` (SMCR needs no ``sd2i``).
+
+    ``add`` (metafor's default: 1/2, and 0 for PAS and PFT), ``to`` and ``drop00`` (binary and
+    person-time measures) are metafor's continuity-correction arguments; variances are metafor's
+    default ``vtype="LS"``. The result is a copy of ``data`` with columns ``yi`` and ``vi`` added
+    (``NaN`` where an effect is not estimable), the input untouched.
 
     >>> import pandas as pd
     >>> import metak
@@ -184,8 +199,24 @@ def escalc(data, measure: str, *, ai=None, bi=None, ci=None, di=None, n1i=None, 
             raise MetakError(f"escalc: {name} has {arr.size} values for {len(data)} rows")
         return arr
 
+    if to not in CC_TO:
+        raise MetakError(f"escalc: to={to!r} is not one of {', '.join(CC_TO)}")
     a, b, c, d = col(ai, "ai"), col(bi, "bi"), col(ci, "ci"), col(di, "di")
     n1, n2 = col(n1i, "n1i"), col(n2i, "n2i")
+    if measure in MEASURE_TABLE and MEASURE_TABLE[measure].data in ("proportion", "rate", "person_time",
+                                                                     "correlation", "change"):
+        from .measures import escalc_more
+
+        given = {k: v for k, v in dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, m1i=m1i, sd1i=sd1i, m2i=m2i,
+                                       sd2i=sd2i, xi=xi, ni=ni, ti=ti, ri=ri, x1i=x1i, t1i=t1i, x2i=x2i,
+                                       t2i=t2i).items() if v is not None}
+        yi, vi = escalc_more(measure, {k: col(v, k) for k, v in given.items()}, add, to, drop00)
+        out = data.copy()
+        out["yi"] = np.asarray(yi, dtype=float)
+        out["vi"] = np.asarray(vi, dtype=float)
+        return out
+    if add is None:
+        add = 0.5
     if measure in BINARY_MEASURES:
         if b is None and n1 is not None and a is not None:
             b = n1 - a
@@ -200,7 +231,7 @@ def escalc(data, measure: str, *, ai=None, bi=None, ci=None, di=None, n1i=None, 
             raise MetakError(f"escalc: measure {measure} needs m1i, sd1i, n1i, m2i, sd2i, n2i")
         yi, vi = escalc_continuous(measure, *args)
     else:
-        raise MetakError(f"escalc: measure {measure!r} is not one of {', '.join(BINARY_MEASURES + CONTINUOUS_MEASURES)}")
+        raise MetakError(f"escalc: measure {measure!r} is not one of {', '.join(m for m in MEASURES if m != 'HR')}")
     out = data.copy()
     out["yi"] = np.asarray(yi, dtype=float)
     out["vi"] = np.asarray(vi, dtype=float)

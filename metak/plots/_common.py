@@ -33,9 +33,16 @@ def is_log(ma: Mapping) -> bool:
 
 
 def to_natural(ma: Mapping):
-    """Analysis scale -> the scale a reader sees (exp for ratio measures)."""
+    """Analysis scale -> the scale a reader sees (exp for ratio measures; proportions, PLO/PAS/PFT,
+    and Fisher's z back-transformed as metafor's transf functions: metak.format.to_natural)."""
     if is_log(ma):
         return lambda v: None if fmt.is_missing(v) else math.exp(v)
+    from metak.format import measure_of, to_natural as natural
+    from metak.vocab import natural_of
+
+    code = measure_of(ma)
+    if natural_of(code):
+        return lambda v: None if fmt.is_missing(v) else natural(code, float(v))
     return lambda v: None if fmt.is_missing(v) else float(v)
 
 
@@ -74,14 +81,21 @@ def study_ci(study: Mapping, lv: float) -> tuple[float | None, float | None]:
 
 
 def arm_names(ma: Mapping, override=None) -> tuple[str, str]:
-    """Names of the compared arms: the arm id when every study shares it, else
-    'experimental' / 'control'."""
+    """Names of the compared arms: ``override``; else the arms' interventions when every study
+    agrees ("ketamine" although the arm ids are ket, ket_low ...); else the arm id when every
+    study shares it; else 'experimental' / 'control'.  Names are kept as written ("BCG")."""
+    if override is None:
+        override = (ma.get("figure_options") or {}).get("arm_labels")
     if override is not None:
         e, c = override
         return str(e), str(c)
     studies = ma.get("studies") or []
 
     def common(key: str, default: str) -> str:
+        ivs = {str((s.get("interventions") or {}).get(key) or "") for s in studies}
+        if len(ivs) == 1 and "" not in ivs:
+            (only,) = ivs
+            return only
         ids = {str(s.get(key)) for s in studies if s.get(key)}
         if len(ids) == 1:
             (only,) = ids
@@ -95,9 +109,27 @@ def arm_names(ma: Mapping, override=None) -> tuple[str, str]:
     return e, c
 
 
-def favours(ma: Mapping, names: tuple[str, str]) -> tuple[str, str]:
+def header_name(name: str) -> str:
+    """A column header from an arm name: the first letter capitalised unless the name is an
+    intervention written with capitals already ("BCG", "iTBS"), so "bcg" is never "Bcg"."""
+    return name if any(ch.isupper() for ch in name) else fmt.capitalise(name)
+
+
+def single_arm(ma: Mapping) -> bool:
+    """A meta-analysis of one arm type's own data (PLO, PR, ...): no comparison, no null, no 'favours'."""
+    from metak.vocab import SINGLE_ARM_MEASURES
+
+    return str(ma.get("measure") or "").upper() in SINGLE_ARM_MEASURES
+
+
+def favours(ma: Mapping, names: tuple[str, str]) -> tuple[str, str] | None:
     """(left, right) labels: for higher_is_better, effects above the null favour the
-    experimental arm; for lower_is_better, below it."""
+    experimental arm; for lower_is_better, below it. None for a single-arm measure."""
+    if single_arm(ma):
+        return None
+    given = (ma.get("figure_options") or {}).get("favours")
+    if given is not None:  # (left, right) as the author wrote them
+        return str(given[0]), str(given[1])
     e, c = names
     if (ma.get("direction") or "higher_is_better") == "lower_is_better":
         return f"Favours {e}", f"Favours {c}"

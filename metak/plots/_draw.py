@@ -11,6 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon, Rectangle
 
 from . import _scales
+from ._axis import clip_arrows as _clip_arrows, end_ticks as _end_ticks
 from ._layout import AXIS_ROWS, COLUMN_GAP, FAVOURS_ROWS, PANEL_PAD, cell_font, layout_rows, plan_columns
 from ._style import PT_PER_INCH
 from ._table import Column, Footer, Panel, Table, TableArtists
@@ -84,7 +85,9 @@ def draw_table(table: Table, ax, *, fontsize: float, colours: Mapping[str, str])
                                   fontweight="bold", **text_kw))
         if col.group:
             # a group allowed to overflow runs leftwards from the column's right edge
-            gx, gha = (spans[col.key][1], "right") if col.group_overflow else (xt, ha)
+            # (a left-aligned one rightwards from its left edge)
+            gx, gha = (spans[col.key][1], "right") if col.group_overflow and col.align != "left" \
+                else (xt, ha)
             header.append(ax.text(gx, 0, col.group, ha=gha, fontsize=fontsize,
                                   fontweight="bold", **text_kw))
     for p in panels:
@@ -109,8 +112,8 @@ def draw_table(table: Table, ax, *, fontsize: float, colours: Mapping[str, str])
             xt, ha = x_text(col)
             if r.span and col.key == first_key:
                 xt, ha = spans[col.key][0], "left"
-            cells[(i, col.key)] = ax.text(xt, row_y[i], s, ha=ha, **cell_font(r, fontsize),
-                                          **text_kw)
+            kw = text_kw if "\n" not in s else {**text_kw, "va": "center", "linespacing": 1.05}
+            cells[(i, col.key)] = ax.text(xt, row_y[i], s, ha=ha, **cell_font(r, fontsize), **kw)
 
     # ---- panels
     panel_axes, marks, squares, diamonds, favours = {}, {}, {}, {}, {}
@@ -149,21 +152,36 @@ def draw_table(table: Table, ax, *, fontsize: float, colours: Mapping[str, str])
 
 
 def _panel_values(p: Panel, table: Table):
-    core, extra = [], []
+    """What sets a panel's automatic range, in three tiers: ``core`` (the null, every point
+    estimate, a band) is always shown; ``extra`` (study intervals) is shown up to a stretch
+    beyond the core; ``pooled`` (diamonds, prediction bars) only up to a little beyond the
+    range the studies set, so a k = 2 Knapp-Hartung subtotal of [0.00017, 68,981] is drawn
+    clipped with arrows instead of squashing every study (issue 25: F4, F5, S6)."""
+    core, extra, pooled = [], [], []
     for r in table.rows:
         for m in r.marks.get(p.key, ()):
-            vals = [v for v in (m.est, m.lo, m.hi) if v is not None]
-            if m.core or m.shape in ("diamond", "bar"):
-                core += vals
+            if m.est is not None:
+                core.append(m.est)
+            bounds = [v for v in (m.lo, m.hi) if v is not None]
+            if m.shape in ("diamond", "bar"):
+                pooled += bounds
             else:
-                if m.est is not None:
-                    core.append(m.est)
-                extra += [v for v in (m.lo, m.hi) if v is not None]
+                extra += bounds
     if p.null is not None:
         core.append(p.null)
     if p.band is not None:
         core += [p.band[0], p.band[1]]
-    return core, extra
+    if not extra:   # only pooled intervals (leave-one-out, cumulative): they are the data
+        extra, pooled = pooled, []
+    return core, extra, pooled
+
+
+def auto_range(p: Panel, table: Table) -> tuple[float, float]:
+    core, extra, pooled = _panel_values(p, table)
+    lo, hi = _scales.data_range(core, extra, p.log, stretch=1.0)
+    if pooled:
+        lo, hi = _scales.data_range([lo, hi], pooled, p.log, stretch=0.25)
+    return lo, hi
 
 
 def _setup_panel(pax, p: Panel, table: Table, width_pt: float, small: float) -> None:
@@ -178,11 +196,10 @@ def _setup_panel(pax, p: Panel, table: Table, width_pt: float, small: float) -> 
 
     if p.log:
         pax.set_xscale("log")
-    core, extra = _panel_values(p, table)
     if p.xlim is not None:
         lo, hi = p.xlim
     else:
-        lo, hi = _scales.data_range(core, extra, p.log)
+        lo, hi = auto_range(p, table)
     null = p.null if p.null is not None else None
     if p.log:
         a, b, ticks, labels = _scales.log_ticks(lo, hi, width_pt, label_width,
@@ -194,7 +211,7 @@ def _setup_panel(pax, p: Panel, table: Table, width_pt: float, small: float) -> 
         a, b = p.xlim
         keep = [(t, s) for t, s in zip(ticks, labels) if a * (1 - 1e-9) <= t <= b * (1 + 1e-9)
                 or (not p.log and a - 1e-9 <= t <= b + 1e-9)]
-        ticks, labels = [t for t, _ in keep], [s for _, s in keep]
+        ticks, labels = _end_ticks([t for t, _ in keep], a, b, p, width_pt, label_width)
     if p.ticks is not None:
         ticks = list(p.ticks)
         labels = [_scales.tick_label(t) for t in ticks]
@@ -277,12 +294,14 @@ def _draw_panel_marks(pax, p: Panel, table: Table, row_y, row_pt, colours, marks
                 pax.add_patch(poly)
                 diamonds[(i, p.key)] = poly
                 out.append(poly)
+                out += _clip_arrows(pax, m, y, a, b, col, row_pt)
             elif m.shape == "bar" and m.lo is not None and m.hi is not None:
                 h = 0.26
                 rect = Rectangle((m.lo, y - h / 2), m.hi - m.lo, h, facecolor=col, edgecolor=col,
                                  lw=0.5, zorder=3)
                 pax.add_patch(rect)
                 out.append(rect)
+                out += _clip_arrows(pax, m, y, a, b, col, row_pt)
         if out:
             marks[(i, p.key)] = tuple(out)
     if sq_x:
@@ -332,8 +351,10 @@ def _draw_favours(ax, p: Panel, span, a, b, body_bottom, small, colours):
         tl = ax.text(xc + shift - pad, y, left, ha="right", **kw)
         tr = ax.text(xc + shift + pad, y, right, ha="left", **kw)
         return (tl, tr)
-    if p.xlabel:
-        return (ax.text((x0 + x1) / 2, y, p.xlabel, ha="center", **kw),)
+    if p.xlabel:  # centred on the panel, slid inside the figure when it would run past an edge
+        half = text_width(p.xlabel, small) / 2
+        xc = min(max((x0 + x1) / 2, half), W - half)
+        return (ax.text(xc, y, p.xlabel, ha="center", **kw),)
     return ()
 
 

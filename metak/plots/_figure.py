@@ -7,7 +7,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ._draw import draw_table
-from ._layout import layout_rows, row_height_pt
+from ._layout import fit_to_width, layout_rows, row_height_pt
 from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, palette, rc, width_inches
 from ._table import Table
 
@@ -46,6 +46,8 @@ def draw(table: Table, ax, *, fontsize: float = FONT_SIZE, greyscale: bool = Fal
     (capped at :data:`MAX_HEIGHT_IN`, the text shrunk to fit, with a warning)."""
     if ax is None:
         w = width_inches(size)
+        table, fontsize = fit_to_width(table, (w - 2 * MARGIN_MM / MM_PER_INCH) * PT_PER_INCH,
+                                       fontsize)
         h = table_height_in(table, fontsize, w)
         if h > MAX_HEIGHT_IN:
             import warnings

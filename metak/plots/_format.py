@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from metak.format import fixed, is_missing
+from metak.format import _half_up, fixed, is_missing
+from metak.format import effect as _effect
 from metak.vocab import FIXED_METHODS as _FIXED
 from metak.vocab import MEASURE_TABLE, METHOD_LABELS, PETO
 
@@ -66,9 +67,9 @@ def general(x, sig: int = 4) -> str:
 def effect_ci(est, lo, hi, digits: int = 2, ratio: bool = False) -> str:
     """``0.49 [0.34, 0.70]`` (metafor's layout); the CI alone when ``est`` is None.
 
-    ``ratio``: natural-scale ratios (OR, RR ...), which span orders of magnitude: values
-    below ``10**-digits`` keep 2 significant digits (``0.0031``, not ``0.00``) and, as for
-    every measure, values of 100 or more get 1 decimal and of 1000 or more none."""
+    Every number through :func:`effect_num` (metak.format.effect: the formatter the terminal
+    and the report use), so a column keeps its decimals: ``19.24 [0.99, 373.01]``,
+    ``0.22 [0.000055, 848.96]``, ``3.44 [0.00017, 68981]``."""
     def n(x):
         return effect_num(x, digits, ratio)
 
@@ -81,17 +82,28 @@ def effect_ci(est, lo, hi, digits: int = 2, ratio: bool = False) -> str:
 
 
 def effect_num(x, digits: int = 2, ratio: bool = False) -> str:
-    """One effect or CI bound, as :func:`effect_ci` prints it."""
+    """One effect or CI bound: :func:`metak.format.effect` (``digits`` decimals from 10**-digits
+    to 1,000, whole numbers above, two significant digits below;
+    never scientific notation; halves rounded up) with the typographic minus.  Below 10**-digits
+    only a ``ratio`` keeps two significant digits (0.000055 is not 0.00); a difference prints
+    ``0.00``."""
     if is_missing(x):
         return ""
-    a = abs(x)
-    if a >= 1000:
-        return num(x, 0)
-    if a >= 100:
-        return num(x, min(digits, 1))
-    if ratio and 0 < a < 10 ** -digits:
-        return num(x, -math.floor(math.log10(a)) + 1)
-    return num(x, digits)
+    if not ratio and abs(x) < 10 ** -digits:
+        return num(x, digits)   # a difference near 0 is "0.00"; only a ratio needs its digits
+    if digits == 2:
+        s = _effect(x, missing="")
+    else:
+        a = abs(x)
+        if a >= 999.5:
+            s = str(int(_half_up(x, 0)))
+        elif a == 0 or a >= 10 ** -digits:
+            s = _half_up(x, digits)
+        else:
+            s = _half_up(x, 1 - math.floor(math.log10(a)))
+    if s.startswith("-"):
+        s = s[1:] if float(s.replace(",", "")) == 0 else MINUS + s[1:]
+    return s
 
 
 def p_value(p) -> str:
@@ -141,8 +153,32 @@ def arm_data(d) -> str:
     if "events" in d and "total" in d:
         return f"{general(d['events'])}/{general(d['total'])}"
     if {"mean", "sd", "n"} <= set(d):
-        return f"{general(d['mean'])} ({general(d['sd'])}) {general(d['n'])}"
+        return f"{_data(d['mean'])} ({_data(d['sd'])}) {general(d['n'])}"
     return ""
+
+
+def _data(x) -> str:
+    """A mean or SD: as reported up to 2 decimals (``12.7``, ``20``), a longer value (one
+    converted from a median and IQR: −3.764) rounded to 2 (``−3.76``; F16)."""
+    if is_missing(x):
+        return ""
+    if float(x) != round(float(x), 2):
+        return num(x, 2)
+    return general(x)
+
+
+def humanise(value) -> str:
+    """A characteristic's value as a heading: ``north_america`` -> "North America", ``high`` ->
+    "High"; text already written for readers ("BCG", "North America") is kept."""
+    import re
+
+    v = str(value)
+    if not re.fullmatch(r"[a-z0-9_\-]+", v):
+        return v
+    words = v.replace("_", " ").split()
+    if len(words) > 1:
+        return " ".join(w[:1].upper() + w[1:] for w in words)
+    return capitalise(v)
 
 
 def arm_rate(d, digits: int = 0) -> str:

@@ -100,7 +100,7 @@ def _symmetric(lo: float, hi: float, null: float, log: bool) -> tuple[float, flo
 
 
 def log_ticks(lo: float, hi: float, width_pt: float, label_width: Callable[[str], float],
-              gap_pt: float = 4.0, symmetric: bool | None = None, null: float = 1.0
+              gap_pt: float = 5.0, symmetric: bool | None = None, null: float = 1.0
               ) -> tuple[float, float, list[float], list[str]]:
     """Limits snapped to a tick set and the ticks, for a log axis of ``width_pt`` points."""
     lo, hi = min(lo, null), max(hi, null)
@@ -129,7 +129,14 @@ def log_ticks(lo: float, hi: float, width_pt: float, label_width: Callable[[str]
     a = max([v for v in values if v <= lo * (1 + 1e-9)], default=values[0])
     b = min([v for v in values if v >= hi * (1 - 1e-9)], default=values[-1])
     ticks = [a, null, b] if a < null < b else [a, b]
-    return a, b, ticks, [tick_label(v) for v in ticks]
+    labels = [tick_label(v) for v in ticks]
+    # never overprint (S5: "0.00001", "1" and "1000" on 20 mm): keep the null, then the ends
+    # that fit beside it
+    for keep in (ticks, [t for t in ticks if t != a], [t for t in ticks if t != b], [null]):
+        lab = [tick_label(v) for v in keep]
+        if keep and _fits(keep, lab, a, b, True, width_pt, label_width, gap_pt):
+            return a, b, keep, lab
+    return a, b, ticks, labels
 
 
 def _nice_step(raw: float) -> float:
@@ -141,7 +148,7 @@ def _nice_step(raw: float) -> float:
 
 
 def linear_ticks(lo: float, hi: float, width_pt: float, label_width: Callable[[str], float],
-                 gap_pt: float = 4.0, symmetric: bool | None = None, null: float | None = 0.0,
+                 gap_pt: float = 5.0, symmetric: bool | None = None, null: float | None = 0.0,
                  max_ticks: int = 9) -> tuple[float, float, list[float], list[str]]:
     """Limits snapped to multiples of a 1-2-2.5-5 step and the ticks, for a linear axis."""
     if null is not None:

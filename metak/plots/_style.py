@@ -16,6 +16,53 @@ SIZES: Mapping[str, float] = MappingProxyType({
 })
 
 FONT_FAMILY = "DejaVu Sans"   # ships with matplotlib, so every machine draws the same glyphs
+
+#: the family figures are drawn in now (``font=`` option of render: Arial, Helvetica ... where
+#: installed, else DejaVu Sans); changed only inside :func:`use_font`
+_CURRENT = [FONT_FAMILY]
+
+
+def current_font() -> str:
+    return _CURRENT[0]
+
+
+def resolve_font(name: str | None) -> str:
+    """The installed family for ``name`` (``"Arial"``, ``"Helvetica"``, ``"sans"``); DejaVu
+    Sans when it is not installed (journals' Arial/Helvetica are not free to ship), so a
+    figure is always drawn.  ``None`` and ``"default"`` give DejaVu Sans."""
+    if not name or str(name).lower() in ("default", "dejavu sans", "sans", "sans-serif"):
+        return FONT_FAMILY
+    from matplotlib import font_manager
+
+    for family in (str(name),) + _METRIC_TWINS.get(str(name).lower(), ()):
+        try:
+            path = font_manager.findfont(font_manager.FontProperties(family=family),
+                                         fallback_to_default=False)
+        except ValueError:
+            continue
+        return font_manager.get_font(path).family_name or FONT_FAMILY
+    return FONT_FAMILY
+
+
+#: free families with the same glyph widths, used when the named one is not installed
+_METRIC_TWINS = {"arial": ("Liberation Sans", "Arimo"),
+                 "helvetica": ("Nimbus Sans", "Nimbus Sans L", "TeX Gyre Heros", "Liberation Sans")}
+
+
+class use_font:
+    """``with use_font("Arial"):`` draw and save in that family (or the DejaVu fallback)."""
+
+    def __init__(self, name: str | None):
+        self.family = resolve_font(name)
+
+    def __enter__(self):
+        self._saved = _CURRENT[0]
+        _CURRENT[0] = self.family
+        return self.family
+
+    def __exit__(self, *exc):
+        _CURRENT[0] = self._saved
+        return False
 FONT_SIZE = 7.0               # points; journals ask for 5-8 pt at print size
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common
@@ -84,7 +131,7 @@ def rc(fontsize: float = FONT_SIZE) -> dict:
         "text.parse_math": False,
         "text.usetex": False,
         "font.family": "sans-serif",
-        "font.sans-serif": [FONT_FAMILY],
+        "font.sans-serif": [current_font(), FONT_FAMILY],
         "font.size": fontsize,
         "axes.titlesize": fontsize,
         "axes.labelsize": fontsize,

@@ -20,13 +20,47 @@ from ._text import text_width, wrap
 # --------------------------------------------------------------------------- prior sensitivity
 
 
+_PRIOR_WORDS = {
+    "HalfNormal": ("half-normal", (("sigma", "scale"),)),
+    "HalfCauchy": ("half-Cauchy", (("beta", "scale"),)),
+    "HalfStudentT": ("half-t", (("nu", "df"), ("sigma", "scale"))),
+    "Normal": ("normal", (("mu", "mean"), ("sigma", "SD"))),
+    "StudentT": ("t", (("nu", "df"), ("mu", "location"), ("sigma", "scale"))),
+    "Uniform": ("uniform", (("lower", "from"), ("upper", "to"))),
+    "Exponential": ("exponential", (("lam", "rate"),)),
+    "LogNormal": ("log-normal", (("mu", "mean"), ("sigma", "SD"))),
+    "LogStudentT": ("log-t", (("nu", "df"), ("mu", "location"), ("sigma", "scale"))),
+}
+_SOURCES = {"turner2015": "Turner 2015", "rhodes2015": "Rhodes 2015"}
+
+
 def _prior_label(name) -> str:
-    """``half_normal(0.5)`` -> ``half-normal(0.5)``."""
+    """A prior as a figure label, in words and short: ``HalfNormal(sigma=0.5)`` -> "half-normal,
+    scale 0.5"; ``LogNormal(mu=-2.12, sigma=1.53) on tau^2 [turner2015/mental_health]`` ->
+    "log-normal on τ², mean −2.12, SD 1.53 (Turner 2015, mental health)"; ``half_normal(0.5)``
+    -> "half-normal(0.5)" (issue 25, F7: no code notation in a figure)."""
+    import re
+
     if isinstance(name, Mapping):
         dist = str(name.get("dist", "prior")).replace("_", "-")
-        args = ", ".join(f"{k}={fmt.general(v)}" for k, v in name.items() if k != "dist")
-        return f"{dist}({args})"
-    return str(name).replace("_", "-")
+        args = ", ".join(f"{k} {fmt.general(v)}" for k, v in name.items() if k != "dist")
+        return f"{dist}, {args}" if args else dist
+    text = str(name).strip()
+    m = re.match(r"^(?P<dist>\w+)\((?P<args>[^)]*)\)(?P<tau2> on tau\^2)?(?: \[(?P<src>[^\]]+)\])?$", text)
+    if not m or m.group("dist") not in _PRIOR_WORDS:
+        return text.replace("_", "-").replace("tau^2", "\u03c4\u00b2")
+    word, keys = _PRIOR_WORDS[m.group("dist")]
+    args = dict(a.split("=", 1) for a in m.group("args").replace(" ", "").split(",") if "=" in a)
+    parts = [f"{label} {fmt.general(float(args[k]))}" for k, label in keys if k in args]
+    if m.group("dist") == "Uniform" and len(parts) == 2:
+        parts = [f"{fmt.general(float(args['lower']))} to {fmt.general(float(args['upper']))}"]
+    head = word + (" on \u03c4\u00b2" if m.group("tau2") else "")
+    out = ", ".join([head] + parts)
+    src = m.group("src")
+    if src:
+        key, _, outcome = src.partition("/")
+        out += f" ({_SOURCES.get(key, key)}" + (f", {outcome.replace('_', ' ')})" if outcome else ")")
+    return out
 
 
 def build_prior_sensitivity(ma: Mapping, *, xlim: Sequence[float] | None = None,
@@ -48,7 +82,8 @@ def build_prior_sensitivity(ma: Mapping, *, xlim: Sequence[float] | None = None,
             Column("mu_ci", f"{short} [{lv} CrI]", "", "right")]
     if has_tau:
         cols += [Panel("tau", log=False, null=0.0, null_line=False, symmetric=False,
-                       header="\u03c4", share=0.6, min_width=50.0, drop=3, xlabel=""),
+                       header="\u03c4", share=0.6, min_width=50.0, drop=3,
+                       xlabel="\u03c4 (between-study SD)"),
                  Column("tau_ci", f"\u03c4 [{lv} CrI]", "", "right", 1)]
 
     def row(kind, label, mu, tau, shape, role, bold=False):
@@ -260,8 +295,14 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
             band = 0.10 * top if (p == "mu" and show_pred) else 0.0
             pax.set_ylim(-band, top)
             pax.spines["bottom"].set_position(("data", -band))
-            xn = [f(x) for x in xv]
-            curves[p] = pax.add_line(Line2D(xn, yv, color=colours["density"], lw=1.0, zorder=3))
+            # the density over the whole axis (its tail runs to the last labelled tick: F9)
+            lo_i, hi_i = keep[0], keep[-1]
+            while lo_i > 0 and f(xs[lo_i - 1]) >= a:
+                lo_i -= 1
+            while hi_i < len(xs) - 1 and f(xs[hi_i + 1]) <= bb:
+                hi_i += 1
+            xn = [f(x) for x in xs[lo_i:hi_i + 1]]
+            curves[p] = pax.add_line(Line2D(xn, ys[lo_i:hi_i + 1], color=colours["density"], lw=1.0, zorder=3))
             cl, cu = s.get("ci_lower"), s.get("ci_upper")
             if C.has(cl) and C.has(cu):
                 inside = [(x, y) for x, y in zip(xv, yv) if cl < x < cu]

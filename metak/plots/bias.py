@@ -17,7 +17,7 @@ from . import _scales
 from ._figure import draw, new_figure
 from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, palette, rc, width_inches
 from ._table import Column, Footer, Mark, Panel, Row, Table, TableArtists
-from ._text import text_width
+from ._text import text_width, wrap
 
 STATUS_TEXT = {"adequate": "Adequate", "compromised": "Compromised", "unknown": "Unknown"}
 
@@ -35,6 +35,11 @@ def build_blinding_forest(ma: Mapping, *, xlim: Sequence[float] | None = None, d
     C.require(isinstance(b, Mapping) and b.get("classification") is not None, ma, "blinding_forest",
               "sensitivity.blinding with its classification (add blinding to 'sensitivity:')")
     status = {c["trial"]: c for c in b["classification"]}
+    # F8: a figure where every trial is "unknown" with no Bang index carries no information
+    C.require(any(c.get("status") in ("adequate", "compromised") or any(C.has(v) for v in (c.get("bang") or {}).values())
+                  for c in b["classification"]), ma, "blinding_forest",
+              "at least one trial whose blinding was judged adequate or compromised, or with a Bang index (every "
+              "trial is 'unknown': the figure would carry no information)")
     nat = C.to_natural(ma)
     long, short = C.measure_names(ma)
     names = C.arm_names(ma, arm_labels)
@@ -75,8 +80,13 @@ def build_blinding_forest(ma: Mapping, *, xlim: Sequence[float] | None = None, d
             {"effect": (Mark("diamond", nat(src["estimate"]), nat(src.get("ci_lower")), nat(src.get("ci_upper")),
                              "pooled", core=True),)}, bold=True, span=True))
     rule = (b.get("rule") or {}).get("text", "")
+    seen = {c.get("status") if c.get("status") in ("adequate", "compromised") else "unknown"
+            for c in (status.get(s.get("trial"), {}) for s in ma.get("studies") or [])}
+    key = "; ".join(text for st, text in (("adequate", "filled circle: adequate"),   # only the symbols drawn
+                                          ("compromised", "small square: compromised"),
+                                          ("unknown", "open circle: unknown")) if st in seen)
     footer = [Footer(f"Blinding rule \u2014 {rule}."),
-              Footer("Filled circle: adequate; small square: compromised; open circle: unknown."),
+              Footer(key[:1].upper() + key[1:] + "."),
               Footer("BI: Bang index of the arm's participants (1 all guessed their own arm, 0 random guessing).",
                      requires="bang_e")]
     return Table(tuple(cols), tuple(rows), tuple(footer))
@@ -111,14 +121,21 @@ def _axes(ax, fontsize, size):
     if ax is None:
         w = width_inches(size)
         h = min(w * 0.72, 100 / MM_PER_INCH) + fontsize * 1.45 / PT_PER_INCH
-        _fig, ax = new_figure(w, h, (12.0, 3.0, 9.0, 2.0 + fontsize * 2.6 / PT_PER_INCH * MM_PER_INCH))
+        _fig, ax = new_figure(w, h, (12.0, 3.0, 11.0, 2.0 + fontsize * 2.6 / PT_PER_INCH * MM_PER_INCH))
     return ax
 
 
-def _y_axis(ax, ma, values, fontsize):
+def _y_axis(ax, ma, values, fontsize, core=None):
+    """The y axis: ticks that fit; with ``core`` (estimates and the null), the range is theirs
+    plus the intervals (``values``) up to once their spread beyond, so a k = 2 Knapp-Hartung
+    band of 0.0001-100,000 is clipped at the axis instead of flattening the curve (S6/F4)."""
     fig = ax.figure
     ax_h = ax.get_position().height * fig.get_size_inches()[1] * PT_PER_INCH
-    lo, hi = min(values), max(values)
+    values = [v for v in values if v is not None]
+    if core:
+        lo, hi = _scales.data_range([v for v in core if v is not None], values, C.is_log(ma), stretch=1.0)
+    else:
+        lo, hi = min(values), max(values)
     if C.is_log(ma):
         ax.set_yscale("log")
         a, b, ticks, labels = _scales.log_ticks(lo, hi, ax_h, lambda s: fontsize * 1.2, null=1.0, symmetric=False)
@@ -126,6 +143,7 @@ def _y_axis(ax, ma, values, fontsize):
         a, b, ticks, labels = _scales.linear_ticks(lo, hi, ax_h, lambda s: fontsize * 1.2, null=0.0,
                                                    symmetric=False)
     ax.set_ylim(a, b)
+    ax.clipped = min(values) < a * (1 - 1e-9) or max(values) > b * (1 + 1e-9)
     ax.set_yticks(ticks)
     ax.set_yticklabels(labels)
     ax.minorticks_off()
@@ -141,7 +159,19 @@ def _x_axis(ax, x0, x1, fontsize):
     ax.set_xticklabels(xl)
 
 
+def _xlabel(ax, text, fontsize):
+    """An x-axis title wrapped to the axes' width (never clipped: S2)."""
+    fig = ax.figure
+    width = ax.get_position().width * fig.get_size_inches()[0] * PT_PER_INCH
+    lines = wrap(text, width, fontsize)
+    return ax.set_xlabel("\n".join(line.strip() for line in lines), fontsize=fontsize, linespacing=1.1)
+
+
 def _finish(ax, handles, fontsize):
+    if getattr(ax, "clipped", False):  # say so when the interval runs past the axis
+        for h in handles:
+            if h.get_label().endswith(" CI"):
+                h.set_label(h.get_label() + " (clipped at the axis)")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.tick_params(labelsize=fontsize * 0.93)
@@ -153,8 +183,10 @@ def _finish(ax, handles, fontsize):
 
 
 SHORT = {"savovic2012": "Savovi\u0107 2012", "hrobjartsson2012": "Hr\u00f3bjartsson 2012",
-         "hrobjartsson2014": "Hr\u00f3bjartsson 2014", "metablind2020_participants": "MetaBLIND pt.",
-         "metablind2020_double": "MetaBLIND dbl.", "metablind2020_pro_benefit": "MetaBLIND PRO"}
+         "hrobjartsson2014": "Hr\u00f3bjartsson 2014",
+         "metablind2020_participants": "MetaBLIND 2020 (participants)",
+         "metablind2020_double": "MetaBLIND 2020 (double blinding)",
+         "metablind2020_pro_benefit": "MetaBLIND 2020 (patient-reported)"}
 
 
 def _source_lines(ax, sources, colours, fontsize):
@@ -174,12 +206,19 @@ def _source_lines(ax, sources, colours, fontsize):
     for g in groups:
         for e in g:
             out.append(ax.axvline(e["shift"], color=colours["null_soft"], lw=0.6, ls=(0, (1, 1.5)), zorder=0))
-        names = [SHORT.get(e["source"], e["source"]) for e in g]
-        text = names[0] + "".join(", " + (n.split(" ", 1)[1] if n.split(" ")[0] == names[0].split(" ")[0] else n)
-                                  for n in names[1:])
+        # sources of one study share its name: "MetaBLIND 2020 (participants; patient-reported)"
+        parts: dict[str, list[str]] = {}
+        for e in g:
+            name = SHORT.get(e["source"], e["source"])
+            head, _, qual = name.partition(" (")
+            parts.setdefault(head, [])
+            if qual:
+                parts[head].append(qual.rstrip(")"))
+        text = ", ".join(h + (f" ({'; '.join(q)})" if q else "") for h, q in parts.items())
         out.append(ax.annotate(text, (g[-1]["shift"], 1.0), xycoords=("data", "axes fraction"), rotation=90,
                                xytext=(1.5, -2), textcoords="offset points", ha="left", va="top",
-                               fontsize=fontsize * 0.8, color=colours["null_soft"]))
+                               fontsize=fontsize * 0.8, color=colours["text"],
+                               bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.6}))
     return out
 
 
@@ -209,7 +248,8 @@ def tipping_point(ma: Mapping, ax=None, *, sources: bool = True, fontsize: float
         marks = []
         ymin = min(nat(p["ci_lower"]) for p in pts)
         ymax = max(nat(p["ci_upper"]) for p in pts)
-        _y_axis(ax, ma, [ymin, ymax, nat(0.0)], fontsize)
+        _y_axis(ax, ma, [ymin, ymax, nat(0.0)], fontsize,
+                core=[nat(p["estimate"]) for p in pts] + [nat(0.0)])
         _x_axis(ax, 0.0, x[-1], fontsize)
         if sources:
             marks += _source_lines(ax, [e for e in b.get("by_source") or [] if 0 <= e["shift"] <= x[-1]],
@@ -225,7 +265,7 @@ def tipping_point(ma: Mapping, ax=None, *, sources: bool = True, fontsize: float
         long, _ = C.measure_names(ma)
         ax.set_ylabel(long + (" (log scale)" if C.is_log(ma) else ""), fontsize=fontsize)
         scale = "log " + (ma.get("measure") or "") if C.is_log(ma) else (ma.get("measure") or "analysis") + " "
-        ax.set_xlabel(f"Assumed bias in trials not adequately blinded ({scale.strip()} scale)", fontsize=fontsize)
+        _xlabel(ax, f"Assumed bias in trials not adequately blinded ({scale.strip()} scale)", fontsize)
         legend = _finish(ax, handles, fontsize)
         return CurveArtists(ax.figure, ax, line, band, tuple(marks), legend)
 
@@ -267,7 +307,8 @@ def assumed_effect(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greysca
         if C.has(ma.get("estimate")):
             marks.append(ax.axhline(nat(ma["estimate"]), color=colours["null_soft"], lw=0.7, ls=(0, (4, 2)), zorder=2))
             handles.append(Line2D([], [], lw=0.7, ls=(0, (4, 2)), color=colours["null_soft"], label="Unadjusted"))
-        _y_axis(ax, ma, lo + hi + [nat(0.0)], fontsize)
+        _y_axis(ax, ma, lo + hi + [nat(0.0)], fontsize,
+                core=est + [nat(0.0)] + ([nat(ma["estimate"])] if C.has(ma.get("estimate")) else []))
         span = (x[-1] - x[0]) or max(abs(x[0]), 0.1)
         pad = 0.0 if len(pts) >= 3 else 0.15 * span   # error bars need room at the ends
         _x_axis(ax, x[0] - pad, x[-1] + pad, fontsize)
@@ -275,7 +316,7 @@ def assumed_effect(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greysca
         ax.set_ylabel(long + (" (log scale)" if C.is_log(ma) else ""), fontsize=fontsize)
         scale = "log " + (ma.get("measure") or "") if C.is_log(ma) else (ma.get("measure") or "analysis")
         k = pts[0].get("k_shifted") if pts else 0
-        ax.set_xlabel(f"Assumed effect of the active placebo ({scale.strip()} scale; {k} comparison"
-                      f"{'s' if k != 1 else ''} shifted)", fontsize=fontsize)
+        _xlabel(ax, f"Assumed effect of the active placebo ({scale.strip()} scale; {k} comparison"
+                    f"{'s' if k != 1 else ''} shifted)", fontsize)
         legend = _finish(ax, handles, fontsize)
         return CurveArtists(ax.figure, ax, line, band, tuple(marks), legend)

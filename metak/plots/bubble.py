@@ -37,8 +37,17 @@ class BubbleArtists:
     labels: tuple = ()
 
 
+_UNITS = {"mg": "mg", "mgkg": "mg/kg", "kg": "kg", "ml": "mL", "years": "years", "yrs": "years", "days": "days",
+          "weeks": "weeks", "months": "months", "hours": "hours", "min": "min", "pct": "%", "percent": "%"}
+
+
 def _pretty(name: str) -> str:
-    return fmt.capitalise(name.replace("_", " "))
+    """A moderator's id as an axis title: ``dose_mg`` -> "Dose (mg)", ``age_years`` -> "Age
+    (years)", ``latitude`` -> "Latitude" (F13; ``moderator_label=`` sets any title)."""
+    words = str(name).split("_")
+    if len(words) > 1 and words[-1].lower() in _UNITS:
+        return f"{fmt.capitalise(' '.join(words[:-1]))} ({_UNITS[words[-1].lower()]})"
+    return fmt.capitalise(" ".join(words))
 
 
 def bubble(ma: Mapping, ax=None, *, moderator_label: str | None = None, prediction: bool = True,
@@ -73,7 +82,9 @@ def bubble(ma: Mapping, ax=None, *, moderator_label: str | None = None, predicti
         if ax is None:
             w = width_inches(size)
             h = min(w * 0.72, 100 / MM_PER_INCH) + fontsize * 1.45 / PT_PER_INCH
-            _fig, ax = new_figure(w, h, (12.0, 3.0, 9.0, 2.0 + fontsize * 1.45 / PT_PER_INCH * MM_PER_INCH))
+            rows = 2 if w < 5.0 else 1   # legend rows above the axes
+            h += (rows - 1) * fontsize * 1.45 / PT_PER_INCH
+            _fig, ax = new_figure(w, h, (12.0, 3.0, 9.0, 2.0 + rows * fontsize * 1.45 / PT_PER_INCH * MM_PER_INCH))
         fig = ax.figure
         ax_h = ax.get_position().height * fig.get_size_inches()[1] * PT_PER_INCH
         ax_w = ax.get_position().width * fig.get_size_inches()[0] * PT_PER_INCH
@@ -88,10 +99,12 @@ def bubble(ma: Mapping, ax=None, *, moderator_label: str | None = None, predicti
                                       [nat(v) for v in curve["pi_upper"]], color=colours["pi"], alpha=0.25,
                                       lw=0, zorder=1)
             handles.append(Patch(facecolor=colours["pi"], alpha=0.25, label="Prediction interval"))
-        band_ci = ax.fill_between(curve["x"], [nat(v) for v in curve["ci_lower"]], [nat(v) for v in curve["ci_upper"]],
-                                  color=colours["pooled"], alpha=0.22, lw=0, zorder=2)
-        handles.insert(0, Patch(facecolor=colours["pooled"], alpha=0.22,
-                                label=f"{fmt.level_label(C.level(ma))} confidence interval"))
+        # the CI as dashed bounds over the prediction band, so no blended colour appears that
+        # matches neither legend entry (F13)
+        band_ci = tuple(ax.add_line(Line2D(curve["x"], [nat(v) for v in curve[k]], color=colours["pooled"], lw=0.7,
+                                           ls=(0, (3, 2)), zorder=2)) for k in ("ci_lower", "ci_upper"))
+        handles.insert(0, Line2D([], [], lw=0.7, ls=(0, (3, 2)), color=colours["pooled"],
+                                 label=f"{fmt.level_label(C.level(ma))} CI"))
         line = ax.add_line(Line2D(curve["x"], [nat(v) for v in curve["estimate"]], lw=1.0,
                                   color=colours["pooled"], zorder=3))
         handles.insert(0, Line2D([], [], lw=1.0, color=colours["pooled"], label="Fitted effect"))
@@ -136,7 +149,11 @@ def bubble(ma: Mapping, ax=None, *, moderator_label: str | None = None, predicti
         ax.set_xlabel(moderator_label or _pretty(name), fontsize=fontsize)
         ax.set_ylabel(long + (" (log scale)" if log else ""), fontsize=fontsize)
         ax.tick_params(labelsize=small)
-        legend = ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles),
+        handles.append(Line2D([], [], marker="o", ls="", ms=5.0 / MM_PER_INCH * PT_PER_INCH * 0.7,
+                              markerfacecolor=colours["study"], markeredgecolor="white", alpha=0.85,
+                              label="Study (area \u221d weight)"))
+        legend = ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                           ncol=min(len(handles), 2 if fig.get_size_inches()[0] < 5.0 else 4),
                            fontsize=small, frameon=False, borderaxespad=0.2, handlelength=1.6, borderpad=0.2,
                            columnspacing=1.0)
         return BubbleArtists(fig, ax, pts, line, band_ci, band_pi, legend, tuple(texts))

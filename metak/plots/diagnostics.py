@@ -16,7 +16,7 @@ from . import _common as C
 from . import _scales
 from ._figure import new_figure
 from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, palette, rc, width_inches
-from ._text import text_width
+from ._text import text_width, wrap
 from .funnel import funnel
 
 
@@ -51,20 +51,24 @@ def _place_labels(ax, pts, size):
         best = None
         for dx, dy, ha in ((3, 1, "left"), (3, line * 0.7, "left"), (3, -line * 0.9, "left"), (-3, 1, "right"),
                            (-3, -line * 0.9, "right"), (3, line * 1.6, "left"), (3, -line * 1.8, "left"),
-                           (3, line * 2.5, "left"), (3, line * 3.4, "left")):
+                           (-3, line * 0.7, "right"), (-3, line * 1.6, "right"), (-3, -line * 1.8, "right"),
+                           (3, line * 2.5, "left"), (3, line * 3.4, "left"), (-3, line * 2.5, "right")):
             x0 = px + dx * scale - (w * scale if ha == "right" else 0)
             y0 = py + dy * scale
             rect = (x0, y0, x0 + w * scale, y0 + size * scale)
             clash = any(rect[0] < q[2] and q[0] < rect[2] and rect[1] < q[3] and q[1] < rect[3] for q in placed)
             clash |= any(rect[0] - 2 < ex < rect[2] + 2 and rect[1] - 2 < ey < rect[3] + 2
                          for ex, ey in dots if (ex, ey) != (px, py))
-            inside = box.x0 <= rect[0] and rect[2] <= box.x1 + 8 * scale and box.y0 <= rect[1] \
+            inside = box.x0 <= rect[0] and rect[2] <= fig.bbox.x1 - 2 * scale and box.y0 <= rect[1] \
                 and rect[3] <= box.y1
             if not clash and inside:
                 best = (dx, dy, ha, rect)
                 break
-        if best is None:
-            best = (3, 1, "left", (px, py, px + w * scale, py + size * scale))
+        if best is None:  # nothing free: beside the point, on the side with room in the figure
+            if px + (3 + w) * scale > fig.bbox.x1 - 2 * scale:
+                best = (-3, 1, "right", (px - w * scale, py, px, py + size * scale))
+            else:
+                best = (3, 1, "left", (px, py, px + w * scale, py + size * scale))
         dx, dy, ha, rect = best
         placed.append(rect)
         far = abs(dy) > line  # a label moved off its point gets a thin leader line
@@ -82,7 +86,8 @@ def baujat(ma: Mapping, ax=None, *, labels: str | None = "ids", fontsize: float 
     (mu_(-i) - mu)² / vb_(-i); studies flagged influential by metafor's rule in the accent colour.
 
     ``labels``: ``"ids"`` (default, as metafor): each point numbered by the study's row in the
-    forest plot (the numbers of the influence panel); ``"labels"``: the study labels; None: none."""
+    forest plot (the numbers of the influence panel), with the key of the numbers under the
+    figure (F14); ``"labels"``: the study labels beside the points; None: none."""
     rows = _influence_rows(ma, "baujat")
     colours = palette(greyscale)
     pts = [(r["baujat_x"], r["baujat_y"], {**r, "label": str(i + 1) if labels == "ids" else r["label"]})
@@ -91,7 +96,12 @@ def baujat(ma: Mapping, ax=None, *, labels: str | None = "ids", fontsize: float 
         if ax is None:
             w = width_inches(size)
             h = min(w * 0.8, 100 / MM_PER_INCH)
-            _fig, ax = new_figure(w, h, (12.0, 4.0, 9.0, 6.0))
+            key_h = 0.0
+            if labels == "ids":
+                key_lines, key_h = _key(rows, w, fontsize)
+            _fig, ax = new_figure(w, h + key_h, (12.0, 4.0, 9.0 + key_h * MM_PER_INCH, 6.0))
+            if labels == "ids":
+                _draw_key(_fig, key_lines, w, h + key_h, key_h, fontsize)
         fig = ax.figure
         ax_w = ax.get_position().width * fig.get_size_inches()[0] * PT_PER_INCH
         ax_h = ax.get_position().height * fig.get_size_inches()[1] * PT_PER_INCH
@@ -132,6 +142,21 @@ PANELS = (("rstudent", "Studentized residual"), ("dffits", "DFFITS"), ("cook_d",
           ("hat", "Hat value"), ("weight", "Weight (%)"))
 
 
+def _key(rows, w, fontsize):
+    """The key of the study numbers ("Studies: 1 Aronson 1948; 2 ..."), wrapped to the width
+    ``w`` (inches), and its height in inches."""
+    text = "Studies: " + "; ".join(f"{i} {r.get('label') or r.get('trial') or ''}".strip()
+                                   for i, r in enumerate(rows, 1))
+    lines = wrap(text, w * PT_PER_INCH - 2 * 4.0, fontsize * 0.85)
+    return lines, (len(lines) * 1.2 * fontsize * 0.85 + 2.0) / PT_PER_INCH
+
+
+def _draw_key(fig, lines, w, h, key_h, fontsize):
+    for n, line in enumerate(lines):
+        fig.text(4.0 / PT_PER_INCH / w, (key_h * PT_PER_INCH - (n + 1) * 1.2 * fontsize * 0.85) / PT_PER_INCH / h,
+                 line, fontsize=fontsize * 0.85, ha="left", va="bottom")
+
+
 def influence_panel(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: bool = False,
                     size="double_column") -> PanelArtists:
     """Influence panel (metafor's ``plot(influence(res))``): each of the eight statistics by
@@ -150,7 +175,11 @@ def influence_panel(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greysc
         w = width_inches(size)
         nrow = math.ceil(len(panels) / 2)
         h = min(nrow * 1.25 * fontsize * 10 / PT_PER_INCH, 230 / MM_PER_INCH)
-        fig, ax0 = new_figure(w, h, (12.0, 3.0, 9.0, 6.0))
+        # the key of the study numbers under the panels (F14), wrapped to the width
+        key_lines, key_h = _key(rows, w, fontsize)
+        h += key_h
+        fig, ax0 = new_figure(w, h, (12.0, 3.0, 9.0 + key_h * MM_PER_INCH, 6.0))
+        _draw_key(fig, key_lines, w, h, key_h, fontsize)
         ax0.set_visible(False)
         axes, points = [], []
         gs = fig.add_gridspec(nrow, 2, left=ax0.get_position().x0, right=ax0.get_position().x1,
@@ -170,7 +199,10 @@ def influence_panel(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greysc
                     ax.axhline(ref, color=colours["null_soft"], lw=0.5, ls=(0, (3, 2)), zorder=0)
             ax.set_title(title, fontsize=fontsize, pad=2)
             ax.set_xlim(0.5, k + 0.5)
-            ax.set_xticks(x if k <= 20 else list(range(1, k + 1, max(1, k // 10))))
+            # as many study numbers as fit side by side (never "10111213")
+            panel_w = ax.get_position().width * w * PT_PER_INCH
+            step = max(1, math.ceil(k * (text_width(str(k), fontsize * 0.8) + 3.0) / panel_w))
+            ax.set_xticks(list(range(1, k + 1, step)))
             ax.tick_params(labelsize=fontsize * 0.8)
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)

@@ -24,13 +24,16 @@ def _columns(ma: Mapping, names, kind: str | None, show_data, show_weight, xlim,
     if kind is not None and show_data is not False:
         sub = "n/N" if kind == "binary" else "Mean (SD) n"
         drop = None if show_data else 1
-        cols.append(Column("exp", sub, fmt.capitalise(names[0]), "right", drop))
-        cols.append(Column("ctl", sub, fmt.capitalise(names[1]), "right", drop))
+        if C.single_arm(ma):  # one arm's own data per row (issue 27)
+            cols.append(Column("exp", sub, "", "right", drop))
+        else:
+            cols.append(Column("exp", sub, C.header_name(names[0]), "right", drop))
+            cols.append(Column("ctl", sub, C.header_name(names[1]), "right", drop))
     if show_weight is not False and any(C.has(s.get("weight")) for s in ma.get("studies") or []):
         cols.append(Column("weight", "Weight", "", "right", None if show_weight else 2))
     single = len(ma.get("studies") or []) == 1
-    cols.append(Panel("effect", log=C.is_log(ma), null=C.null_value(ma), header=long,
-                      favours=C.favours(ma, names), xlim=tuple(xlim) if xlim else None,
+    cols.append(Panel("effect", log=C.is_log(ma), null=None if C.single_arm(ma) else C.null_value(ma),
+                      header=long, favours=C.favours(ma, names), xlim=tuple(xlim) if xlim else None,
                       share=1.0))
     head = effect_header or f"{short} [{fmt.level_label(C.level(ma))} CI]"
     cols.append(Column("ci", head, "" if single else fmt.model_label(ma), "right",
@@ -53,6 +56,9 @@ def _study_row(ma, s, i, nat, lv, digits, kind) -> Row:
 def _pooled_rows(ma, nat, digits, kind, *, common: bool, prediction: bool,
                  label: str | None = None) -> list[Row]:
     rows = []
+    glmm = (ma.get("model") or {}).get("glmm")
+    if label is None and glmm:  # the diamond is the GLMM's, not the inverse-variance model's
+        label = f"GLMM ({glmm['model']}), {glmm['method']}"  # the CI's level is in the column header
     if label is None:
         label = f"Total ({fmt.level_label(C.level(ma))} CI)"
     cells = {"label": label,
@@ -177,18 +183,47 @@ def build_forest(ma: Mapping, *, bayes: bool = True, common: bool = False,
         footer_rob = True
     else:
         footer_rob = False
+    rows, reported = _mark_reported(rows, studies, kind)
     rows.append(Row("blank", height=0.5))
     rows += _pooled_rows(ma, nat, digits, kind, common=common, prediction=prediction)
     bayes_rows = _bayes_rows(ma, nat, digits) if bayes else []
     shrunken = _add_shrunken(rows, ma, nat) if bayes else False
     rows += bayes_rows
     footer = _footer(ma, bayes_shown=bool(bayes_rows), shrunken=shrunken)
+    if reported:
+        footer = [Footer(reported)] + list(footer)
     if footer_rob:
         footer = list(footer) + [Footer("Risk of bias (RoB 2): D1 randomization process, D2 deviations from intended "
                                         "interventions, D3 missing outcome data, D4 measurement of the outcome, D5 "
                                         "selection of the reported result, O overall; + low, ? some concerns, "
-                                        "\u2212 high.", requires="rob_overall")]
+                                        "\u2212 high" + _not_assessed(studies) + ".", requires="rob_overall")]
     return Table(tuple(cols), tuple(rows), tuple(footer))
+
+
+def _mark_reported(rows: list, studies, kind) -> tuple[list, str]:
+    """Studies entered as a reported effect (no arm counts) get a mark on their label and a
+    footer line, so a blank n/N is explained (F2)."""
+    marked = []
+    for j, (r, s) in enumerate(zip(rows, studies)):
+        d = s.get("data") or {}
+        if kind is not None and isinstance(d, Mapping) and "estimate" in d and r.kind == "study":
+            rows[j] = replace(r, cells={**r.cells, "label": r.cells.get("label", "") + " *"})
+            marked.append(str(d.get("measure") or "effect"))
+    if not marked:
+        return rows, ""
+    what = " or ".join(sorted(set(marked)))
+    return rows, f"* {what} as reported by the trial (no arm counts); its CI gives its weight."
+
+
+def _not_assessed(studies) -> str:
+    """The key's entry for the blank grey circle, when a study has a domain not judged (F17)."""
+    from .rob import SHORT
+
+    for s in studies:
+        rob = s.get("risk_of_bias")
+        if not isinstance(rob, Mapping) or any(not rob.get(name) for name in SHORT):
+            return ", blank grey circle not assessed"
+    return ""
 
 
 def forest(ma: Mapping, ax=None, *, bayes: bool = True, common: bool = False,
@@ -265,7 +300,7 @@ def build_subgroup(ma: Mapping, *, data: bool | None = None, weights: bool | Non
         block = {**generic, "subgroups": generic["groups"]}
         key, values = "value", list(generic.get("values") or [])
         by = fmt.capitalise(fmt.pretty_id(generic.get("by", "")))
-        heading_of = lambda v: f"{by}: {v}"  # noqa: E731
+        heading_of = lambda v: f"{by}: {fmt.humanise(v)}"  # noqa: E731
     else:
         block = (ma.get("sensitivity") or {}).get("active_placebo")
         C.require(isinstance(block, Mapping) and block.get("subgroups"), ma, "subgroup",

@@ -87,8 +87,9 @@ def funnel(ma: Mapping, ax=None, *, contours: bool = False,
             h = min(w * 0.78, 110 / MM_PER_INCH)
             n_leg = (2 if pseudo_ci else 1) + (len(levels) + 1 if contours else 0)
             rows = math.ceil(n_leg / 3)
-            margins = (11.0, 3.0, 9.0, 2.0 + rows * fontsize * 1.45 / PT_PER_INCH * MM_PER_INCH)
-            h += (rows * fontsize * 1.45) / PT_PER_INCH
+            # 1.5 mm between the legend and the funnel's apex at the top (F15)
+            margins = (11.0, 3.0, 9.0, 3.5 + rows * fontsize * 1.45 / PT_PER_INCH * MM_PER_INCH)
+            h += (rows * fontsize * 1.45) / PT_PER_INCH + 1.5 / MM_PER_INCH
             _fig, ax = new_figure(w, h, margins)
         fig = ax.figure
         ax_w = ax.get_position().width * fig.get_size_inches()[0] * PT_PER_INCH
@@ -166,12 +167,20 @@ def funnel(ma: Mapping, ax=None, *, contours: bool = False,
         pts = ax.scatter([nat(v) for v in yi], se, s=(0.55 * fontsize) ** 2,
                          color=colours["point"] if contours else colours["study"],
                          edgecolors="white", linewidths=0.3, zorder=4, clip_on=False)
+        from .selection import adjusted_estimates  # the bias-adjusted estimates, when they ran
+
+        shown = [a for a in adjusted_estimates(ma) if a[0].startswith(("Selection", "PET-PEESE"))]
+        for (name, value), dash in zip(shown, ((0, (3, 1.5)), (0, (1, 1)))):
+            ax.add_line(Line2D([nat(value)] * 2, [0, ymax], lw=0.8, ls=dash, color=colours["pooled"], zorder=2))
+            handles.append(Line2D([], [], lw=0.8, ls=dash, color=colours["pooled"], label=name.split(" (")[0]
+                                  .replace("Selection", "Selection model")))
         long, _short = C.measure_names(ma)
         ax.set_xlabel(long + (" (log scale)" if log else ""), fontsize=fontsize)
         ax.set_ylabel("Standard error", fontsize=fontsize)
         ax.tick_params(labelsize=small)
         # above the axes, never over a study
-        legend = ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+        pad = 1.5 / MM_PER_INCH / (ax.get_position().height * fig.get_size_inches()[1])
+        legend = ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0 + pad),
                            ncol=min(3, len(handles)), fontsize=small, frameon=False,
                            borderaxespad=0.2, handlelength=1.8, borderpad=0.2,
                            labelspacing=0.25, columnspacing=1.2) if handles else None

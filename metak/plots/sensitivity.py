@@ -125,6 +125,15 @@ def _is_dropout(ma: Mapping) -> bool:
     return bool(ma.get("dropout")) or ma.get("outcome") == "dropout"
 
 
+def _total_rate(total: str) -> str:
+    """``2/64`` -> ``2/64 (3%)``, as the study rows print their rates (F10)."""
+    try:
+        e, n = (float(x) for x in total.split("/"))
+    except (ValueError, AttributeError):
+        return total or ""
+    return fmt.arm_rate({"events": e, "total": n}) if n else total
+
+
 def build_dropout(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: int = 2,
                   arm_labels: Sequence[str] | None = None, data: bool | None = None,
                   weights: bool | None = None) -> Table:
@@ -146,11 +155,12 @@ def build_dropout(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: i
     ma_dir.setdefault("direction", "lower_is_better")
 
     cols = [Column("label", "Study"),
-            Column("exp", "n/N (%)", fmt.capitalise(names[0]), "right", drop_data),
-            Column("ctl", "n/N (%)", fmt.capitalise(names[1]), "right", drop_data),
+            Column("exp", "n/N (%)", C.header_name(names[0]), "right", drop_data),
+            Column("ctl", "n/N (%)", C.header_name(names[1]), "right", drop_data),
             Panel("rates", log=False, null=0.0, null_line=False, header="Dropout (%)",
                   xlim=None, symmetric=False, share=0.7, min_width=55.0, drop=3,
-                  legend=((names[0], "experimental", "dot"), (names[1], "control", "open"))),
+                  legend=((C.header_name(names[0]), "experimental", "dot"),
+                          (C.header_name(names[1]), "control", "open"))),
             ]
     if weights is not False and any(C.has(s.get("weight")) for s in studies):
         cols.append(Column("weight", "Weight", "", "right", None if weights else 2))
@@ -179,8 +189,8 @@ def build_dropout(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: i
     rows.append(Row("blank", height=0.5))
     if C.has(ma.get("estimate")):
         cells = {"label": f"Total ({fmt.level_label(lv)} CI)",
-                 "exp": C.arm_totals(ma, "experimental", "binary"),
-                 "ctl": C.arm_totals(ma, "control", "binary"),
+                 "exp": _total_rate(C.arm_totals(ma, "experimental", "binary")),
+                 "ctl": _total_rate(C.arm_totals(ma, "control", "binary")),
                  "ci": fmt.effect_ci(nat(ma["estimate"]), nat(ma.get("ci_lower")),
                                      nat(ma.get("ci_upper")), digits, ratio=C.is_log(ma))}
         if any(C.has(s.get("weight")) for s in studies):

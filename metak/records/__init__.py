@@ -87,6 +87,9 @@ def validate_paths(paths, base: Path | None = None):
             continue
         first_seen[trial.id] = name
         trials.append(trial)
+    for t in trials:  # a link to a record not loaded here may be a typo, or a file not named
+        warnings.extend(f"{first_seen[t.id]}: overlaps: '{o}' is not among the loaded trial records"
+                        for o in t.overlaps if o not in first_seen)
     return trials, problems, warnings
 
 

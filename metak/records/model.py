@@ -13,8 +13,13 @@ ASSESSORS = ("participant", "clinician", "rater", "other")
 ROLES = ("experimental", "control")
 CONTROL_TYPES = ("placebo", "active_placebo", "usual_care", "waitlist", "active_comparator")
 ROUTES = ("IV", "IM", "SC", "oral", "intranasal", "other")
-OUTCOME_TYPES = ("binary", "continuous", "contrast")
+OUTCOME_TYPES = ("binary", "continuous", "contrast", "person_time", "correlation")  # the last two: issue 27
 DIRECTIONS = ("higher_is_better", "lower_is_better")
+#: what kind of public source an outcome's numbers come from (``source.type``; optional, one or a list):
+#: the paper's text, its abstract (a journal or conference abstract), a table of the full text, a trial
+#: registry's posted results, a table of a systematic review, or a secondary report (news, blog, press
+#: release, summary site) of the paper
+SOURCE_TYPES = ("paper", "abstract", "full_text_table", "registry", "review_table", "secondary_report")
 from ..vocab import MEASURES as CONTRAST_MEASURES  # noqa: E402,F401  (a contrast may be any measure)
 #: contrast measures reported on the natural (ratio) scale; analysed on the log scale
 from ..vocab import RATIO_MEASURES  # noqa: E402,F401
@@ -94,6 +99,8 @@ class Source:
     where: str
     derived: bool = False
     note: str | None = None
+    #: the kinds of source (SOURCE_TYPES) the numbers come from; () when the record does not say
+    type: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,6 +213,9 @@ class Outcome:
     #: crossover trials (v2): the within-participant comparison, and first-period arm data
     paired: Paired | None = None
     first_period: dict | None = None
+    #: outcome by arm x allocation guess (the CGRC): {"assessor", arm id: {guessed_experimental,
+    #: guessed_control: arm data}} (metak.sensitivity.cgrc.parse_by_guess), or None
+    by_guess: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +241,8 @@ class Trial:
     study_label: str | None = None
     #: cluster-randomised trials (v2)
     cluster: Cluster | None = None
+    #: ids of other records that report (partly) the same participants: never pooled together
+    overlaps: tuple[str, ...] = ()
     path: str = ""
     sha256: str = ""
 

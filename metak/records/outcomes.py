@@ -4,17 +4,18 @@
 from __future__ import annotations
 
 from .arm_data import parse_arm_data, parse_contrast
+from .arm_more import MORE_TYPES, parse_more_arm_data
 from .checker import Checker, listing
-from .model import DIRECTIONS, OUTCOME_TYPES, Outcome, Source
+from .model import DIRECTIONS, OUTCOME_TYPES, SOURCE_TYPES, Outcome, Source
 
 OUTCOME_REQUIRED = ("id", "label", "type", "direction", "data", "source")
-OUTCOME_OPTIONAL = ("timepoint", "scale", "risk_of_bias", "paired", "first_period")
+OUTCOME_OPTIONAL = ("timepoint", "scale", "risk_of_bias", "paired", "first_period", "by_guess")
 PAIRED_KEYS = ("experimental", "control", "n", "mean_difference", "sd_difference", "se", "ci", "level", "t",
                "correlation")
 
 
 def _source(c: Checker, p) -> Source | None:
-    m = c.mapping(p, ("where",), ("derived", "note"))
+    m = c.mapping(p, ("where",), ("derived", "note", "type"))
     if m is None:
         return None
     where = c.string(p + ("where",))
@@ -22,9 +23,24 @@ def _source(c: Checker, p) -> Source | None:
     note = c.string(p + ("note",)) if "note" in m else None
     if derived and "note" not in m:
         c.add(p, "derived: true needs a 'note' saying how the number was computed")
-    if where is None or derived is None:
+    kinds = _source_types(c, p + ("type",)) if "type" in m else ()
+    if where is None or derived is None or kinds is None:
         return None
-    return Source(where, derived, note)
+    return Source(where, derived, note, kinds)
+
+
+def _source_types(c: Checker, p) -> tuple | None:
+    """``source.type``: one of SOURCE_TYPES or a non-empty list of them (a number read in one
+    kind of source with its denominator from another)."""
+    raw = c.get(p)
+    if isinstance(raw, str):
+        v = c.enum(p, SOURCE_TYPES)
+        return None if v is None else (v,)
+    seq = c.sequence(p, nonempty=True)
+    if seq is None:
+        return None
+    kinds = tuple(c.enum(p + (j,), SOURCE_TYPES) for j in range(len(seq)))
+    return None if None in kinds else kinds
 
 
 def _risk_of_bias(c: Checker, p):
@@ -75,7 +91,7 @@ def parse_outcome(c: Checker, i: int, arms: dict, design: str | None = None) -> 
     dp = p + ("data",)
     if otype == "contrast":
         data = parse_contrast(c, dp, arms)
-    elif otype in ("binary", "continuous") and "data" in m:
+    elif otype in ("binary", "continuous", *MORE_TYPES) and "data" in m:
         dm = c.get(dp)
         if not isinstance(dm, dict) or not dm:
             c.add(dp, "must be a mapping from arm id to that arm's data")
@@ -85,7 +101,8 @@ def parse_outcome(c: Checker, i: int, arms: dict, design: str | None = None) -> 
                 if arm_id not in arms:
                     c.add(dp + (arm_id,), f"unknown arm '{arm_id}'{c.hint(arm_id, arms)}; arms are: {listing(arms)}")
                     continue
-                parsed[arm_id] = parse_arm_data(c, dp + (arm_id,), otype, arms, arm_id)
+                parse = parse_more_arm_data if otype in MORE_TYPES else parse_arm_data
+                parsed[arm_id] = parse(c, dp + (arm_id,), otype, arms, arm_id)
             if all(v is not None for v in parsed.values()) and len(parsed) == len(dm):
                 data = parsed
     paired = first = None
@@ -93,12 +110,17 @@ def parse_outcome(c: Checker, i: int, arms: dict, design: str | None = None) -> 
         paired = _paired(c, p + ("paired",), otype, design, arms, data)
     if "first_period" in m:
         first = _first_period(c, p + ("first_period",), otype, design, arms)
+    guess = None
+    if "by_guess" in m:  # outcomes by arm x allocation guess, for the CGRC (metak/sensitivity/cgrc.py)
+        from ..sensitivity.cgrc import parse_by_guess
+
+        guess = parse_by_guess(c, p + ("by_guess",), otype, arms, data)
     if None in (oid, label, otype, direction, source, data):
         return None
     if ("risk_of_bias" in m and rob is None) or ("paired" in m and paired is None) or (
-            "first_period" in m and first is None):
+            "first_period" in m and first is None) or ("by_guess" in m and guess is None):
         return None
-    return Outcome(oid, label, otype, direction, source, data, timepoint, scale, rob, paired, first)
+    return Outcome(oid, label, otype, direction, source, data, timepoint, scale, rob, paired, first, guess)
 
 
 def _paired(c: Checker, p, otype, design, arms: dict, data):

@@ -41,7 +41,7 @@ from .yamlload import Located, load_located
 
 TOP_REQUIRED = ("metak", "id", "title", "condition", "design", "arms", "outcomes")
 TOP_OPTIONAL = ("label", "citation", "allocation", "randomized_total", "blinding", "population", "setting",
-                "co_intervention", "notes", "sources", "characteristics", "cluster")
+                "co_intervention", "notes", "sources", "characteristics", "cluster", "overlaps")
 #: a characteristic's name: it becomes a moderator name and a coefficient name
 CHARACTERISTIC_NAME = r"[a-z][a-z0-9_]*"
 CITATION_KEYS = ("authors", "year", "journal", "volume", "pages", "doi", "pmid", "registration", "url")
@@ -180,6 +180,7 @@ def parse_trial(doc: Located, sha256: str = "") -> tuple[Trial | None, list[Prob
     if seq is not None:
         sources = tuple(s for j, s in enumerate(seq) if c.string(("sources", j)) is not None)
 
+    overlaps = _overlaps(c, trial_id) if "overlaps" in top else ()
     _unique(c, "arms", "arm")
     _unique(c, "outcomes", "outcome")
     arm_seq = c.sequence(("arms",), nonempty=True) or []
@@ -220,9 +221,24 @@ def parse_trial(doc: Located, sha256: str = "") -> tuple[Trial | None, list[Prob
         id=trial_id, title=title, condition=condition, design=design, arms=tuple(arms.values()),
         outcomes=tuple(outcomes), citation=citation, allocation=allocation,
         randomized_total=randomized_total, blinding=blinding, sources=sources,
-        characteristics=characteristics, path=doc.file, sha256=sha256, cluster=cluster, **extras,
+        characteristics=characteristics, path=doc.file, sha256=sha256, cluster=cluster, overlaps=overlaps,
+        **extras,
     )
     return trial, []
+
+
+def _overlaps(c: Checker, trial_id) -> tuple:
+    """``overlaps: [id, ...]``: other records reporting (partly) the same participants; an
+    analysis never pools a record with one it overlaps (checked when the table is built)."""
+    seq = c.sequence(("overlaps",), nonempty=True) or []
+    ids = []
+    for j, _ in enumerate(seq):
+        other = c.ident(("overlaps", j))
+        if other is not None and other == trial_id:
+            c.add(("overlaps", j), f"a record cannot overlap itself ('{other}')")
+        elif other is not None:
+            ids.append(other)
+    return tuple(ids)
 
 
 def load_trial(path, display: str | None = None) -> tuple[Trial | None, list[Problem], list[str]]:

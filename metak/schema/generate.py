@@ -35,6 +35,8 @@ def fragment(tp) -> dict:
     if origin is tuple:
         args = typing.get_args(tp)
         return {"type": "array", "items": fragment(args[0])}
+    if origin is dict:  # dict[str, X]: an object whose values are X (e.g. a value per treatment)
+        return {"type": "object", "additionalProperties": fragment(typing.get_args(tp)[1])}
     if dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
         names = [f.name for f in dataclasses.fields(tp)]

@@ -299,5 +299,16 @@ def run(ctx, params) -> BlindingResult:
              "classification": classes, "restricted": restricted, "bang_regression": bang_reg,
              "bias_adjusted": bias_adj, "by_source": by_source, "tipping_point": tip,
              "sign": s, "reasons": reasons, "notes": notes}
+    if params.get("bias_model") == "shared":  # contract §6.3: metak/sensitivity/shared_bias_analysis.py
+        from .shared_bias_analysis import run as shared_run
+
+        extra["shared_bias"] = shared_run(ctx, fin, mask, s, params, measure, notes, bias_adj)
+    elif params.get("shared") is not None:
+        notes.append("shared: is read with bias_model: shared only; no shared-bias model was fitted")
+    from .cgrc import run as cgrc_run  # outcomes by arm x guess in the records (Szigeti et al. 2023)
+
+    cg = cgrc_run(ctx, notes)
+    if cg is not None:
+        extra["cgrc"] = cg
     ctx.warnings.extend(f"blinding: {n}" for n in notes)
     return BlindingResult(base.indices, extra)

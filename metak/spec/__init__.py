@@ -15,7 +15,7 @@ from ..errors import InvalidSpec, Problem
 from ..records.checker import Checker, did_you_mean
 from ..records.yamlload import load_located
 from ..registry import FIGURE_KINDS, KEYED, SENSITIVITY_KINDS  # noqa: F401  (re-exported)
-from ..vocab import BINARY_MEASURES, MEASURES
+from ..vocab import BINARY_MEASURES, MEASURES, SINGLE_ARM_MEASURES
 from .blocks import _arms, _bayes, _check_figures, _keyed, _permutations, _select, _sensitivity, _settings, _string_list
 from .model import (  # noqa: F401  (re-exported)
     DEFAULT_KEYS, MA_OPTIONAL, MULTI_ARM_RULES, ORDERS, SCHEMA_VERSION, SELECT_KEYS, TOP_OPTIONAL, TOP_REQUIRED,
@@ -52,6 +52,14 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         c.add(p, "missing required key 'measure'")
     if dropout and measure is not None and measure not in BINARY_MEASURES:
         c.add(p + ("measure",), f"dropout is binary: measure must be one of {', '.join(BINARY_MEASURES)}")
+    if measure in ("PAS", "PFT") and not c.has(p + ("cc", "add")) and not c.has(("defaults", "cc", "add")):
+        from dataclasses import replace as _replace
+
+        settings["cc"] = _replace(settings["cc"], add=0.0)  # metafor's escalc: add = 0 for PAS and PFT
+    if measure in SINGLE_ARM_MEASURES and "arms" in m:
+        c.add(p + ("arms",), f"{measure} is a single-arm measure: it pools one arm type, not an experimental vs "
+                             "control pair; choose the arms with select: {control_type: [...]} (control arms of "
+                             "those types) or leave select.control_type out (the experimental arms)")
     method = settings["method"]
     if measure and method == "PETO" and measure != "OR":
         c.add(p + ("method",) if "method" in m else p, f"method PETO gives an odds ratio; measure {measure} is not possible")
@@ -98,7 +106,20 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
                 c.add(p + (key,), f"'{key}' is not yet available with multi_arm: multivariate (it would refit a "
                                   "different, univariate model); use multi_arm: split_control for it")
     figures = ("forest",)
-    if "figures" in m:
+    figure_options: tuple = ()
+    if isinstance(m.get("figures"), dict):  # {kinds: [...], favours: ..., font: ...} (issue 25)
+        from .blocks import FIGURE_OPTIONS, _figure_options
+
+        c.mapping(p + ("figures",), optional=("kinds",) + FIGURE_OPTIONS, what="figures option")
+        figure_options = tuple((k, tuple(v) if isinstance(v, list) else v)
+                               for k, v in _figure_options(c, p + ("figures",)).items())
+        figs = _string_list(c, p + ("figures", "kinds")) if "kinds" in m["figures"] else ("forest",)
+        for j, f in enumerate(figs or ()):
+            if f not in FIGURE_KINDS:
+                c.add(p + ("figures", "kinds", j),
+                      f"{f!r} is not one of: {', '.join(FIGURE_KINDS)}{did_you_mean(f, FIGURE_KINDS)}")
+        figures = tuple(figs or ())
+    elif "figures" in m:
         figs = _string_list(c, p + ("figures",)) or ()
         for j, f in enumerate(figs):
             if f not in FIGURE_KINDS:
@@ -150,8 +171,10 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
     sensitivity = _sensitivity(c, p + ("sensitivity",), measure) if "sensitivity" in m else ()
     if "figures" in m:
         _check_figures(c, p, figures, sensitivity, dropout, bayes, "bayes" in m,
-                       {"moderators": bool(moderators), "subgroups": subgroups is not None,
-                        **{name: name in m for name in KEYED}})
+                       fpath=p + ("figures", "kinds") if isinstance(m["figures"], dict) else None,
+                       keys={"moderators": bool(moderators), "subgroups": subgroups is not None,
+                        **{name: name in m and m[name] is not False or any(e.name == name for e in analyses)
+                           for name in KEYED}})
     if None in (ma_id, measure):
         return None
     return MetaSpec(
@@ -160,7 +183,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         select=_select(c, p + ("select",)) if "select" in m else Select(),
         arms=_arms(c, p + ("arms",)) if "arms" in m else (), multi_arm=multi or "split_control",
         bayes=bayes, sensitivity=sensitivity,
-        figures=figures, dropout=dropout, dropout_outcome=dropout_outcome or "dropout", dropout_reason=dropout_reason,
+        figures=figures, figure_options=figure_options, dropout=dropout, dropout_outcome=dropout_outcome or "dropout", dropout_reason=dropout_reason,
         moderators=tuple(moderators), subgroups=subgroups, order=order, permutations=permutations,
         analyses=analyses, crossover_rho=crossover_rho, mix_measures=mix,
         where=tuple(where),

@@ -99,6 +99,9 @@ def _params(c: Checker, path, kind, params, measure):
         if missing:
             c.add(path, f"{kind.name} needs {', '.join(missing)}")
         return values
+    required = [p for p in kind.params if p.required]
+    if isinstance(params, str) and len(required) == 1 and required[0].kind == "str":
+        params = {required[0].name: params}  # the shorthand `glmm: UM.FS` for `glmm: {model: UM.FS}`
     if not isinstance(params, dict):
         c.add(path, "parameters must be a mapping, e.g. " + (
             "{by: trial}" if kind.spec == "sensitivity" else f"{{{kind.params[0].name}: ...}}"))
@@ -144,6 +147,8 @@ def _sensitivity(c: Checker, path, measure=None):
             c.add(sub, f"{name!r} is not one of: {', '.join(SENSITIVITY_KINDS)}{did_you_mean(str(name), SENSITIVITY_KINDS)}")
             continue
         values = _params(c, path + (i, name), SENSITIVITY[name], params, measure)
+        if values is not None and SENSITIVITY[name].checker() is not None:  # the parameters together
+            SENSITIVITY[name].checker()(c, path + (i, name), values, {})
         if values is not None:
             out.append(SensitivityEntry(name, tuple(values.items())))
     return tuple(out)
@@ -155,7 +160,17 @@ def _keyed(c: Checker, path, meta: dict, measure=None):
     ``check``."""
     out = []
     for name, kind in KEYED.items():
+        given = meta.get(name)
         if name not in meta:
+            # an analysis on by default (kind.default) runs with its defaults, unchecked by the spec
+            if kind.on_by_default(meta):
+                out.append(SensitivityEntry(name, tuple(kind.defaults().items())))
+            continue
+        if kind.default and isinstance(given, bool):  # `<name>: false` turns it off, `true` on
+            if given:
+                if kind.checker() is not None:
+                    kind.checker()(c, path + (name,), kind.defaults(), meta)
+                out.append(SensitivityEntry(name, tuple(kind.defaults().items())))
             continue
         values = _params(c, path + (name,), kind, meta[name], measure)
         if values is None:
@@ -197,7 +212,7 @@ def _permutations(c: Checker, path):
     return None if n is None else (n, 0)
 
 
-def _check_figures(c: Checker, p, figures, sensitivity, dropout, bayes, has_bayes, keys):
+def _check_figures(c: Checker, p, figures, sensitivity, dropout, bayes, has_bayes, keys, fpath=None):
     """A figure the spec cannot have fails at once, with its line, instead of after the fitting
     (what each figure needs is in the registry)."""
     names = {e.name for e in sensitivity}
@@ -221,7 +236,7 @@ def _check_figures(c: Checker, p, figures, sensitivity, dropout, bayes, has_baye
             if ok:
                 break
         if not ok:
-            c.add(p + ("figures", j), f"the {kind} figure needs {fig.needs_text}")
+            c.add((fpath or p + ("figures",)) + (j,), f"the {kind} figure needs {fig.needs_text}")
 
 
 def _bayes(c: Checker, path, measure, dropout):
@@ -241,3 +256,47 @@ def _bayes(c: Checker, path, measure, dropout):
     except SpecValueError as exc:
         c.add(path + exc.path, exc.message)
         return None
+
+
+#: keys of the mapping form of ``figures:`` besides ``kinds`` (issue 25)
+FIGURE_OPTIONS = ("favours", "arm_labels", "xlim", "font", "width")
+
+
+def _figure_options(c: Checker, path) -> dict:
+    """``figures: {kinds: [forest, funnel], favours: [Favours control, Favours ketamine],
+    arm_labels: [Ketamine, Control], xlim: [0.1, 10], font: Arial, width: single_column}``:
+    the options every figure of the meta-analysis is drawn with, checked with file, key path and
+    line; returns the valid ones."""
+    from ..plots._style import SIZES
+
+    out: dict = {}
+    for key in ("favours", "arm_labels"):
+        if c.has(path + (key,)):
+            pair = _string_list(c, path + (key,))
+            if pair is not None and len(pair) != 2:
+                c.add(path + (key,), "must be two labels [left, right]" if key == "favours"
+                      else "must be two names [experimental, control]")
+            elif pair is not None:
+                out[key] = list(pair)
+    if c.has(path + ("xlim",)):
+        v = c.get(path + ("xlim",))
+        ok = isinstance(v, list) and len(v) == 2 and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+        if not ok or not v[0] < v[1]:
+            c.add(path + ("xlim",), f"must be two numbers [low, high] with low < high (on the natural scale, "
+                                    f"e.g. [0.1, 10] for an odds ratio), got {v!r}")
+        else:
+            out["xlim"] = [float(v[0]), float(v[1])]
+    if c.has(path + ("font",)):
+        f = c.string(path + ("font",))
+        if f is not None:
+            out["font"] = f
+    if c.has(path + ("width",)):
+        w = c.get(path + ("width",))
+        if isinstance(w, str) and w in SIZES:
+            out["width"] = w
+        elif isinstance(w, (int, float)) and not isinstance(w, bool) and 20 <= w <= 600:
+            out["width"] = float(w)
+        else:
+            c.add(path + ("width",), f"must be one of {', '.join(SIZES)} or a width in mm (20-600), got {w!r}")
+    return out

@@ -64,6 +64,8 @@ class MetaSpec:
     bayes: object = None  # metak.bayes.BayesSpec
     sensitivity: tuple = ()
     figures: tuple = ("forest",)
+    #: ``figures:`` options (favours, arm_labels, xlim, font, width; issue 25) as ((key, value), ...)
+    figure_options: tuple = ()
     dropout: bool = False
     dropout_outcome: str = "dropout"
     #: the dropout reason pooled (v2): "all" (all-cause) or one of the dropouts block's reasons

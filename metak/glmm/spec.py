@@ -1,0 +1,161 @@
+"""``glmm: UM.FS | UM.RS | CM.EL | CM.AL`` in a meta-analysis (contract 6.2): the registered
+analysis (stage "model", spec "key") whose record replaces the pooled numbers.
+
+:func:`check` refuses what the GLMMs cannot be (a method other than ML or FE, a measure other
+than OR, the multivariate model); :func:`run` fits :func:`metak.glmm.glmm` on the meta-analysis's
+2x2 tables; the pipeline then calls :func:`replace_pooled`, which moves the record to
+``model.glmm`` and writes its estimate, SE, CI, tau² and heterogeneity test over the
+inverse-variance ones; :func:`methods_sentence` says what ran.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import MetakError
+from ..format import clean
+
+
+@dataclass(frozen=True)
+class GlmmExcluded:
+    """A trial the GLMM left out, and why."""
+
+    label: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class GlmmRecord:
+    """results.json ``model.glmm``: the GLMM that produced the pooled estimate."""
+
+    model: str
+    method: str
+    measure: str
+    likelihood: str
+    nagq: int
+    k: int
+    estimate: float | None
+    se: float | None
+    statistic: float | None
+    p_value: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    tau2: float | None
+    tau2_ci: tuple[float | None, ...] | None
+    loglik: float | None
+    qe_wald: float | None
+    qe_wald_p: float | None
+    qe_lrt: float | None
+    qe_lrt_p: float | None
+    qe_df: int
+    excluded: tuple[GlmmExcluded, ...]
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["tau2_ci"] = None if self.tau2_ci is None else list(self.tau2_ci)
+        out["excluded"] = [asdict(e) for e in self.excluded]
+        out["notes"] = list(self.notes)
+        return out
+
+
+def check(c, path, values, meta) -> None:
+    """The GLMMs are fitted by ML (random effects) or as common-effect models, on 2x2 tables."""
+    method = meta.get("method")
+    if method is not None and method not in ("ML", "FE"):
+        c.add(path[:-1] + ("method",), f"glmm: {values.get('model')} is fitted by maximum likelihood: method must be "
+                                       f"ML (random effects) or FE (common effect), not {method}")
+    measure = meta.get("measure")
+    if measure is not None and measure != "OR":
+        c.add(path, f"glmm in a spec takes measure OR (the 2x2 tables); {measure} GLMMs are in metak.glmm() only")
+    if meta.get("multi_arm") == "multivariate":
+        c.add(path, "glmm fits one comparison per trial; it cannot be combined with multi_arm: multivariate")
+
+
+def run(ctx, params) -> GlmmRecord:
+    """Fit the GLMM on the meta-analysis's 2x2 tables (``ctx.table.tables``: a, b, c, d)."""
+    from . import glmm
+
+    ms, table = ctx.spec, ctx.table
+    model, method = params["model"], ctx.model.method
+    if method not in ("ML", "FE"):  # a default method the spec's check could not see
+        raise ms.error("glmm", f"glmm: {model} is fitted by maximum likelihood: set method: ML (random effects) or "
+                               f"FE (common effect) in this meta-analysis, not {method}")
+    t = table.tables
+    if t is None or not np.all(np.isfinite(t)):
+        raise ms.error("glmm", "glmm needs the events and totals of both arms of every study")
+    a, b, c, d = (np.asarray(t[:, j], float) for j in range(4))
+    try:
+        g = glmm(a, a + b, c, c + d, measure="OR", model=model, method=method, level=ctx.model.level,
+                 slab=list(table.labels))
+    except MetakError as exc:
+        raise ms.error("glmm", str(exc)) from None
+    ctx.warnings.extend(f"glmm: {lab}: left out of the GLMM ({why})" for lab, why in g.excluded)
+    ctx.warnings.append(f"glmm: the pooled estimate, CI, tau² and Q are from the GLMM ({g.model}, {g.method}); the "
+                        "study weights, the common-effect row and the sensitivity analyses are those of the "
+                        "inverse-variance model")
+    return GlmmRecord(
+        model=g.model, method=g.method, measure=g.measure, likelihood=g.likelihood, nagq=g.nagq, k=g.k,
+        estimate=clean(g.estimate), se=clean(g.se), statistic=clean(g.statistic), p_value=clean(g.p_value),
+        ci_lower=clean(g.ci_lower), ci_upper=clean(g.ci_upper), tau2=clean(g.tau2),
+        tau2_ci=None if g.tau2_ci is None else tuple(clean(x) for x in g.tau2_ci), loglik=clean(g.loglik),
+        qe_wald=clean(g.qe_wald), qe_wald_p=clean(g.qe_wald_p), qe_lrt=clean(g.qe_lrt), qe_lrt_p=clean(g.qe_lrt_p),
+        qe_df=g.qe_df, excluded=tuple(GlmmExcluded(lab, why) for lab, why in g.excluded), notes=tuple(g.notes))
+
+
+def replace_pooled(out: dict) -> None:
+    """Move ``out["glmm"]`` to ``out["model"]["glmm"]`` and write the GLMM's pooled numbers over
+    the inverse-variance ones; the heterogeneity test becomes metafor's QE.Wld; I², H² (defined
+    for the inverse-variance model) are null. The study weights and sensitivity analyses stay
+    those of the inverse-variance model (:func:`run` warns so)."""
+    from scipy import special
+
+    g = out.pop("glmm")
+    out["model"] = {**out["model"], "glmm": g}
+    random = g["method"] == "ML"
+    tau2 = g["tau2"] if random else None
+    out.update({key: g[key] for key in ("estimate", "se", "statistic", "p_value", "ci_lower", "ci_upper")})
+    out.update({"df": None, "k": g["k"], "tau2": tau2, "tau": None if tau2 is None else clean(np.sqrt(tau2)),
+                "tau2_ci": g["tau2_ci"] if random else None,
+                "tau_ci": None if not random or g["tau2_ci"] is None else
+                [clean(np.sqrt(x)) if x is not None else None for x in g["tau2_ci"]],
+                "i2": None, "i2_ci": None, "h2": None, "h2_ci": None,
+                "q": g["qe_wald"], "q_df": g["qe_df"], "q_p": g["qe_wald_p"]})
+    if random and g["se"] is not None:
+        crit = float(special.ndtri(0.5 + out["model"].get("level", 0.95) / 2))
+        half = crit * np.sqrt(tau2 + g["se"] ** 2)
+        out["pi_lower"], out["pi_upper"] = clean(g["estimate"] - half), clean(g["estimate"] + half)
+    else:
+        out["pi_lower"] = out["pi_upper"] = None
+
+
+def methods_sentence(result: dict, cite) -> str:
+    """Its sentence in the methods text, from the record."""
+    random = {"UM.FS": "an unconditional logistic model with fixed study intercepts and a normal random treatment effect",
+              "UM.RS": "an unconditional logistic model with random study intercepts and a normal random treatment "
+                       "effect",
+              "CM.EL": "the conditional model with the exact noncentral hypergeometric likelihood and a normal random "
+                       "log odds ratio",
+              "CM.AL": "the conditional model with its approximate (binomial) likelihood and a normal random log odds "
+                       "ratio"}
+    common = {"UM.FS": "an unconditional logistic model with fixed study intercepts and a common log odds ratio",
+              "UM.RS": "an unconditional logistic model with random study intercepts and a common log odds ratio",
+              "CM.EL": "the conditional model with the exact noncentral hypergeometric likelihood and a common log odds "
+                       "ratio",
+              "CM.AL": "the conditional model with its approximate (binomial) likelihood and a common log odds ratio"}
+    what = (random if result["method"] == "ML" else common)[result["model"]]
+    quad = result["likelihood"].split(", ", 1)[-1]
+    dropped = len(result.get("excluded") or [])
+    drop = (f"; {dropped} trial(s) without events (or with only events) in both arms carry no information on the odds "
+            "ratio and were left out, as rma.glmm does") if dropped else ""
+    how = "by maximum likelihood" if result["method"] == "ML" else "by maximum likelihood as a common-effect model"
+    return (f"The pooled odds ratio{', its confidence interval and tau²' if result['method'] == 'ML' else ' and its CI'}"
+            f" were estimated with a generalized linear mixed model ({result['model']}: {what}) {how}, the random effect "
+            f"integrated by {quad} {cite('stijnen2010', 'jackson2018', 'viechtbauer2010')}{drop}. "
+            + ("Its τ² has a profile-likelihood confidence interval, and Q is the Wald test of the saturated GLMM "
+               "(metafor's QE.Wld); these replace the inverse-variance τ² interval and Q above, and I² is not reported."
+               if result["method"] == "ML" else
+               "Q is the Wald test of the saturated GLMM (metafor's QE.Wld), in place of the inverse-variance Q."))
+

@@ -1,0 +1,109 @@
+"""The records of ``bayesian_model_averaging`` (:mod:`metak.sensitivity.model_averaging`): one
+row per model of the ensemble and the averaged result, with the protocol's run and methods hooks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from ..format import clean
+
+
+@dataclass(frozen=True)
+class BmaModel:
+    """One model of the ensemble: its components, prior and posterior probability, log marginal
+    likelihood (with its Monte Carlo SE; 0 when by quadrature) and the posterior of mu in it."""
+
+    effect: bool
+    heterogeneity: bool
+    bias: str
+    prior_prob: float
+    log_marglik: float | None
+    log_marglik_se: float | None
+    posterior_prob: float | None
+    mu_mean: float | None
+    mu_sd: float | None
+
+
+@dataclass(frozen=True)
+class ModelAveraging:
+    """results.json ``sensitivity.bayesian_model_averaging``."""
+
+    k: int
+    models: tuple[BmaModel, ...]
+    inclusion: dict[str, dict[str, float | None]]
+    estimate: float | None
+    sd: float | None
+    estimate_conditional: float | None
+    log_marglik_mc_error_max: float | None
+    priors: dict[str, str]
+
+    @classmethod
+    def from_models(cls, models, k):
+        logml = np.array([m.log_marglik for m in models], float)
+        prior = np.array([m.prior_prob for m in models], float)
+        lp = np.log(prior) + logml
+        post = np.exp(lp - np.max(lp))
+        post /= post.sum()
+        models = tuple(replace(m, posterior_prob=clean(p), log_marglik=clean(m.log_marglik),
+                               log_marglik_se=clean(m.log_marglik_se)) for m, p in zip(models, post))
+        inclusion = {}
+        for name, member in (("effect", lambda m: m.effect), ("heterogeneity", lambda m: m.heterogeneity),
+                             ("bias", lambda m: m.bias != "none")):
+            sel = np.array([member(m) for m in models])
+            pi, pp = prior[sel].sum(), post[sel].sum()
+            with np.errstate(divide="ignore"):
+                bf = (pp / (1 - pp)) / (pi / (1 - pi)) if pp < 1 else float("inf")
+            inclusion[name] = {"prior_prob": clean(pi), "posterior_prob": clean(pp), "bf_inclusion": clean(bf),
+                               "log_bf_inclusion": clean(np.log(bf)) if bf > 0 else None}
+        mean = np.array([m.mu_mean for m in models])
+        sd = np.array([m.mu_sd for m in models])
+        m1 = float(np.sum(post * mean))
+        m2 = float(np.sum(post * (sd ** 2 + mean ** 2)))
+        eff = np.array([m.effect for m in models])
+        cond = float(np.sum(post[eff] * mean[eff]) / post[eff].sum()) if post[eff].sum() > 0 else None
+        from .model_averaging import EFFECT_SD, PEESE_SCALE, PET_SCALE, TAU_SCALE, TAU_SHAPE
+
+        priors = {"effect": f"Normal(0, {EFFECT_SD:g})", "heterogeneity": f"InvGamma({TAU_SHAPE:g}, {TAU_SCALE:g}) on tau",
+                  "weight_functions": "cumulative Dirichlet(1, ..., 1) on the omegas of each weight function",
+                  "pet": f"Cauchy(0, {PET_SCALE:g}) on (0, inf)", "peese": f"Cauchy(0, {PEESE_SCALE:g}) on (0, inf)",
+                  "model_probabilities": "1/2 effect, 1/2 heterogeneity, 1/2 bias (1/12 per weight function, "
+                                         "1/4 PET, 1/4 PEESE)"}
+        return cls(k=k, models=models, inclusion=inclusion, estimate=clean(m1), sd=clean(np.sqrt(max(m2 - m1 ** 2, 0))),
+                   estimate_conditional=clean(cond),
+                   log_marglik_mc_error_max=clean(max((m.log_marglik_se or 0.0) for m in models)), priors=priors)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["models"] = [asdict(m) for m in self.models]
+        return d
+
+
+def run(ctx, params) -> ModelAveraging | None:
+    from ..errors import MetakError
+    from .model_averaging import model_averaging
+
+    tab = ctx.table
+    y, v = np.asarray(tab.yi, float), np.asarray(tab.vi, float)
+    keep = np.isfinite(y) & np.isfinite(v) & (v > 0)
+    if keep.sum() < 2:
+        ctx.warnings.append(f"bayesian_model_averaging not run: k = {int(keep.sum())} < 2")
+        return None
+    try:
+        return model_averaging(y[keep], v[keep], n_draws=int(params.get("draws") or 4096),
+                               seed=int(params.get("seed") or 20231))
+    except (MetakError, FloatingPointError, np.linalg.LinAlgError) as err:
+        ctx.warnings.append(f"bayesian_model_averaging not run: {err}")
+        return None
+
+
+def methods_sentence(result: dict, cite) -> str:
+    if not result or result.get("estimate") is None:
+        return ""
+    return ("Robust Bayesian model averaging (Bartoš et al. 2023) combined 36 models: effect absent or present "
+            "(Normal(0, 1)), heterogeneity absent or present (tau ~ InvGamma(1, 0.15)), and no publication bias, "
+            "one of six step weight functions (cumulative Dirichlet priors), PET (Cauchy(0, 1) on (0, inf)) or "
+            "PEESE (Cauchy(0, 5) on (0, inf)), with RoBMA-PSMA's prior model probabilities; marginal likelihoods "
+            "were computed by quadrature (models without weight functions) and by importance sampling (weight-"
+            "function models), and inclusion Bayes factors and the model-averaged effect reported.")

@@ -1,0 +1,86 @@
+"""The shared-bias scenario of ``metak simulate`` (metak/scale/simulate.py): trials not
+adequately blinded share one bias.
+
+``scenarios: {shared_bias: {beta: 0.3, beta_sd: 0.15, kappa: 0.1, fraction: 0.5}}``: the first
+round(fraction k) trials of each meta-analysis are compromised (z_i = 1). Per meta-analysis the
+mean bias B ~ N(beta, beta_sd²) is drawn once -- the published estimate beta is right on average
+but this meta-analysis's trials share their own B -- and each compromised trial's bias is
+b_i ~ N(B, kappa²); y_i = theta_i + z_i b_i + e_i. The analyst knows beta, beta_sd and kappa.
+
+Estimators: ``INDEPENDENT_BIAS`` -- metak's bias_adjusted: y_i - z_i beta with
+v_i + z_i (beta_sd² + kappa²) added to each trial independently, REML, z interval;
+``SHARED_BIAS`` -- the shared model with beta fixed and Var(beta) = beta_sd² shared
+(:func:`metak.sensitivity.shared_bias.reml`), z interval. The target is mu.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+ESTIMATORS = ("INDEPENDENT_BIAS", "SHARED_BIAS")
+KEYS = ("beta", "beta_sd", "kappa", "fraction")
+
+
+def check(block, bad, keys=("scenarios", "shared_bias")) -> dict:
+    """The scenario block, checked (``bad(keys, message)`` raises with the line)."""
+    if not isinstance(block, dict):
+        bad(keys, "must be a mapping {beta, beta_sd, kappa, fraction}")
+    out = {"beta": 0.3, "beta_sd": 0.15, "kappa": 0.0, "fraction": 0.5}
+    for key, value in block.items():
+        if key not in KEYS:
+            bad(keys + (key,), f"unknown key (allowed: {', '.join(KEYS)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            bad(keys + (key,), f"must be a finite number, got {value!r}")
+        if key != "beta" and value < 0:
+            bad(keys + (key,), f"must be >= 0, got {value!r}")
+        out[key] = float(value)
+    if not 0 < out["fraction"] < 1:
+        bad(keys + ("fraction",), f"must be between 0 and 1 (exclusive), got {out['fraction']!r}")
+    return out
+
+
+def z_of(k: int, sb: dict) -> np.ndarray:
+    n = min(max(int(round(sb["fraction"] * k)), 1), k - 1)
+    return (np.arange(k) < n).astype(float)
+
+
+def add_bias(Y, scenario, rng):
+    """Y plus the compromised trials' biases (a shared B per meta-analysis, b_i around it)."""
+    sb = scenario["shared_bias"]
+    n_rep, k = Y.shape
+    z = z_of(k, sb)
+    B = sb["beta"] + sb["beta_sd"] * rng.standard_normal((n_rep, 1))
+    b = B + sb["kappa"] * rng.standard_normal((n_rep, k))
+    return Y + z * b
+
+
+@dataclass(frozen=True)
+class _Fits:
+    estimate: np.ndarray
+    ci_lower: np.ndarray
+    ci_upper: np.ndarray
+    pi_lower: np.ndarray
+    pi_upper: np.ndarray
+    tau2: np.ndarray
+
+
+def fit_arrays(Y, V, scenario, estimator, level) -> _Fits:
+    """Each replicate's fit by ``estimator`` (one of :data:`ESTIMATORS`)."""
+    from ..estimators.fit import _fit_arrays
+    from .shared_bias import reml
+
+    sb = scenario["shared_bias"]
+    z = z_of(Y.shape[1], sb)
+    nan = np.full(len(Y), np.nan)
+    if estimator == "INDEPENDENT_BIAS":
+        r = _fit_arrays(Y - z * sb["beta"], V + z * (sb["beta_sd"] ** 2 + sb["kappa"] ** 2), np.ones_like(Y),
+                        "REML", "z", level, intervals=False)
+        return _Fits(r.estimate, r.ci_lower, r.ci_upper, nan, nan, r.tau2)
+    est, lo, hi, t2 = (np.empty(len(Y)) for _ in range(4))
+    for i in range(len(Y)):
+        f = reml(Y[i], V[i], z, beta=sb["beta"], beta_var=sb["beta_sd"] ** 2, kappa2=sb["kappa"] ** 2, level=level)
+        est[i], lo[i], hi[i], t2[i] = f["estimate"], f["ci_lower"], f["ci_upper"], f["tau2"]
+    return _Fits(est, lo, hi, nan, nan, t2)

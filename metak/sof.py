@@ -1,0 +1,208 @@
+"""The summary of findings of one meta-analysis, as GRADE tables print it, and its sensitivity
+analyses as a structured table (read from results.json; nothing is computed but the absolute
+effects).
+
+Absolute effects (GRADE Handbook 5.2; Cochrane Handbook 14.1.5): an assumed control risk — the
+pooled control-arm risk of the included studies (their control events over their control
+participants) unless the author states one — is turned into the risk with the intervention
+under the pooled effect and its CI bounds, per 1,000, and the difference is written "193 more
+per 1,000 (57 fewer to 495 more)". A control risk of 0 or 1 makes ratio effects meaningless:
+then the absolute effect is "not estimable". The NNT is given only when the CI of the
+difference excludes no difference (an NNT whose CI runs through infinity is not a number a
+reader can use).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .format import count, effect, fixed, measure_of, to_natural
+from .methods import title
+from .sensitivity.missing_outcome import scenario_label
+
+BINARY = ("OR", "RR", "RD")
+#: the row a GRADE certainty rating fills (``ma["certainty"]`` once an analysis writes it)
+CERTAINTY_ROW = "Certainty of the evidence (GRADE)"
+
+
+def pooled_control_risk(ma) -> tuple[float, int, int] | None:
+    """(risk, events, participants) over the control arms with binary data, or None."""
+    ev = n = 0
+    for s in ma.get("studies") or []:
+        d = (s.get("data") or {}).get(s.get("control"))
+        if isinstance(d, dict) and "events" in d and d.get("total"):
+            ev += d["events"]
+            n += d["total"]
+    return (ev / n, ev, n) if n else None
+
+
+def _risk_e(measure, cr, eff):
+    """The intervention-arm risk at control risk cr under a natural-scale effect."""
+    if eff is None:
+        return None
+    if measure == "RR":
+        return min(1.0, cr * eff)
+    if measure == "OR":
+        return eff * cr / (1 - cr + eff * cr)
+    return min(1.0, max(0.0, cr + eff))
+
+
+def _nnt(d, good_is_event) -> dict:
+    benefit = (d > 0) == good_is_event
+    # rounded up, as NNTs are; the rounding to 9 places keeps 1000/99.99999999999994 at 10
+    return {"value": math.ceil(round(1000 / abs(d), 9)), "kind": "NNTB" if benefit else "NNTH"}
+
+
+def absolute_effects(ma, cr=None) -> dict | None:
+    """Per 1,000: the assumed control risk and where it comes from, the risk with the
+    intervention with its CI, the difference with its CI, and the NNT (with its CI) when the
+    CI of the difference excludes 0. None for a continuous measure or no pooled estimate;
+    ``{"not_estimable": reason}`` when no usable control risk exists."""
+    m = measure_of(ma)
+    if m not in BINARY or ma.get("estimate") is None:
+        return None
+    if cr is not None:
+        source = "stated by the author"
+    else:
+        pooled = pooled_control_risk(ma)
+        if pooled is None:
+            return {"not_estimable": "no control arm has event counts"}
+        cr, ev, n = pooled
+        source = f"pooled control-arm risk, {count(ev)}/{count(n)}"
+        if cr in (0.0, 1.0):
+            return {"not_estimable": f"the control arms had {'no' if cr == 0 else 'only'} events ({ev}/{n})"}
+    nat = [to_natural(m, ma.get(k)) for k in ("estimate", "ci_lower", "ci_upper")]
+    re_ = [_risk_e(m, cr, e) for e in nat]
+    diff = [None if r is None else 1000 * (r - cr) for r in re_]
+    d = diff[0]
+    lo, hi = sorted(diff[1:]) if None not in diff[1:] else (None, None)
+    good_is_event = ma.get("direction", "higher_is_better") == "higher_is_better"
+    nnt = None
+    if d and lo is not None and (lo > 0 or hi < 0):  # the CI excludes no difference
+        nnt = _nnt(d, good_is_event)
+        bounds = sorted(math.ceil(round(1000 / abs(x), 9)) for x in (lo, hi))
+        nnt["ci"] = bounds
+    return {"control_risk": cr, "control_risk_source": source, "per_1000_control": 1000 * cr,
+            "per_1000_intervention": [None if r is None else 1000 * r for r in re_],
+            "difference_per_1000": {"estimate": d, "ci_lower": lo, "ci_upper": hi}, "nnt": nnt}
+
+
+def more_fewer(x) -> str:
+    """GRADE wording of a difference per 1,000: "57 fewer", "495 more", "0 more"."""
+    n = round(abs(x))
+    return f"{count(n)} {'fewer' if x < 0 and n else 'more'}"
+
+
+def _effect_ci(m, e) -> str:
+    nat = lambda k: to_natural(m, e.get(k))  # noqa: E731
+    return f"{effect(nat('estimate'))} [{effect(nat('ci_lower'))}, {effect(nat('ci_upper'))}]"
+
+
+def sof_rows(ma, cr=None) -> list[tuple[str, str]]:
+    """(label, value) rows of the summary-of-findings table."""
+    m = measure_of(ma)
+    rows = [("Outcome", title(ma)),
+            ("Studies (k)", str(ma.get("k"))),
+            ("Participants", count(ma.get("n_participants")))]
+    if ma.get("estimate") is None:
+        rows.append(("Effect", "not estimable"))
+        return rows
+    lv = f"{(ma.get('model') or {}).get('level', 0.95) * 100:g}%"
+    rows.append((f"{m} [{lv} CI]", _effect_ci(m, ma)))
+    if ma.get("pi_lower") is not None:
+        rows.append((f"{lv} prediction interval",
+                     f"[{effect(to_natural(m, ma['pi_lower']))}, {effect(to_natural(m, ma.get('pi_upper')))}]"))
+    if ma.get("i2") is not None:
+        rows.append(("Heterogeneity", f"I² = {fixed(ma['i2'], 0)}%, τ² = {fixed(ma.get('tau2'), 2, '—')}, "
+                                      f"Q p = {fixed(ma.get('q_p'), 2, '—')}"))
+    b = ma.get("bayes") or {}
+    if b.get("prob_benefit") is not None and b.get("mu"):
+        rows.append(("Bayesian", f"median {m} {_effect_ci(m, {'estimate': b['mu'].get('median'), **b['mu']})}; "
+                                 f"P(benefit) = {fixed(b['prob_benefit'], 2)}"))
+    dr = ma.get("dropout_rates")
+    if dr and not ma.get("dropout"):
+        rows.append(("Dropout", "; ".join(
+            f"{d.get('label') or d.get('trial')}: {count(d['experimental']['dropouts'])}/"
+            f"{count(d['experimental']['randomized'])} experimental vs {count(d['control']['dropouts'])}/"
+            f"{count(d['control']['randomized'])} control" for d in dr)))
+    ab = absolute_effects(ma, cr)
+    if ab and "not_estimable" in ab:
+        rows.append(("Absolute effect", f"not estimable: {ab['not_estimable']}"))
+    elif ab:
+        d = ab["difference_per_1000"]
+        ie = ab["per_1000_intervention"]
+        rows.append(("Assumed control risk", f"{count(ab['per_1000_control'])} per 1,000 ({ab['control_risk_source']})"))
+        rows.append(("Risk with intervention", f"{count(ie[0])} per 1,000 ({count(ie[1])} to {count(ie[2])})"))
+        if d["ci_lower"] is not None:
+            rows.append(("Absolute effect", f"{more_fewer(d['estimate'])} per 1,000 "
+                                            f"({more_fewer(d['ci_lower'])} to {more_fewer(d['ci_upper'])})"))
+        if ab["nnt"]:
+            n = ab["nnt"]
+            rows.append((n["kind"], f"{n['value']} ({n['ci'][0]} to {n['ci'][1]})"))
+    if ma.get("certainty"):  # filled by the GRADE-certainty analysis when it runs
+        from .certainty.report import sof_rows as certainty_rows
+
+        rows += certainty_rows(ma)
+    return rows
+
+
+# --------------------------------------------------------------------------- sensitivity table
+
+SENSITIVITY_COLUMNS = ("Analysis", "Studies", "Estimate [CI]", "Note")
+
+
+def sensitivity_rows(ma) -> list[tuple[str, str, str, str]]:
+    """(analysis, k, estimate [CI] on the natural scale, note) for each sensitivity result."""
+    m = measure_of(ma)
+    sens = ma.get("sensitivity") or {}
+    rows = []
+
+    def fit(name, r, note=""):
+        if r and r.get("estimate") is not None:
+            rows.append((name, str(r.get("k", "—")), _effect_ci(m, r), note))
+
+    for r in sens.get("leave_one_out") or []:
+        fit(f"Leaving out {r.get('label') or r.get('omitted')}", r)
+    b = sens.get("blinding") or {}
+    if b:
+        fit("Adequately blinded trials only", b.get("restricted"))
+        if not b.get("restricted") and (b.get("reasons") or {}).get("restricted"):
+            rows.append(("Adequately blinded trials only", "0", "—", b["reasons"]["restricted"]))
+        for e in b.get("by_source") or []:
+            from .methods_sentences import BIAS_SOURCES
+
+            fit(f"Bias-adjusted: {BIAS_SOURCES.get(e['source'], (e['source'],))[0]}", e,
+                f"{e.get('k_adjusted')} trials adjusted")
+        t = b.get("tipping_point") or {}
+        if t.get("bias") is not None:
+            rows.append(("Tipping point", "—", "—", f"a bias of {fixed(t['bias'], 2)} in the {t['k_shifted']} trials "
+                                                   "not adequately blinded brings the CI to the null"))
+    ap = sens.get("active_placebo") or {}
+    if ap:
+        fit("Active-placebo-controlled trials only", ap.get("restricted"))
+        if ap.get("p_between") is not None:
+            rows.append(("Active vs inert placebo", "—", "—", f"test for subgroup differences p = "
+                                                              f"{fixed(ap['p_between'], 2)}"))
+        effs = ap.get("assumed_effect") or []
+        for e in (effs if len(effs) <= 3 else [effs[0], effs[len(effs) // 2], effs[-1]]):
+            fit(f"Active placebo's own effect {e['effect']:g} added back", e, f"{e.get('k_shifted')} comparisons shifted")
+    mo = sens.get("missing_outcome") or {}
+    for sc in mo.get("scenarios") or []:
+        name = scenario_label(sc) if sc["name"] in ("imor", "imdom") else sc["name"].replace("_", " ")
+        fit(f"Missing outcome data: {name}", sc)
+    rob = sens.get("risk_of_bias") or {}
+    if rob:
+        fit("Low risk of bias only", rob.get("restricted"))
+    ss = sens.get("small_study") or {}
+    if ss.get("run") and ss.get("trim_fill"):
+        tf = ss["trim_fill"]
+        fit("Trim-and-fill", {**tf, "k": (ma.get("k") or 0) + (tf.get("k0") or 0)},
+            f"{tf.get('k0')} studies filled on the {tf.get('side')}")
+    for alt in (ma.get("bayes") or {}).get("prior_sensitivity") or []:
+        from .methods import prior_text
+
+        mu = alt.get("mu") or {}
+        rows.append((f"Bayesian, {prior_text(alt.get('prior', ''))[0]}", str(ma.get("k")),
+                     _effect_ci(m, {"estimate": mu.get("median"), **mu}),
+                     f"P(benefit) = {fixed(alt.get('prob_benefit'), 2, '—')}"))
+    return rows
