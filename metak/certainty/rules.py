@@ -7,7 +7,7 @@ against the numbers. docs/certainty.md lists the rules with their sources.
 
 from __future__ import annotations
 
-from ..format import to_natural
+from ..format import effect, to_natural
 
 RATING_OF = {0: "not_serious", 1: "serious", 2: "very_serious"}
 WORDS = {1: "one level", 2: "two levels"}
@@ -32,7 +32,7 @@ def _pct(x) -> str:
 
 def _nat(ma, x) -> str:
     v = to_natural(ma["measure"], x)
-    return "NA" if v is None else f"{v:.2f}"
+    return "NA" if v is None else effect(v)  # the one formatter: "0.00017", never "0.00" for a ratio
 
 
 def _ci_text(ma, lo, hi) -> str:
