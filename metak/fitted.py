@@ -432,7 +432,18 @@ class RegressionFit(_FitMethods, RegressionResult):
         self._not("leave_one_out", "metak's leave-one-out refits the intercept-only model")
 
     def influence(self):
-        self._not("influence", "metak's influence diagnostics are those of the intercept-only model")
+        """metafor's ``influence(res)`` of a model with moderators: ``label, rstudent, dffits,
+        cook_d, cov_r, tau2_del, qe_del, hat, weight, influential`` and one ``dfbetas_<coefficient>``
+        column per coefficient; :func:`metak.sensitivity.influence_regression.influence_regression`
+        (k refits, as metafor)."""
+        from .sensitivity.influence_regression import influence_regression
+
+        X = np.asarray(self.spec.get_model_matrix(self.frame), float)
+        rows = influence_regression(self.table.yi, self.table.vi, X, method=self.method, test=self.test,
+                                    level=self.level, labels=list(self.table.labels), names=self.names)
+        flat = [{**{k: v for k, v in r.items() if k != "dfbetas"},
+                 **{f"dfbetas_{n}": x for n, x in r["dfbetas"].items()}} for r in rows]
+        return self._frame(flat)
 
     def cumulative(self, order=None):
         self._not("cumulative", "metafor's cumul() is not applicable to models with moderators either")
