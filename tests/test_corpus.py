@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,6 @@ SPECS = sorted((ROOT / "analyses").glob("*.yaml")) + [ROOT / "docs" / "examples"
 def committed_folder(spec: Path) -> Path:
     """Bundled analyses write to results/<name>/; a docs example keeps its results beside it."""
     return ROOT / "results" / spec.stem if spec.parent.name == "analyses" else spec.parent / "results"
-#: committed results are compared with a fresh run within verify's tolerances (contract §6.0:
-#: floating point differs in the last bits across CPUs and builds; anything larger is stale)
-from metak.verify import EXACT_ABS_TOL, EXACT_REL_TOL  # noqa: E402
 
 
 def test_corpus_holds_every_trial_of_the_data_sheet():
@@ -84,21 +80,16 @@ def test_design_facts():
     assert ab.source.derived
 
 
-def _compare(a, b, path="$"):
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), f"{path}: keys differ"
-        for k in a:
-            if path == "$" and k == "environment":
-                continue
-            _compare(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b), f"{path}: lengths differ"
-        for i, (x, y) in enumerate(zip(a, b)):
-            _compare(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(b, bool):
-        assert math.isclose(a, b, rel_tol=EXACT_REL_TOL, abs_tol=EXACT_ABS_TOL), f"{path}: {a} != {b}"
-    else:
-        assert a == b, f"{path}: {a!r} != {b!r}"
+def _compare(a, b):
+    """Committed results against a fresh run by verify's own comparison (contract §6.0: one rule
+    for both; floating point differs in the last bits across CPUs and builds, anything beyond
+    verify's tolerances is stale), and the same trial files (paths and hashes)."""
+    from metak.verify import Report, compare_documents
+
+    assert a["trials"] == b["trials"], "the trial files changed since the results were written"
+    assert a["metak_version"] == b["metak_version"]
+    rep = compare_documents(a, b, Report())
+    assert rep.ok, "; ".join(f"{m.path}: {m.old} -> {m.new}" for m in rep.moved[:20])
 
 
 def _version(dist):

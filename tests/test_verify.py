@@ -91,3 +91,21 @@ def test_mcmc_summaries_get_the_stated_tolerance_and_nothing_else_does():
     rep = Report()
     _compare(old, {"estimate": 1.0 + 1e-12, "bayes": old["bayes"]}, "m", rep, mcmc_paths=("bayes",))
     assert rep.moved == [] and rep.within_tolerance == 1  # last-bit noise between CPUs does not
+
+
+def test_optimised_numbers_get_the_optimiser_tolerance_and_exact_ones_do_not():
+    """A selection model's ML estimate (a numerical optimum) moved by 7.6e-9 relative on numpy's
+    baseline SIMD: within OPTIMISER_REL_TOL it verifies; the same move of an exact-engine number
+    does not, and neither does an optimised number moved beyond 1e-6."""
+    from metak.verify import EXACT_REL_TOL, OPTIMISER_REL_TOL, Report, compare_documents
+
+    def doc(est, sel):
+        return {"meta_analyses": [{"id": "d", "estimate": est,
+                                   "sensitivity": {"selection_model": {"estimate": sel, "delta": [1.0, sel]}}}]}
+
+    base = doc(-0.5, -0.62)
+    assert EXACT_REL_TOL < 7.6e-9 < OPTIMISER_REL_TOL
+    assert compare_documents(base, doc(-0.5, -0.62 * (1 + 7.6e-9)), Report()).ok
+    assert not compare_documents(base, doc(-0.5, -0.62 * (1 + 1e-5)), Report()).ok
+    moved = compare_documents(base, doc(-0.5 * (1 + 7.6e-9), -0.62), Report())
+    assert [m.path for m in moved.moved] == ["d.estimate"]
