@@ -383,8 +383,10 @@ _KEYED = (
                 Param("bayes", "bool", True, doc="also the exact Bayesian network (OR/RR; MD/RD need a bayes: "
                                                  "block for the heterogeneity prior)"),
                 Param("small_values", "str", None, ("desirable", "undesirable"),
-                      doc="for P-scores and ranks (default: from the outcome's direction)")),
-        needs="arm-level data (OR, RR, RD, MD) and method FE, DL, ML or REML",
+                      doc="for P-scores and ranks (default: from the outcome's direction)"),
+                Param("contribution", "bool", None, doc="the net contribution of each design to each estimate "
+                                                        "(default: on for networks of up to 15 nodes)")),
+        needs="arm-level data or reported contrasts (OR, RR, RD, MD) and method FE, DL, ML or REML",
         check="metak.network.spec:check", methods="metak.network.spec:methods_sentence",
         record="metak.network.record:Network"),
     AnalysisKind(
@@ -393,7 +395,8 @@ _KEYED = (
         "metak.glmm.spec:run", stage="model", spec="key",
         params=(Param("model", "str", None, ("UM.FS", "UM.RS", "CM.EL", "CM.AL"), required=True,
                       doc="UM.FS | UM.RS | CM.EL | CM.AL (also as the shorthand glmm: UM.FS)"),),
-        needs="measure OR with both arms' events and totals; method ML (random effects) or FE (common effect)",
+        needs="measure OR with both arms' events and totals, IRR with both arms' events and person-time, or PLO "
+              "(UM.FS only) with one arm's events and total; method ML (random effects) or FE (common effect)",
         check="metak.glmm.spec:check", methods="metak.glmm.spec:methods_sentence",
         record="metak.glmm.spec:GlmmRecord"),
 )

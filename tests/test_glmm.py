@@ -39,7 +39,7 @@ REL_CMEL_SE = 1e-3
 SHORT_EST, SHORT_SE = 1e-5, 1e-4
 TAU2 = 1e-5
 #: slow fits (over ~5 s): ISIS-4's 58,000-patient table (a 4,300-point support per node) and
-#: UM.RS by random effects (a two-dimensional rule inside a derivative-free search)
+#: UM.RS by random effects with nagq=1 (the Laplace approximation: a derivative-free search)
 SLOW = {("li2007", "CM.EL")}
 
 

@@ -12,9 +12,11 @@ information there gives the standard error. The fixed-effect fits (tau = 0) are 
 Newton iterations without quadrature (statsmodels is not a dependency of metak, and these
 logistic / Poisson / conditional likelihoods with study intercepts are a few lines here).
 
-UM.RS has two variance components; it is maximised by Nelder-Mead over (beta0, mu, sigma,
-tau) (the likelihood is even in sigma and tau, so the boundary needs no constraint) from
-several starts, with the fits at tau = 0 and sigma = 0 compared, and a numerical Hessian.
+UM.RS has two variance components; it is maximised by trust-region Newton over (beta0, mu,
+sigma, tau) on the quadrature's analytic derivatives (the likelihood is even in sigma and tau,
+so the boundary needs no constraint) from several starts, tau = 0 among them, with the
+observed information for the SEs; for the Laplace approximation (nagq=1) by Nelder-Mead and
+BFGS with a numerical Hessian.
 """
 
 from __future__ import annotations
@@ -212,6 +214,10 @@ def fit_rs(cond, random=True, nodes=NODES_2D):
     y, s = lik.y.sum(axis=1), lik.size.sum(axis=1)
     p = (y + 0.5) / (s + 1.0)
     start_b = float(np.mean(np.log(p / (1 - p)) if lik.family == "binomial" else np.log((y + 0.5) / s)))
+    if nodes >= RS_NEWTON_MIN_NODES:
+        out = _fit_rs_newton(cond, random, nodes, start_b)
+        if out is not None:
+            return out  # else Newton did not converge: the derivative-free search below
 
     def ll(par):
         b0, mu, sg = par[0], par[1], abs(par[2])
@@ -253,6 +259,72 @@ def fit_rs(cond, random=True, nodes=NODES_2D):
     except np.linalg.LinAlgError:
         raise MetakError(_FLAT.format(what="the information matrix is singular")) from None
     return val, x, V
+
+
+#: from this many nodes per axis UM.RS is maximised by trust-region Newton on the quadrature's
+#: analytic derivatives (accurate rules only: with 1 node, the Laplace approximation, the
+#: posterior-expectation derivatives are not the approximation's, so the derivative-free search
+#: above is kept for it)
+RS_NEWTON_MIN_NODES = 5
+
+
+def _fit_rs_newton(cond, random, nodes, start_b):
+    """UM.RS by scipy's trust-exact Newton (handles an indefinite Hessian away from the
+    maximum) on (beta0, mu, sigma, tau) with the gradient and Hessian of the quadrature, from
+    two starts in tau and the boundary tau = 0 (tau held there); each call's conditional modes
+    start the next call's mode search. The observed information at the maximum gives the
+    covariance. ~50 x fewer likelihood evaluations than Nelder-Mead."""
+    cache = {}
+
+    def evaluate(par):
+        key = par.tobytes()
+        if key not in cache:
+            start = cache.get("modes")
+            b0, mu, sg, tau = par
+            logL, g, H, modes = integrate_2d(cond, b0, mu, sg, tau, nodes, derivs=True, start=start)
+            tot = float(logL.sum())
+            ok = np.isfinite(tot) and all(np.all(np.isfinite(m)) for m in modes)
+            if len(cache) > 64:
+                cache.clear()
+            cache[key] = (tot if ok else -1e300, g.sum(axis=0), H.sum(axis=0))
+            if ok:
+                cache["modes"] = modes
+        return cache[key]
+
+    def run(x0, free):
+        full = lambda q: _put(x0, free, q)  # noqa: E731
+        r = optimize.minimize(lambda q: -evaluate(full(q))[0], x0[free],
+                              jac=lambda q: -evaluate(full(q))[1][free],
+                              hess=lambda q: -evaluate(full(q))[2][np.ix_(free, free)],
+                              method="trust-exact", options={"gtol": 1e-9, "maxiter": 200})
+        converged = bool(np.max(np.abs(r.jac)) < 1e-6 * max(1.0, abs(r.fun)))
+        return (-r.fun if converged else -np.inf), full(r.x)
+
+    x0 = np.array([start_b, 0.0, 0.5, 0.0])
+    if random:
+        results = [run(np.array([start_b, 0.0, 0.5, t]), [0, 1, 2, 3]) for t in (0.5, 0.1)]
+        results.append(run(x0, [0, 1, 2]))
+        val, x = max(results, key=lambda r: r[0])
+    else:
+        val, x = run(x0, [0, 1, 2])
+    if not np.isfinite(val):
+        return None
+    x = x.copy()
+    x[2], x[3] = abs(x[2]), abs(x[3])
+    if abs(x[1]) > 60:
+        raise MetakError(_FLAT.format(what=f"the pooled log effect passes {x[1]:+.0f}"))
+    if x[3] < 1e-6:
+        x[3] = 0.0
+    free = [0, 1, 2] + ([3] if x[3] > 0 else [])
+    cache.pop("modes", None)
+    H = evaluate(x)[2][np.ix_(free, free)]
+    try:
+        V = np.linalg.inv(-H)
+    except np.linalg.LinAlgError:
+        raise MetakError(_FLAT.format(what="the information matrix is singular")) from None
+    if not np.all(np.isfinite(V)) or np.any(np.diag(V) <= 0):
+        return None
+    return evaluate(x)[0], x, V
 
 
 def _put(x, free, q):

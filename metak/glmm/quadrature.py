@@ -101,12 +101,21 @@ def integrate_1d(cond, alpha, mu, tau, nodes=NODES_1D, derivs=True):
     return logL, g, H
 
 
-def integrate_2d(cond, beta0, mu, sigma, tau, nodes=NODES_2D):
+def integrate_2d(cond, beta0, mu, sigma, tau, nodes=NODES_2D, derivs=False, start=None):
     """log L_i per study (without constants) for alpha = beta0 + sigma z1, theta = mu + tau z2,
-    (z1, z2) ~ N(0, I): adaptive product rule (nodes = 1: the Laplace approximation)."""
+    (z1, z2) ~ N(0, I): adaptive product rule (nodes = 1: the Laplace approximation).
+
+    With ``derivs``: also the gradient (k, 4) and Hessian (k, 4, 4) of log L_i in
+    (beta0, mu, sigma, tau), as posterior expectations over the nodes (as in
+    :func:`integrate_1d`: the derivative of the integral, exact up to the rule's error; not
+    the derivative of the Laplace approximation for nodes = 1), and the modes (z1, z2) to
+    start the next call's Newton search from (``start``)."""
     k = cond.k
-    z1 = np.zeros((k, 1))
-    z2 = np.zeros((k, 1))
+    if start is None:
+        z1 = np.zeros((k, 1))
+        z2 = np.zeros((k, 1))
+    else:
+        z1, z2 = start
     d = cond(beta0 + sigma * z1, mu + tau * z2)
     h = d["l"] - 0.5 * (z1 * z1 + z2 * z2)
     for _ in range(100):
@@ -145,5 +154,18 @@ def integrate_2d(cond, beta0, mu, sigma, tau, nodes=NODES_2D):
     y1 = (np.sqrt(2.0) * X1 - l21 * y2) / l11
     Z1, Z2 = z1 + y1, z2 + y2
     logw = np.log(2.0) - np.log(l11 * l22) + LW - 0.5 * (Z1 * Z1 + Z2 * Z2) - _LOG_2PI
-    d = cond(beta0 + sigma * Z1, mu + tau * Z2, False)
-    return logsumexp(logw + d["l"], axis=1)
+    d = cond(beta0 + sigma * Z1, mu + tau * Z2, derivs)
+    terms = logw + d["l"]
+    logL = logsumexp(terms, axis=1)
+    if not derivs:
+        return logL
+    pi = np.exp(terms - logL[:, None])
+    a, t, aa, at, tt = d["a"], d["t"], d["aa"], d["at"], d["tt"]
+    S = np.stack([a, t, a * Z1, t * Z2], axis=2)  # scores in (beta0, mu, sigma, tau) per node
+    Q = np.stack([aa, at, aa * Z1, at * Z2,
+                  at, tt, at * Z1, tt * Z2,
+                  aa * Z1, at * Z1, aa * Z1 * Z1, at * Z1 * Z2,
+                  at * Z2, tt * Z2, at * Z1 * Z2, tt * Z2 * Z2], axis=2).reshape(S.shape + (4,))
+    g = np.einsum("km,kmp->kp", pi, S)
+    H = np.einsum("km,kmpq->kpq", pi, Q + S[..., :, None] * S[..., None, :]) - g[:, :, None] * g[:, None, :]
+    return logL, g, H, (z1, z2)

@@ -61,6 +61,11 @@ class GlmmRecord:
         return out
 
 
+#: the measures a spec's glmm takes (metafor's rma.glmm: OR every model, IRR UM.FS / UM.RS / CM.EL,
+#: PLO UM.FS)
+SPEC_MEASURES = ("OR", "IRR", "PLO")
+
+
 def check(c, path, values, meta) -> None:
     """The GLMMs are fitted by ML (random effects) or as common-effect models, on 2x2 tables."""
     method = meta.get("method")
@@ -68,8 +73,12 @@ def check(c, path, values, meta) -> None:
         c.add(path[:-1] + ("method",), f"glmm: {values.get('model')} is fitted by maximum likelihood: method must be "
                                        f"ML (random effects) or FE (common effect), not {method}")
     measure = meta.get("measure")
-    if measure is not None and measure != "OR":
-        c.add(path, f"glmm in a spec takes measure OR (the 2x2 tables); {measure} GLMMs are in metak.glmm() only")
+    if measure is not None and measure not in SPEC_MEASURES:
+        c.add(path, f"glmm in a spec takes measure OR (2x2 tables), IRR (events and person-time of two arms) or PLO "
+                    f"(events and totals of one arm), not {measure}")
+    elif measure == "PLO" and values.get("model") not in (None, "UM.FS"):
+        c.add(path, f"glmm: measure PLO (one arm per study) takes model UM.FS only (as rma.glmm), not "
+                    f"{values.get('model')}")
     if meta.get("multi_arm") == "multivariate":
         c.add(path, "glmm fits one comparison per trial; it cannot be combined with multi_arm: multivariate")
 
@@ -83,12 +92,19 @@ def run(ctx, params) -> GlmmRecord:
     if method not in ("ML", "FE"):  # a default method the spec's check could not see
         raise ms.error("glmm", f"glmm: {model} is fitted by maximum likelihood: set method: ML (random effects) or "
                                f"FE (common effect) in this meta-analysis, not {method}")
-    t = table.tables
-    if t is None or not np.all(np.isfinite(t)):
-        raise ms.error("glmm", "glmm needs the events and totals of both arms of every study")
-    a, b, c, d = (np.asarray(t[:, j], float) for j in range(4))
+    measure = table.measure
+    if measure not in SPEC_MEASURES:  # the spec's check refuses these; a table built otherwise
+        raise ms.error("glmm", f"glmm takes measure OR, IRR or PLO, not {measure}")
     try:
-        g = glmm(a, a + b, c, c + d, measure="OR", model=model, method=method, level=ctx.model.level,
+        counts = _counts(table, measure)
+    except (KeyError, TypeError, ValueError):
+        counts = None
+    if counts is None:
+        need = {"OR": "the events and totals of both arms", "IRR": "the events and person-time of both arms",
+                "PLO": "the events and total of its arm"}[measure]
+        raise ms.error("glmm", f"glmm ({measure}) needs {need} of every study")
+    try:
+        g = glmm(**counts, measure=measure, model=model, method=method, level=ctx.model.level,
                  slab=list(table.labels))
     except MetakError as exc:
         raise ms.error("glmm", str(exc)) from None
@@ -103,6 +119,25 @@ def run(ctx, params) -> GlmmRecord:
         tau2_ci=None if g.tau2_ci is None else tuple(clean(x) for x in g.tau2_ci), loglik=clean(g.loglik),
         qe_wald=clean(g.qe_wald), qe_wald_p=clean(g.qe_wald_p), qe_lrt=clean(g.qe_lrt), qe_lrt_p=clean(g.qe_lrt_p),
         qe_df=g.qe_df, excluded=tuple(GlmmExcluded(lab, why) for lab, why in g.excluded), notes=tuple(g.notes))
+
+
+def _counts(table, measure):
+    """glmm()'s count arguments from the effect table's rows (None if a row lacks them)."""
+    if measure == "OR":
+        t = table.tables
+        if t is None or not np.all(np.isfinite(t)):
+            return None
+        a, b, c, d = (np.asarray(t[:, j], float) for j in range(4))
+        return {"ai": a, "n1i": a + b, "ci": c, "n2i": c + d}
+    if measure == "PLO":
+        arms = [r.data[r.experimental] for r in table.rows]
+        out = {"xi": [float(x["events"]) for x in arms], "ni": [float(x["total"]) for x in arms]}
+    else:
+        e = [r.data[r.experimental] for r in table.rows]
+        c = [r.data[r.control] for r in table.rows]
+        out = {"x1i": [float(x["events"]) for x in e], "t1i": [float(x["person_time"]) for x in e],
+               "x2i": [float(x["events"]) for x in c], "t2i": [float(x["person_time"]) for x in c]}
+    return out if all(np.all(np.isfinite(v)) for v in out.values()) else None
 
 
 def replace_pooled(out: dict) -> None:
@@ -145,13 +180,26 @@ def methods_sentence(result: dict, cite) -> str:
               "CM.EL": "the conditional model with the exact noncentral hypergeometric likelihood and a common log odds "
                        "ratio",
               "CM.AL": "the conditional model with its approximate (binomial) likelihood and a common log odds ratio"}
+    measure = result.get("measure", "OR")
+    if measure == "IRR":
+        random = {"UM.FS": "an unconditional Poisson model with fixed study intercepts and a normal random log rate ratio",
+                  "UM.RS": "an unconditional Poisson model with random study intercepts and a normal random log rate "
+                           "ratio",
+                  "CM.EL": "the conditional binomial model, exact for Poisson counts, with a normal random log rate "
+                           "ratio"}
+        common = {key: text.replace("a normal random", "a common") for key, text in random.items()}
+    elif measure == "PLO":
+        random = {"UM.FS": "a logistic model with a normal random logit of each study's proportion"}
+        common = {"UM.FS": "a logistic model with a common logit of the proportion"}
+    name = {"OR": "odds ratio", "IRR": "incidence rate ratio", "PLO": "proportion"}.get(measure, "effect")
     what = (random if result["method"] == "ML" else common)[result["model"]]
     quad = result["likelihood"].split(", ", 1)[-1]
     dropped = len(result.get("excluded") or [])
-    drop = (f"; {dropped} trial(s) without events (or with only events) in both arms carry no information on the odds "
-            "ratio and were left out, as rma.glmm does") if dropped else ""
+    drop = (f"; {dropped} trial(s) without events (or with only events) in both arms carry no information on the "
+            f"{name} and were left out, as rma.glmm does") if dropped and measure != "PLO" else (
+        f"; {dropped} study(ies) were left out (see the excluded studies)" if dropped else "")
     how = "by maximum likelihood" if result["method"] == "ML" else "by maximum likelihood as a common-effect model"
-    return (f"The pooled odds ratio{', its confidence interval and tau²' if result['method'] == 'ML' else ' and its CI'}"
+    return (f"The pooled {name}{', its confidence interval and tau²' if result['method'] == 'ML' else ' and its CI'}"
             f" were estimated with a generalized linear mixed model ({result['model']}: {what}) {how}, the random effect "
             f"integrated by {quad} {cite('stijnen2010', 'jackson2018', 'viechtbauer2010')}{drop}. "
             + ("Its τ² has a profile-likelihood confidence interval, and Q is the Wald test of the saturated GLMM "
