@@ -20,7 +20,7 @@ _METHODS = ("FE", "DL", "ML", "REML")
 
 
 def fit_network(data, *, method="REML", level=0.95, small_values="desirable", bayes=True, d_prior=None,
-                tau_prior=None, nodes_rule="treatment", draws=20000, seed=20261207):
+                tau_prior=None, nodes_rule="treatment", draws=20000, seed=20261207, contribution=None):
     """Fit built :class:`~metak.network.data.NetworkData`; returns the frozen record."""
     from .bayes import exact_network
     from .frequentist import fit_frequentist
@@ -32,7 +32,7 @@ def fit_network(data, *, method="REML", level=0.95, small_values="desirable", ba
         raise MetakError(f"network: small_values must be 'desirable' or 'undesirable', got {small_values!r}")
     if not 0 < level < 1:
         raise MetakError(f"network: level must be in (0, 1), got {level!r}")
-    freq = fit_frequentist(data, method, level, small_values)
+    freq = fit_frequentist(data, method, level, small_values, contribution)
     post = exact_network(data, d_prior, tau_prior, level, small_values, draws, seed) if bayes else None
     return build_record(data, freq, post, nodes_rule=nodes_rule, level=level, small_values=small_values)
 
@@ -49,7 +49,7 @@ def _column(df, name, what):
 def network(data, study="study", treatment="treatment", measure="OR", reference=None, method="REML", *,
             events=None, total=None, mean=None, sd=None, n=None, yi=None, vi=None, versus=None, cov=None,
             level=0.95, small_values="desirable", bayes=True, d_prior=None, tau_prior=None, draws=20000,
-            seed=20261207):
+            seed=20261207, contribution=None):
     """Network meta-analysis of a long DataFrame.
 
     Arm level: one row per arm, ``study`` and ``treatment`` columns and ``events``/``total``
@@ -59,6 +59,8 @@ def network(data, study="study", treatment="treatment", measure="OR", reference=
     (one common tau^2). ``small_values``: "desirable" (netmeta's default) or "undesirable", for
     P-scores and ranks. ``bayes``: also the exact Bayesian network (priors: ``d_prior`` on each
     basic parameter, default Normal(0, 10); ``tau_prior``, default HalfNormal(0.5)).
+    ``contribution``: the net contribution of each design to every estimate (``.contribution()``;
+    default: computed for networks of up to 15 nodes).
     """
     if not (hasattr(data, "columns") and hasattr(data, "iloc")):
         raise MetakError(f"network: data must be a pandas DataFrame (long format), got {type(data).__name__}")
@@ -91,7 +93,7 @@ def network(data, study="study", treatment="treatment", measure="OR", reference=
             trials.setdefault(str(s), []).append(arm)
         built = build_from_arms(trials, measure, reference)
     rec = fit_network(built, method=method, level=level, small_values=small_values, bayes=bayes, d_prior=d_prior,
-                      tau_prior=tau_prior, draws=draws, seed=seed)
+                      tau_prior=tau_prior, draws=draws, seed=seed, contribution=contribution)
     return NetworkFit(rec, built)
 
 
@@ -158,6 +160,19 @@ class NetworkFit:
         for t in names:
             table.loc[t, t] = t if values == "text" else None
         return table
+
+    def contribution(self):
+        """The contribution matrix: one row per pair (treatment, versus), one column per design,
+        the percentage contribution of the design's direct evidence (rows sum to 100)."""
+        import pandas as pd
+
+        rows = self.to_dict()["contribution"]
+        if not rows:
+            raise MetakError("network: the contribution matrix was not computed (pass contribution=True)")
+        table = pd.DataFrame([r["designs"] for r in rows],
+                             index=pd.MultiIndex.from_tuples([(r["treatment"], r["versus"]) for r in rows],
+                                                             names=["treatment", "versus"]))
+        return table.fillna(0.0)
 
     def forest(self, **options):
         """Forest plot of every treatment against the reference (metak.plots.network)."""

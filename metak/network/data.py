@@ -151,11 +151,20 @@ def _merge(measure, arms):
 def build_from_arms(trials: dict, measure: str, reference: str | None) -> NetworkData:
     """``trials``: {trial id: [arm dicts with 'treatment' and events/total or mean/sd/n]}, in
     order. Trials with fewer than two distinct nodes are excluded with the reason; arms of one
-    trial on the same node are combined (noted)."""
+    trial on the same node are combined (noted). A trial may instead be given as a dict
+    ``{"contrasts": [rows as build_from_contrasts takes, without 'trial'], "participants":
+    {node: n}}`` (a trial that reports its contrast only): it enters as those contrasts."""
     if measure not in MEASURES:
         raise MetakError(f"network: measure {measure!r} is not supported; use one of {', '.join(MEASURES)}")
     exclusions, notes, kept = [], [], {}
     for tid, arms in trials.items():
+        if isinstance(arms, dict):
+            rs = arms["contrasts"]
+            if len({str(r[k]) for r in rs for k in ("treatment", "versus")}) < 2:
+                exclusions.append({"trial": str(tid), "reason": "its contrast compares one node with itself"})
+                continue
+            kept[str(tid)] = arms
+            continue
         for arm in arms:
             _check_arm(measure, tid, arm)
         by_node: dict = {}
@@ -175,41 +184,81 @@ def build_from_arms(trials: dict, measure: str, reference: str | None) -> Networ
     if not kept:
         raise MetakError("network: no trial has arms on two different nodes"
                          + "".join(f"; {e['trial']}: {e['reason']}" for e in exclusions))
-    treatments = sorted({a["treatment"] for arms in kept.values() for a in arms}, key=str)
+
+    def nodes_of(v):
+        if isinstance(v, dict):
+            return {str(r[k]) for r in v["contrasts"] for k in ("treatment", "versus")}
+        return {a["treatment"] for a in v}
+
+    treatments = sorted(set().union(*(nodes_of(v) for v in kept.values())), key=str)
     reference = _resolve_reference(reference, treatments)
     tindex = {t: i for i, t in enumerate(treatments)}
     trial_ids, trial_col, trt_col, base_col, ys, blocks = [], [], [], [], [], []
     participants = dict.fromkeys(treatments, 0.0)
     for tid, arms in kept.items():
-        names = [a["treatment"] for a in arms]
-        base_name = reference if reference in names else min(names, key=str)
-        base = arms[names.index(base_name)]
-        others = sorted((a for a in arms if a is not base), key=lambda a: str(a["treatment"]))
-        cc = 0.0
-        if measure in ("OR", "RR") and any(a["events"] == 0 or a["events"] == a["total"] for a in arms):
-            cc = 0.5
-        vb, tb = _arm_var(measure, base, cc)
-        vo = np.array([_arm_var(measure, a, cc)[0] for a in others])
-        to = np.array([_arm_var(measure, a, cc)[1] for a in others])
-        if measure == "RR" and (vb <= 0 or np.any(vo <= 0)):
-            raise MetakError(f"network: trial {tid!r}: every participant of an arm had the event; the log risk "
-                             f"ratio has no variance")
-        if measure == "RD" and (vb == 0 and np.any(vo == 0)):
-            raise MetakError(f"network: trial {tid!r}: risk differences with 0% or 100% in both arms have no variance")
+        if isinstance(arms, dict):
+            names, base_name, y, V = _contrast_entry(tid, arms["contrasts"])
+            others_names = names
+            for node, n in (arms.get("participants") or {}).items():
+                participants[node] += float(n or 0)
+        else:
+            names = [a["treatment"] for a in arms]
+            base_name = reference if reference in names else min(names, key=str)
+            base = arms[names.index(base_name)]
+            others = sorted((a for a in arms if a is not base), key=lambda a: str(a["treatment"]))
+            cc = 0.0
+            if measure in ("OR", "RR") and any(a["events"] == 0 or a["events"] == a["total"] for a in arms):
+                cc = 0.5
+            vb, tb = _arm_var(measure, base, cc)
+            vo = np.array([_arm_var(measure, a, cc)[0] for a in others])
+            to = np.array([_arm_var(measure, a, cc)[1] for a in others])
+            if measure == "RR" and (vb <= 0 or np.any(vo <= 0)):
+                raise MetakError(f"network: trial {tid!r}: every participant of an arm had the event; the log risk "
+                                 f"ratio has no variance")
+            if measure == "RD" and (vb == 0 and np.any(vo == 0)):
+                raise MetakError(f"network: trial {tid!r}: risk differences with 0% or 100% in both arms have no "
+                                 f"variance")
+            others_names = [a["treatment"] for a in others]
+            y, V = to - tb, np.full((len(others), len(others)), vb) + np.diag(vo)
+            for a in arms:
+                participants[a["treatment"]] += float(a.get("total", a.get("n", 0)) or 0)
         i = len(trial_ids)
         trial_ids.append(tid)
-        m = len(others)
+        m = len(others_names)
         trial_col += [i] * m
-        trt_col += [tindex[a["treatment"]] for a in others]
+        trt_col += [tindex[t] for t in others_names]
         base_col += [tindex[base_name]] * m
-        ys.append(to - tb)
-        blocks.append(np.full((m, m), vb) + np.diag(vo))
-        for a in arms:
-            participants[a["treatment"]] += float(a.get("total", a.get("n", 0)) or 0)
+        ys.append(y)
+        blocks.append(V)
     data = NetworkData(measure, treatments, reference, trial_ids, np.array(trial_col), np.array(trt_col),
                        np.array(base_col), np.concatenate(ys), blocks, participants, exclusions, notes)
     check_connected(data)
     return data
+
+
+def _contrast_entry(tid, rs):
+    """One trial's contrast rows -> (arm names, baseline name, y, V), checked."""
+    bases = {str(r["versus"]) for r in rs}
+    if len(bases) > 1:
+        raise MetakError(f"network: trial {tid!r}: its contrasts must share one baseline arm (versus), got "
+                         f"{sorted(bases)}")
+    names = [str(r["treatment"]) for r in rs]
+    if len(set(names)) != len(names) or bases & set(names):
+        raise MetakError(f"network: trial {tid!r}: each arm may appear in one contrast only")
+    vi = np.array([float(r["vi"]) for r in rs])
+    if not np.all(np.isfinite(vi)) or np.any(vi <= 0):
+        raise MetakError(f"network: trial {tid!r}: every vi must be positive")
+    V = np.diag(vi)
+    if len(rs) > 1:
+        cov = [r.get("cov") for r in rs]
+        if any(c is None or not np.isfinite(float(c)) for c in cov) or len({float(c) for c in cov}) != 1:
+            raise MetakError(f"network: trial {tid!r} has {len(rs) + 1} arms: give 'cov', the variance of the "
+                             f"shared baseline arm, the same on each of its contrasts")
+        V = V + float(cov[0]) * (1 - np.eye(len(rs)))
+        if np.linalg.eigvalsh(V).min() <= 0 or float(cov[0]) < 0:
+            raise MetakError(f"network: trial {tid!r}: its contrasts' covariance matrix is not positive definite "
+                             f"(cov {float(cov[0]):g} against vi {vi.tolist()}): inconsistent multi-arm data")
+    return names, bases.pop(), np.array([float(r["yi"]) for r in rs]), V
 
 
 def build_from_contrasts(rows: list, measure: str, reference: str | None) -> NetworkData:
@@ -223,32 +272,13 @@ def build_from_contrasts(rows: list, measure: str, reference: str | None) -> Net
     tindex = {t: i for i, t in enumerate(treatments)}
     trial_ids, trial_col, trt_col, base_col, ys, blocks = [], [], [], [], [], []
     for tid, rs in by_trial.items():
-        bases = {str(r["versus"]) for r in rs}
-        if len(bases) > 1:
-            raise MetakError(f"network: trial {tid!r}: its contrasts must share one baseline arm (versus), got "
-                             f"{sorted(bases)}")
-        names = [str(r["treatment"]) for r in rs]
-        if len(set(names)) != len(names) or bases & set(names):
-            raise MetakError(f"network: trial {tid!r}: each arm may appear in one contrast only")
-        vi = np.array([float(r["vi"]) for r in rs])
-        if not np.all(np.isfinite(vi)) or np.any(vi <= 0):
-            raise MetakError(f"network: trial {tid!r}: every vi must be positive")
-        V = np.diag(vi)
-        if len(rs) > 1:
-            cov = [r.get("cov") for r in rs]
-            if any(c is None or not np.isfinite(float(c)) for c in cov) or len({float(c) for c in cov}) != 1:
-                raise MetakError(f"network: trial {tid!r} has {len(rs) + 1} arms: give 'cov', the variance of the "
-                                 f"shared baseline arm, the same on each of its contrasts")
-            V = V + float(cov[0]) * (1 - np.eye(len(rs)))
-            if np.linalg.eigvalsh(V).min() <= 0 or float(cov[0]) < 0:
-                raise MetakError(f"network: trial {tid!r}: its contrasts' covariance matrix is not positive definite "
-                                 f"(cov {float(cov[0]):g} against vi {vi.tolist()}): inconsistent multi-arm data")
+        names, base, y, V = _contrast_entry(tid, rs)
         i = len(trial_ids)
         trial_ids.append(tid)
         trial_col += [i] * len(rs)
         trt_col += [tindex[n] for n in names]
-        base_col += [tindex[bases.pop()]] * len(rs)
-        ys.append(np.array([float(r["yi"]) for r in rs]))
+        base_col += [tindex[base]] * len(rs)
+        ys.append(y)
         blocks.append(V)
     data = NetworkData(measure, treatments, reference, trial_ids, np.array(trial_col), np.array(trt_col),
                        np.array(base_col), np.concatenate(ys), blocks)

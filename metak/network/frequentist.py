@@ -9,6 +9,7 @@ import numpy as np
 from scipy import special, stats
 
 from .._blas import single_threaded
+from .contribution import contributions
 from .model import Blocks, decomposition, estimate_tau2, tau2_profile_ci
 
 
@@ -106,8 +107,12 @@ def node_split(data, blocks, tau2, theta, cov, level):
     return out
 
 
+#: above this many nodes the contribution matrix (pairs x paths, in Python) is computed only on request
+CONTRIBUTION_MAX_NODES = 15
+
+
 @single_threaded
-def fit_frequentist(data, method="REML", level=0.95, small_values="desirable"):
+def fit_frequentist(data, method="REML", level=0.95, small_values="desirable", contribution=None):
     X = data.design_matrix()
     blocks = Blocks(data.y, X, data.blocks, data.trial)
     tau2 = estimate_tau2(blocks, method)
@@ -120,4 +125,11 @@ def fit_frequentist(data, method="REML", level=0.95, small_values="desirable"):
     out.update(decomposition(data, X, method))
     out["node_split"] = node_split(data, blocks, tau2, theta, cov, level)
     out["p_scores"] = p_scores(data.treatments, d, se, small_values)
+    out["notes"] = []
+    if contribution is None:
+        contribution = len(data.treatments) <= CONTRIBUTION_MAX_NODES
+        if not contribution:
+            out["notes"].append(f"the net contribution of each design was not computed (more than "
+                              f"{CONTRIBUTION_MAX_NODES} nodes; ask for it with contribution: true)")
+    out["contribution"] = contributions(data, tau2) if contribution else []
     return out

@@ -72,6 +72,17 @@ class NodeSplit:
 
 
 @dataclass(frozen=True)
+class Contribution:
+    """Net contribution (percent) of each design's direct evidence to the network estimate of
+    ``treatment`` vs ``versus`` (flow decomposition, Papakonstantinou et al. 2018; designs
+    labelled by their treatments joined with ':'; designs that contribute nothing are left out)."""
+
+    treatment: str
+    versus: str
+    designs: dict[str, float]
+
+
+@dataclass(frozen=True)
 class Node:
     name: str
     participants: float | None
@@ -145,6 +156,8 @@ class Network:
     excluded: tuple[Exclusion, ...]
     notes: tuple[str, ...]
     bayes: NetworkBayes | None
+    #: for every pair of treatments, the percentage contribution of each design (rows sum to 100)
+    contribution: tuple[Contribution, ...] = ()
 
     def to_dict(self) -> dict:
         return _clean(asdict(self))
@@ -221,4 +234,6 @@ def build_record(data, freq, bayes, *, nodes_rule="treatment", level=0.95, small
                     for i, t in enumerate(data.treatments)),
         edges=tuple(Edge(data.treatments[a], data.treatments[b], k) for (a, b), k in sorted(edges.items())),
         excluded=tuple(Exclusion(e["trial"], e["reason"]) for e in data.exclusions),
-        notes=tuple(data.notes), bayes=b)
+        notes=tuple(data.notes) + tuple(freq.get("notes", ())), bayes=b,
+        contribution=tuple(Contribution(c["treatment"], c["versus"], dict(c["designs"]))
+                           for c in freq.get("contribution", ())))

@@ -1,7 +1,9 @@
 """``network:`` of a meta-analysis (contract §6.1): the registered analysis (stage "model",
 spec "key"). Every arm of every selected trial with arm-level data for the outcome becomes a
 node by the stated rule and the network is fitted with the meta-analysis's method and level;
-the record is :class:`metak.network.record.Network`.
+the record is :class:`metak.network.record.Network`. A trial whose outcome is a reported
+contrast (an estimate with its CI or SE) enters as that single contrast between the nodes of its
+experimental and control arms.
 
 The top-level keys of such a meta-analysis keep their meaning: the pairwise meta-analysis of
 the table the spec's arm rules build (experimental vs control), as without ``network:``; the
@@ -91,13 +93,20 @@ def arms_of(trials, ms, rule):
             excluded.append({"trial": t.id, "reason": str(why)})
             continue
         data = o.data
+        if o.type == "contrast":
+            entry, why = _contrast_of(t, data, ms, rule)
+            if entry is None:
+                excluded.append({"trial": t.id, "reason": why})
+            else:
+                out[t.id] = entry
+            continue
         if t.design == "crossover":
             if not o.first_period:
                 excluded.append({"trial": t.id, "reason": "crossover trial without first-period arm data"})
                 continue
             data = o.first_period
         if not isinstance(data, dict):
-            excluded.append({"trial": t.id, "reason": "contrast-level data only (the network uses arm-level data)"})
+            excluded.append({"trial": t.id, "reason": "no arm-level data for the outcome"})
             continue
         if (o.type == "binary") != binary:
             excluded.append({"trial": t.id, "reason": f"{o.type} data do not fit measure {ms.measure}"})
@@ -116,6 +125,31 @@ def arms_of(trials, ms, rule):
             arms.append(entry)
         out[t.id] = arms
     return out, excluded
+
+
+def _contrast_of(t, c, ms, rule):
+    """A reported contrast (estimate with CI or SE) -> one contrast between the nodes of its
+    experimental and control arms, as the pairwise table reads it (metak.effects.escalc
+    contrast_yi_vi); or (None, reason)."""
+    from ..effects.escalc import contrast_yi_vi
+
+    if c.measure != ms.measure:
+        return None, f"the reported contrast is a {c.measure}; this network pools {ms.measure}"
+    sides = []
+    for ids in (c.experimental, c.control):
+        nodes = {node_of(t.arm(a), rule) for a in ids}
+        if len(nodes) != 1:
+            return None, (f"the reported contrast's arms {', '.join(ids)} map to different nodes "
+                          f"({', '.join(sorted(nodes))}): it is not a contrast between two nodes")
+        sides.append(nodes.pop())
+    if sides[0] == sides[1]:
+        return None, f"the reported contrast's arms all map to one node ({sides[0]!r})"
+    yi, vi = contrast_yi_vi(c.measure, c.estimate, c.ci, c.se, c.level)
+    sizes = {}
+    for node, ids in zip(sides, (c.experimental, c.control)):
+        sizes[node] = sum(float(t.arm(a).randomized or 0) for a in ids)
+    return {"contrasts": [{"treatment": sides[0], "versus": sides[1], "yi": float(yi), "vi": float(vi)}],
+            "participants": sizes}, None
 
 
 def _trials(ctx):
@@ -143,6 +177,9 @@ def run(ctx, params):
     except MetakError as exc:
         raise ms.error("network", str(exc)) from None
     data.exclusions = excluded + data.exclusions
+    data.notes += [f"trial {tid!r}: entered as its reported contrast ({arms['contrasts'][0]['treatment']} vs "
+                   f"{arms['contrasts'][0]['versus']})" for tid, arms in arms.items()
+                   if isinstance(arms, dict) and tid in data.trials]
     small = params.get("small_values")
     if small is None:
         direction = next((o.direction for t in _trials(ctx) for o in t.outcomes if o.id == ms.outcome), None)
@@ -159,7 +196,7 @@ def run(ctx, params):
                               f"the outcome's scale is needed (give the meta-analysis a bayes: block)")
     method = ms.method if ms.method in METHODS else "REML"
     return fit_network(data, method=method, level=ms.level, small_values=small, bayes=bayes, d_prior=d_prior,
-                       tau_prior=tau_prior, nodes_rule=describe_rule(rule))
+                       tau_prior=tau_prior, nodes_rule=describe_rule(rule), contribution=params.get("contribution"))
 
 
 def methods_sentence(result: dict, cite) -> str:
@@ -177,6 +214,10 @@ def methods_sentence(result: dict, cite) -> str:
     if result.get("node_split"):
         text += f" and by node splitting with back-calculated indirect estimates {cite('dias2010', 'konig2013')}"
     text += f"; treatments were ranked by P-scores {cite('rucker2015')}."
+    if result.get("contribution"):
+        text += (" The percentage contribution of each design's direct evidence to each network estimate was "
+                 "obtained by decomposing the hat matrix's evidence flow into paths, shortest first "
+                 f"{cite('papakonstantinou2018')}.")
     b = result.get("bayes")
     if b:
         text += (f" An exact Bayesian network with priors {b['d_prior']} on each treatment effect and {b['tau_prior']} "
