@@ -266,7 +266,8 @@ class MetaFit(_FitMethods, MetaResult):
     def model_averaging(self, draws=4096, seed=20231):
         """Robust Bayesian model averaging (RoBMA-PSMA's 36 models, priors on this scale):
         ``models`` (a list of per-model dicts), ``inclusion`` Bayes factors of effect,
-        heterogeneity and bias, the model-averaged ``estimate`` and ``sd``;
+        heterogeneity and bias, the model-averaged ``estimate`` and ``sd``, its ``median`` and
+        95% credible interval ``ci_lb``, ``ci_ub`` (the null models' point mass at 0 included);
         :func:`metak.sensitivity.model_averaging.model_averaging`."""
         from .sensitivity.model_averaging import model_averaging
 

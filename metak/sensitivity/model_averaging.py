@@ -29,6 +29,8 @@ SMDs, or rescale). Marginal likelihoods:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy import optimize, special
 from scipy.stats import chi2, qmc
@@ -56,11 +58,13 @@ def _logsumexp_weighted(logf, w):
 
 
 # --------------------------------------------------------------------------- normal models
-def normal_model(y, v, *, effect, heterogeneity, bias, nodes=_gl()):
+def normal_model(y, v, *, effect, heterogeneity, bias, nodes=_gl(), mixture=False):
     """log marginal likelihood and the posterior mean and variance of mu of a no-bias, PET or
     PEESE model: y_i ~ N(mu + b x_i, v_i + tau^2) with mu ~ N(0, EFFECT_SD^2) integrated
     analytically (or mu = 0), tau and b by quadrature on their prior-CDF scale, where the prior
-    is uniform. The sums over studies are taken once per tau and expanded in b."""
+    is uniform. The sums over studies are taken once per tau and expanded in b. With
+    ``mixture`` also the posterior of mu as a mixture of normals (one per node, see
+    :func:`mixture_quantiles`)."""
     u, wu = nodes
     tau = -TAU_SCALE / np.log(u) if heterogeneity else np.zeros(1)
     wt = wu if heterogeneity else np.ones(1)
@@ -88,7 +92,13 @@ def normal_model(y, v, *, effect, heterogeneity, bias, nodes=_gl()):
     post = wgt * np.exp(logml - total)
     m1 = float(np.sum(post * mean))
     m2 = float(np.sum(post * (var + mean ** 2)))
-    return total, 0.0, m1, max(m2 - m1 * m1, 0.0)
+    out = (total, 0.0, m1, max(m2 - m1 * m1, 0.0))
+    if not mixture:
+        return out
+    if not effect:
+        return out + (("point",),)
+    keep = post > 1e-15 * post.max()  # nodes below this carry no visible probability
+    return out + (("normal", mean[keep], np.sqrt(var[keep]), post[keep] / post[keep].sum()),)
 
 
 # --------------------------------------------------------------------------- weight functions
@@ -149,9 +159,11 @@ def _wf_logpost(theta, y, v, sided, steps, effect, heterogeneity, groups):
     return ll + lp_mu + lp_tau + lp_om
 
 
-def weight_function_model(y, v, sided, steps, *, effect, heterogeneity, n_draws=4096, seed=20231):
+def weight_function_model(y, v, sided, steps, *, effect, heterogeneity, n_draws=4096, seed=20231,
+                          mixture=False):
     """log marginal likelihood (with its Monte Carlo SE) and the posterior mean and variance of
-    mu of a weight-function model, by importance sampling from a t at the posterior mode."""
+    mu of a weight-function model, by importance sampling from a t at the posterior mode; with
+    ``mixture`` also the weighted draws of mu (its posterior, see :func:`mixture_quantiles`)."""
     groups = np.searchsorted(np.asarray(steps), _pvals(y, v, sided), side="left")
     dim = int(effect) + int(heterogeneity) + len(steps)
     f = lambda th: -_wf_logpost(th, y, v, sided, steps, effect, heterogeneity, groups)[0]  # noqa: E731
@@ -186,7 +198,60 @@ def weight_function_model(y, v, sided, steps, *, effect, heterogeneity, n_draws=
     mu = draws[:, 0] if effect else np.zeros(n_draws)
     pw = w / w.sum()
     m1 = float(np.sum(pw * mu))
-    return logml, se, m1, float(np.sum(pw * (mu - m1) ** 2))
+    out = (logml, se, m1, float(np.sum(pw * (mu - m1) ** 2)))
+    if not mixture:
+        return out
+    return out + ((("draws", mu, pw) if effect else ("point",)),)
+
+
+# --------------------------------------------------------------------------- averaged posterior
+def _component_cdf(part, x):
+    """P(mu <= x) of one model's posterior (``part`` as returned with ``mixture=True``)."""
+    if part[0] == "point":
+        return float(x >= 0)
+    if part[0] == "normal":
+        _, mean, sd, w = part
+        return float(np.sum(w * special.ndtr((x - mean) / sd)))
+    _, draws, w = part
+    return float(np.sum(w[draws <= x]))
+
+
+def mixture_cdf(parts, post, x):
+    """P(mu <= x) under the model-averaged posterior sum_m post_m p_m(mu)."""
+    return sum(p * _component_cdf(part, x) for part, p in zip(parts, np.asarray(post, float)) if p > 0)
+
+
+def mixture_quantiles(parts, post, probs=(0.025, 0.5, 0.975)):
+    """Quantiles of the model-averaged posterior of mu: the mixture sum_m post_m p_m(mu), where
+    p_m is a point mass at 0 (null models), a mixture of normals (quadrature models) or weighted
+    draws (weight-function models). The quantile is inf{x: F(x) >= q}, so it is exactly 0 when
+    q falls in the jump of the point mass, as RoBMA's sample quantiles are."""
+    cdf = lambda x: mixture_cdf(parts, post, x)  # noqa: E731
+    lo, hi = -1.0, 1.0
+    for _ in range(60):  # widen the bracket until it holds all but a sliver of the tails
+        if cdf(lo) <= min(probs) * 1e-3:
+            break
+        lo *= 2
+    for _ in range(60):
+        if cdf(hi) >= 1 - (1 - max(probs)) * 1e-3:
+            break
+        hi *= 2
+    out = []
+    for q in probs:
+        if cdf(-1e-300) < q <= cdf(0.0):  # q inside the point mass at zero (or an atom at zero)
+            out.append(0.0)
+            continue
+        a, b = lo, hi
+        for _ in range(200):  # bisection: the weighted-draw CDF is a step function
+            m = 0.5 * (a + b)
+            if cdf(m) >= q:
+                b = m
+            else:
+                a = m
+            if b - a < 1e-10:
+                break
+        out.append(float(b))
+    return out
 
 
 # --------------------------------------------------------------------------- the ensemble
@@ -200,16 +265,38 @@ def _prior_bias():
 def model_averaging(y, v, *, n_draws=4096, seed=20231) -> ModelAveraging:
     """The 36-model RoBMA-PSMA ensemble on effects ``y`` with sampling variances ``v``."""
     y, v = np.asarray(y, float), np.asarray(v, float)
-    models = []
+    models, parts = _ensemble(y, v, n_draws, seed)
+    res = ModelAveraging.from_models(models, k=len(y))
+    lb, med, ub = mixture_quantiles(parts, [m.posterior_prob for m in res.models])
+    return replace(res, median=med, ci_lb=lb, ci_ub=ub)
+
+
+def _ensemble(y, v, n_draws, seed):
+    """The 36 models (posterior probabilities not yet set) and their posteriors of mu."""
+    models, parts = [], []
     for effect in (False, True):
         for het in (False, True):
             for bias, wf, prior in _prior_bias():
                 if wf is None:
-                    logml, se, m1, var = normal_model(y, v, effect=effect, heterogeneity=het, bias=bias)
+                    logml, se, m1, var, part = normal_model(y, v, effect=effect, heterogeneity=het, bias=bias,
+                                                            mixture=True)
                 else:
-                    logml, se, m1, var = weight_function_model(y, v, *wf, effect=effect, heterogeneity=het,
-                                                               n_draws=n_draws, seed=seed)
+                    logml, se, m1, var, part = weight_function_model(y, v, *wf, effect=effect, heterogeneity=het,
+                                                                     n_draws=n_draws, seed=seed, mixture=True)
+                parts.append(part)
                 models.append(BmaModel(effect=effect, heterogeneity=het, bias=bias, prior_prob=0.25 * prior,
                                        log_marglik=logml, log_marglik_se=se, posterior_prob=float("nan"),
                                        mu_mean=m1, mu_sd=float(np.sqrt(var))))
-    return ModelAveraging.from_models(models, k=len(y))
+    return models, parts
+
+
+def robma_cohens_d_scale(d, se):
+    """Cohen's d and its SE -> the scale RoBMA 2.x fits with its default priors on d: RoBMA turns
+    d into Fisher's z (z = atanh(d / sqrt(d^2 + 4)), se_z = 1 / sqrt(n - 3) with
+    n = (d^2 + 8) / (2 se^2)) and scales its d priors to z linearly (mu_z = mu_d / 2, tau_z =
+    tau_d / 2, PEESE_z = 2 PEESE_d, PET unchanged). Fitting y = 2 z, v = (2 se_z)^2 with the
+    priors on d is the same model (the Jacobian 2^k cancels in every ratio of marginal
+    likelihoods, and p-values are unchanged), and mu is then on d's scale as RoBMA reports it."""
+    d, se = np.asarray(d, float), np.asarray(se, float)
+    n = (d ** 2 + 8) / (2 * se ** 2)
+    return 2 * np.arctanh(d / np.sqrt(d ** 2 + 4)), 4 / (n - 3)

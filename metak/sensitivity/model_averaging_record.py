@@ -28,7 +28,10 @@ class BmaModel:
 
 @dataclass(frozen=True)
 class ModelAveraging:
-    """results.json ``sensitivity.bayesian_model_averaging``."""
+    """results.json ``sensitivity.bayesian_model_averaging``. ``estimate``/``sd`` are the mean and
+    SD of the model-averaged posterior of mu; ``median``, ``ci_lb``, ``ci_ub`` its median and
+    equal-tailed 95% credible interval (the mixture of all models' posteriors, the null models'
+    point mass at 0 included, as RoBMA reports its model-averaged estimate)."""
 
     k: int
     models: tuple[BmaModel, ...]
@@ -38,6 +41,9 @@ class ModelAveraging:
     estimate_conditional: float | None
     log_marglik_mc_error_max: float | None
     priors: dict[str, str]
+    median: float | None = None
+    ci_lb: float | None = None
+    ci_ub: float | None = None
 
     @classmethod
     def from_models(cls, models, k):
@@ -106,4 +112,6 @@ def methods_sentence(result: dict, cite) -> str:
             "one of six step weight functions (cumulative Dirichlet priors), PET (Cauchy(0, 1) on (0, inf)) or "
             "PEESE (Cauchy(0, 5) on (0, inf)), with RoBMA-PSMA's prior model probabilities; marginal likelihoods "
             "were computed by quadrature (models without weight functions) and by importance sampling (weight-"
-            "function models), and inclusion Bayes factors and the model-averaged effect reported.")
+            "function models), and inclusion Bayes factors and the model-averaged effect (posterior mean, median and "
+            "95% credible interval of the mixture of all models' posteriors, the null models' point mass at zero "
+            "included) reported.")
