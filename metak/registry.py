@@ -333,7 +333,7 @@ _SENSITIVITY = (
                     "effect", "heterogeneity", "bias", "prior_prob", "log_marglik", "log_marglik_se",
                     "posterior_prob"]}},
                     "inclusion": {"type": "object", "required": ["effect", "heterogeneity", "bias"]},
-                    "estimate": _NUM}}),
+                    "estimate": _NUM, "median": _NUM, "ci_lb": _NUM, "ci_ub": _NUM}}),
 )
 
 #: the analyses asked for by their own key of a meta-analysis
