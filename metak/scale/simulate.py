@@ -250,8 +250,9 @@ def run_block(args):
 
 
 @dataclass(frozen=True)
-class _Posterior:
-    """The exact posterior's summaries of each replicate, named as a BatchResult's columns."""
+class Summaries:
+    """Each replicate's summaries, named as a BatchResult's columns: the exact posterior's, or
+    the shared-bias estimators' (metak.sensitivity.shared_bias_sim)."""
 
     estimate: np.ndarray
     ci_lower: np.ndarray
@@ -270,7 +271,7 @@ def _bayes_arrays(Y, V, bayes, level):
     from .batch import posterior_rows
 
     p = posterior_rows(Y, V, bayes, level)
-    return _Posterior(p["bayes_mu_median"], p["bayes_mu_ci_lower"], p["bayes_mu_ci_upper"], p["bayes_pi_lower"],
+    return Summaries(p["bayes_mu_median"], p["bayes_mu_ci_lower"], p["bayes_mu_ci_upper"], p["bayes_pi_lower"],
                       p["bayes_pi_upper"], p["bayes_tau_median"] ** 2)
 
 

@@ -16,9 +16,10 @@ v_i + z_i (beta_sd² + kappa²) added to each trial independently, REML, z inter
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
+
+from ..scale.simulate import Summaries
 
 ESTIMATORS = ("INDEPENDENT_BIAS", "SHARED_BIAS")
 KEYS = ("beta", "beta_sd", "kappa", "fraction")
@@ -57,17 +58,7 @@ def add_bias(Y, scenario, rng):
     return Y + z * b
 
 
-@dataclass(frozen=True)
-class _Fits:
-    estimate: np.ndarray
-    ci_lower: np.ndarray
-    ci_upper: np.ndarray
-    pi_lower: np.ndarray
-    pi_upper: np.ndarray
-    tau2: np.ndarray
-
-
-def fit_arrays(Y, V, scenario, estimator, level) -> _Fits:
+def fit_arrays(Y, V, scenario, estimator, level) -> Summaries:
     """Each replicate's fit by ``estimator`` (one of :data:`ESTIMATORS`)."""
     from ..estimators.fit import _fit_arrays
     from .shared_bias import reml
@@ -78,9 +69,9 @@ def fit_arrays(Y, V, scenario, estimator, level) -> _Fits:
     if estimator == "INDEPENDENT_BIAS":
         r = _fit_arrays(Y - z * sb["beta"], V + z * (sb["beta_sd"] ** 2 + sb["kappa"] ** 2), np.ones_like(Y),
                         "REML", "z", level, intervals=False)
-        return _Fits(r.estimate, r.ci_lower, r.ci_upper, nan, nan, r.tau2)
+        return Summaries(r.estimate, r.ci_lower, r.ci_upper, nan, nan, r.tau2)
     est, lo, hi, t2 = (np.empty(len(Y)) for _ in range(4))
     for i in range(len(Y)):
         f = reml(Y[i], V[i], z, beta=sb["beta"], beta_var=sb["beta_sd"] ** 2, kappa2=sb["kappa"] ** 2, level=level)
         est[i], lo[i], hi[i], t2[i] = f["estimate"], f["ci_lower"], f["ci_upper"], f["tau2"]
-    return _Fits(est, lo, hi, nan, nan, t2)
+    return Summaries(est, lo, hi, nan, nan, t2)
