@@ -54,8 +54,9 @@ def glmm(ai=None, n1i=None, ci=None, n2i=None, *, xi=None, ni=None, x1i=None, t1
         Confidence level.
     nagq : int, optional
         Quadrature nodes per random effect: adaptive Gauss-Hermite with 40 nodes by default
-        (15 x 15 for UM.RS); 1 is the Laplace approximation (``nagq=1`` with UM.RS reproduces
-        rma.glmm, which cannot use more there).
+        (15 x 15 for UM.RS); 1 is the Laplace approximation (``nagq=1`` with UM.RS is the model
+        rma.glmm fits, which cannot use more there; metak's is the textbook approximation, lme4's
+        differs by up to 1e-4 in estimates and 0.4% in SEs: docs/glmm.md).
     slab : sequence of str, optional
         Study labels.
     tau2_ci : bool
@@ -93,12 +94,14 @@ def glmm(ai=None, n1i=None, ci=None, n2i=None, *, xi=None, ni=None, x1i=None, t1
     notes = list(prep.notes)
     warnings: list[str] = []
     const = float(cond.lik.const.sum())
-    sigma2 = tau2_se = None
+    sigma2 = tau2_se = fe_rs = None
     ci_tau2 = None
     if two_d:
         nodes = nagq or NODES_2D
         val, x, V = fit_rs(cond, random, nodes)
         loglik = val + const
+        # the common-effect model by the same rule, for the heterogeneity tests
+        fe_rs = (val, x) if not random else fit_rs(cond, False, nodes)[:2]
         est, se = float(x[1]), (float(np.sqrt(V[1, 1])) if V[1, 1] > 0 else float("nan"))
         tau = float(x[3]) if random else None
         sigma2 = float(x[2] ** 2)
@@ -129,7 +132,7 @@ def glmm(ai=None, n1i=None, ci=None, n2i=None, *, xi=None, ni=None, x1i=None, t1
         notes.append("tau² = 0: the maximum of the likelihood is on the boundary (no heterogeneity beyond chance)")
     crit = float(special.ndtri(0.5 + level / 2))
     z = est / se
-    het = heterogeneity(prep, method)
+    het = heterogeneity(prep, method) if not two_d else _rs_heterogeneity(prep, nodes, fe_rs)
     k = int(prep.included.sum())
     df = k - 1
     chi = (lambda q: None if q is None or df < 1 else float(stats.chi2.sf(q, df)))
@@ -169,9 +172,6 @@ def heterogeneity(prep, method) -> dict:
 
     raw, model, measure = prep.raw, prep.model, prep.measure
     notes = []
-    if model == "UM.RS" and measure != "PLO":
-        return {"wald": None, "lrt": None, "notes": ["QE.Wld and QE.LRT are not computed for UM.RS (rma.glmm fits "
-                                                     "them with a further GLMM)"]}
     prof = Profile(prep.cond)
     ll_fe = prof.fit(0.0)[0]
     if measure == "OR" and model == "UM.FS":
@@ -209,6 +209,26 @@ def heterogeneity(prep, method) -> dict:
     else:
         wald = None
     return {"wald": wald, "lrt": max(lrt, 0.0), "notes": notes}
+
+
+def _rs_heterogeneity(prep, nodes, fe):
+    """QE.Wld and QE.LRT for UM.RS as rma.glmm computes them: the saturated model (every study
+    its own log odds ratio, random control-arm intercepts) against the common-effect model
+    ``fe`` = (loglik without constants, (beta0, mu, sigma, tau)), both by the fit's rule
+    (:func:`metak.glmm.rs.rs_heterogeneity`)."""
+    from .rs import rs_heterogeneity
+
+    if prep.cond.k < 2:
+        return {"wald": None, "lrt": None, "notes": []}
+    try:
+        out = rs_heterogeneity(prep.cond.lik, nodes, fe[0], float(fe[1][2]))
+    except (MetakError, np.linalg.LinAlgError) as exc:  # as rma.glmm: "Cannot fit saturated model"
+        return {"wald": None, "lrt": None,
+                "notes": [f"QE.Wld and QE.LRT not computed: the saturated model could not be fitted ({exc})"]}
+    ratio = "log odds ratio" if prep.measure == "OR" else "log rate ratio"
+    notes = out["notes"] + [f"QE for UM.RS: saturated model (each study its own {ratio}, random control-arm "
+                            f"intercepts; sigma^2 = {out['sigma2']:.4g}) against the common-effect model, as rma.glmm"]
+    return {"wald": out["wald"], "lrt": out["lrt"], "notes": notes}
 
 
 def _cm_el_saturated(lik):

@@ -15,8 +15,8 @@ logistic / Poisson / conditional likelihoods with study intercepts are a few lin
 UM.RS has two variance components; it is maximised by trust-region Newton over (beta0, mu,
 sigma, tau) on the quadrature's analytic derivatives (the likelihood is even in sigma and tau,
 so the boundary needs no constraint) from several starts, tau = 0 among them, with the
-observed information for the SEs; for the Laplace approximation (nagq=1) by Nelder-Mead and
-BFGS with a numerical Hessian.
+observed information for the SEs; for the Laplace approximation (nagq=1) by Newton steps on
+finite differences from that maximum (rs.py), Nelder-Mead and BFGS if those fail.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from .quadrature import NODES_1D, NODES_2D, integrate_1d, integrate_2d
 
 #: tau grid of the global search (SD of the log odds ratio): 0 and 0.01 to 10
 TAU_GRID = np.concatenate([[0.0], np.geomspace(0.01, 10.0, 16)])
+#: tolerance in tau of the bounded Brent search before the Newton polish
+BRENT_XATOL = 1e-6
 _FLAT = ("the likelihood has no maximum: {what} (with these counts the estimate runs off to infinity; "
          "e.g. no events in any treatment arm or in any control arm)")
 
@@ -47,7 +49,10 @@ class Profile:
             p = (y + 0.5) / (s + 1.0)
             self.alpha = (np.log(p / (1 - p)) if lik.family == "binomial" else np.log((y + 0.5) / s))[:, None]
         self.mu = 0.0
+        #: profile fits by tau: the grid's, Brent's and the CI's searches revisit points
         self.cache = {}
+        #: tau of the global search's grid points (their fits cached), to bracket the CI's roots
+        self.grid = []
 
     def evaluate(self, alpha, mu, tau, derivs=True):
         return integrate_1d(self.cond, alpha, mu, tau, self.nodes, derivs)
@@ -71,6 +76,9 @@ class Profile:
 
     def fit(self, tau, alpha=None, mu=None):
         """max over (alpha, mu) of the log-likelihood at tau: (loglik, alpha, mu)."""
+        if float(tau) in self.cache:  # the maximum is unique (concave): the start does not matter
+            tot, self.alpha, self.mu = self.cache[float(tau)]
+            return tot, self.alpha, self.mu
         alpha = self.alpha if alpha is None else alpha
         mu = self.mu if mu is None else mu
         ll, g, H = self.evaluate(alpha, mu, tau)
@@ -105,6 +113,7 @@ class Profile:
             if done:
                 break
         self.alpha, self.mu = alpha, mu
+        self.cache[float(tau)] = (tot, alpha, mu)
         return tot, alpha, mu
 
     def loglik_at(self, mu, tau):
@@ -130,6 +139,7 @@ class Profile:
         for tau in TAU_GRID:
             ll, a, m = self.fit(float(tau))
             fits.append((ll, float(tau), a, m))
+            self.grid.append(float(tau))
             if ll < max(f[0] for f in fits) - 50:  # 50 log-likelihood units below the best: stop
                 break
         j = int(np.argmax([f[0] for f in fits]))
@@ -143,7 +153,10 @@ class Profile:
         def neg(tau):
             return -self.fit(float(tau))[0]
 
-        r = optimize.minimize_scalar(neg, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+        # Brent to 1e-6 only: the joint Newton polish below converges quadratically from there
+        # (the last digits by Brent cost ~5 more profile fits); if the polish does not converge,
+        # Brent goes on to 1e-10 around its point
+        r = optimize.minimize_scalar(neg, bounds=(lo, hi), method="bounded", options={"xatol": BRENT_XATOL})
         cand = [(-r.fun, float(r.x)), (fits[0][0], 0.0)]
         if best[0] > -r.fun:
             cand.append((best[0], best[1]))
@@ -152,11 +165,21 @@ class Profile:
             tau = 0.0
         ll, a, m = self.fit(tau, fits[0][2] if tau == 0 else None, fits[0][3] if tau == 0 else None)
         if tau > 0:
+            start = tau
             tau, ll, a, m = self._polish(tau, ll, a, m)
+            if not self.polished:
+                near = (max(lo, start - 4 * BRENT_XATOL), min(hi, start + 4 * BRENT_XATOL))
+                r = optimize.minimize_scalar(neg, bounds=near, method="bounded", options={"xatol": 1e-10})
+                if -r.fun > ll:
+                    tau = float(r.x)
+                    ll, a, m = self.fit(tau)
+                    tau, ll, a, m = self._polish(tau, ll, a, m)
         return tau, ll, a, m
 
     def _polish(self, tau, ll, alpha, mu):
-        """Joint Newton steps in (alpha, mu, tau) from the Brent solution."""
+        """Joint Newton steps in (alpha, mu, tau) from the Brent solution; ``self.polished``
+        says whether the last Newton step in tau was below 1e-8 (converged)."""
+        self.polished = False
         for _ in range(5):
             lli, g, H = self.evaluate(alpha, mu, tau)
             try:
@@ -165,6 +188,7 @@ class Profile:
                 break
             if not np.isfinite(dtau) or tau + dtau <= 0 or abs(dtau) > 0.1 * tau:
                 break
+            self.polished = abs(dtau) < 1e-8
             na = None if dalpha is None else alpha + dalpha[:, None]
             nll = self.evaluate(na, mu + dmu, tau + dtau, False)[0].sum()
             if nll < ll - 1e-12 * max(1.0, abs(ll)):
@@ -196,15 +220,25 @@ class Profile:
 
         crit = chi2.ppf(level, 1) / 2
         f = lambda t: self.fit(float(t))[0] - (ll - crit)  # noqa: E731
+        # the global search's grid points (cached fits, no new work) narrow both brackets
+        grid = [float(t) for t in self.grid]
         lower = 0.0
         if tau > 0 and f(0.0) < 0:
-            lower = optimize.brentq(f, 0.0, tau, xtol=1e-10)
-        hi = max(2 * tau, 0.1)
+            a = max([t for t in grid if t < tau and f(t) < 0], default=0.0)
+            b = min([t for t in grid if a < t < tau and f(t) > 0], default=tau)
+            lower = optimize.brentq(f, a, b, xtol=1e-10)
+        lo = tau
+        for t in (t for t in grid if t > tau):
+            if f(t) < 0:
+                return lower, optimize.brentq(f, lo, t, xtol=1e-10)
+            lo = t
+        hi = max(2 * lo, 0.1)
         while f(hi) > 0:
+            lo = hi
             hi *= 2
             if hi > 100:
                 return lower, None
-        upper = optimize.brentq(f, tau, hi, xtol=1e-10)
+        upper = optimize.brentq(f, lo, hi, xtol=1e-10)
         return lower, upper
 
 
@@ -218,6 +252,12 @@ def fit_rs(cond, random=True, nodes=NODES_2D):
         out = _fit_rs_newton(cond, random, nodes, start_b)
         if out is not None:
             return out  # else Newton did not converge: the derivative-free search below
+    else:  # the Laplace approximation: Newton on finite differences from the 15 x 15 maximum (rs.py)
+        from .rs import fit_rs_laplace
+
+        out = fit_rs_laplace(cond, random, nodes, start_b)
+        if out is not None:
+            return out
 
     def ll(par):
         b0, mu, sg = par[0], par[1], abs(par[2])
@@ -263,8 +303,8 @@ def fit_rs(cond, random=True, nodes=NODES_2D):
 
 #: from this many nodes per axis UM.RS is maximised by trust-region Newton on the quadrature's
 #: analytic derivatives (accurate rules only: with 1 node, the Laplace approximation, the
-#: posterior-expectation derivatives are not the approximation's, so the derivative-free search
-#: above is kept for it)
+#: posterior-expectation derivatives are not the approximation's, so rs.fit_rs_laplace uses
+#: finite differences of its value, and the derivative-free search above is the fallback)
 RS_NEWTON_MIN_NODES = 5
 
 
