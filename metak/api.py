@@ -23,7 +23,8 @@ from .errors import MetakError
 __all__ = ["fit", "MetaFit", "RegressionFit", "TestResult", "AnalysisResults"]
 
 from .analyzed import AnalysisResults  # noqa: E402,F401  (re-exported)
-from .fitted import MetaFit, RegressionFit, TestResult, _plain  # noqa: E402,F401  (re-exported)
+from .fitted import MetaFit, TestResult, _plain  # noqa: E402,F401  (re-exported)
+from .fitted_regression import RegressionFit  # noqa: E402,F401  (re-exported)
 
 
 # --------------------------------------------------------------------------- input

@@ -2,7 +2,8 @@
 
 Bad input never produces a traceback: domain errors are printed as ``file:line: key: message``
 lines on stderr and the exit code is 1. Heavy modules (scipy, plots, PyMC) are imported
-inside the commands that need them so that ``metak --help`` stays fast.
+inside the commands that need them so that ``metak --help`` stays fast. ``metak batch`` and
+``metak simulate`` are in :mod:`metak.cli_scale`, ``metak plot`` in :mod:`metak.cli_plot`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import sys
 import click
 
 from . import __version__
-from .registry import FIGURE_KINDS
+from .cli_plot import plot
+from .cli_scale import batch, simulate
+from .cli_support import _check_out, _print_problems
 
 CITATION_BIBTEX = """@software{metak,
   title   = {metak: meta-analysis of clinical-trial outcomes in Python},
@@ -21,11 +24,6 @@ CITATION_BIBTEX = """@software{metak,
   version = {%s},
   note    = {Frequentist estimates validated against R's metafor}
 }""" % __version__
-
-
-def _print_problems(problems) -> None:
-    for p in problems:
-        click.echo(str(p), err=True)
 
 
 def _cite(ctx, _param, value):
@@ -119,21 +117,6 @@ def validate(paths, quiet):
         sys.exit(1)
     if not quiet:
         click.echo(f"{len(trials)} trial record(s) valid.")
-
-
-def _check_out(out):
-    """Refuse an output folder that cannot be one, before any work is done."""
-    import os
-
-    from .errors import MetakError
-
-    for parent in [out, *out.parents]:
-        if parent.exists():
-            if not parent.is_dir():
-                raise MetakError(f"--out {out}: {parent} is a file, not a folder")
-            if not os.access(parent, os.W_OK):
-                raise MetakError(f"--out {out}: {parent} is not writable")
-            return
 
 
 def run_analyze(spec_path, out_dir, *, as_json=False, figures=True):
@@ -259,98 +242,6 @@ def report(source, fmt, out_dir, control_risk):
 
 
 @main.command()
-@click.argument("source", type=click.Path())
-@click.option("--out", "out_dir", type=click.Path(), required=True, help="Folder for results.parquet and results.csv.")
-@click.option("--method", default="REML", show_default=True, help="tau² estimator (FE, DL, REML, ML, PM, SJ, HE, EB).")
-@click.option("--test", default="z", show_default=True, type=click.Choice(["z", "hksj"]))
-@click.option("--level", default=0.95, show_default=True, type=float)
-@click.option("--measure", default=None, help="Measure for arm-level rows without a measure column (OR, RR, RD, MD, SMD).")
-@click.option("--dask", default=None, help="Run on Dask: local, local:N (a LocalCluster) or tcp://HOST:PORT.")
-@click.option("--partition", default=10_000, show_default=True, type=click.IntRange(1),
-              help="Meta-analyses per partition (results do not depend on it).")
-@click.option("--intervals/--no-intervals", default=False, show_default=True,
-              help="Also the Q-profile CIs of tau² and I² (slower; not among the output columns).")
-@click.option("--bayes", "bayes_block", default=None, metavar="YAML",
-              help="Also the exact Bayesian posterior of each meta-analysis, with the priors of this bayes: "
-                   "block, e.g. '{prior: {tau: {dist: half_normal, sigma: 0.5}}}' ('{}': the defaults of the table's one measure).")
-def batch(source, out_dir, method, test, level, measure, dask, partition, intervals, bayes_block):
-    """Fit every meta-analysis of SOURCE — a long CSV/Parquet table (meta_id plus yi, vi or
-    arm data) or a folder of analysis specs — and write one row per meta-analysis."""
-    from pathlib import Path
-
-    from .errors import MetakError
-    from .scale.batch import run_batch, write
-
-    try:
-        table = run_batch(source, method=method.upper(), test=test, level=level, measure=measure, dask=dask,
-                          partition=partition, intervals=intervals, bayes=bayes_block)
-        out = Path(out_dir)
-        _check_out(out)
-        files = write(table, out)
-    except MetakError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    failed = table[table["error"] != ""]
-    click.echo(f"{len(table)} meta-analyses, {len(table) - len(failed)} fitted, {len(failed)} failed")
-    for _, row in failed.head(10).iterrows():
-        click.echo(f"  {row['meta_id']}: {row['error']}")
-    if len(failed) > 10:
-        click.echo(f"  ... and {len(failed) - 10} more (see the error column)")
-    for f in files:
-        click.echo(f"wrote {f}")
-
-
-@main.command()
-@click.argument("spec", type=click.Path())
-@click.option("--out", "out_dir", type=click.Path(), required=True, help="Folder for the tables and plots.")
-@click.option("--dask", default=None, help="Run on Dask: local, local:N or tcp://HOST:PORT.")
-def simulate(spec, out_dir, dask):
-    """A simulation study of estimator performance from SPEC: bias, RMSE, CI coverage and
-    width, PI coverage and tau² bias, each with its Monte Carlo SE."""
-    from pathlib import Path
-
-    from .errors import MetakError
-    from .scale.simulate import load_spec, run_simulation
-
-    try:
-        sim = load_spec(spec)
-        table = run_simulation(sim, dask=dask)
-        out = Path(out_dir)
-        _check_out(out)
-        _commit_simulation(sim, table, out)
-    except MetakError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    show = table[["k", "tau2", "estimator", "test", "coverage", "coverage_mcse", "bias", "tau2_bias"]]
-    click.echo(show.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    for name in ("simulation.csv", "simulation.json", "coverage.png"):
-        click.echo(f"wrote {out / name}")
-
-
-def _commit_simulation(sim, table, out):
-    """simulation.csv, simulation.json and coverage.png, drawn in a scratch folder and committed
-    into ``out`` all together (:mod:`metak.outputs`)."""
-    import json
-    import tempfile
-    from pathlib import Path
-
-    from .outputs import write
-    from .scale.simulate import plot_coverage
-
-    with tempfile.TemporaryDirectory(prefix="metak-") as tmp:
-        png = Path(tmp) / "coverage.png"
-        plot_coverage(table, png, sim.level)
-        files = {
-            "simulation.csv": table.to_csv(index=False, float_format="%.6g").encode("utf-8"),
-            "simulation.json": (json.dumps({
-                "simulation": sim.name, "seed": sim.seed, "replicates": sim.replicates, "block": sim.block,
-                "level": sim.level, "rows": json.loads(table.to_json(orient="records"))}, indent=1) + "\n").encode("utf-8"),
-            "coverage.png": png.read_bytes(),
-        }
-        write(out, files)
-
-
-@main.command()
 @click.argument("directory", type=click.Path())
 def init(directory):
     """Scaffold a new review in DIRECTORY: trials/, analyses/ and an example record and spec
@@ -405,102 +296,9 @@ def verify(results_dir, show_all):
     sys.exit(1)
 
 
-@main.command()
-@click.argument("results", type=click.Path())
-@click.option("--kind", default="forest", show_default=True, help="One of: " + ", ".join(FIGURE_KINDS))
-@click.option("--id", "ma_id", default=None, help="Meta-analysis id (default: every one in the file).")
-@click.option("--out", "out_dir", type=click.Path(), default=None, help="Folder (default: beside RESULTS, figures/).")
-@click.option("--format", "fmt", default="pdf", show_default=True, type=click.Choice(["pdf", "svg", "png", "tiff"]))
-@click.option("--size", default=None,
-              help="single_column (89 mm), double_column (183 mm), or a width in mm "
-                   "(default: the spec's figures: width, else double_column).")
-@click.option("--dpi", default=300, show_default=True, type=click.IntRange(72, 1200),
-              help="Raster resolution (journals ask for 300-600).")
-@click.option("--greyscale", is_flag=True, help="Greyscale instead of the colour-blind-safe palette.")
-@click.option("--favours", nargs=2, default=None, metavar="LEFT RIGHT",
-              help='Labels under the effect axis, e.g. --favours "Favours control" "Favours ketamine".')
-@click.option("--arm-labels", "arm_labels", nargs=2, default=None, metavar="EXPERIMENTAL CONTROL",
-              help="Names of the compared arms (column headers and favours labels).")
-@click.option("--xlim", nargs=2, type=float, default=None, metavar="LOW HIGH",
-              help="Effect-axis limits on the natural scale (e.g. 0.1 10 for an odds ratio).")
-@click.option("--font", default=None, help="Font family, e.g. Arial or Helvetica (DejaVu Sans when not installed).")
-def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale, favours, arm_labels, xlim, font):
-    """Redraw figures from a results.json without refitting."""
-    from pathlib import Path
-
-    from .document import NotResults, load_results
-    from .errors import MetakError
-
-    path = Path(results)
-    try:
-        metas = load_results(path)["meta_analyses"]  # ids checked: file names are built from them
-    except NotResults as exc:
-        click.echo(f"error: {results}: not a readable metak results file ({exc.problem})", err=True)
-        sys.exit(1)
-    if ma_id is not None:
-        metas = [m for m in metas if m.get("id") == ma_id]
-        if not metas:
-            click.echo(f"{results}: no meta-analysis with id '{ma_id}'", err=True)
-            sys.exit(1)
-    try:
-        width = float(size) if size is not None else None
-    except ValueError:
-        width = size
-    else:
-        if width is not None and not 20 <= width <= 500:
-            click.echo(f"--size {size}: a width in mm must be between 20 and 500", err=True)
-            sys.exit(1)
-    if xlim and not xlim[0] < xlim[1]:
-        click.echo(f"--xlim {xlim[0]:g} {xlim[1]:g}: LOW must be below HIGH", err=True)
-        sys.exit(1)
-    # given here they win over the spec's figures: options (issue 25)
-    fig_options = {k: v for k, v in (("favours", favours), ("arm_labels", arm_labels), ("xlim", xlim),
-                                     ("font", font), ("width", width)) if v}
-    out = Path(out_dir) if out_dir else path.parent / "figures"
-    try:
-        from .plots import KINDS, render
-
-        if kind not in KINDS:
-            raise MetakError(f"--kind {kind!r} is not one of {', '.join(KINDS)}")
-        from .errors import AnalysisError
-
-        targets = [out / f"{ma['id']}-{kind}.{fmt}" for ma in metas]
-        for ma, target in zip(metas, targets):  # never outside --out (e.g. through a symlink in it)
-            if target.resolve().parent != out.resolve():
-                raise MetakError(f"{results}: meta-analysis {ma['id']!r}: {target} is not inside --out {out}")
-        import tempfile
-
-        from .outputs import write
-
-        skipped, drawn = [], {}
-        with tempfile.TemporaryDirectory(prefix="metak-") as tmp:  # drawn there, committed together
-            for ma, target in zip(metas, targets):
-                try:
-                    drawn[target.name] = render(ma, kind, Path(tmp) / target.name, size="double_column", dpi=dpi,
-                                                greyscale=greyscale, **fig_options).read_bytes()
-                except AnalysisError as exc:
-                    if ma_id is not None or len(metas) == 1:
-                        raise
-                    skipped.append(f"skipped {ma['id']}: {exc}")  # draw what can be drawn
-            if drawn:
-                write(out, drawn)
-        for target in targets:
-            if target.name in drawn:
-                click.echo(f"wrote {target}")
-        for line in skipped:
-            click.echo(line, err=True)
-        if len(skipped) == len(metas):
-            sys.exit(1)
-    except (MetakError, ValueError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except OSError as exc:
-        click.echo(f"error: cannot write to {out}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
-    except (KeyError, TypeError, AttributeError) as exc:
-        click.echo(f"{results}: a meta-analysis lacks what the {kind} plot reads ({type(exc).__name__}: {exc})",
-                   err=True)
-        sys.exit(1)
+# commands defined in their own modules (metak.cli_scale, metak.cli_plot)
+for _command in (batch, simulate, plot):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -136,7 +136,7 @@ def empty(out, excluded, warnings, studies=()) -> dict:
     """A meta-analysis with nothing fitted: every model number null, the reason in warnings."""
     out.update({"studies": list(studies), "excluded": excluded})
     out.update({k: None for k in MODEL_KEYS})
-    out["bayes"] = None
+    out.update({name: None for name, kind in KEYED.items() if kind.null_when_off})  # bayes: null
     out["sensitivity"] = None
     out["warnings"] = warnings
     return out
@@ -149,7 +149,7 @@ _MA_NUMBERS = ("estimate", "se", "ci_lower", "ci_upper", "statistic", "df", "p_v
                "tau2", "tau", "i2", "h2", "q", "q_df", "q_p", "k", "n_participants")
 _STUDY_NUMBERS = ("yi", "vi", "se", "ci_lower", "ci_upper", "weight")
 _MA_TEXTS = ("title", "outcome", "outcome_label", "measure", "scale", "direction")
-_MA_OBJECTS = ("bayes", "sensitivity", "meta_regression", "subgroups", "multivariate", "model")  # + KEYED analyses
+_MA_OBJECTS = ("sensitivity", "model")  # + the registered analyses' keys (KEYED), but for lists
 _MA_LISTS = {"studies": dict, "excluded": dict, "dropout_rates": dict, "warnings": str, "figures": str}
 
 
@@ -201,7 +201,7 @@ def results_problem(doc) -> str | None:
         for key in _MA_TEXTS:
             if ma.get(key) is not None and not isinstance(ma[key], str):
                 return f"{at}.{key} is not text"
-        for key in (*_MA_OBJECTS, *KEYED):
+        for key in (*_MA_OBJECTS, *(k for k in KEYED if k not in _MA_LISTS)):
             if ma.get(key) is not None and not isinstance(ma[key], dict):
                 return f"{at}.{key} is not an object"
         for key in _MA_NUMBERS:

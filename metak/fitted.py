@@ -1,7 +1,7 @@
-"""The fitted objects of :func:`metak.fit`: :class:`MetaFit` (metafor's ``rma`` object) and
-:class:`RegressionFit` (``rma(mods = ...)``), with metafor's functions as methods, and
-:class:`TestResult`. Split from :mod:`metak.api` by meaning; every method calls the code the spec
-route calls (see :mod:`metak.api`)."""
+"""The fitted object of :func:`metak.fit` without moderators: :class:`MetaFit` (metafor's ``rma``
+object) with metafor's functions as methods, :class:`TestResult`, and what both fitted objects
+share (:class:`_FitMethods`). The meta-regression's is :class:`metak.fitted_regression.RegressionFit`.
+Every method calls the code the spec route calls (see :mod:`metak.api`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import numpy as np
 
 from .errors import MetakError
-from .estimators.regression import RegressionResult
 from .estimators.result import MetaResult
 
 
@@ -351,118 +350,3 @@ def _r_order(keys) -> list[int]:
         return sorted(range(len(keys)), key=key)
     except TypeError:
         raise MetakError("cumulative: the sort keys mix kinds (numbers and text)") from None
-
-
-@dataclass(frozen=True, repr=False)
-class RegressionFit(_FitMethods, RegressionResult):
-    """A fitted meta-regression (metafor's ``rma(yi, vi, mods = ~ ...)``): every
-    :class:`~metak.estimators.regression.RegressionResult` field and method, plus
-    :meth:`predict` with new moderator values, :meth:`confint`, :meth:`to_frame`.
-
-    Examples
-    --------
-    >>> import pandas as pd, metak
-    >>> df = pd.DataFrame({"yi": [0.1, 0.5, 0.3, 0.9, 0.2], "vi": [0.01, 0.02, 0.03, 0.05, 0.02],
-    ...                    "dose": [1, 2, 3, 4, 1]})
-    >>> reg = metak.fit(data=df, yi="yi", vi="vi", mods="~ dose")
-    >>> reg.predict(pd.DataFrame({"dose": [2.5]}))[["estimate", "ci_lower", "ci_upper"]].round(4)
-       estimate  ci_lower  ci_upper
-    0    0.4499    0.2808    0.6189
-    """
-
-    table: object = field(default=None, repr=False, compare=False)
-    model: object = field(default=None, repr=False, compare=False)
-    frame: object = field(default=None, repr=False, compare=False)
-    formula: str | None = field(default=None, repr=False, compare=False)
-    spec: object = field(default=None, repr=False, compare=False)
-
-    def __repr__(self) -> str:
-        return (f"RegressionFit(method={self.method!r}, test={self.test!r}, k={self.k}, "
-                f"mods='~ {self.formula}', tau2={self.tau2!r})")
-
-    def _weights(self):
-        w = 1 / (self.table.vi + (self.tau2 or 0.0))   # as results.json's meta_regression.studies
-        return 100 * w / w.sum()
-
-    def to_frame(self):
-        """One row per study (label, yi, vi, se, ci_lower, ci_upper, weight)."""
-        return self.studies_frame()
-
-    def coefficients_frame(self):
-        """One row per coefficient: name, estimate, se, statistic, p_value, ci_lower, ci_upper."""
-        return self._frame(c.to_dict() for c in self.coefficients)
-
-    def confint(self):
-        """The coefficients' CIs (metafor's ``confint(res, fixed = TRUE)``), indexed by name.
-        The Q-profile CI of the residual tau² is not computed for a meta-regression yet."""
-        f = self.coefficients_frame().set_index("name")
-        return f[["estimate", "ci_lower", "ci_upper"]]
-
-    def predict(self, newmods=None, transf=None):
-        """Fitted values with CI and PI (metafor's ``predict(res, newmods=)``): ``newmods`` is a
-        DataFrame with the formula's columns, or rows of moderator values without the
-        intercept (as metafor's ``newmods``); ``None``: each study's fitted value."""
-        import pandas as pd
-
-        if newmods is None:
-            X = np.asarray(self.spec.get_model_matrix(self.frame), float)
-        elif isinstance(newmods, pd.DataFrame):
-            try:
-                X = np.asarray(self.spec.get_model_matrix(newmods), float)
-            except Exception as exc:
-                raise MetakError(f"predict: newmods does not fit the formula '~ {self.formula}': "
-                                 f"{str(exc).splitlines()[0]}") from None
-        else:
-            X = np.atleast_2d(np.asarray(newmods, float))
-            if X.shape[1] == self.p - 1:
-                X = np.column_stack([np.ones(X.shape[0]), X])
-            if X.shape[1] != self.p:
-                raise MetakError(f"predict: newmods needs {self.p - 1} values per row ({', '.join(self.names[1:])})")
-        out = RegressionResult.predict(self, X)
-        if self.method == "FE":
-            out["pi_lower"] = out["pi_upper"] = np.full(X.shape[0], np.nan)
-        frame = pd.DataFrame(out)
-        if transf is not None:
-            frame = frame.drop(columns="se").apply(lambda c: c.map(lambda x: float(transf(x))))
-        return frame
-
-    def _not(self, what, metafor):
-        raise MetakError(f"{what} is not available for a meta-regression ({metafor}); fit the model without mods")
-
-    def leave_one_out(self):
-        self._not("leave_one_out", "metak's leave-one-out refits the intercept-only model")
-
-    def influence(self):
-        """metafor's ``influence(res)`` of a model with moderators: ``label, rstudent, dffits,
-        cook_d, cov_r, tau2_del, qe_del, hat, weight, influential`` and one ``dfbetas_<coefficient>``
-        column per coefficient; :func:`metak.sensitivity.influence_regression.influence_regression`
-        (k refits, as metafor)."""
-        from .sensitivity.influence_regression import influence_regression
-
-        X = np.asarray(self.spec.get_model_matrix(self.frame), float)
-        rows = influence_regression(self.table.yi, self.table.vi, X, method=self.method, test=self.test,
-                                    level=self.level, labels=list(self.table.labels), names=self.names)
-        flat = [{**{k: v for k, v in r.items() if k != "dfbetas"},
-                 **{f"dfbetas_{n}": x for n, x in r["dfbetas"].items()}} for r in rows]
-        return self._frame(flat)
-
-    def cumulative(self, order=None):
-        self._not("cumulative", "metafor's cumul() is not applicable to models with moderators either")
-
-    def regtest(self, model="rma"):
-        self._not("regtest", "metak's Egger test regresses on the standard error alone")
-
-    def ranktest(self):
-        self._not("ranktest", "metafor's ranktest() takes a model without moderators")
-
-    def trimfill(self, side=None):
-        self._not("trimfill", "metafor's trimfill() is not implemented for models with moderators either")
-
-    def subgroups(self, by):
-        self._not("subgroups", "use a categorical moderator in mods instead")
-
-    def forest(self, **options):
-        self._not("forest", "draw the studies with metak.fit(...) without mods")
-
-    def funnel(self, **options):
-        self._not("funnel", "draw the studies with metak.fit(...) without mods")

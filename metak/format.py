@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .vocab import LOG_MEASURES, natural_of  # noqa: F401  (LOG_MEASURES: kept importable from here)
+from .vocab import natural_of
 
 
 class MeasureCode(str):
@@ -74,8 +74,9 @@ def to_natural(measure, x, ni=None):
     """Analysis scale -> natural scale (exp for ratio measures, the inverse logit / arcsine /
     Freeman-Tukey for proportions, tanh for Fisher's z); None stays None. PFT needs ``ni`` (the
     sizes or their harmonic mean), else the code's ``n_harmonic`` (:func:`measure_of`); without
-    either it gives None."""
-    if x is None:
+    either it gives None. A missing value (None, NaN, infinite) stays missing (None): figures,
+    report and terminal all back-transform through this one function."""
+    if is_missing(x):
         return None
     kind = natural_of(str(measure))
     if kind == "exp":

@@ -35,15 +35,19 @@ MEASURES.update({
     "ZCOR": "Fisher's z-transformed correlation coefficients",
     "SMDH": "standardised mean differences allowing for unequal variances (Bonett 2009)", "ROM": "ratios of means",
     "VR": "variability ratios", "CVR": "coefficient of variation ratios",
-    "SMCC": "standardised mean changes (change-score standardisation)",
-    "SMCR": "standardised mean changes (raw-score standardisation)"})
+    "SMCC": "standardised mean changes (change-score standardisation)", "MC": "raw mean changes",
+    "SMCR": "standardised mean changes (raw-score standardisation)",
+    "SMCRH": "standardised mean changes (raw-score standardisation, with the variances at the two occasions "
+             "allowed to differ)"})
 ONE_MEASURE.update({
     "PLO": "logit-transformed proportion", "PR": "proportion", "PLN": "log-transformed proportion",
     "PAS": "arcsine-transformed proportion", "PFT": "Freeman-Tukey-transformed proportion",
     "IRR": "incidence rate ratio", "IRD": "incidence rate difference", "IRLN": "log incidence rate",
     "COR": "correlation coefficient", "ZCOR": "Fisher's z-transformed correlation", "SMDH": "standardised mean "
     "difference (unequal variances)", "ROM": "ratio of means", "VR": "variability ratio",
-    "CVR": "coefficient of variation ratio", "SMCC": "standardised mean change", "SMCR": "standardised mean change"})
+    "CVR": "coefficient of variation ratio", "SMCC": "standardised mean change", "SMCR": "standardised mean change",
+    "MC": "mean change",
+    "SMCRH": "standardised mean change"})
 ESTIMATORS = {"DL": ("the DerSimonian-Laird estimator", "dl1986"),
               "REML": ("restricted maximum likelihood (REML)", "viechtbauer2005"),
               "ML": ("maximum likelihood (ML)", "viechtbauer2005"),
@@ -128,6 +132,23 @@ def _df(df) -> str:
     return f"{df:g} degree{'' if df == 1 else 's'} of freedom"
 
 
+def _cap(text: str) -> str:
+    """The first letter upper case, the rest kept (str.capitalize would write "hedges' g")."""
+    return text[:1].upper() + text[1:]
+
+
+def _arms_pooled(ma) -> str | None:
+    """The sentence saying which arms a single-arm measure pooled (results.json ``arm_type``)."""
+    kind = ma.get("arm_type")
+    if not kind:
+        return None
+    if kind.startswith("control arms: "):
+        return (f"Each study contributed the data of its {kind[len('control arms: '):].replace('_', ' ')} "
+                "control arm(s) alone (one row per arm), not a comparison between arms.")
+    return "Each study contributed the data of its experimental arm(s) alone (one row per arm), not a comparison " \
+           "between arms."
+
+
 def _model(ma, cite) -> list[str]:
     m = ma["model"]
     method, level, measure = m["method"], m["level"], ma["measure"]
@@ -139,20 +160,22 @@ def _model(ma, cite) -> list[str]:
         return [f"Only one trial ({st.get('label') or st.get('trial')}) contributed, so its "
                 f"{ONE_MEASURE.get(measure, measure)} is reported with a Wald-type {pct} confidence interval (normal "
                 "distribution); between-study heterogeneity and a prediction interval cannot be estimated from one "
-                "trial."] + _data_handling(ma, cite)
+                "trial."] + ([_arms_pooled(ma)] if _arms_pooled(ma) else []) + _data_handling(ma, cite)
     out = []
     if method == "FE":
-        out.append(f"{pooled.capitalize()} were pooled with the inverse-variance common-effect (fixed-effect) model.")
+        out.append(f"{_cap(pooled)} were pooled with the inverse-variance common-effect (fixed-effect) model.")
     elif method == "MH":
         mh = cite("mh1959")  # numbered first: it comes first in the sentence
         extra = f" with the variance of Robins, Breslow and Greenland {cite('rbg1986')}" if measure == "OR" else ""
-        out.append(f"{pooled.capitalize()} were pooled by the Mantel-Haenszel method {mh}{extra}.")
+        out.append(f"{_cap(pooled)} were pooled by the Mantel-Haenszel method {mh}{extra}.")
     elif method == "PETO":
         out.append(f"Odds ratios were pooled by Peto's one-step method {cite('yusuf1985')}.")
     else:
         name, key = ESTIMATORS[method]
-        out.append(f"{pooled.capitalize()} were pooled with a random-effects model, the between-study variance τ² "
+        out.append(f"{_cap(pooled)} were pooled with a random-effects model, the between-study variance τ² "
                    f"estimated by {name} {cite(key)}.")
+    if _arms_pooled(ma):  # issue 27: a single-arm measure pools one arm type
+        out.append(_arms_pooled(ma))
     hksj = m.get("test") == "hksj" and ma.get("df") is not None  # what ran, not what was asked for
     if hksj:
         out.append(f"{pct} confidence intervals and tests of the pooled effect used the Hartung-Knapp-Sidik-Jonkman "
@@ -297,19 +320,12 @@ def _extras(ma, cite) -> list[str]:
             sentence = hook(result, cite)
             if sentence:
                 out.append(sentence)
-    if ma.get("meta_regression"):
-        mr = ma["meta_regression"]
-        mods = [c["name"] for c in mr.get("coefficients", []) if c["name"] != "intercept"]
-        perm = f", with a permutation test {cite('ht2004')}" if mr.get("permutation") else ""
-        out.append(f"A mixed-effects meta-regression on {names([_human(x) for x in mods])} was fitted{perm}.")
-    if (ma.get("subgroups") or {}).get("q_between") is not None:
-        out.append(f"Subgroups by {_human(ma['subgroups']['by'])} were compared by Cochran's Q between subgroups "
-                   f"{cite('borenstein2013')}.")
     for name, kind in KEYED.items():  # each registered analysis writes its own sentence
         found = ma.get(name) or (ma.get("model") or {}).get(name)  # the GLMM's record is model.glmm
         sentence = kind.sentence() if found else None
-        if sentence is not None:
-            out.append(sentence(found, cite))
+        text = sentence(found, cite) if sentence is not None else ""
+        if text:
+            out.append(text)
     if ma.get("dropout"):
         none = [e["trial"] for e in ma.get("excluded") or [] if e.get("reason_code") == "double_zero"]
         out.append("Dropout was analysed as its own outcome" + (

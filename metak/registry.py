@@ -11,7 +11,7 @@ and plot functions are named as ``"module:function"`` and imported when used.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,10 @@ def _resolve(target: str):
     return getattr(importlib.import_module(module), name)
 
 
-#: the stages of an analysis, in the order the pipeline runs them
-STAGES = ("model", "after_fit")
+#: the stages of an analysis, in the order the pipeline runs them: "table" transforms the effect
+#: table before the fit (its record's ``context()`` returns ``{"table": ...}``), "model" fits its
+#: own model, "after_fit" refits the fitted table
+STAGES = ("table", "model", "after_fit")
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,14 @@ class AnalysisKind:
     - ``methods(result_dict, cite)`` ("module:function", optional) is its sentence in the methods
       text; ``record`` ("module:Class", optional) is the record type whose fields give its
       results.json schema fragment (``metak.schema.generate``).
+    - ``asked_by``: the spec's existing keys that ask for it (``moderators``, ``bayes`` ...,
+      parsed into :class:`metak.spec.MetaSpec` fields, which ``run`` reads); its name is then no
+      key of its own, and ``default(meta)`` says whether they ask.
+    - ``pooled`` ("module:function", optional), ``pooled(record, meta_object) -> dict``: it replaces
+      the pooled numbers; the pipeline writes the keys it returns over the meta-analysis object
+      (its record goes where ``pooled`` puts it, not under ``<name>``).
+    - A record may have ``context() -> dict``: the Context fields (``table``, ``result``,
+      ``covariance``) the analyses after it see; ``run`` returning None writes nothing.
     """
 
     name: str
@@ -89,8 +99,6 @@ class AnalysisKind:
     run: str  # "module:function"
     params: tuple[Param, ...] = ()
     needs: str = ""  # what it needs, in words (for the help and the docs)
-    #: JSON Schema fragment of its result (results.schema.json keeps the full schema)
-    schema: dict = field(default_factory=dict)
     stage: str = "after_fit"
     spec: str = "sensitivity"
     check: str = ""
@@ -101,6 +109,12 @@ class AnalysisKind:
     default: str = ""
     #: runs after the other analyses of its stage, with their results in ``ctx.document``
     reads_results: bool = False
+    #: the spec's existing keys that ask for it (empty: its own key ``<name>``)
+    asked_by: tuple[str, ...] = ()
+    #: "module:function" ``pooled(record, meta_object) -> dict``: the keys it replaces
+    pooled: str = ""
+    #: its results.json key is written as null when it does not run
+    null_when_off: bool = False
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -124,6 +138,13 @@ class AnalysisKind:
         """Whether it runs when the meta-analysis mapping ``meta`` does not name it."""
         return bool(self.default) and bool(_resolve(self.default)(meta))
 
+    @property
+    def replaces_pooled(self) -> bool:
+        return bool(self.pooled)
+
+    def pooler(self):
+        return _resolve(self.pooled) if self.pooled else None
+
 
 @dataclass(frozen=True)
 class FigureKind:
@@ -141,54 +162,6 @@ class FigureKind:
         return _resolve(self.plot)
 
 
-#: results.schema.json fragments of the bias analyses (kept equal to the schema by a test)
-_NUM = {"type": ["number", "null"]}
-_EST = {key: _NUM for key in ("estimate", "se", "ci_lower", "ci_upper", "tau2")}
-#: a refit of some of the studies, or null (with the reason under "reasons")
-_FIT = {"type": ["object", "null"], "required": ["k", "estimate", "se", "ci_lower", "ci_upper", "tau2"],
-        "properties": {"k": {"type": ["integer", "null"]}, **_EST}}
-BLINDING_SCHEMA = {
-    "type": "object",
-    "required": ["indices", "rule", "classification", "restricted", "bias_adjusted", "tipping_point"],
-    "properties": {
-        "indices": {"type": "array"},
-        "rule": {"type": "object", "required": ["max_bang", "assessor", "text"]},
-        "classification": {"type": "array", "items": {
-            "type": "object", "required": ["trial", "status", "reason"],
-            "properties": {"status": {"enum": ["adequate", "compromised", "unknown"]}, "reason": {"type": "string"}}}},
-        "restricted": _FIT,
-        "bang_regression": {"type": ["object", "null"]},
-        "bias_adjusted": {
-            "type": ["object", "null"],
-            "required": ["source", "log_ror", "log_ror_se", "k_adjusted", "estimate", "se", "ci_lower", "ci_upper",
-                         "tau2"],
-            "properties": {"source": {"type": "string"}, "log_ror": _NUM, "log_ror_se": _NUM,
-                           "k_adjusted": {"type": "integer"}, "shift": {"type": "number"},
-                           "shift_se": {"type": "number"}, "bayes": {"type": ["object", "null"]}}},
-        "by_source": {"type": "array", "items": {
-            "type": "object", "required": ["source", "shift", "k_adjusted", "estimate", "ci_lower", "ci_upper"]}},
-        "tipping_point": {"type": "object", "required": ["bias", "ror", "k_shifted", "reason", "curve"],
-                          "properties": {"bias": _NUM, "ror": _NUM, "reason": {"type": ["string", "null"]},
-                                         "curve": {"type": "array"}}},
-        "reasons": {"type": "object", "additionalProperties": {"type": "string"}},
-        "notes": {"type": "array", "items": {"type": "string"}},
-        # contract §6.3 (bias_model: shared; metak/sensitivity/shared_bias_analysis.py)
-        "shared_bias": {"type": "object", "required": ["estimate", "se", "ci_lower", "ci_upper", "bias", "kappa",
-                                                       "bayes", "beta_mode", "k_compromised", "notes"],
-                        "properties": {**_EST, "bias": {"type": ["object", "null"]},
-                                       "kappa": {"type": ["object", "null"]}, "bayes": {"type": ["object", "null"]}}},
-        # outcomes by arm x guess in the records (metak/sensitivity/cgrc.py)
-        "cgrc": {"type": "object", "required": ["trials", "pooled", "cgr"],
-                 "properties": {"trials": {"type": "array"}, "pooled": _FIT}}}}
-ACTIVE_PLACEBO_SCHEMA = {
-    "type": "object",
-    "required": ["subgroups", "q_between", "df_between", "p_between", "i2_between"],
-    "properties": {
-        "restricted": _FIT,
-        "assumed_effect": {"type": ["array", "null"], "items": {
-            "type": "object", "required": ["effect", "estimate", "se", "ci_lower", "ci_upper", "tau2"],
-            "properties": {"effect": {"type": "number"}, **_EST}}}}}
-
 _SENSITIVITY = (
     AnalysisKind(
         "leave_one_out", "refit without each study in turn (metafor's leave1out)",
@@ -196,22 +169,19 @@ _SENSITIVITY = (
         params=(Param("by", "str", "comparison", ("comparison", "trial"),
                       doc="leave out one comparison at a time, or every comparison of one trial together"),),
         needs="k >= 2",
-        schema={"type": "array", "items": {"type": "object", "required": ["omitted", "estimate", "se", "ci_lower",
-                                                                          "ci_upper", "tau2", "i2", "q"]}}),
+        record="metak.sensitivity.leave_one_out:LeaveOneOut"),
     AnalysisKind(
         "influence", "metafor's influence() per study: studentized residuals, DFFITS, Cook's distance, "
                      "covariance ratio, hat, weight, tau² and QE deleted, the influential flag; Baujat coordinates",
         "metak.sensitivity.influence:run", methods="metak.methods_sentences:influence", needs="k >= 2",
-        schema={"type": "array", "items": {"type": "object", "required": [
-            "trial", "rstudent", "dffits", "cook_d", "cov_r", "hat", "weight", "tau2_del", "qe_del", "influential"]}}),
+        record="metak.sensitivity.influence:Influence"),
     AnalysisKind(
         "small_study", "small-study effects: Egger's test (lm), the mixed-effects regression test, the rank "
                        "test and trim-and-fill (metafor's regtest, ranktest, trimfill)",
         "metak.sensitivity.small_study:run", methods="metak.methods_sentences:small_study",
         params=(Param("force", "bool", False, doc="run below k = 10, where the tests have little power"),),
         needs="k >= 10 (or force: true)",
-        schema={"type": "object", "required": ["k", "run", "reason", "egger", "egger_rma", "rank_test",
-                                               "trim_fill", "meaning"]}),
+        record="metak.sensitivity.small_study:SmallStudy"),
     AnalysisKind(
         "missing_outcome", "missing outcome data: available case, missing as failure or success, best and worst "
                            "case, and informative-missingness odds ratios (Higgins et al. 2008; metasens metamiss); "
@@ -230,9 +200,7 @@ _SENSITIVITY = (
                       parse="metak.sensitivity.missing_outcome:parse_imdom_correlation",
                       doc="continuous: the correlation of the IMDOMs between arms, in [-1, 1]; default 0")),
         needs="arm data with missing (or arms' randomized): binary (OR, RR, RD) or continuous (MD, SMD)",
-        schema={"type": "object", "required": ["scenarios"], "properties": {"scenarios": {"type": "array", "items": {
-            "type": "object", "required": ["name", "imor_experimental", "imor_control", "k", "estimate", "se",
-                                           "ci_lower", "ci_upper", "tau2"]}}}}),
+        record="metak.sensitivity.missing_outcome_record:MissingOutcome"),
     AnalysisKind(
         "crossover_rho", "the crossover trials without paired data refitted under several assumed "
                          "within-participant correlations (Elbourne et al. 2002)",
@@ -240,29 +208,26 @@ _SENSITIVITY = (
         params=(Param("values", "block", None, parse="metak.sensitivity.crossover_rho:parse_values",
                       doc="correlations to try, each in (-1, 1); default [0, 0.25, 0.5, 0.75, 0.9]"),),
         needs="a continuous outcome (MD, SMD) with crossover trials analysed by rho or as parallel groups",
-        schema={"type": "object", "required": ["values", "studies", "reason"], "properties": {"values": {
-            "type": "array", "items": {"type": "object", "required": ["rho", "k", "estimate", "se", "ci_lower",
-                                                                     "ci_upper", "tau2"]}}}}),
+        record="metak.sensitivity.crossover_rho:CrossoverRho"),
     AnalysisKind(
         "risk_of_bias", "risk of bias (RoB 2): restricted to low overall risk, subgroups by overall risk, "
                         "the per-domain summary",
         "metak.sensitivity.risk_of_bias:run", methods="metak.methods_sentences:risk_of_bias", needs="risk_of_bias blocks in the trial records' outcomes",
-        schema={"type": "object", "required": ["domains", "studies", "summary", "restricted", "subgroups",
-                                               "reasons"]}),
+        record="metak.sensitivity.risk_of_bias:RiskOfBiasResult"),
     AnalysisKind(
         "active_placebo", "subgroups by control type (active vs inert placebo) with Cochrane's test",
         "metak.sensitivity.subgroups:run_active_placebo", methods="metak.methods_sentences:active_placebo", needs="control arms with control_type",
         params=(Param("assumed_effect", "block", None, parse="metak.sensitivity.bias:parse_effects",
                       doc="the active placebo's own effect on the analysis scale, added back to the comparisons "
                           "against it: a number, a list, or {from, to, steps}"),),
-        schema=ACTIVE_PLACEBO_SCHEMA),
+        record="metak.sensitivity.subgroups:ActivePlacebo"),
     AnalysisKind(
         "cumulative", "studies added one at a time in a stated order (metafor's cumul)",
         "metak.sensitivity.cumulative:run", methods="metak.methods_sentences:cumulative",
         params=(Param("order", "str", "year",
                       doc="year (default), label, effect, weight or a characteristic; ties by label"),),
         needs="k >= 1",
-        schema={"type": "object", "required": ["order", "steps"]}),
+        record="metak.sensitivity.cumulative:Cumulative"),
     AnalysisKind(
         "blinding", "blinding indices, classification by the Bang index, and the bias analyses: restricted to "
                     "adequately blinded trials, bias-adjusted, tipping point",
@@ -281,7 +246,7 @@ _SENSITIVITY = (
                 Param("shared", "block", None, parse="metak.sensitivity.shared_bias_analysis:parse_shared",
                       doc="{beta: estimate | fixed, kappa: estimate | number, beta_prior: {mean, sd}, kappa_prior: "
                           "half-normal scale > 0, compromised: {trial: true | false}} for bias_model: shared")),
-        schema=BLINDING_SCHEMA),
+        record="metak.sensitivity.blinding_record:BlindingResult"),
     AnalysisKind(
         "selection_model", "a selection model for publication bias by ML (metafor's selmodel): step function of "
                            "one-sided p-value cut-points or the beta, half-normal, negative-exponential, logistic or "
@@ -295,14 +260,7 @@ _SENSITIVITY = (
                       doc="the side of the studies' p-values (metafor's default: greater)")),
         needs="k >= the number of parameters; every step interval holding an observed p-value",
         check="metak.sensitivity.selection:check", methods="metak.sensitivity.selection:methods_sentence",
-        record="metak.sensitivity.selection:SelectionModel",
-        schema={"type": "object", "required": ["type", "alternative", "method", "steps", "k", "estimate", "se",
-                                               "ci_lower", "ci_upper", "tau2", "delta", "delta_se", "lrt",
-                                               "warnings"],
-                "properties": {"estimate": _NUM, "se": _NUM, "tau2": _NUM,
-                               "delta": {"type": "array", "items": _NUM},
-                               "lrt": {"type": "object", "required": ["statistic", "df", "p_value"]},
-                               "warnings": {"type": "array", "items": {"type": "string"}}}}),
+        record="metak.sensitivity.selection:SelectionModel"),
     AnalysisKind(
         "pet_peese", "PET and PEESE: the FE meta-regressions on sqrt(vi) and vi, their limit estimates and the "
                      "conditional PET-PEESE estimate (Stanley and Doucouliagos 2014)",
@@ -310,12 +268,7 @@ _SENSITIVITY = (
         params=(Param("alpha", "number", 0.05, minimum=0.0001, maximum=0.5,
                       doc="one-sided level of PET's test that selects PEESE (default 0.05)"),),
         needs="k >= 3 with differing variances",
-        methods="metak.sensitivity.pet_peese:methods_sentence", record="metak.sensitivity.pet_peese:PetPeese",
-        schema={"type": "object", "required": ["k", "pet", "peese", "rule", "chosen", "estimate", "se", "ci_lower",
-                                               "ci_upper", "reason"],
-                "properties": {"pet": {"type": ["object", "null"], "required": ["estimate", "se", "p_value"]},
-                               "peese": {"type": ["object", "null"], "required": ["estimate", "se", "p_value"]},
-                               "estimate": _NUM, "chosen": {"enum": ["pet", "peese", None]}}}),
+        methods="metak.sensitivity.pet_peese:methods_sentence", record="metak.sensitivity.pet_peese:PetPeese"),
     AnalysisKind(
         "bayesian_model_averaging", "robust Bayesian model averaging (RoBMA-PSMA's 36 models: effect x "
                                     "heterogeneity x no bias / six weight functions / PET / PEESE), by quadrature and "
@@ -327,13 +280,7 @@ _SENSITIVITY = (
                 Param("seed", "int", 20231, minimum=0, doc="seed of the scrambled Sobol draws")),
         needs="k >= 2; priors on the analysis scale as RoBMA's on Cohen's d (use SMD or rescale)",
         methods="metak.sensitivity.model_averaging_record:methods_sentence",
-        record="metak.sensitivity.model_averaging_record:ModelAveraging",
-        schema={"type": ["object", "null"], "required": ["k", "models", "inclusion", "estimate", "sd", "priors"],
-                "properties": {"models": {"type": "array", "items": {"type": "object", "required": [
-                    "effect", "heterogeneity", "bias", "prior_prob", "log_marglik", "log_marglik_se",
-                    "posterior_prob"]}},
-                    "inclusion": {"type": "object", "required": ["effect", "heterogeneity", "bias"]},
-                    "estimate": _NUM, "median": _NUM, "ci_lb": _NUM, "ci_ub": _NUM}}),
+        record="metak.sensitivity.model_averaging_record:ModelAveraging"),
 )
 
 #: the analyses asked for by their own key of a meta-analysis
@@ -398,15 +345,52 @@ _KEYED = (
         needs="measure OR with both arms' events and totals, IRR with both arms' events and person-time, or PLO "
               "(UM.FS only) with one arm's events and total; method ML (random effects) or FE (common effect)",
         check="metak.glmm.spec:check", methods="metak.glmm.spec:methods_sentence",
-        record="metak.glmm.spec:GlmmRecord"),
+        record="metak.glmm.spec:GlmmRecord", pooled="metak.glmm.spec:pooled"),
+)
+
+#: the analyses asked for by the spec's existing keys (``asked_by``), run before the keyed ones
+_ASKED_BY_KEYS = (
+    AnalysisKind(
+        "multivariate", "the multivariate model rma.mv(yi, V, random = ~ 1 | trial/comparison) with the exact "
+                        "shared-control covariance; its pooled estimate replaces the univariate one",
+        "metak.analyses.multivariate:run", stage="model", spec="key", asked_by=("multi_arm",),
+        default="metak.analyses.multivariate:default", pooled="metak.analyses.multivariate:pooled",
+        record="metak.analyses.multivariate:Multivariate",
+        needs="multi_arm: multivariate; method REML, ML or FE"),
+    AnalysisKind(
+        "dropout_rates", "per comparison, each side's dropouts, randomized and rate (a dropout meta-analysis, or "
+                         "beside an efficacy result when the arms give their dropouts)",
+        "metak.analyses.dropout:run", stage="model", spec="key", asked_by=("dropout",),
+        default="metak.analyses.dropout:default", needs="dropout: true, or arms with randomized and dropouts"),
+    AnalysisKind(
+        "meta_regression", "mixed-effects meta-regression rma(yi, vi, mods = ~ ...) with an optional permutation "
+                           "test (permutest)",
+        "metak.analyses.meta_regression:run", stage="model", spec="key", asked_by=("moderators", "permutations"),
+        default="metak.analyses.meta_regression:default", methods="metak.analyses.meta_regression:methods_sentence",
+        needs="moderators: characteristics or trial fields; an inverse-variance method"),
+    AnalysisKind(
+        "subgroups", "each subgroup fitted on its own and Cochran's Q between subgroups",
+        "metak.analyses.subgroups:run", stage="model", spec="key", asked_by=("subgroups",),
+        default="metak.analyses.subgroups:default", methods="metak.analyses.subgroups:methods_sentence",
+        needs="subgroups: a characteristic or trial field"),
+    AnalysisKind(
+        "bayes", "the Bayesian random-effects model of the bayes: block (exact by quadrature, or MCMC)",
+        "metak.analyses.bayes:run", stage="model", spec="key", asked_by=("bayes",),
+        default="metak.analyses.bayes:default", null_when_off=True, needs="a bayes: block"),
 )
 
 #: every registered analysis, by name
-ANALYSES: dict[str, AnalysisKind] = {k.name: k for k in (*_SENSITIVITY, *_KEYED)}
+ANALYSES: dict[str, AnalysisKind] = {k.name: k for k in (*_SENSITIVITY, *_ASKED_BY_KEYS, *_KEYED)}
 #: those listed under ``sensitivity:`` (results under ``sensitivity.<name>``)
 SENSITIVITY: dict[str, AnalysisKind] = {k.name: k for k in _SENSITIVITY}
 #: those asked for by their own key (results under ``<name>``)
-KEYED: dict[str, AnalysisKind] = {k.name: k for k in _KEYED}
+KEYED: dict[str, AnalysisKind] = {k.name: k for k in (*_ASKED_BY_KEYS, *_KEYED)}
+
+
+def own_keys() -> tuple[str, ...]:
+    """The keys of a meta-analysis that name a registered analysis (``dose_response:`` ...)."""
+    return tuple(name for name, k in KEYED.items() if not k.asked_by)
+
 
 FIGURES: dict[str, FigureKind] = {f.name: f for f in (
     FigureKind("forest", "forest plot of the studies and the pooled estimates", "metak.plots.forest:forest"),
@@ -496,8 +480,14 @@ def help_text() -> str:
         lines.append(f"  {k.name:16} {k.summary}" + (f"; parameters {params}" if params else ""))
     lines.append("Analyses by their own key (<name>: {parameters}):")
     for k in KEYED.values():
+        if k.asked_by:
+            continue
         params = ", ".join(f"{p.name}: {'|'.join(p.choices) if p.choices else p.kind}" for p in k.params)
         lines.append(f"  {k.name:16} {k.summary}; parameters {params}; needs {k.needs}")
+    lines.append("Analyses asked for by the meta-analysis's keys:")
+    for k in KEYED.values():
+        if k.asked_by:
+            lines.append(f"  {k.name:16} {k.summary}; asked for by {', '.join(k.asked_by)}")
     lines.append("Figures (figures: [...]):")
     for f in FIGURES.values():
         lines.append(f"  {f.name:16} {f.summary}" + (f" (needs {f.needs_text})" if f.needs_text else ""))

@@ -51,7 +51,9 @@ MEASURE_TABLE: dict[str, Measure] = {m.code: m for m in (
     Measure("VR", "log", "continuous", "Variability ratio", "VR"),
     Measure("CVR", "log", "continuous", "Coefficient of variation ratio", "CVR"),
     Measure("SMCC", "identity", "change", "Standardised mean change (change-score SD)", "SMCC"),
+    Measure("MC", "identity", "change", "Mean change", "MC"),
     Measure("SMCR", "identity", "change", "Standardised mean change (raw-score SD)", "SMCR"),
+    Measure("SMCRH", "identity", "change", "Standardised mean change (raw-score SD, heteroscedastic)", "SMCRH"),
 )}
 #: Peto's log odds ratio: a method's effect size (rma.peto's Q), not a measure a spec asks for
 PETO = Measure("PETO", "log", "binary", "Peto odds ratio", "OR")
@@ -66,7 +68,8 @@ RATIO_MEASURES = tuple(c for c, m in MEASURE_TABLE.items() if m.scale == "log")
 LOG_MEASURES = RATIO_MEASURES + ("PETO",)
 MEASURE_LABELS = {c: m.label for c, m in MEASURE_TABLE.items()}
 #: measures computed from one arm's own data (a meta-analysis of them pools one arm type)
-SINGLE_ARM_MEASURES = tuple(c for c, m in MEASURE_TABLE.items() if m.data in ("proportion", "rate", "correlation"))
+SINGLE_ARM_MEASURES = tuple(c for c, m in MEASURE_TABLE.items()
+                            if m.data in ("proportion", "rate", "correlation", "change"))
 #: every value of a meta-analysis's ``scale`` (results.json)
 SCALES = ("log", "identity", "logit", "arcsine", "freeman_tukey", "fisher_z")
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import metak
-from metak.estimators import tau2 as T
+from metak.estimators import rowsums, tau2_ml
 
 
 @pytest.mark.parametrize("m", [1, 2, 3, 50])
@@ -26,7 +26,7 @@ def test_row_sums_are_added_left_to_right(m, k):
     for j in range(k):
         seq = seq + A[:, j]
     for layout in (np.ascontiguousarray(A), np.asfortranarray(A)):
-        assert np.array_equal(T.rsum(layout), seq)
+        assert np.array_equal(rowsums.rsum(layout), seq)
 
 
 def test_a_meta_analysis_alone_or_in_a_batch_gives_the_same_bits():
@@ -86,8 +86,8 @@ def test_the_newton_step_uses_the_second_derivative(reml, t):
     h = 1e-4 * t
     d1 = (loglik(t + h, y, v, reml) - loglik(t - h, y, v, reml)) / (2 * h)
     d2 = (loglik(t + h, y, v, reml) - 2 * loglik(t, y, v, reml) + loglik(t - h, y, v, reml)) / h**2
-    Y, V, M = T.fortran(y[None, :], v[None, :], np.ones((1, 7)))
-    ll, step = T._stats(Y, V, M, np.array([t]), reml, step=True)
+    Y, V, M = rowsums.fortran(y[None, :], v[None, :], np.ones((1, 7)))
+    ll, step = tau2_ml._stats(Y, V, M, np.array([t]), reml, step=True)
     assert ll[0] == pytest.approx(loglik(t, y, v, reml), rel=1e-13)
     if d2 < 0:  # concave there: Newton's step
         assert step[0] == pytest.approx(-d1 / d2, rel=1e-5)
@@ -118,7 +118,7 @@ def test_a_peak_narrower_than_the_scan_grid_is_found():
         lo, hi = (mid, hi) if score(mid, yi, vi, False) > 0 else (lo, mid)
     # the scan's own points miss the peak: none beats the likelihood at 0
     top = 2 * np.max((yi - yi.mean()) ** 2)
-    scan = top * np.geomspace(1e-6, 1.0, T.GRID)
+    scan = top * np.geomspace(1e-6, 1.0, tau2_ml.GRID)
     assert max(loglik(t, yi, vi, False) for t in scan) < lls[0]
     res = metak.fit(yi, vi, method="ML")
     assert res.tau2 == pytest.approx(0.5 * (lo + hi), rel=1e-10)
@@ -143,7 +143,7 @@ def test_a_peak_narrower_than_the_scan_grid_is_found():
 def test_the_chi_squared_series_agrees_with_scipy():
     from scipy import special
 
-    from metak.estimators.fit import chi2_sf
+    from metak.estimators.distributions import chi2_sf
 
     rng = np.random.default_rng(0)
     df = np.repeat(np.arange(1, 101), 500).astype(float)
@@ -173,7 +173,7 @@ def test_the_chi_squared_series_agrees_with_scipy():
 def test_row_subsets_stay_column_major():
     """The iteration drops converged rows with tau2.sub: in the engine's layout, so that no row
     sum has to copy (A[idx] and A.T[:, idx].T both come back C-ordered)."""
-    A = T.fortran(np.arange(60.0).reshape(12, 5))[0]
+    A = rowsums.fortran(np.arange(60.0).reshape(12, 5))[0]
     for idx in (np.array([0, 3, 4, 11]), np.arange(12) % 3 == 0, np.array([7])):
-        B = T.sub(A, idx)
+        B = rowsums.sub(A, idx)
         assert B.flags.f_contiguous and np.array_equal(B, A[idx])

@@ -112,7 +112,8 @@ def test_pipeline_multivariate_with_bayes_uses_the_block_covariance(tmp_path):
 
     from test_multivariate import _write_trials
 
-    from metak.pipeline import analyze, mv_covariance  # noqa: F401  (mv_covariance is the V the fit uses)
+    from metak.estimators.multivariate import mv_covariance  # noqa: F401  (the V the fit uses)
+    from metak.pipeline import analyze
 
     ref = json.loads((Path(__file__).parent / "reference" / "metafor_multivariate_reference.json").read_text())
     case = next(c for c in ref["cases"] if c["id"] == "or12_REML_z")

@@ -18,6 +18,7 @@ from scipy import integrate, optimize, stats
 
 from metak.bayes import fit_bayes, parse_bayes_spec
 from metak.bayes import priors as P
+from metak.bayes.prior_presets import preset_prior
 from metak.bayes.exact import exact_posterior
 
 TOL = 1e-4            # the issue's accuracy target, absolute, on the analysis scale
@@ -199,8 +200,8 @@ TAU = {
     "half_t": (P.HalfStudentT(3.0, 0.5), "half_t", (3.0, 0.5)),
     "exponential": (P.Exponential(2.0), "exponential", (2.0,)),
     "uniform": (P.Uniform(0.0, 3.0, on="tau"), "uniform", (0.0, 3.0)),
-    "turner": (P.preset_prior("turner2015", "mental_health"), "log_normal", (-2.12, 1.53)),
-    "rhodes": (P.preset_prior("rhodes2015", "general"), "log_t", (5.0, -3.44, 2.59)),
+    "turner": (preset_prior("turner2015", "mental_health"), "log_normal", (-2.12, 1.53)),
+    "rhodes": (preset_prior("rhodes2015", "general"), "log_t", (5.0, -3.44, 2.59)),
 }
 CASES = [
     ("k2", "normal10", "half_normal"), ("k2", "flat", "half_cauchy"), ("k2", "normal1", "turner"),
@@ -292,7 +293,7 @@ def test_shrunken_estimates_match_quadrature():
 def test_conditional_likelihood_matches_quadrature_over_mu(mu):
     """p(y | tau) with mu integrated out analytically (or by the lam mixture for Student-t)
     against quad over mu at a few tau values."""
-    from metak.bayes.exact import _Conditional
+    from metak.bayes.likelihood import _Conditional
 
     y, v = DATASETS["k3"]
     mu_prior, mu_kind, mu_par = MU[mu]

@@ -10,13 +10,14 @@ import pytest
 from scipy import integrate
 
 from metak.bayes import priors as P
+from metak.bayes.prior_presets import preset_prior
 
 TAU_PRIORS = [
     P.HalfNormal(0.5), P.HalfCauchy(0.5), P.HalfStudentT(3.0, 0.5), P.Exponential(2.0),
     P.Uniform(0.0, 2.0, on="tau"), P.Uniform(0.1, 2.0, on="tau"),
     P.LogNormal(-2.56, 1.74), P.LogStudentT(5.0, -3.44, 2.59),
-    *(P.preset_prior("turner2015", o) for o in ("all", "withdrawals", "mental_health", "subjective")),
-    *(P.preset_prior("rhodes2015", o) for o in ("general", "mental_health")),
+    *(preset_prior("turner2015", o) for o in ("all", "withdrawals", "mental_health", "subjective")),
+    *(preset_prior("rhodes2015", o) for o in ("general", "mental_health")),
 ]
 DENSITY_TOL = 1e-8
 
@@ -69,15 +70,15 @@ def test_mu_density_integrates_to_one(prior, lo, hi):
 
 
 def test_presets_match_the_published_values():
-    turner = P.preset_prior("turner2015", "mental_health")
+    turner = preset_prior("turner2015", "mental_health")
     assert (turner.mu, turner.sigma) == (-2.12, 1.53) and turner.on == "tau2"
-    rhodes = P.preset_prior("rhodes2015", "general")
+    rhodes = preset_prior("rhodes2015", "general")
     assert (rhodes.nu, rhodes.mu, rhodes.sigma) == (5.0, -3.44, 2.59)
 
 
 def test_readable_repr_and_round_trip():
     assert repr(P.HalfNormal(0.5)) == "HalfNormal(sigma=0.5)"
     assert repr(P.Uniform()) == "Flat()"
-    assert repr(P.preset_prior("turner2015", "all")) == "LogNormal(mu=-2.56, sigma=1.74) on tau^2 [turner2015/all]"
-    assert P.preset_prior("rhodes2015", "general").to_dict() == {"preset": "rhodes2015", "outcome": "general"}
+    assert repr(preset_prior("turner2015", "all")) == "LogNormal(mu=-2.56, sigma=1.74) on tau^2 [turner2015/all]"
+    assert preset_prior("rhodes2015", "general").to_dict() == {"preset": "rhodes2015", "outcome": "general"}
     assert P.HalfCauchy(0.3).to_dict() == {"dist": "half_cauchy", "beta": 0.3}

@@ -298,3 +298,69 @@ def test_bad_person_time_and_correlation_data_are_record_errors(tmp_path, otype,
         analyze(_spec(tmp_path, "  - {id: z, outcome: y, measure: IRR}\n"))
     text = str(exc.value)
     assert f"bad.yaml:{15 if '.e.' in where else 16}: {where}" in text and match in text
+
+
+# -- change scores (MC, SMCC, SMCR, SMCRH) from one arm's pre_post data, through metak analyze ---
+
+def _pre_post_arm(d, j):
+    """metafor's m1i/sd1i are the final (post) values, m2i the baseline (pre) ones."""
+    return (f"{{baseline: {{mean: {d['m_pre'][j]}, sd: {d['sd_pre'][j]}}}, "
+            f"final: {{mean: {d['m_post'][j]}, sd: {d['sd_post'][j]}}}, r: {d['ri'][j]}, n: {d['ni'][j]}}}")
+
+
+def test_change_scores_from_pre_post_records_match_metafor(tmp_path):
+    """Morris (2008) as five two-arm trials (treatment groups as the experimental arms, control
+    groups as placebo arms): `metak analyze` pools one arm type, and each row's yi, vi are metafor's
+    escalc MC / SMCC / SMCR / SMCRH of that arm (SMCR and SMCRH standardised by the baseline SD, as in
+    metafor's Morris example) at 1e-8."""
+    from click.testing import CliRunner
+
+    from metak.cli import main
+
+    dT, dC = REF["datasets"]["morris2008T"], REF["datasets"]["morris2008C"]
+    for j in range(len(dT["ni"])):
+        _write(tmp_path, f"m{j + 1}", _TWO_ARMS, "pre_post",
+               f"      e: {_pre_post_arm(dT, j)}\n      c: {_pre_post_arm(dC, j)}\n")
+    body = "".join(f"  - {{id: {m.lower()}_{arms}, outcome: y, measure: {m}, method: REML{sel}}}\n"
+                   for m in ("MC", "SMCC", "SMCR", "SMCRH")
+                   for arms, sel in (("exp", ""), ("placebo", ", select: {control_type: [placebo]}")))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["analyze", str(_spec(tmp_path, body)), "--out", str(out), "--no-figures"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "results.json").read_text())
+    jsonschema.validate(doc, SCHEMA)
+    got = {ma["id"]: ma for ma in doc["meta_analyses"]}
+    assert len(got) == 8
+    for m in ("MC", "SMCC", "SMCR", "SMCRH"):
+        for arms, case_id, arm in (("exp", f"{m}_morris2008", "e"), ("placebo", f"{m}_morris2008C", "c")):
+            ma = got[f"{m.lower()}_{arms}"]
+            case = next(c for c in REF["cases"] if c["id"] == case_id)
+            assert ma["measure"] == m and ma["k"] == 5 and ma["scale"] == "identity"
+            assert ma["arm_type"] == ("experimental arms" if arms == "exp" else "control arms: placebo")
+            assert [s["experimental"] for s in ma["studies"]] == [arm] * 5
+            _agree([s["yi"] for s in ma["studies"]], case["yi"])
+            _agree([s["vi"] for s in ma["studies"]], case["vi"])
+            # the arm's data as results.json writes them
+            assert ma["studies"][0]["data"][arm]["baseline"]["sd"] == (dT if arm == "e" else dC)["sd_pre"][0]
+    # the pooled estimate is the REML fit of those rows (metak.fit, itself checked against rma)
+    r = metak.fit([s["yi"] for s in got["smcc_placebo"]["studies"]], [s["vi"] for s in got["smcc_placebo"]["studies"]],
+                  method="REML")
+    assert got["smcc_placebo"]["estimate"] == pytest.approx(r.estimate, rel=1e-9)
+    # the methods text says which arms were pooled, and names the measure as it ran
+    from metak.methods import methods_text
+
+    text = " ".join(methods_text(doc)[0])
+    assert text.count("Each study contributed the data of its placebo control arm(s) alone") == 4
+    assert text.count("Each study contributed the data of its experimental arm(s) alone") == 4
+    assert "Raw mean changes were pooled" in text
+    assert "Standardised mean changes (raw-score standardisation, with the variances at the two occasions " \
+           "allowed to differ) were pooled" in text
+
+
+def test_smcrh_is_not_smcr():
+    """SMCRH shares SMCR's yi but not its variance (Bonett 2008): a check that the reference cases
+    tell the two apart, so an SMCRH computed as SMCR would fail test_escalc_matches_metafor."""
+    a = next(c for c in REF["cases"] if c["id"] == "SMCR_morris2008")
+    b = next(c for c in REF["cases"] if c["id"] == "SMCRH_morris2008")
+    np.testing.assert_allclose(a["yi"], b["yi"], rtol=1e-12)
+    assert np.all(np.abs(np.array(a["vi"]) / np.array(b["vi"]) - 1) > 1e-3)

@@ -431,7 +431,7 @@ def test_fuzz_spec_reader_returns_or_raises_metak_errors(tmp_path, edits):
 @settings(max_examples=100, deadline=None)
 @given(edits=EDITS)
 def test_fuzz_batch_bayes_option_returns_or_raises_metak_errors(edits):
-    from metak.scale.batch import parse_bayes_option
+    from metak.scale.batch_bayes import parse_bayes_option
 
     text = _apply("{prior: {tau: {dist: half_normal, sigma: 0.5}}, seed: 1}", edits)
     try:

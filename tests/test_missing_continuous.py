@@ -26,7 +26,7 @@ import pytest
 from metak.effects.escalc import escalc_continuous, hedges_j
 from metak.estimators import fit
 from metak.pipeline import analyze
-from metak.sensitivity.missing_outcome import effect_continuous, mean_star
+from metak.sensitivity.missing_continuous import effect_continuous, mean_star
 
 # (id, mean_e, sd_e, n_e, missing_e, mean_c, sd_c, n_c, missing_c): made-up trials
 DATA = [("a", 11.5, 6.1, 31, 9, 16.0, 7.1, 37, 6), ("b", 12.5, 6.2, 32, 8, 17.0, 7.2, 36, 8),

@@ -16,8 +16,9 @@ from types import SimpleNamespace
 import pytest
 
 import metak
-from metak.effects import build
-from metak.effects.build import REASON_CODES, ReasonCode
+from metak.effects import covariates as effect_covariates
+from metak.effects import reasons, rows
+from metak.effects.reasons import REASON_CODES, ReasonCode
 from metak.errors import InvalidSpec
 from metak.sensitivity import blinding, blinding_index, refit
 from metak.sensitivity.bias import Rule
@@ -101,7 +102,7 @@ def test_the_bang_moderator_is_the_one_bang_index(ge, gc, dk):
     trial = SimpleNamespace(characteristics={}, citation=SimpleNamespace(year=2000), design="parallel",
                             allocation=None, masking=None, condition=None,
                             blinding=SimpleNamespace(guesses=(_guess("e", ge, gc, dk),)), arm=lambda a: SimpleNamespace(dose=None))
-    cov = build.covariates(trial, ("e",), None)
+    cov = effect_covariates.covariates(trial, ("e",), None)
     assert cov.get("bang") == blinding_index.bang(ge, gc, dk)["estimate"]
 
 
@@ -114,7 +115,7 @@ def test_a_mutated_bang_changes_the_classification_and_the_moderator(monkeypatch
                             allocation=None, masking=None, condition=None,
                             blinding=SimpleNamespace(guesses=(_guess("e", 48, 4, 330),)),
                             arm=lambda a: SimpleNamespace(dose=None))
-    cov_before = build.covariates(trial, ("e",), None)["bang"]
+    cov_before = effect_covariates.covariates(trial, ("e",), None)["bang"]
     real = blinding_index.bang
 
     def mutant(correct, wrong, dont_know, level=0.95):   # n = c + w instead of c + w + d
@@ -124,7 +125,7 @@ def test_a_mutated_bang_changes_the_classification_and_the_moderator(monkeypatch
     after = blinding.classify(table, Rule())
     assert [c["bang"] for c in after] != [c["bang"] for c in before]
     assert [c["status"] for c in after] != [c["status"] for c in before]
-    assert build.covariates(trial, ("e",), None)["bang"] != cov_before
+    assert effect_covariates.covariates(trial, ("e",), None)["bang"] != cov_before
 
 
 def test_no_second_copy_of_the_bang_formula():
@@ -150,11 +151,11 @@ def test_the_schema_lists_the_reason_codes():
 def test_every_exclusion_in_build_carries_a_reason_code():
     """No excluded entry is written by hand (``{"trial": .., "reason": ..}``) outside
     ``excluded_entry``, which always adds the code."""
-    tree = ast.parse(Path(build.__file__).read_text())
-    writers = [n for n in ast.walk(tree) if isinstance(n, ast.Dict)
+    writers = [(path.name, n.lineno) for path in sorted((PKG / "effects").glob("*.py"))
+               for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Dict)
                and any(isinstance(k, ast.Constant) and k.value == "reason" for k in n.keys)]
-    assert len(writers) == 1
-    assert build.excluded_entry("x", build.Reason("why", ReasonCode.ARMS)) == {
+    assert [name for name, _ in writers] == ["reasons.py"], writers
+    assert reasons.excluded_entry("x", reasons.Reason("why", ReasonCode.ARMS)) == {
         "trial": "x", "reason": "why", "reason_code": "arms"}
 
 
@@ -174,13 +175,13 @@ def test_reason_codes_in_results(bcg):
 
 def test_a_measure_mismatch_is_found_by_its_code_not_its_words(bcg, monkeypatch):
     """pipeline._no_data reads reason_code: rewording the message changes nothing."""
-    real = build.Reason
+    real = rows.Reason
 
     class Reworded(real):
         def __new__(cls, text, code):
             return real.__new__(cls, "reworded: " + text[::-1], code)
 
-    monkeypatch.setattr(build, "Reason", Reworded)
+    monkeypatch.setattr(rows, "Reason", Reworded)
     p = write_spec(bcg, HEAD.replace("measure: RR", "measure: SMD"))
     with pytest.raises(InvalidSpec) as exc:
         metak.analyze(p)
@@ -255,3 +256,127 @@ def test_figures_report_and_terminal_format_with_one_function(digits):
             assert fig == base.lstrip("-")
         else:
             assert fig == base.replace("-", fmt.MINUS)
+
+
+# ----------------------------------------------------------------------------- one back-transformation
+def test_to_natural_is_defined_once_and_imported_from_format():
+    """metak.plots._common had its own to_natural (exp for ratio measures, written again); the
+    one back-transformation is metak.format.to_natural, and nothing re-exports it."""
+    defs, imports = [], []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.Lambda)) and getattr(node, "name", None) == "to_natural":
+                defs.append(rel)
+            elif isinstance(node, ast.ImportFrom) and any(a.name == "to_natural" for a in node.names):
+                imports.append((rel, "." * node.level + (node.module or "")))
+    assert defs == ["metak/format.py"], defs
+    wrong = [(rel, mod) for rel, mod in imports if mod not in ("metak.format", "..format", ".format")]
+    assert not wrong, f"to_natural imported from elsewhere than metak.format: {wrong}"
+
+
+@pytest.mark.parametrize("measure", ["OR", "RR", "HR", "PLO", "PAS", "PR", "ZCOR", "MD", "SMD"])
+def test_figures_back_transform_with_format_to_natural(measure, monkeypatch):
+    from metak import format as F
+    from metak.plots import _common as C
+
+    ma = {"measure": measure, "n_harmonic": None}
+    nat = C.natural(ma)
+    for x in (None, float("nan"), -1.5, 0.0, 0.3, 2.0):
+        assert nat(x) == F.to_natural(measure, x)
+    monkeypatch.setattr(F, "to_natural", lambda m, x, ni=None: "the one function")
+    assert C.natural(ma)(0.3) == "the one function"   # the figures call it, they do not copy it
+
+
+#: Modules (not packages) that still re-export names they do not use, for compatibility. Their
+#: owners are removing them this session (issue 24); the lead empties this list. A package's
+#: __init__.py re-exports its public API and is not counted.
+RE_EXPORTS_PENDING = {
+    "metak/effects/escalc.py": "the measure vocabulary (CC_TO, LOG_MEASURES, ...) of metak.vocab",
+    "metak/api.py": "AnalysisResults, MetaFit, TestResult, RegressionFit",
+    "metak/paper.py": "metak.sof's tables",
+    "metak/estimators/regression.py": "tau2_regression of tau2_mods",
+}
+
+
+def test_no_module_re_exports_names_for_compatibility():
+    """A moved name is imported from its new home; the old module keeps no shim. Found by the
+    ``noqa: F401`` a re-exporting import needs to pass the linter."""
+    found = set()
+    for path in sorted(PKG.rglob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        rel = path.relative_to(ROOT).as_posix()
+        if any("noqa" in line and "F401" in line and "export" in line for line in path.read_text().splitlines()):
+            found.add(rel)
+    assert found <= set(RE_EXPORTS_PENDING), f"re-export shims (import from the new home): {found - set(RE_EXPORTS_PENDING)}"
+
+
+# ----------------------------------------------------------------------------- one validation mechanism
+#: The modules that build a Problem or raise InvalidSpec / InvalidRecord / InvalidInput
+#: themselves, each for a reason the Checker (metak/records/checker.py) does not cover. Every
+#: other input check goes through a Checker, which collects every problem of a file with its
+#: line, key path and did-you-mean hint.
+PROBLEM_MAKERS = {
+    "metak/errors.py": "defines Problem and the errors",
+    "metak/records/yamlload.py": "the file itself (unreadable, too big, YAML syntax) and Located.problem, the "
+                                 "Checker's",
+    "metak/records/__init__.py": "a trials folder (no such file, no .yaml files, a trial id in two files); raises "
+                                 "the Checkers' problems",
+    "metak/spec/__init__.py": "raises an analysis spec's Checker problems",
+    "metak/spec/model.py": "MetaSpec.error: a problem the run finds later, at its key's line",
+    "metak/pipeline.py": "trials: entries that name no records, found when they are resolved",
+    "metak/scale/spec.py": "raises a simulation spec's Checker problems",
+}
+#: the names of the ad-hoc, stop-at-the-first-problem helpers the simulation spec had
+AD_HOC_HELPERS = ("bad", "known")
+
+
+def _called_name(call):
+    f = call.func
+    return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+
+
+def test_only_the_listed_modules_build_problems_or_raise_input_errors():
+    found = {}
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and _called_name(node) in ("Problem", "InvalidSpec", "InvalidRecord",
+                                                                     "InvalidInput"):
+                found.setdefault(rel, []).append(node.lineno)
+    outside = {rel: lines for rel, lines in found.items() if rel not in PROBLEM_MAKERS}
+    assert not outside, f"input problems built outside the Checker (use metak.records.checker.Checker): {outside}"
+    assert "metak/scale/spec.py" in found and "metak/spec/__init__.py" in found  # the list is not stale
+
+
+def test_no_module_defines_its_own_spec_checking_helpers():
+    """The simulation spec's loader had its own ``bad()`` (raise at the first problem),
+    ``known()`` and ``number()``; a helper called ``bad``/``known``, or a ``bad`` callback passed
+    around and called, must not come back."""
+    hits = []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.Lambda)) and getattr(node, "name", None) in AD_HOC_HELPERS:
+                hits.append(f"{rel}:{node.lineno}: def {node.name}")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in AD_HOC_HELPERS:
+                hits.append(f"{rel}:{node.lineno}: {node.func.id}(...)")
+    assert not hits, hits
+
+
+def test_the_simulation_spec_is_parsed_by_a_checker(tmp_path, monkeypatch):
+    """metak/scale/spec.py collects through the Checker: a mutated Checker.add changes its report."""
+    from metak.records.checker import Checker
+    from metak.scale.spec import load_spec
+
+    p = tmp_path / "s.yaml"
+    p.write_text("metak: 1\nsimulation: s\nsede: 1\nlevel: 2\n")
+    with pytest.raises(InvalidSpec) as e:
+        load_spec(p)
+    assert [q.line for q in e.value.problems] == [3, 4]
+    real = Checker.add
+    monkeypatch.setattr(Checker, "add", lambda self, path, message: real(self, path, "CHECKER: " + message))
+    with pytest.raises(InvalidSpec) as e:
+        load_spec(p)
+    assert all(q.message.startswith("CHECKER: ") for q in e.value.problems)

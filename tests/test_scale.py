@@ -233,7 +233,8 @@ def test_the_exact_bayesian_estimator_reports_what_fit_bayes_reports(tmp_path):
     """Each replicate's posterior summaries are those of metak's Bayesian fit of it: the median
     of mu, the credible and predictive intervals and the median of tau (squared)."""
     from metak.bayes.fit import fit_bayes
-    from metak.scale.simulate import _bayes_arrays, draw, load_spec
+    from metak.scale.simulate import _bayes_arrays, draw
+    from metak.scale.spec import load_spec
 
     spec = load_spec(bayes_yaml(tmp_path, PRIORS))
     Y, V = draw(spec.scenarios[0], 5, np.random.default_rng(1))
@@ -249,7 +250,7 @@ def test_the_exact_bayesian_estimator_reports_what_fit_bayes_reports(tmp_path):
 
 
 def test_the_bayesian_rows_of_a_simulation(tmp_path, cluster):
-    from metak.scale.simulate import load_spec
+    from metak.scale.spec import load_spec
 
     spec = load_spec(bayes_yaml(tmp_path, PRIORS))
     t = run_simulation(spec)
@@ -265,39 +266,10 @@ def test_the_bayesian_rows_of_a_simulation(tmp_path, cluster):
     (PRIORS + "  likelihood: binomial\n", "[BAYES]", "bayes.likelihood"),
 ])
 def test_bayes_spec_errors_name_the_key(tmp_path, extra, estimators, message):
-    from metak.scale.simulate import load_spec
+    from metak.scale.spec import load_spec
 
     with pytest.raises(MetakError, match=message):
         load_spec(bayes_yaml(tmp_path, extra, estimators))
-
-
-@pytest.mark.parametrize("body,where", [
-    ("scenarios:\n  k: [3, three]\n", r":4: scenarios\.k\[1\]: must be a whole number, got 'three'"),
-    ("scenarios:\n  k: [1]\n", r":4: scenarios\.k\[0\]: must be >= 2"),
-    ("scenario:\n  k: [3]\n", r":3: scenario: unknown key"),
-    ("scenarios:\n  vi: {dist: gamma}\n", r":4: scenarios\.vi\.dist: must be uniform"),
-    ("scenarios:\n  binary: {p_control: [0.2, 1.5], n: 50}\n", r":4: scenarios\.binary\.p_control: must be below 1"),
-    ("estimators: [REML, BOGUS]\n", r":3: estimators\[1\]: 'BOGUS' is not one of"),
-    ("tests: [t]\n", r":3: tests\[0\]: 't' is not one of z, hksj"),
-    ("level: 95\n", r":3: level: must be between 0 and 1"),
-    ("level: .nan\n", r":3: level: must be a finite number, got nan"),
-    ("seed: .inf\n", r":3: seed: must be a whole number, got inf"),
-    ("scenarios:\n  vi: {dist: [1]}\n", r":4: scenarios\.vi\.dist: must be uniform"),
-    ("scenarios:\n  vi: {dist: uniform, low: .nan}\n", r":4: scenarios\.vi\.low: must be a finite number"),
-    ("estimators: [BAYES]\nbayes:\n  prior:\n    tau: {dist: half_normal, sigma: -1}\n",
-     r":6: bayes\.prior\.tau\.sigma: must be > 0"),
-])
-def test_simulation_spec_errors_give_file_line_and_key(tmp_path, body, where):
-    from metak.errors import InvalidSpec
-    from metak.scale.simulate import load_spec
-
-    p = tmp_path / "sim.yaml"
-    p.write_text("metak: 1\nsimulation: x\n" + body)
-    with pytest.raises(InvalidSpec, match=str(p).replace(".", r"\.") + where):
-        load_spec(p)
-    out = tmp_path / "out"
-    r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(out)])
-    assert r.exit_code == 1 and "Traceback" not in r.output and not out.exists()
 
 
 BAYES_OPT = "{prior: {mu: {dist: normal, mu: 0, sigma: 10}, tau: {dist: half_normal, sigma: 0.5}}}"
@@ -306,7 +278,7 @@ BAYES_OPT = "{prior: {mu: {dist: normal, mu: 0, sigma: 10}, tau: {dist: half_nor
 def test_batch_bayes_columns_are_those_of_fit_bayes(csv):
     """--bayes: each meta-analysis's exact posterior, the numbers metak's Bayesian fit reports."""
     from metak.bayes.fit import fit_bayes
-    from metak.scale.batch import BAYES_COLUMNS, parse_bayes_option
+    from metak.scale.batch_bayes import BAYES_COLUMNS, parse_bayes_option
 
     path, df = csv
     spec = parse_bayes_option(BAYES_OPT, None)
@@ -326,7 +298,7 @@ def test_batch_bayes_columns_are_those_of_fit_bayes(csv):
 
 
 def test_batch_bayes_on_a_cluster_is_identical(csv, cluster):
-    from metak.scale.batch import parse_bayes_option
+    from metak.scale.batch_bayes import parse_bayes_option
 
     path, _ = csv
     spec = parse_bayes_option(BAYES_OPT, None)
@@ -381,7 +353,7 @@ def test_bayes_defaults_follow_the_measure_column(tmp_path):
 
 
 def test_bayes_is_for_tables_not_spec_folders(tmp_path):
-    from metak.scale.batch import parse_bayes_option
+    from metak.scale.batch_bayes import parse_bayes_option
 
     with pytest.raises(MetakError, match="each spec's own bayes: block"):
         run_batch(tmp_path, bayes=parse_bayes_option(BAYES_OPT, None))

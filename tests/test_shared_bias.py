@@ -301,7 +301,8 @@ tests: [z]
 
 
 def test_simulation_scenario_runs_both_adjustments(tmp_path):
-    from metak.scale.simulate import load_spec, run_simulation
+    from metak.scale.simulate import run_simulation
+    from metak.scale.spec import load_spec
     from metak.sensitivity import shared_bias_sim
 
     p = tmp_path / "s.yaml"
@@ -319,7 +320,7 @@ def test_simulation_scenario_runs_both_adjustments(tmp_path):
 
 def test_simulation_scenario_bad_fraction_is_an_error_with_its_line(tmp_path):
     from metak.errors import InvalidSpec
-    from metak.scale.simulate import load_spec
+    from metak.scale.spec import load_spec
 
     p = tmp_path / "s.yaml"
     p.write_text(SIM.replace("FRACTION", "1.5"))

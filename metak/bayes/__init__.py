@@ -6,8 +6,9 @@ priors the exact engine cannot take, or ``engine: mcmc``).  See docs/bayes.md.
 """
 
 from .fit import describe_priors, fit_bayes
+from .prior_presets import preset_prior
 from .priors import (Exponential, HalfCauchy, HalfNormal, HalfStudentT, LogNormal, LogStudentT,
-                     Normal, StudentT, Uniform, preset_prior)
+                     Normal, StudentT, Uniform)
 from .spec import BayesSpec, parse_bayes_spec
 from .table import side_by_side
 

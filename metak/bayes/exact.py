@@ -30,6 +30,9 @@ Röver C (2020). Bayesian random-effects meta-analysis using the bayesmeta R pac
 J Stat Softw 93(6):1-51.
 Piessens R, de Doncker-Kapenga E, Überhuber C, Kahaner D (1983). QUADPACK.
 Takahasi H, Mori M (1974). Double exponential formulas for numerical integration.
+
+The likelihood given tau lives in :mod:`metak.bayes.likelihood`, the quadrature rules in
+:mod:`metak.bayes.quadrature`; this module holds the adaptive integration and the posterior.
 """
 
 from __future__ import annotations
@@ -42,155 +45,17 @@ from numpy.polynomial import legendre
 from scipy import special
 
 from . import priors as P
+from .likelihood import Rotation, _Conditional, moment_exists, rotate
+from .quadrature import _CUM, _GRID_T, _GRID_V, _INTERP, G7_W, GK_T, GK_W
 from .summaries import mixture_cdf, mixture_quantiles, prune
 
-__all__ = ["ExactPosterior", "exact_posterior", "moment_exists"]
+__all__ = ["ExactPosterior", "exact_posterior"]
 
-LOG2PI = math.log(2.0 * math.pi)
 PANEL_TOL = 1e-9        # Kronrod-Gauss difference allowed per panel, relative to each total
 MAX_PANELS = 4000
 X_LOWER = -60.0          # u = expit(-60) ~ 9e-27: prior mass below is negligible
 X_CAP = 300.0            # tau(x) stays far from overflow ...
 TAU_CAP = 1e100          # ... and so does tau^2: p(y | tau) < TAU_CAP^-(k-1) beyond it
-
-# Gauss-Kronrod 7/15 (QUADPACK qk15), nodes ascending on [-1, 1].
-_XGK = np.array([0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
-                 0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
-                 0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
-                 0.207784955007898467600689403773245, 0.0])
-_WGK = np.array([0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
-                 0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
-                 0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
-                 0.204432940075298892414161999234649, 0.209482141084727828012999174891714])
-_WG = {1: 0.129484966168869693270611432679082, 3: 0.279705391489276667901467771423780,
-       5: 0.381830050505118944950369775488975, 7: 0.417959183673469387755102040816327}
-GK_T = np.concatenate([-_XGK[:7], [0.0], _XGK[:7][::-1]])
-GK_W = np.concatenate([_WGK[:7], [_WGK[7]], _WGK[:7][::-1]])
-G7_W = np.zeros(15)
-for _i, _w in _WG.items():
-    G7_W[_i] = _w
-    G7_W[14 - _i] = _w
-# Antiderivative (from -1) of the degree-14 interpolant through the 15 Kronrod nodes,
-# in the Legendre basis: coefficients = _CUM @ values.
-_INTERP = np.linalg.inv(legendre.legvander(GK_T, 14))             # values -> Legendre coefs
-_CUM = np.stack([legendre.legint(c, lbnd=-1) for c in _INTERP.T], axis=1)
-_GRID_T = np.linspace(-1.0, 1.0, 65)
-_GRID_V = legendre.legvander(_GRID_T, 15)
-
-
-def _tanh_sinh(h=1.0 / 8.0, tmax=3.3):
-    """Tanh-sinh nodes and weights on (0, 1), with ``1 - v`` kept separately."""
-    t = np.arange(-tmax, tmax + h / 2, h)
-    s = 0.5 * math.pi * np.sinh(t)
-    v = special.expit(2.0 * s)          # 0.5 (1 + tanh(s))
-    vc = special.expit(-2.0 * s)
-    w = h * 0.5 * math.pi * np.cosh(t) / np.cosh(s) ** 2 * 0.5
-    return v, vc, w
-
-
-_TS_V, _TS_VC, _TS_W = _tanh_sinh()
-
-
-def moment_exists(order: float, tau_prior, n_tail: int) -> bool:
-    """Whether the posterior moment ``E[tau^order]`` (and ``E|mu|^order``) is finite.
-
-    As tau grows, ``p(y | tau)`` falls like ``tau^-n_tail`` (``n_tail`` = k under a proper mu
-    prior, k - 1 under a flat one) and the prior density like ``tau^-a``; the posterior
-    moment of order m is finite when ``m < a + n_tail - 1`` (log-t priors on tau^2 add a
-    ``(log tau)^-(nu+1)`` factor that makes the boundary case finite).
-    """
-    bound = tau_prior.tail_power + n_tail - 1
-    return order < bound or (order == bound and tau_prior.log_tail)
-
-
-class _Conditional:
-    """p(y | tau) with mu integrated out, and mu | tau, y, for a batch of tau values."""
-
-    def __init__(self, y, v, mu_prior, o=None):
-        # y, v: the data and its variances; with a block covariance V (see ``rotate``) the
-        # rotated data Q'y, the eigenvalues of V and o = Q'1
-        self.y, self.v, self.k = y, v, len(y)
-        self.o = np.ones_like(y) if o is None else o
-        if isinstance(mu_prior, P.Uniform):
-            self.kind = "flat"
-            self.log_lam_w = np.zeros(1)
-        elif isinstance(mu_prior, P.Normal):
-            self.kind = "normal"
-            self.m0, self.s0sq = mu_prior.mu, np.array([mu_prior.sigma**2])
-            self.log_lam_w = np.zeros(1)
-        elif isinstance(mu_prior, P.StudentT):
-            self.kind = "normal"
-            nu = mu_prior.nu
-            # lam ~ Gamma(nu/2, rate nu/2): lam = (2/nu) * gammaincinv(nu/2, v)
-            lam = np.where(_TS_V < 0.5, special.gammaincinv(nu / 2, _TS_V),
-                           special.gammainccinv(nu / 2, _TS_VC)) * (2.0 / nu)
-            keep = (lam > 0) & np.isfinite(lam) & (_TS_W > 0)
-            self.m0 = mu_prior.mu
-            self.s0sq = mu_prior.sigma**2 / lam[keep]
-            self.log_lam_w = np.log(_TS_W[keep] / _TS_W[keep].sum())
-        else:
-            raise TypeError(f"the exact engine cannot take mu prior {mu_prior!r}")
-
-    def __call__(self, tau):
-        """For tau (n,): log p(y | tau, lam) (n, L), and mu | tau, lam, y mean and variance (n, L)."""
-        tau = np.asarray(tau, float)
-        d = self.v[None, :] + (tau**2)[:, None]
-        w = 1.0 / d
-        o = self.o
-        sw = w @ (o * o)
-        swy = w @ (o * self.y)
-        ybar = swy / sw
-        q = np.einsum("nk,nk->n", w, (self.y[None, :] - ybar[:, None] * o[None, :]) ** 2)
-        base = -0.5 * self.k * LOG2PI - 0.5 * np.log(d).sum(axis=1) - 0.5 * q
-        if self.kind == "flat":
-            logl = (base + 0.5 * LOG2PI - 0.5 * np.log(sw))[:, None]
-            return logl, ybar[:, None], (1.0 / sw)[:, None]
-        prec = sw[:, None] + 1.0 / self.s0sq[None, :]
-        s0p = self.s0sq[None, :] * prec
-        logl = base[:, None] - 0.5 * np.log(s0p) - 0.5 * sw[:, None] * (ybar[:, None] - self.m0) ** 2 / s0p
-        mean = (swy[:, None] + self.m0 / self.s0sq[None, :]) / prec
-        return logl, mean, 1.0 / prec
-
-    def log_marginal(self, tau):
-        """log p(y | tau) summed over the lam mixture, with the per-lam pieces."""
-        logl, mean, var = self(tau)
-        lw = logl + self.log_lam_w[None, :]
-        total = special.logsumexp(lw, axis=1)
-        return total, lw, mean, var
-
-
-@dataclass(frozen=True)
-class Rotation:
-    """A block-diagonal covariance V = Q diag(lam) Q' (one block per trial): with z = Q'y and
-    o = Q'1, the likelihood y ~ Normal(mu 1, V + tau² I) is that of independent z_j ~
-    Normal(o_j mu, lam_j + tau²), so the diagonal engine applies unchanged."""
-
-    Q: np.ndarray
-    z: np.ndarray
-    o: np.ndarray
-    lam: np.ndarray
-
-
-def rotate(y, V, groups) -> Rotation:
-    """Eigendecompose V blockwise (its blocks are the rows of each group, e.g. a trial)."""
-    y = np.asarray(y, float)
-    V = np.asarray(V, float)
-    k = len(y)
-    groups = np.asarray(list(groups), dtype=object)
-    off = V.copy()
-    same = groups[:, None] == groups[None, :]
-    if np.any(off[~same] != 0):
-        raise ValueError("V has covariance between rows of different groups; it must be block-diagonal by group")
-    Q = np.zeros((k, k))
-    lam = np.zeros(k)
-    for g in dict.fromkeys(groups.tolist()):
-        idx = np.flatnonzero(groups == g)
-        w, q = np.linalg.eigh(V[np.ix_(idx, idx)])
-        if np.any(w <= 0):
-            raise ValueError(f"the covariance block of {g} is not positive definite")
-        Q[np.ix_(idx, idx)] = q
-        lam[idx] = w
-    return Rotation(Q, Q.T @ y, Q.T @ np.ones(k), lam)
 
 
 @dataclass(frozen=True)

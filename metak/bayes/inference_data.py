@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exact import _Conditional, exact_posterior
+from .exact import exact_posterior
+from .likelihood import _Conditional
 
 
 def posterior_draws(y, v, mu_prior, tau_prior, *, draws: int = 4000, seed=None, posterior=None) -> dict:

@@ -1,22 +1,25 @@
 """Parse and check the ``bayes:`` block of a meta-analysis spec.
 
 Every setting is checked when the spec is built, from the declarative tables in
-``priors.py`` and below, so a typo fails at once with the key path of the bad value
-(relative to the ``bayes:`` block) and, for unknown names, a "did you mean" hint.
+``prior_presets.py`` and below, so a typo fails at once with the key path of the bad value
+(relative to the ``bayes:`` block) and, for unknown names, a "did you mean" hint. One prior
+mapping is parsed by :mod:`metak.bayes.prior_spec`; the value checks are in
+:mod:`metak.bayes.checks`.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
 from dataclasses import dataclass, field
 
 from metak.errors import SpecValueError, SpecValueErrors
 from metak.vocab import LOG_MEASURES
 
 from . import priors as P
+from .checks import MAX_CHAINS, MAX_DRAWS, MAX_TOTAL_DRAWS, MAX_TUNE, _check_keys, _hint, _integer, _mapping, _number
+from .prior_presets import preset_prior
+from .prior_spec import _preset_warning, _tau_block, parse_prior
 
-__all__ = ["BayesSpec", "parse_bayes_spec", "parse_prior", "DEFAULT_SEED"]
+__all__ = ["BayesSpec", "parse_bayes_spec", "DEFAULT_SEED"]
 
 DEFAULT_SEED = 20261126
 RATIO_MEASURES = frozenset(LOG_MEASURES)
@@ -103,166 +106,6 @@ def exact_supports_mu(prior) -> bool:
     return not (isinstance(prior, P.Uniform) and not prior.is_flat)
 
 
-# --------------------------------------------------------------------------- helpers
-
-def _hint(word, choices) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    allowed = ", ".join(str(c) for c in choices)
-    if close:
-        return f"did you mean '{close[0]}'? (allowed: {allowed})"
-    return f"allowed: {allowed}"
-
-
-def _check_keys(mapping, allowed, path):
-    for key in mapping:
-        if key not in allowed:
-            raise SpecValueError(path + (key,), f"unknown key '{key}'; {_hint(key, allowed)}")
-
-
-def _mapping(value, path, what="a mapping"):
-    if not isinstance(value, dict):
-        raise SpecValueError(path, f"must be {what}, got {type(value).__name__} {value!r}")
-    return value
-
-
-#: the largest magnitude of a prior parameter or threshold (as the trial records' cap on numbers)
-MAX_ABS = 1e12
-#: the smallest positive scale, rate or degrees of freedom of a prior: below it the prior is a
-#: point mass the quadrature and the samplers cannot resolve (1e-300 ended in NaN or a crash)
-MIN_POSITIVE = 1e-12
-#: log(tau^2) priors (tau2: log_normal, log_t): their mean beyond +-100 puts tau beyond e^+-50
-MAX_LOG_TAU2 = 100.0
-#: MCMC sizes: draws and tune per chain, chains, and every draw of every chain together
-MAX_DRAWS = 1_000_000
-MAX_TUNE = 1_000_000
-MAX_CHAINS = 100
-MAX_TOTAL_DRAWS = 10_000_000
-
-
-def _number(value, path, constraint=P._ANY):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecValueError(path, f"must be a number, got {value!r}")
-    try:
-        value = float(value)
-    except OverflowError:  # an integer beyond a double
-        raise SpecValueError(path, f"is implausibly large (more than {MAX_ABS:g} in absolute value)") from None
-    if not math.isfinite(value):
-        raise SpecValueError(path, f"must be finite, got {value!r}")
-    if constraint == P._POS and value <= 0:
-        raise SpecValueError(path, f"must be > 0, got {value:g}")
-    if abs(value) > MAX_ABS:
-        raise SpecValueError(path, f"{value:g} is implausibly large (more than {MAX_ABS:g} in absolute value)")
-    if constraint == P._POS and value < MIN_POSITIVE:
-        raise SpecValueError(path, f"{value:g} is implausibly small (less than {MIN_POSITIVE:g}; it must be > 0)")
-    return value
-
-
-def _integer(value, path, minimum, maximum=None):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecValueError(path, f"must be an integer, got {value!r}")
-    if value < minimum:
-        raise SpecValueError(path, f"must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise SpecValueError(path, f"{value:,} is implausibly large (more than {maximum:,})")
-    return value
-
-
-# --------------------------------------------------------------------------- priors
-
-def parse_prior(mapping, path, role):
-    """Parse one prior mapping.
-
-    ``role`` is ``"mu"``, ``"tau"``, ``"tau2"`` or ``"baseline"``; ``path`` is its key path.
-    A ``preset`` mapping (``{preset: turner2015, outcome: mental_health}``) is accepted
-    under ``tau`` and ``tau2``.
-    """
-    _mapping(mapping, path)
-    if role in ("tau", "tau2") and "preset" in mapping:
-        return _parse_preset(mapping, path)
-    if "dist" not in mapping:
-        raise SpecValueError(path, "needs 'dist' (or 'preset' for tau)" if role in ("tau", "tau2")
-                             else "needs 'dist'")
-    dist = mapping["dist"]
-    if not isinstance(dist, str):
-        raise SpecValueError(path + ("dist",), f"must be a distribution name, got {dist!r}")
-    table = {"mu": P.MU_DISTS, "baseline": {"normal": P.MU_DISTS["normal"]},
-             "tau": P.TAU_DISTS, "tau2": P.TAU2_DISTS}[role]
-    if dist not in table:
-        if role == "tau" and dist in P.TAU2_DISTS:
-            raise SpecValueError(path + ("dist",), f"'{dist}' is a prior on tau^2: give it under tau2:")
-        if role == "tau2" and dist in P.TAU_DISTS:
-            raise SpecValueError(path + ("dist",), f"'{dist}' is a prior on tau: give it under tau:")
-        raise SpecValueError(path + ("dist",), f"unknown distribution '{dist}' for {role}; "
-                             f"{_hint(dist, list(table))}")
-    cls, params = table[dist]
-    _check_keys(mapping, ("dist",) + tuple(params), path)
-    kwargs = {}
-    for name, (default, constraint) in params.items():
-        if name in mapping:
-            kwargs[name] = _number(mapping[name], path + (name,), constraint)
-        elif default is P.REQUIRED:
-            raise SpecValueError(path + (name,), f"required for {dist}")
-        elif default is not None:
-            kwargs[name] = default
-    if cls is P.Uniform:
-        return _uniform(kwargs, mapping, path, role)
-    if role == "tau2" and abs(kwargs.get("mu", 0.0)) > MAX_LOG_TAU2:
-        raise SpecValueError(path + ("mu",), f"{kwargs['mu']:g} is implausibly large for the mean of log(tau^2) "
-                             f"(more than {MAX_LOG_TAU2:g} in absolute value: tau beyond e^{MAX_LOG_TAU2 / 2:g})")
-    return cls(**kwargs)
-
-
-def _uniform(kwargs, mapping, path, role):
-    if role == "mu":
-        has_lo, has_hi = "lower" in mapping, "upper" in mapping
-        if has_lo != has_hi:
-            missing = "upper" if has_lo else "lower"
-            raise SpecValueError(path + (missing,), "give both bounds, or neither for a flat prior")
-        if not has_lo:
-            return P.Uniform()
-    lower, upper = kwargs["lower"], kwargs["upper"]
-    if role == "tau" and lower < 0:
-        raise SpecValueError(path + ("lower",), f"must be >= 0 for tau, got {lower:g}")
-    if upper <= lower:
-        raise SpecValueError(path + ("upper",), f"must be > lower ({lower:g}), got {upper:g}")
-    return P.Uniform(lower=lower, upper=upper, on=role)
-
-
-def _parse_preset(mapping, path):
-    _check_keys(mapping, ("preset", "outcome"), path)
-    name = mapping["preset"]
-    if not isinstance(name, str) or name not in P.PRESETS:
-        raise SpecValueError(path + ("preset",), f"unknown preset '{name}'; {_hint(name, list(P.PRESETS))}")
-    outcomes = P.PRESETS[name][1]
-    outcome = mapping.get("outcome", "all" if name == "turner2015" else "general")
-    if not isinstance(outcome, str) or outcome not in outcomes:
-        raise SpecValueError(path + ("outcome",),
-                             f"unknown outcome '{outcome}' for {name}; {_hint(outcome, list(outcomes))}")
-    return P.preset_prior(name, outcome)
-
-
-def _tau_block(mapping, path):
-    """``{tau: ...}`` or ``{tau2: ...}`` (exactly one) -> tau prior."""
-    if "tau" in mapping and "tau2" in mapping:
-        raise SpecValueError(path + ("tau2",), "give tau or tau2, not both")
-    if "tau2" in mapping:
-        return parse_prior(mapping["tau2"], path + ("tau2",), "tau2")
-    return parse_prior(mapping["tau"], path + ("tau",), "tau")
-
-
-def _preset_warning(prior, measure):
-    preset = getattr(prior, "preset", None)
-    if preset is None:
-        return None
-    meant_for = P.PRESETS[preset[0]][0]
-    if measure != meant_for:
-        return (f"prior preset {preset[0]} ({preset[1]}) was derived for {meant_for} "
-                f"(log odds ratio)" if meant_for == "OR" else
-                f"prior preset {preset[0]} ({preset[1]}) was derived for {meant_for}") + \
-            f"; this analysis uses {measure}: its heterogeneity scale may not match"
-    return None
-
-
 # --------------------------------------------------------------------------- the block
 
 def parse_bayes_spec(mapping, *, measure: str = "OR", outcome_type: str = "binary",
@@ -336,7 +179,7 @@ def parse_bayes_spec(mapping, *, measure: str = "OR", outcome_type: str = "binar
     if "tau" in prior_map or "tau2" in prior_map:
         tau_prior = attempt(_tau_block, prior_map, ("prior",), fallback=None)
     elif dropout and measure in ("OR", "RR"):
-        tau_prior = P.preset_prior("turner2015", "withdrawals")
+        tau_prior = preset_prior("turner2015", "withdrawals")
         defaults.append("tau")
         if measure == "RR":
             # Turner's predictive distributions are for log odds ratios; dropout proportions in

@@ -1,12 +1,13 @@
 """Effects: arm data -> yi, vi (escalc), the effect table, and building it from records.
 
 ``metak.effects.escalc`` computes effect sizes as metafor's escalc; ``table`` holds the frozen
-:class:`EffectTable`; ``build`` turns records and a meta-analysis's rules into one; ``design``
+:class:`EffectTable`; ``build`` turns records and a meta-analysis's rules into one (its steps in
+``selection``, ``rows``, ``covariates`` and ``reasons``); ``design``
 builds a meta-regression's design matrix from the table's covariates.
 """
 
 from .escalc import (  # noqa: F401
     BINARY_MEASURES, CC_TO, CONTINUOUS_MEASURES, CONTRAST_ONLY, LOG_MEASURES, MEASURE_LABELS, MEASURES,
-    ContinuityCorrection, contrast_yi_vi, escalc, escalc_binary, escalc_continuous, hedges_j, scale_of, to_natural,
+    ContinuityCorrection, contrast_yi_vi, escalc, escalc_binary, escalc_continuous, hedges_j, scale_of,
 )
 from .table import Effect, EffectTable  # noqa: F401

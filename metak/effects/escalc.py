@@ -28,7 +28,6 @@ from scipy import special
 
 from ..errors import MetakError
 
-from ..format import to_natural  # noqa: F401  (re-exported)
 from ..vocab import (  # noqa: F401  (re-exported: the vocabulary lives in metak.vocab)
     BINARY_MEASURES, CC_TO, CONTINUOUS_MEASURES, CONTRAST_ONLY, LOG_MEASURES, MEASURE_LABELS, MEASURE_TABLE, MEASURES,
     scale_of,
@@ -142,7 +141,7 @@ def escalc(data, measure: str, *, ai=None, bi=None, ci=None, di=None, n1i=None, 
     - single-arm proportions (PR, PLN, PLO, PAS, PFT): ``xi, ni``;
     - person-time (IRR, IRD): ``x1i, t1i, x2i, t2i``; single-arm IRLN: ``xi, ti``;
     - correlations (COR, ZCOR): ``ri, ni``;
-    - change scores in one group (SMCC, SMCR): ``m1i, m2i, sd1i, sd2i, ni, ri`` (SMCR needs no ``sd2i``).
+    - change scores in one group (MC, SMCC, SMCR, SMCRH): ``m1i, m2i, sd1i, sd2i, ni, ri`` (SMCR needs no ``sd2i``).
 
     ``add`` (metafor's default: 1/2, and 0 for PAS and PFT), ``to`` and ``drop00`` (binary and
     person-time measures) are metafor's continuity-correction arguments; variances are metafor's

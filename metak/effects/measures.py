@@ -24,8 +24,9 @@ Bonett 2009, bias-corrected), ROM (log ratio of means), VR (log variability rati
 coefficient-of-variation ratio).
 
 Change scores in one group (``m1i`` post, ``m2i`` pre, ``sd1i``, ``sd2i``, ``ni``, ``ri`` the pre-post
-correlation): SMCC (standardised by the SD of the change), SMCR (standardised by ``sd1i``, the
-raw-score SD; ``sd2i`` not needed).
+correlation): MC (the raw mean change, m1i - m2i), SMCC (standardised by the SD of the change), SMCR (standardised by ``sd1i``, the
+raw-score SD; ``sd2i`` not needed), SMCRH (Bonett 2008: standardised by ``sd1i``, variance allowing
+unequal variances at the two occasions).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ RATE_MEASURES = ("IRLN",)
 PERSON_TIME_MEASURES = ("IRR", "IRD")
 CORRELATION_MEASURES = ("COR", "ZCOR")
 CONTINUOUS_EXTRA = ("SMDH", "ROM", "VR", "CVR")
-CHANGE_MEASURES = ("SMCC", "SMCR")
+CHANGE_MEASURES = ("MC", "SMCC", "SMCR", "SMCRH")
 
 
 def default_add(measure: str) -> float:
@@ -202,7 +203,11 @@ def escalc_change(measure, m1, m2, sd1, sd2, ni, ri):
         raise MetakError("one or more sample sizes are <= 0")
     c = _cmi(n - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if measure == "SMCC":
+        if measure == "MC":
+            if sd2 is None:
+                raise MetakError("MC needs sd2i (the SD of the second measurement)")
+            yi, vi = m1 - m2, (sd1**2 + sd2**2 - 2 * r * sd1 * sd2) / n
+        elif measure == "SMCC":
             if sd2 is None:
                 raise MetakError("SMCC needs sd2i (the SD of the second measurement)")
             yi = c * (m1 - m2) / np.sqrt(sd1**2 + sd2**2 - 2 * r * sd1 * sd2)
@@ -210,6 +215,11 @@ def escalc_change(measure, m1, m2, sd1, sd2, ni, ri):
         elif measure == "SMCR":
             yi = c * (m1 - m2) / sd1
             vi = 2 * (1 - r) / n + yi**2 / (2 * n)
+        elif measure == "SMCRH":
+            if sd2 is None:
+                raise MetakError("SMCRH needs sd2i (the SD of the second measurement)")
+            yi = c * (m1 - m2) / sd1
+            vi = c**2 * ((sd1**2 + sd2**2 - 2 * r * sd1 * sd2) / (sd1**2 * (n - 1)) + yi**2 / (2 * (n - 1)))
         else:
             raise MetakError(f"measure {measure} is not a change-score measure")
     return _nan_bad(yi, vi)
@@ -240,7 +250,7 @@ def escalc_more(measure: str, cols: dict, add, to: str, drop00: bool):
                f"{', '.join(extra)}" if single and set(extra) & _TWO_ARM
                else f"{measure} takes {', '.join(need + optional)}, not {', '.join(extra)}")
         raise MetakError(f"escalc: {why}")
-    if measure == "SMCC":
+    if measure in ("MC", "SMCC", "SMCRH"):
         need = need + ("sd2i",)
     missing = [k for k in need if k not in cols]
     if missing:

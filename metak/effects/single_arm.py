@@ -1,6 +1,7 @@
 """Effect rows of a single-arm measure: each pooled arm's own data (PLO, PR, PLN, PAS, PFT from
 a binary outcome's events/total; IRLN from a person_time outcome; COR, ZCOR from a correlation
-outcome's r and n).
+outcome's r and n; MC, SMCC, SMCR, SMCRH from a pre_post outcome's baseline and final mean and SD, r
+and n).
 
 A meta-analysis of a single-arm measure pools one arm type (contract section 6.2): with
 ``select: {control_type: [...]}`` the control arms of those types (e.g. the placebo arms'
@@ -15,11 +16,12 @@ from __future__ import annotations
 from ..records.model import BinaryArmData
 from ..vocab import MEASURE_TABLE
 from .comparisons import split
-from .measures import escalc_correlation, escalc_proportion, escalc_rate
+from .measures import escalc_change, escalc_correlation, escalc_proportion, escalc_rate
 
 #: the outcome type each kind of single-arm measure reads, and its arm data in words
-OUTCOME_TYPE = {"proportion": "binary", "rate": "person_time", "correlation": "correlation"}
-_DATA_WORDS = {"binary": "events/total", "person_time": "events/person_time", "correlation": "r/n"}
+OUTCOME_TYPE = {"proportion": "binary", "rate": "person_time", "correlation": "correlation", "change": "pre_post"}
+_DATA_WORDS = {"binary": "events/total", "person_time": "events/person_time", "correlation": "r/n",
+               "pre_post": "baseline and final mean/sd, r, n"}
 
 
 def arm_type(ms) -> str:
@@ -77,6 +79,8 @@ def _effect(measure, kind, d, de, cc):
         yi, vi = escalc_rate(measure, [e.events], [e.person_time], cc.add, cc.to)
         data = {"events": _num(e.events), "person_time": _num(e.person_time)}
         return yi, vi, {**data, **({"n": _num(e.n)} if e.n is not None else {})}, d.n
+    if kind == "change":
+        return _change(measure, d, de)
     n = d.n / de
     yi, vi = escalc_correlation(measure, [d.r], [n])
     return yi, vi, {"r": d.r, "n": _num(n)}, d.n
@@ -84,3 +88,18 @@ def _effect(measure, kind, d, de, cc):
 
 def _num(x):
     return int(x) if float(x).is_integer() else float(x)
+
+
+def _change(measure, d, de):
+    """A (standardised) mean change of one arm (m1i the final mean, m2i the baseline mean, as
+    metafor's change measures are final - baseline). SMCR and SMCRH standardise by ``sd1i``, which
+    metafor's documentation says is usually the pre-test SD: the baseline SD here (sd2i the final
+    SD); MC's and SMCC's change-score SD is symmetric in the two (sd1i the final SD, as in
+    metafor's Morris (2008) example). A cluster trial's n is divided by its design effect."""
+    n = d.n / de
+    b, f = d.baseline_sd, d.final_sd
+    sd1, sd2 = (f, b) if measure in ("MC", "SMCC") else (b, f)
+    yi, vi = escalc_change(measure, [d.final_mean], [d.baseline_mean], [sd1], [sd2], [n], [d.r])
+    data = {"baseline": {"mean": d.baseline_mean, "sd": b}, "final": {"mean": d.final_mean, "sd": f}, "r": d.r,
+            "n": _num(n)}
+    return yi, vi, data, d.n

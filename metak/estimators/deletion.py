@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import tau2 as T
+from . import tau2_ml
 
 #: rows per block (bounds memory at 8 * BLOCK * k bytes per array)
 BLOCK = 256
@@ -56,7 +57,7 @@ def _shared_scan(yi, vi, reml: bool):
     weighted mean; only its sign is used, to pick the rows that get fit()'s exact search."""
     y = yi - np.average(yi, weights=1 / vi)  # centred: the score does not change, the sums cancel less
     top = 4 * np.max((yi - yi.mean()) ** 2) + 1e-12  # above every row's own 2 x max squared deviation
-    grid = top * np.concatenate([[0.0], np.geomspace(1e-6, 1.0, T.GRID)])
+    grid = top * np.concatenate([[0.0], np.geomspace(1e-6, 1.0, tau2_ml.GRID)])
     out = np.empty((grid.size, len(yi)))
     for g, t in enumerate(grid):
         w = 1 / (vi + t)
@@ -82,7 +83,7 @@ def deleted_tau2(yi, vi, method: str, tau2_full: float) -> np.ndarray:
         Y, V, M = _block(yi, vi, rows)
         kk = M.sum(1)
         if iterative:
-            t, _ = T._fisher(Y, V, M, kk, np.full(len(rows), float(tau2_full or 0.0)), reml, scan=False)
+            t, _ = tau2_ml._fisher(Y, V, M, kk, np.full(len(rows), float(tau2_full or 0.0)), reml, scan=False)
         else:
             t, _ = T.ESTIMATORS[method](Y, V, M, kk)
         out[rows] = np.where(kk > 1, t, 0.0)
@@ -90,14 +91,14 @@ def deleted_tau2(yi, vi, method: str, tau2_full: float) -> np.ndarray:
         sc, grid = _shared_scan(yi, vi, reml)
         # rows whose score shows another local maximum than the one the iteration reached go
         # through the exact search of fit()
-        peak, zero = T.other_maxima(sc.T, grid[None, :], out)
+        peak, zero = tau2_ml.other_maxima(sc.T, grid[None, :], out)
         other = peak.any(1) | zero
         for start in range(0, k, BLOCK):
             rows = np.arange(start, min(k, start + BLOCK))
             idx = np.where(other[rows])[0]
             if idx.size:
                 Y, V, M = _block(yi, vi, rows[idx])
-                out[rows[idx]] = T._global_maximum(Y, V, M, M.sum(1), out[rows[idx]], reml)
+                out[rows[idx]] = tau2_ml._global_maximum(Y, V, M, M.sum(1), out[rows[idx]], reml)
     return out
 
 

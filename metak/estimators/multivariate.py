@@ -232,3 +232,41 @@ def fit_mv(yi, V, groups, X=None, *, method: str = "REML", test: str = "z", leve
     if reml:  # metafor's REML log-likelihood includes + 1/2 log|X'X|
         ll += 0.5 * np.linalg.slogdet(X.T @ X)[1]
     return MVResult(k, len(blocks), coefs, (s1, s2), vb, beta, test, df, float(ll), qe, qe_p, converged)
+
+
+def mv_covariance(table, measure: str, cc) -> np.ndarray:
+    """V of the multivariate model: each row's vi on the diagonal and, between two comparisons
+    of one trial that share their control group, the control arm's contribution (OR with the
+    continuity correction when either table needed it)."""
+    k = table.k
+    V = np.diag(table.vi)
+    rows = table.rows
+    for i in range(k):
+        for j in range(i + 1, k):
+            a, b = rows[i], rows[j]
+            if a.trial != b.trial or a.comparison is None or b.comparison is None:
+                continue
+            if a.comparison.control != b.comparison.control:
+                continue
+            ctl = a.comparison.ctl_data
+            if measure == "SMD":
+                n_total = sum(x.n for x in (a.comparison.exp_data, b.comparison.exp_data, ctl))
+                cov = smd_cov(a.yi, b.yi, ctl.n, n_total)
+            else:
+                zero = any(min(r.table) == 0 for r in (a, b) if r.table is not None)
+                cov = shared_control_cov(measure, ctl, cc.add if zero and cc.to != "none" else 0.0)
+            V[i, j] = V[j, i] = cov
+    return V
+
+
+def mv_weights(V: np.ndarray, groups, sigma2) -> np.ndarray:
+    """Each row's weight (percent) in the GLS estimate of the intercept-only model: its entry of
+    1'M_i^-1 over the total, M_i = V_i + sigma2_trial + sigma2_comparison I for trial i's block."""
+    s1, s2 = sigma2
+    w = np.zeros(len(groups))
+    trials = np.array(groups, dtype=object)
+    for t in dict.fromkeys(groups):
+        idx = np.where(trials == t)[0]
+        M = V[np.ix_(idx, idx)] + s1 + s2 * np.eye(len(idx))
+        w[idx] = np.linalg.solve(M, np.ones(len(idx)))
+    return 100 * w / w.sum()

@@ -45,7 +45,8 @@ from scipy import special
 
 from ..errors import MetakError
 from ..format import as_floats
-from .fit import IV_METHODS, check_settings
+from ..vocab import IV_METHODS
+from .fit import check_settings
 
 from .tau2_mods import _WLS, _standardise, _tau2, tau2_regression  # noqa: F401  (tau2_regression re-exported)
 from .._blas import single_threaded
@@ -65,7 +66,7 @@ class Coefficient:
     p_permutation: float | None = None
 
     def to_dict(self) -> dict:
-        from .result import clean
+        from ..format import clean
 
         out = {"name": self.name, "estimate": clean(self.estimate), "se": clean(self.se),
                "statistic": clean(self.statistic), "p_value": clean(self.p_value),
@@ -136,7 +137,7 @@ class RegressionResult:
 
     def to_dict(self) -> dict:
         """The ``meta_regression`` object of results.json (contract section 5)."""
-        from .result import clean
+        from ..format import clean
 
         out = {"moderators": list(self.moderators), "test": self.test, "k": self.k,
                "coefficients": [c.to_dict() for c in self.coefficients],

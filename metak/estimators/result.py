@@ -1,12 +1,14 @@
-"""Frozen result records of a fitted meta-analysis."""
+"""Frozen result records of a fitted meta-analysis: one fit (:class:`MetaResult`, with its
+:class:`CommonEffect`) and many intercept-only fits at once (:class:`BatchResult`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+import numpy as np
 
-
-from ..format import clean, clean_pair, fixed  # noqa: F401  (clean, clean_pair re-exported)
+from ..format import clean, clean_pair, fixed
+from .distributions import _norm_ppf
 
 
 @dataclass(frozen=True)
@@ -121,3 +123,105 @@ def _f(x, nd=4):
 
 def _g(x):
     return "NA" if x is None else f"{x:.4g}"
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Many meta-analyses fitted at once: each attribute is an array with one entry per row.
+
+    ``tau2_ci`` etc. are (m, 2) arrays. ``result(i)`` gives row i as a :class:`MetaResult`.
+    """
+
+    method: str
+    test: str
+    level: float
+    k: np.ndarray
+    estimate: np.ndarray
+    se: np.ndarray
+    ci_lower: np.ndarray
+    ci_upper: np.ndarray
+    statistic: np.ndarray
+    df: np.ndarray
+    p_value: np.ndarray
+    pi_lower: np.ndarray
+    pi_upper: np.ndarray
+    tau2: np.ndarray
+    tau2_ci: np.ndarray
+    i2: np.ndarray
+    i2_ci: np.ndarray
+    h2: np.ndarray
+    h2_ci: np.ndarray
+    q: np.ndarray
+    q_p: np.ndarray
+    fe_estimate: np.ndarray
+    fe_se: np.ndarray
+    converged: np.ndarray
+
+    def __len__(self):
+        return len(self.estimate)
+
+    @property
+    def tau(self) -> np.ndarray:
+        return np.sqrt(self.tau2)
+
+    @property
+    def tau_ci(self) -> np.ndarray:
+        return np.sqrt(self.tau2_ci)
+
+    @property
+    def q_df(self) -> np.ndarray:
+        return self.k - 1
+
+    #: the per-meta-analysis columns of :meth:`to_dict`, named as MetaResult and results.json name them
+    COLUMNS = ("k", "estimate", "se", "ci_lower", "ci_upper", "statistic", "df", "p_value", "pi_lower", "pi_upper",
+               "tau2", "tau", "i2", "h2", "q", "q_df", "q_p", "converged")
+
+    def to_dict(self) -> dict:
+        """Columns as lists (NaN -> None), with ``*_ci`` as [lower, upper] pairs; the settings beside."""
+        out = {"method": self.method, "test": self.test, "level": self.level}
+        for key in self.COLUMNS:
+            out[key] = [clean(x) for x in np.asarray(getattr(self, key)).tolist()]
+        fe = self.method == "FE"
+        for key in ("tau2_ci", "tau_ci", "i2_ci", "h2_ci"):
+            out[key] = [None if fe else clean_pair(p) for p in np.asarray(getattr(self, key)).tolist()]
+        out["common_effect"] = {"estimate": [clean(x) for x in self.fe_estimate.tolist()],
+                                "se": [clean(x) for x in self.fe_se.tolist()]}
+        return out
+
+    def to_frame(self):
+        """One row per meta-analysis (pandas is imported here only)."""
+        import pandas as pd
+
+        d = self.to_dict()
+        cols = {key: d[key] for key in self.COLUMNS}
+        for key in ("tau2_ci", "i2_ci"):
+            cols[f"{key}_lower"] = [p[0] if p else None for p in d[key]]
+            cols[f"{key}_upper"] = [p[1] if p else None for p in d[key]]
+        return pd.DataFrame(cols)
+
+    def result(self, i: int, weights=()) -> MetaResult:
+        fe = self.method == "FE"
+        k = int(self.k[i])
+        crit = _norm_ppf(0.5 + self.level / 2)
+        tau2 = None if fe else self.tau2[i]
+        tau2_ci = None if fe else tuple(self.tau2_ci[i])
+        warns = []
+        if not self.converged[i]:
+            warns.append(f"the {self.method} estimator of tau² did not converge; results may be inaccurate")
+        return MetaResult(
+            method=self.method, test=self.test, level=self.level, k=k,
+            estimate=self.estimate[i], se=self.se[i], ci_lower=self.ci_lower[i], ci_upper=self.ci_upper[i],
+            statistic=self.statistic[i], df=(k - 1 if self.test == "hksj" else None), p_value=self.p_value[i],
+            pi_lower=None if fe else self.pi_lower[i], pi_upper=None if fe else self.pi_upper[i],
+            tau2=tau2, tau2_ci=tau2_ci,
+            tau=None if fe else np.sqrt(self.tau2[i]),
+            tau_ci=None if fe else tuple(np.sqrt(self.tau2_ci[i])),
+            i2=self.i2[i], i2_ci=None if fe else tuple(self.i2_ci[i]),
+            h2=self.h2[i], h2_ci=None if fe else tuple(self.h2_ci[i]),
+            q=self.q[i], q_df=k - 1, q_p=self.q_p[i],
+            common_effect=CommonEffect(self.fe_estimate[i], self.fe_se[i],
+                                       self.fe_estimate[i] - crit * self.fe_se[i],
+                                       self.fe_estimate[i] + crit * self.fe_se[i]),
+            weights=tuple(weights),
+            converged=bool(self.converged[i]), warnings=tuple(warns),
+        )

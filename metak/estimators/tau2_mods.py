@@ -192,7 +192,7 @@ GRID = 64
 
 
 def _global_maximum(y, v, X, t, ll_hat, reml):
-    """As the fast path's (tau2._global_maximum): the likelihood may have a second, higher
+    """As the fast path's (tau2_ml._global_maximum): the likelihood may have a second, higher
     maximum that Fisher scoring did not reach (one at 0 and one inside). The sign of the
     score is scanned at 0 and on a geometric grid up to twice the largest squared OLS
     residual; every other local maximum it shows (the boundary where the score at 0 is

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from .tau2 import ESTIMATORS, GRID, MAX_ITER, TOL, TOL_ABS  # noqa: F401  (the batch engine's)
+from .tau2 import ESTIMATORS  # noqa: F401  (the batch engine's)
+from .tau2_ml import GRID, MAX_ITER, TOL, TOL_ABS  # noqa: F401  (the batch engine's)
 
 # ---------------------------------------------------------------------------------------------
 # One meta-analysis (metak.fit): the same algorithms on 1-D arrays with Python-float scalars.

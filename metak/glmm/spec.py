@@ -3,7 +3,7 @@ analysis (stage "model", spec "key") whose record replaces the pooled numbers.
 
 :func:`check` refuses what the GLMMs cannot be (a method other than ML or FE, a measure other
 than OR, the multivariate model); :func:`run` fits :func:`metak.glmm.glmm` on the meta-analysis's
-2x2 tables; the pipeline then calls :func:`replace_pooled`, which moves the record to
+2x2 tables; the pipeline then applies :func:`pooled` (the registry's ``pooled`` hook), which moves the record to
 ``model.glmm`` and writes its estimate, SE, CI, tau² and heterogeneity test over the
 inverse-variance ones; :func:`methods_sentence` says what ran.
 """
@@ -140,19 +140,20 @@ def _counts(table, measure):
     return out if all(np.all(np.isfinite(v)) for v in out.values()) else None
 
 
-def replace_pooled(out: dict) -> None:
-    """Move ``out["glmm"]`` to ``out["model"]["glmm"]`` and write the GLMM's pooled numbers over
-    the inverse-variance ones; the heterogeneity test becomes metafor's QE.Wld; I², H² (defined
-    for the inverse-variance model) are null. The study weights and sensitivity analyses stay
-    those of the inverse-variance model (:func:`run` warns so)."""
+def pooled(record, out: dict) -> dict:
+    """The registry's ``pooled`` hook: the keys of the meta-analysis object the GLMM replaces. Its
+    record goes to ``model.glmm`` and its pooled numbers over the inverse-variance ones; the
+    heterogeneity test becomes metafor's QE.Wld; I², H² (defined for the inverse-variance model) are
+    null. The study weights and sensitivity analyses stay those of the inverse-variance model
+    (:func:`run` warns so)."""
     from scipy import special
 
-    g = out.pop("glmm")
-    out["model"] = {**out["model"], "glmm": g}
+    g = record.to_dict()
+    new = {"model": {**out["model"], "glmm": g}}
     random = g["method"] == "ML"
     tau2 = g["tau2"] if random else None
-    out.update({key: g[key] for key in ("estimate", "se", "statistic", "p_value", "ci_lower", "ci_upper")})
-    out.update({"df": None, "k": g["k"], "tau2": tau2, "tau": None if tau2 is None else clean(np.sqrt(tau2)),
+    new.update({key: g[key] for key in ("estimate", "se", "statistic", "p_value", "ci_lower", "ci_upper")})
+    new.update({"df": None, "k": g["k"], "tau2": tau2, "tau": None if tau2 is None else clean(np.sqrt(tau2)),
                 "tau2_ci": g["tau2_ci"] if random else None,
                 "tau_ci": None if not random or g["tau2_ci"] is None else
                 [clean(np.sqrt(x)) if x is not None else None for x in g["tau2_ci"]],
@@ -161,9 +162,10 @@ def replace_pooled(out: dict) -> None:
     if random and g["se"] is not None:
         crit = float(special.ndtri(0.5 + out["model"].get("level", 0.95) / 2))
         half = crit * np.sqrt(tau2 + g["se"] ** 2)
-        out["pi_lower"], out["pi_upper"] = clean(g["estimate"] - half), clean(g["estimate"] + half)
+        new["pi_lower"], new["pi_upper"] = clean(g["estimate"] - half), clean(g["estimate"] + half)
     else:
-        out["pi_lower"] = out["pi_upper"] = None
+        new["pi_lower"] = new["pi_upper"] = None
+    return new
 
 
 def methods_sentence(result: dict, cite) -> str:

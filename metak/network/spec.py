@@ -84,7 +84,7 @@ def arms_of(trials, ms, rule):
     """{trial id: [arm dicts]} and the exclusions (trial, reason) for the trials left out."""
     binary = ms.measure in ("OR", "RR", "RD")
     out, excluded = {}, []
-    from ..effects.build import find_outcome
+    from ..effects.selection import find_outcome
 
     for t in trials:
         # the pairwise table's rule: the outcome, else the first fallback (complemented where asked)

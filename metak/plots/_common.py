@@ -32,18 +32,14 @@ def is_log(ma: Mapping) -> bool:
     return str(ma.get("measure", "")).upper() in _LOG_MEASURES
 
 
-def to_natural(ma: Mapping):
-    """Analysis scale -> the scale a reader sees (exp for ratio measures; proportions, PLO/PAS/PFT,
-    and Fisher's z back-transformed as metafor's transf functions: metak.format.to_natural)."""
-    if is_log(ma):
-        return lambda v: None if fmt.is_missing(v) else math.exp(v)
-    from metak.format import measure_of, to_natural as natural
-    from metak.vocab import natural_of
+def natural(ma: Mapping):
+    """``v -> to_natural(measure, v)`` for this meta-analysis: analysis scale -> the scale a reader
+    sees, by :func:`metak.format.to_natural` (the one back-transformation; missing stays None)."""
+    from functools import partial
 
-    code = measure_of(ma)
-    if natural_of(code):
-        return lambda v: None if fmt.is_missing(v) else natural(code, float(v))
-    return lambda v: None if fmt.is_missing(v) else float(v)
+    from metak.format import measure_of, to_natural
+
+    return partial(to_natural, measure_of(ma))
 
 
 def null_value(ma: Mapping) -> float:

@@ -71,7 +71,7 @@ def build_prior_sensitivity(ma: Mapping, *, xlim: Sequence[float] | None = None,
     sens = b.get("prior_sensitivity") if isinstance(b, Mapping) else None
     C.require(sens, ma, "prior_sensitivity", "bayes.prior_sensitivity (a Bayesian model "
               "refitted under several priors)")
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     long, short = C.measure_names(ma)
     lv = fmt.level_label(C.level(ma))
     names = C.arm_names(ma, arm_labels)
@@ -215,7 +215,7 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
     params = [p for p in params if dens[p] is not None]
     C.require(params, ma, "posterior", "bayes.posterior_grid, or bayes.mu with mean and sd")
     colours = palette(greyscale)
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     log = C.is_log(ma)
     lv = fmt.level_label(C.level(ma))
     small = fontsize * 0.93

@@ -40,7 +40,7 @@ def build_blinding_forest(ma: Mapping, *, xlim: Sequence[float] | None = None, d
                   for c in b["classification"]), ma, "blinding_forest",
               "at least one trial whose blinding was judged adequate or compromised, or with a Bang index (every "
               "trial is 'unknown': the figure would carry no information)")
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     long, short = C.measure_names(ma)
     names = C.arm_names(ma, arm_labels)
     lv = C.level(ma)
@@ -234,7 +234,7 @@ def tipping_point(ma: Mapping, ax=None, *, sources: bool = True, fontsize: float
     C.require(isinstance(tip, Mapping) and tip.get("curve"), ma, "tipping_point",
               "sensitivity.blinding.tipping_point with trials to shift (add blinding to 'sensitivity:')")
     colours = palette(greyscale)
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     pts = [p for p in tip["curve"] if C.has(p.get("estimate"))]
     x = [p["bias"] for p in pts]
     with rc_context(rc(fontsize)):
@@ -282,7 +282,7 @@ def assumed_effect(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greysca
     C.require(bool(rows), ma, "assumed_effect",
               "sensitivity.active_placebo.assumed_effect (add {active_placebo: {assumed_effect: ...}})")
     colours = palette(greyscale)
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     pts = sorted((p for p in rows if C.has(p.get("estimate"))), key=lambda p: p["effect"])
     x = [p["effect"] for p in pts]
     with rc_context(rc(fontsize)):

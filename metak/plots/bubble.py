@@ -76,7 +76,7 @@ def bubble(ma: Mapping, ax=None, *, moderator_label: str | None = None, predicti
     studies = reg["studies"]
     colours = palette(greyscale)
     log = C.is_log(ma)
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     small = fontsize * 0.93
     with rc_context(rc(fontsize)):
         if ax is None:

@@ -243,7 +243,7 @@ def trim_fill(ma: Mapping, ax=None, *, contours: bool = False, fontsize: float =
         art.points.set_facecolors(face)
         art.points.set_edgecolors(edge)
         art.points.set_linewidths([0.3] * n + [0.8] * len(filled))
-        nat = C.to_natural(ma)
+        nat = C.natural(ma)
         orig = ma.get("estimate")
         handles = list(art.legend.legend_handles) if art.legend else []
         labels = [t.get_text() for t in art.legend.get_texts()] if art.legend else []

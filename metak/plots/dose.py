@@ -24,7 +24,7 @@ def dose_response(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscal
     C.require(isinstance(dr, Mapping) and dr.get("points"), ma, "dose_response",
               "dose_response (add dose_response: {model: linear} with multi_arm: multivariate)")
     colours = palette(greyscale)
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     pts = dr["points"]
     cur = dr["curve"]
     with rc_context(rc(fontsize)):

@@ -165,7 +165,7 @@ def build_forest(ma: Mapping, *, bayes: bool = True, common: bool = False,
     C.require(studies, ma, "forest", "'studies' with yi and a CI")
     C.require(all(C.has(s.get("yi")) for s in studies), ma, "forest",
               "an effect 'yi' for every study")
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     lv = C.level(ma)
     names = C.arm_names(ma, arm_labels)
     kind = C.data_kind(ma)
@@ -312,7 +312,7 @@ def build_subgroup(ma: Mapping, *, data: bool | None = None, weights: bool | Non
     C.require(studies, ma, "subgroup", "'studies'")
     C.require(len(block["subgroups"]) >= 2, ma, "subgroup",
               "at least two subgroups (every study is in one group: there is nothing to compare)")
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     lv = C.level(ma)
     names = C.arm_names(ma, arm_labels)
     kind = C.data_kind(ma)

@@ -78,7 +78,7 @@ def funnel(ma: Mapping, ax=None, *, contours: bool = False,
               "a funnel of fewer shows nothing")
     colours = palette(greyscale)
     log = C.is_log(ma)
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     null = 0.0
     small = fontsize * 0.93
     with rc_context(rc(fontsize)):

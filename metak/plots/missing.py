@@ -31,7 +31,7 @@ def build_missing_outcome(ma: Mapping, *, xlim: Sequence[float] | None = None, d
     mo = (ma.get("sensitivity") or {}).get("missing_outcome")
     C.require(isinstance(mo, Mapping) and mo.get("scenarios"), ma, "missing_outcome",
               "sensitivity.missing_outcome (add missing_outcome to 'sensitivity:')")
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     long, short = C.measure_names(ma)
     names = C.arm_names(ma, arm_labels)
     continuous = "tipping_imdom" in mo

@@ -73,7 +73,7 @@ def selection(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: b
     C.require(isinstance(sm, Mapping) and C.has(sm.get("estimate")), ma, "selection_model",
               "a fitted sensitivity.selection_model (sensitivity: [{selection_model: {...}}])")
     colours = palette(greyscale)
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     with rc_context(rc(fontsize)):
         if ax is None:
             w = width_inches(size)

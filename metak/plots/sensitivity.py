@@ -19,7 +19,7 @@ def build_leave_one_out(ma: Mapping, *, xlim: Sequence[float] | None = None,
     loo = (ma.get("sensitivity") or {}).get("leave_one_out")
     C.require(loo, ma, "leave_one_out",
               "sensitivity.leave_one_out (add leave_one_out to 'sensitivity:')")
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     long, short = C.measure_names(ma)
     labels = {s.get("trial"): C.study_label(s, i) for i, s in enumerate(ma.get("studies") or [])}
     names = C.arm_names(ma, arm_labels)
@@ -77,7 +77,7 @@ def build_cumulative(ma: Mapping, *, xlim: Sequence[float] | None = None, digits
     cum = (ma.get("sensitivity") or {}).get("cumulative")
     C.require(isinstance(cum, Mapping) and cum.get("steps"), ma, "cumulative",
               "sensitivity.cumulative (add cumulative to 'sensitivity:')")
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     long, short = C.measure_names(ma)
     names = C.arm_names(ma, arm_labels)
     cols = [Column("label", "Adding"),
@@ -146,7 +146,7 @@ def build_dropout(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: i
                               for s in studies for r in ("experimental", "control")),
               ma, "dropout", "per-arm dropouts and randomized numbers (data events/total) "
               "for every study")
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     lv = C.level(ma)
     long, short = C.measure_names(ma)
     names = C.arm_names(ma, arm_labels)

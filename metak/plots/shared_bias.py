@@ -45,7 +45,7 @@ def shared_bias(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale:
     C.require(isinstance(sb, Mapping), ma, "shared_bias",
               "sensitivity.blinding.shared_bias (add {blinding: {bias_model: shared}} to 'sensitivity:')")
     colours = palette(greyscale)
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     lv = f"{C.level(ma):.0%}"
     rows = [("All trials, unadjusted", sb.get("naive") or {}, colours["pooled"])]
     ind = sb.get("independent")
@@ -150,7 +150,7 @@ def cgrc(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: bool =
     C.require(bool(trials), ma, "cgrc", "outcomes by arm x guess (by_guess) in the trial records, and blinding")
     colours = palette(greyscale)
     cycle = [colours["pooled"], colours["bayes"], colours.get("null_soft", "0.5")]
-    nat = C.to_natural(ma)
+    nat = C.natural(ma)
     with rc_context(rc(fontsize)):
         ax = _axes(ax, fontsize, size)
         lines, vals, handles = [], [nat(0.0)], []

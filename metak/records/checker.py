@@ -233,3 +233,41 @@ class Checker:
             self.add(path, f"missing required key '{key}'")
             return False
         return True
+
+    def whole(self, path, *, minimum=None, maximum=None):
+        """A whole number written as one (rejects 3.0, NaN, inf, text, bools) within
+        ``minimum``..``maximum`` (inclusive; None: no bound). :meth:`count` is this for counts
+        of participants and events; this one is for settings such as a seed or a number of
+        replicates."""
+        value = self.get(path)
+        if value is _MISSING:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            extra = " (write it without a decimal point)" if isinstance(value, float) and math.isfinite(value) else ""
+            self.add(path, f"must be a whole number, got {_describe(value)}{extra}")
+            return None
+        if minimum is not None and value < minimum:
+            self.add(path, f"must be at least {minimum}, got {value}")
+            return None
+        if maximum is not None and value > maximum:
+            self.add(path, f"must be at most {maximum:,}, got {value:,}")
+            return None
+        return value
+
+    def numbers(self, path, *, whole=False, default=None, **bounds):
+        """One number or a non-empty list of them (``k: 5`` or ``k: [3, 5, 10]``): the list of
+        values, each checked by :meth:`whole` (``whole=True``) or :meth:`number` with ``bounds``
+        and reported at its own index; ``default`` when the key is missing, None when any value
+        is wrong."""
+        value = self.get(path)
+        if value is _MISSING:
+            return default
+        check = self.whole if whole else self.number
+        if not isinstance(value, list):
+            one = check(path, **bounds)
+            return None if one is None else [one]
+        if not value:
+            self.add(path, "must list at least one value")
+            return None
+        out = [check(tuple(path) + (i,), **bounds) for i in range(len(value))]
+        return None if None in out else out

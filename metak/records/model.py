@@ -13,7 +13,8 @@ ASSESSORS = ("participant", "clinician", "rater", "other")
 ROLES = ("experimental", "control")
 CONTROL_TYPES = ("placebo", "active_placebo", "usual_care", "waitlist", "active_comparator")
 ROUTES = ("IV", "IM", "SC", "oral", "intranasal", "other")
-OUTCOME_TYPES = ("binary", "continuous", "contrast", "person_time", "correlation")  # the last two: issue 27
+OUTCOME_TYPES = ("binary", "continuous", "contrast", "person_time", "correlation",
+                 "pre_post")  # the last three: issue 27 (metak.records.arm_more)
 DIRECTIONS = ("higher_is_better", "lower_is_better")
 #: what kind of public source an outcome's numbers come from (``source.type``; optional, one or a list):
 #: the paper's text, its abstract (a journal or conference abstract), a table of the full text, a trial

@@ -16,11 +16,13 @@ each metric are kept; blocks are added in their fixed order.
 
 Metrics (each with its Monte Carlo SE): bias and RMSE of μ̂, CI coverage and mean width, PI
 coverage (the probability that a new trial's true effect, N(μ, τ²), falls in the PI, exact
-per replicate), and the bias of τ̂²."""
+per replicate), and the bias of τ̂².
+
+The spec is read and checked in :mod:`metak.scale.spec` (every problem at once, by the
+records' Checker); this module runs it."""
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,161 +30,9 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
-from ..errors import MetakError
+from .spec import SimSpec  # the spec and its checks: metak/scale/spec.py
 
 METRICS = ("bias", "rmse", "coverage", "ci_width", "pi_coverage", "tau2_bias")
-
-
-@dataclass(frozen=True)
-class SimSpec:
-    name: str
-    seed: int
-    replicates: int
-    block: int
-    scenarios: tuple     # dicts
-    estimators: tuple
-    tests: tuple
-    level: float
-    #: the checked ``bayes:`` block (priors) for the estimator BAYES, else None
-    bayes: object = None
-
-
-TOP_KEYS = ("metak", "simulation", "seed", "replicates", "block", "level", "scenarios", "estimators", "tests", "bayes")
-SCENARIO_KEYS = ("k", "tau2", "mu", "vi", "binary", "shared_bias")
-VI_KEYS = {"uniform": ("dist", "low", "high"), "chisq": ("dist", "df", "scale")}
-
-
-def load_spec(path) -> SimSpec:
-    """Read and check a simulation spec. Every problem is an error naming the file, the line
-    and the key (``metak.errors.InvalidSpec``); nothing is run."""
-    from ..errors import InvalidSpec, Problem, format_path
-    from ..records.yamlload import load_located
-    from ..vocab import IV_METHODS, TEST_ALIASES, TESTS
-
-    path = Path(path)
-    doc, problems = load_located(path, str(path))
-    if doc is None:
-        raise InvalidSpec(problems)
-
-    def bad(keys, message):
-        raise InvalidSpec([Problem(str(path), doc.line(keys), format_path(keys), message)])
-
-    d = doc.data
-    if not isinstance(d, dict) or "simulation" not in d:
-        bad((), "a simulation spec needs 'simulation: <name>' (and scenarios, estimators, tests)")
-
-    def known(mapping, keys, allowed):
-        if not isinstance(mapping, dict):
-            bad(keys, "must be a mapping")
-        for key in mapping:
-            if key not in allowed:
-                bad(keys + (key,), f"unknown key (allowed: {', '.join(allowed)})")
-
-    def number(keys, value, kind, low=None, above=None):
-        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-                or (kind is int and value != int(value))):
-            bad(keys, f"must be {'a whole number' if kind is int else 'a finite number'}, got {value!r}")
-        if (low is not None and value < low) or (above is not None and value <= above):
-            bad(keys, f"must be {'>= ' + str(low) if low is not None else '> ' + str(above)}, got {value!r}")
-        return kind(value)
-
-    def values(mapping, keys, key, default, kind, **bounds):
-        v = mapping.get(key, default)
-        items = list(v) if isinstance(v, (list, tuple)) else [v]
-        if not items:
-            bad(keys + (key,), "must list at least one value")
-        at = (lambda i: keys + (key, i)) if isinstance(v, (list, tuple)) else (lambda i: keys + (key,))
-        return [number(at(i), x, kind, **bounds) for i, x in enumerate(items)]
-
-    known(d, (), TOP_KEYS)
-    sc = d.get("scenarios") or {}
-    known(sc, ("scenarios",), SCENARIO_KEYS)
-    ks = values(sc, ("scenarios",), "k", [5], int, low=2)
-    tau2s = values(sc, ("scenarios",), "tau2", [0.0], float, low=0)
-    mus = values(sc, ("scenarios",), "mu", [0.0], float)
-    binary = sc.get("binary")
-    scen = []
-    if binary is not None:
-        if "shared_bias" in sc:
-            bad(("scenarios", "shared_bias"), "the shared-bias scenario draws normal effects; not with binary")
-        known(binary, ("scenarios", "binary"), ("p_control", "n"))
-        for key in ("p_control", "n"):
-            if key not in binary:
-                bad(("scenarios", "binary"), f"needs '{key}'")
-        pcs = values(binary, ("scenarios", "binary"), "p_control", None, float, above=0)
-        for i, pc in enumerate(pcs):
-            if pc >= 1:
-                bad(("scenarios", "binary", "p_control"), f"must be below 1, got {pc!r}")
-        ns = values(binary, ("scenarios", "binary"), "n", None, int, low=1)
-        for k, t2, mu, pc, n in itertools.product(ks, tau2s, mus, pcs, ns):
-            scen.append({"k": k, "tau2": t2, "mu": mu, "data": "binary", "p_control": pc, "n": n})
-    else:
-        vi = sc.get("vi", {"dist": "uniform", "low": 0.01, "high": 0.2})
-        if not isinstance(vi, dict) or not isinstance(vi.get("dist"), str) or vi["dist"] not in VI_KEYS:
-            bad(("scenarios", "vi", "dist") if isinstance(vi, dict) else ("scenarios", "vi"),
-                "must be uniform (low, high) or chisq (df, scale)")
-        known(vi, ("scenarios", "vi"), VI_KEYS[vi["dist"]])
-        for key in VI_KEYS[vi["dist"]][1:]:
-            if key in vi:
-                number(("scenarios", "vi", key), vi[key], float, above=0)
-        if vi["dist"] == "uniform" and vi.get("low", 0.01) >= vi.get("high", 0.2):
-            bad(("scenarios", "vi"), "low must be below high")
-        from ..sensitivity import shared_bias_sim  # the shared-bias scenario (blinding, contract §6.3)
-
-        sb = shared_bias_sim.check(sc["shared_bias"], bad) if "shared_bias" in sc else None
-        for k, t2, mu in itertools.product(ks, tau2s, mus):
-            scen.append({"k": k, "tau2": t2, "mu": mu, "data": "normal", "vi": dict(vi),
-                         **({"shared_bias": sb} if sb else {})})
-    raw_e = d.get("estimators", ["DL", "REML"])
-    raw_t = d.get("tests", ["z", "hksj"])
-    for key, raw in (("estimators", raw_e), ("tests", raw_t)):
-        if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
-            bad((key,), "must be a list of names")
-    ests = tuple(e.upper() for e in raw_e)
-    for i, e in enumerate(ests):
-        extra = ("INDEPENDENT_BIAS", "SHARED_BIAS") if "shared_bias" in sc else ()
-        if e not in IV_METHODS + ("BAYES",) + extra:
-            bad(("estimators", i), f"{raw_e[i]!r} is not one of {', '.join(IV_METHODS + ('BAYES',) + extra)}")
-    tests = tuple(TEST_ALIASES.get(t, t) for t in raw_t)
-    for i, t in enumerate(tests):
-        if t not in TESTS:
-            bad(("tests", i), f"{raw_t[i]!r} is not one of {', '.join(TESTS)}")
-    level = number(("level",), d.get("level", 0.95), float, above=0)
-    if level >= 1:
-        bad(("level",), f"must be between 0 and 1 (e.g. 0.95), got {level!r}")
-    bayes = None
-    if "BAYES" in ests:
-        bayes = _bayes_spec(path, d.get("bayes"), binary=binary is not None, line=lambda keys: doc.line(("bayes",) + keys))
-    elif d.get("bayes") is not None:
-        bad(("bayes",), "gives the priors of the estimator BAYES, which estimators does not list")
-    reps = number(("replicates",), d.get("replicates", 1000), int, low=1)
-    block = number(("block",), d.get("block", 500), int, low=1)
-    seed = number(("seed",), d.get("seed", 0), int, low=0)
-    if not isinstance(d["simulation"], str) or not d["simulation"]:
-        bad(("simulation",), "must be a name")
-    return SimSpec(d["simulation"], seed, reps, block, tuple(scen), ests, tests, level, bayes)
-
-
-def _bayes_spec(path, block, binary: bool, line=lambda keys: None):
-    """The priors of the exact Bayesian engine, as an analysis's ``bayes:`` block gives them;
-    normal likelihood, exact engine. Binary scenarios (log odds ratios) take the OR's defaults;
-    normal scenarios are in units of their own, so the tau prior must be given (as for MD)."""
-    from ..bayes.spec import parse_bayes_spec
-    from ..errors import SpecValueError, SpecValueErrors
-
-    try:
-        spec = parse_bayes_spec(block, measure="OR" if binary else "MD",
-                                outcome_type="binary" if binary else "continuous")
-    except (SpecValueErrors, SpecValueError) as exc:
-        problems = exc.problems if isinstance(exc, SpecValueErrors) else [exc]
-        from ..errors import InvalidSpec, Problem, format_path
-
-        raise InvalidSpec([Problem(str(path), line(tuple(p.path)), format_path(("bayes",) + tuple(p.path)),
-                                   p.message) for p in problems]) from None
-    if spec.likelihood != "normal" or spec.resolved_engine != "exact":
-        raise MetakError(f"{path}:{line(())}: bayes: a simulation uses the exact engine with the normal likelihood "
-                         f"(got likelihood {spec.likelihood}, engine {spec.resolved_engine})")
-    return spec
 
 
 def draw(scenario, n_rep, rng):
@@ -263,12 +113,12 @@ class Summaries:
 
 
 def _bayes_arrays(Y, V, bayes, level):
-    """Per replicate, the exact posterior (batch.posterior_rows): the median of mu as the
+    """Per replicate, the exact posterior (batch_bayes.posterior_rows): the median of mu as the
     estimate, the equal-tailed credible interval as the CI, the predictive interval of a new
     trial's effect as the PI and the squared posterior median of tau (the median of tau²) as
     tau²: the summaries ``metak analyze`` reports. A replicate the engine cannot fit is NaN,
     missing from the metrics (which count finite values)."""
-    from .batch import posterior_rows
+    from .batch_bayes import posterior_rows
 
     p = posterior_rows(Y, V, bayes, level)
     return Summaries(p["bayes_mu_median"], p["bayes_mu_ci_lower"], p["bayes_mu_ci_upper"], p["bayes_pi_lower"],

@@ -2,12 +2,24 @@
 
 A registered analysis with a ``record`` (``metak.registry.AnalysisKind.record``) gets its
 results.json schema from that record's fields: ``str`` is a string, ``int`` an integer,
-``float`` a number, ``X | None`` adds null, ``tuple[X, ...]`` is an array of X and a nested
-record an object requiring each of its fields. So the schema is written once, by the record.
+``float`` a number, ``bool`` a boolean, ``X | None`` adds null, ``tuple[X, ...]`` is an array
+of X, ``dict[str, X]`` an object whose values are X, a bare ``dict`` (``tuple``) an object
+(array) left undescribed, and a nested record an object requiring each of its fields. What
+types cannot say comes from the field markers of :mod:`metak.schema.record`, read here:
+
+* ``optional()`` (metadata ``optional``): the key is not required;
+* ``enum(...)`` (metadata ``enum``): the schema's ``enum`` (with null when the type allows it);
+* ``keys(...)`` (metadata ``required``): the keys a ``dict[str, X]`` object always holds;
+* ``flat()`` (metadata ``flatten``): the nested record's properties merged into its parent's;
+* a class attribute ``json_array = "<field>"``: the record is written as that field's array.
+
+Keyed analyses are written under ``meta_analyses.items.properties.<name>`` (object or null),
+``sensitivity:`` ones under ``...properties.sensitivity.properties.<name>``. So the schema is
+written once, by the record.
 
     python -m metak.schema.generate        # rewrites the fragments in results.schema.json
 
-A test fails when the committed schema and the records disagree.
+A test (tests/test_protocol.py) fails when the committed schema and the records disagree.
 """
 
 from __future__ import annotations
@@ -22,8 +34,41 @@ SCHEMA = Path(__file__).with_name("results.schema.json")
 _SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
-def fragment(tp) -> dict:
-    """The JSON schema of a record type (or of one field's type)."""
+def fragment(tp, metadata=None) -> dict:
+    """The JSON schema of a record type (or of one field's type, with its field ``metadata``)."""
+    out = _fragment(tp)
+    if (metadata or {}).get("required"):
+        out = {**out, "required": list(metadata["required"])}
+    values = (metadata or {}).get("enum")
+    if values is not None:
+        nullable = "null" in out.get("type", ())
+        out = {**out, "enum": [*values, *([None] if nullable and None not in values else [])]}
+    return out
+
+
+def _record(tp) -> dict:
+    root = getattr(tp, "json_array", None)
+    hints = typing.get_type_hints(tp)
+    if root:
+        return fragment(hints[root])
+    required, props = [], {}
+    for f in dataclasses.fields(tp):
+        if f.metadata.get("flatten"):
+            inner = _record(hints[f.name])
+            required.extend(inner["required"])
+            props.update(inner["properties"])
+            continue
+        prop = fragment(hints[f.name], f.metadata)
+        if not f.metadata.get("optional"):
+            required.append(f.name)
+        elif f.default is None and isinstance(prop.get("type"), list):  # left out when None
+            rest = [t for t in prop["type"] if t != "null"]
+            prop = {**prop, "type": rest[0] if len(rest) == 1 else rest}
+        props[f.name] = prop
+    return {"type": "object", "required": required, "properties": props}
+
+
+def _fragment(tp) -> dict:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -38,11 +83,13 @@ def fragment(tp) -> dict:
     if origin is dict:  # dict[str, X]: an object whose values are X (e.g. a value per treatment)
         return {"type": "object", "additionalProperties": fragment(typing.get_args(tp)[1])}
     if dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
-        names = [f.name for f in dataclasses.fields(tp)]
-        return {"type": "object", "required": names, "properties": {n: fragment(hints[n]) for n in names}}
+        return _record(tp)
     if tp in _SCALARS:
         return {"type": _SCALARS[tp]}
+    if tp is dict:  # another module's object, left undescribed (the record says why)
+        return {"type": "object"}
+    if tp in (tuple, list):
+        return {"type": "array"}
     raise TypeError(f"no JSON schema for {tp!r}")
 
 
@@ -54,10 +101,18 @@ def fragments() -> dict:
             for name, kind in KEYED.items() if kind.record}
 
 
+def sensitivity_fragments() -> dict:
+    """``{sensitivity.<name>: fragment}`` for every ``sensitivity:`` analysis, from its record."""
+    from ..registry import SENSITIVITY
+
+    return {name: fragment(kind.record_type()) for name, kind in SENSITIVITY.items()}
+
+
 def main() -> None:
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     props = schema["properties"]["meta_analyses"]["items"]["properties"]
     props.update(fragments())
+    props["sensitivity"]["properties"] = sensitivity_fragments()
     SCHEMA.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

@@ -7,13 +7,13 @@ in :mod:`metak.sensitivity.blinding_index`; the refit helpers in :mod:`metak.sen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from ..errors import MetakError
+from ..schema.record import from_dict
 from . import blinding_index
 from .blinding_index import indices
+from .blinding_record import BlindingIndex, BlindingResult
 from .refit import FIT_KEYS, benefit_sign, finite_rows, iv_model, null_fit, refit, shifted
 
 
@@ -182,18 +182,7 @@ def adjusted(ctx, table, mask, shift, s, notes, *, bayes: bool = False) -> dict:
     return out
 
 
-@dataclass(frozen=True)
-class BlindingResult:
-    """``sensitivity.blinding``: indices, classification and the bias analyses."""
-
-    indices: tuple = ()
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {"indices": list(self.indices), **self.extra}
-
-
-def blinding_indices(table, level: float) -> BlindingResult:
+def blinding_indices(table, level: float) -> tuple[BlindingIndex, ...]:
     """Bang and James indices (:func:`indices`) per trial, assessor and compared pair of
     single arms of the table's comparisons, where both arms report guesses."""
     out = []
@@ -211,8 +200,8 @@ def blinding_indices(table, level: float) -> BlindingResult:
             if exp[0] not in have or ctl[0] not in have or (t.id, who, exp[0], ctl[0]) in seen:
                 continue
             seen.add((t.id, who, exp[0], ctl[0]))
-            out.append(indices(t, rows, exp[0], ctl[0], level))
-    return BlindingResult(tuple(out))
+            out.append(from_dict(BlindingIndex, indices(t, rows, exp[0], ctl[0], level)))
+    return tuple(out)
 
 
 def _bang_regression(ctx, table, assessor, notes):
@@ -248,7 +237,7 @@ def run(ctx, params) -> BlindingResult:
 
     level = ctx.model.level
     base = blinding_indices(ctx.table, level)
-    if not base.indices:
+    if not base:
         ctx.warnings.append("blinding: no included trial reports allocation guesses for both compared arms")
     rule = params.get("rule") or B.Rule()
     notes: list[str] = []
@@ -295,7 +284,7 @@ def run(ctx, params) -> BlindingResult:
     shifts = [abs(e["shift"]) for e in by_source] + ([abs(bias_adj["shift"])] if bias_adj else [])
     upper = max([0.5] + [1.3 * x for x in shifts] + ([1.5 * tip["bias"]] if tip["bias"] else []))
     tip["curve"] = curve(model, fin, mask, s, min(upper, 10.0)) if mask.any() else []
-    extra = {"rule": {"max_bang": rule.max_bang, "assessor": rule.assessor, "text": rule.text()},
+    extra = {"indices": base, "rule": {"max_bang": rule.max_bang, "assessor": rule.assessor, "text": rule.text()},
              "classification": classes, "restricted": restricted, "bang_regression": bang_reg,
              "bias_adjusted": bias_adj, "by_source": by_source, "tipping_point": tip,
              "sign": s, "reasons": reasons, "notes": notes}
@@ -311,4 +300,4 @@ def run(ctx, params) -> BlindingResult:
     if cg is not None:
         extra["cgrc"] = cg
     ctx.warnings.extend(f"blinding: {n}" for n in notes)
-    return BlindingResult(base.indices, extra)
+    return from_dict(BlindingResult, extra)

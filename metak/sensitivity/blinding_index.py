@@ -2,7 +2,7 @@
 
 The pure index maths (no effect table, no model): :func:`bang` is the one Bang index in
 metak; the classification (:func:`metak.sensitivity.blinding.classify`) and the ``bang``
-moderator (:func:`metak.effects.build.covariates`) call it.
+moderator (:func:`metak.effects.covariates.covariates`) call it.
 
 Both indices summarise end-of-trial allocation guesses ("which treatment do you think you
 received?") as the contract's "Blinding indices" paragraph defines them. The guesses of one

@@ -14,17 +14,33 @@ import numpy as np
 
 from ..effects.crossover import rho_effect
 from ..records.model import ContinuousArmData
+from ..schema.record import as_dict, flat, from_dict
 from .refit import iv_model, null_fit, refit
+from .refit_record import Refit
 
 DEFAULT_VALUES = (0.0, 0.25, 0.5, 0.75, 0.9)
 
 
 @dataclass(frozen=True)
-class CrossoverRho:
-    body: dict
+class RhoFit:
+    """The refit with every rho-approximated comparison recomputed at correlation ``rho``."""
 
-    def to_dict(self) -> dict:
-        return dict(self.body)
+    rho: float
+    fit: Refit = flat()
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class CrossoverRho:
+    """``sensitivity.crossover_rho``: a refit per rho, the comparisons recomputed (their
+    labels), or the reason there are none."""
+
+    values: tuple[RhoFit, ...]
+    studies: tuple[str, ...]
+    reason: str | None
+
+    to_dict = as_dict
 
 
 def run(ctx, params) -> CrossoverRho:
@@ -40,7 +56,7 @@ def run(ctx, params) -> CrossoverRho:
         body["reason"] = "no crossover comparison without paired or first-period data"
     if body["reason"]:
         ctx.warnings.append(f"crossover_rho: {body['reason']}")
-        return CrossoverRho(body)
+        return from_dict(CrossoverRho, body)
     model = iv_model(ctx.model)
     for rho in values:
         yi, vi = table.yi.copy(), table.vi.copy()
@@ -52,7 +68,7 @@ def run(ctx, params) -> CrossoverRho:
         sub = table.subset(np.flatnonzero(ok)).replace(yi=yi[ok], vi=vi[ok])
         fit, why = refit(model, sub)
         body["values"].append({"rho": rho, **(fit or null_fit(int(ok.sum()), why))})
-    return CrossoverRho(body)
+    return from_dict(CrossoverRho, body)
 
 
 def parse_values(c, path, value, measure):

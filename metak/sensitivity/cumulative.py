@@ -10,7 +10,8 @@ import numpy as np
 
 from ..effects.table import order_rows
 from ..errors import MetakError
-from ..estimators.result import clean
+from ..format import clean
+from ..schema.record import optional
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class CumulativeStep:
     ci_upper: float | None
     tau2: float | None
     i2: float | None
-    note: str | None = None
+    note: str | None = optional(None)
 
     def to_dict(self) -> dict:
         out = {"added": self.added, "label": self.label, "k": self.k, "estimate": clean(self.estimate),

@@ -26,21 +26,47 @@ meta-analyses. Stat Med 2002;21:2641-2652.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy import special
 
 from ..estimators.deletion import deleted_fits
 from ..format import clean
+from ..schema.record import as_dict, from_dict
 from .refit import finite_rows, iv_model
 
 
 @dataclass(frozen=True)
-class Influence:
-    rows: tuple = ()
+class InfluenceRow:
+    """One study's diagnostics (tau2_del null for the common-effect model)."""
 
-    def to_dict(self) -> list:
-        return list(self.rows)
+    trial: str
+    label: str
+    rstudent: float | None
+    dffits: float | None
+    cook_d: float | None
+    cov_r: float | None
+    hat: float | None
+    weight: float | None
+    tau2_del: float | None
+    qe_del: float | None
+    dfbetas: float | None
+    influential: bool
+    baujat_x: float | None
+    baujat_y: float | None
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class Influence:
+    """``sensitivity.influence``: an array of one row per study."""
+
+    json_array: ClassVar[str] = "rows"
+    rows: tuple[InfluenceRow, ...] = ()
+
+    to_dict = as_dict
 
 
 def influence(table, model) -> tuple[list[dict], list[str]]:
@@ -91,4 +117,4 @@ def run(ctx, params) -> Influence:
     flagged = [r["label"] for r in rows if r["influential"]]
     if flagged:
         ctx.warnings.append(f"influence: influential by metafor's rule: {', '.join(flagged)}")
-    return Influence(tuple(rows))
+    return from_dict(Influence, rows)

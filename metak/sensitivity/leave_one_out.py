@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from ..errors import MetakError
-from ..estimators.result import clean
+from ..format import clean
+from ..schema.record import optional
 
 
 @dataclass(frozen=True)
@@ -18,16 +20,16 @@ class LeaveOneOutRow:
     omitted: str
     label: str
     k: int
-    estimate: float
-    se: float
-    ci_lower: float
-    ci_upper: float
+    estimate: float | None
+    se: float | None
+    ci_lower: float | None
+    ci_upper: float | None
     p_value: float | None
     tau2: float | None
     i2: float | None
     q: float | None
     #: why the refit has no estimate (e.g. an MH odds ratio undefined without this study)
-    note: str | None = None
+    note: str | None = optional(None)
 
     def to_dict(self) -> dict:
         out = {"omitted": self.omitted, "label": self.label, "k": self.k, "estimate": clean(self.estimate),
@@ -40,6 +42,9 @@ class LeaveOneOutRow:
 
 @dataclass(frozen=True)
 class LeaveOneOut:
+    """``sensitivity.leave_one_out``: an array of one row per study left out."""
+
+    json_array: ClassVar[str] = "rows"
     rows: tuple[LeaveOneOutRow, ...] = ()
 
     def to_dict(self) -> list:

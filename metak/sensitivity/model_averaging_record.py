@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from ..format import clean
+from ..schema.record import keys
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class ModelAveraging:
 
     k: int
     models: tuple[BmaModel, ...]
-    inclusion: dict[str, dict[str, float | None]]
+    inclusion: dict[str, dict[str, float | None]] = keys("effect", "heterogeneity", "bias")
     estimate: float | None
     sd: float | None
     estimate_conditional: float | None

@@ -18,6 +18,7 @@ from scipy.stats import norm
 
 from ..errors import MetakError
 from ..format import clean
+from ..schema.record import enum, keys
 
 
 def limit_regression(y, v, predictor, level=0.95) -> dict:
@@ -60,10 +61,10 @@ class PetPeese:
     """results.json ``sensitivity.pet_peese``."""
 
     k: int
-    pet: dict[str, float | str | None] | None
-    peese: dict[str, float | str | None] | None
+    pet: dict[str, float | str | None] | None = keys("estimate", "se", "p_value")
+    peese: dict[str, float | str | None] | None = keys("estimate", "se", "p_value")
     rule: str
-    chosen: str | None
+    chosen: str | None = enum("pet", "peese")
     estimate: float | None
     se: float | None
     ci_lower: float | None

@@ -14,17 +14,57 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..records.model import ROB_DOMAINS, ROB_LEVELS
+from ..schema.record import as_dict, enum, from_dict
 from .refit import refit
+from .refit_record import Refit
+from .subgroups import Subgroups
 
 NOT_ASSESSED = "not_assessed"
 
 
+@dataclass(frozen=True, kw_only=True)
+class RobStudy:
+    """A comparison's RoB 2 judgements (null: its outcome has no risk_of_bias block); one field
+    per domain of :data:`metak.records.model.ROB_DOMAINS` (a test keeps them equal)."""
+
+    trial: str
+    label: str
+    randomization: str | None = enum(*ROB_LEVELS)
+    deviations: str | None = enum(*ROB_LEVELS)
+    missing_data: str | None = enum(*ROB_LEVELS)
+    measurement: str | None = enum(*ROB_LEVELS)
+    reporting: str | None = enum(*ROB_LEVELS)
+    overall: str | None = enum(*ROB_LEVELS)
+    #: overall derived from the domains by RoB 2's algorithm
+    overall_derived: bool
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class LevelSummary:
+    """The number of comparisons at each level (and not assessed) and, after a fit, the share of
+    weight (%) at each."""
+
+    counts: dict[str, int]
+    weight: dict[str, float] | None
+
+    to_dict = as_dict
+
+
 @dataclass(frozen=True)
 class RiskOfBiasResult:
-    body: dict
+    """``sensitivity.risk_of_bias``: judgements, per-domain summary, restricted fit, subgroups."""
 
-    def to_dict(self) -> dict:
-        return dict(self.body)
+    domains: tuple[str, ...]
+    studies: tuple[RobStudy, ...]
+    #: per domain and "overall"
+    summary: dict[str, LevelSummary]
+    restricted: Refit | None
+    subgroups: Subgroups
+    reasons: dict[str, str]
+
+    to_dict = as_dict
 
 
 def summary(table, weights=None) -> dict:
@@ -74,4 +114,4 @@ def run(ctx, params) -> RiskOfBiasResult:
                for r, rob in zip(table.rows, robs)]
     body = {"domains": list(ROB_DOMAINS), "studies": studies, "summary": summary(table, weights),
             "restricted": restricted, "subgroups": sub.to_dict(), "reasons": reasons}
-    return RiskOfBiasResult(body)
+    return from_dict(RiskOfBiasResult, body)

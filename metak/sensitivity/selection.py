@@ -23,6 +23,7 @@ from scipy.stats import chi2, norm
 
 from ..errors import MetakError
 from ..format import clean
+from ..schema.record import keys
 from .selection_lik import ALTERNATIVES, FAMILIES, TYPES, Likelihood, numderiv_hessian
 
 def _newton_polish(f, x, steps: int = 4):
@@ -82,7 +83,7 @@ class SelectionModel:
     p_counts: tuple[int, ...] | None
     loglik: float | None
     loglik_unadjusted: float | None
-    lrt: dict[str, float | None]
+    lrt: dict[str, float | None] = keys("statistic", "df", "p_value")
     unadjusted: dict[str, float | None]
     warnings: tuple[str, ...]
 

@@ -34,7 +34,7 @@ import numpy as np
 from scipy import linalg, optimize, special
 
 from ..bayes import priors as P
-from ..bayes.exact import G7_W, GK_T, GK_W
+from ..bayes.quadrature import G7_W, GK_T, GK_W
 from ..bayes.summaries import mixture_cdf, mixture_quantiles
 
 LOG2PI = math.log(2.0 * math.pi)
@@ -291,7 +291,7 @@ def _axis_quantiles(edges, f, probs):
     nodes (the polynomial the Kronrod rule integrates exactly), as in the exact engine."""
     from numpy.polynomial import legendre
 
-    from ..bayes.exact import _CUM
+    from ..bayes.quadrature import _CUM
 
     f = f.reshape(len(edges) - 1, 15)
     half = 0.5 * np.diff(edges)

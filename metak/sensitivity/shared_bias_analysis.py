@@ -123,7 +123,7 @@ def run(ctx, fin, mask, s, params, measure, notes, independent) -> dict:
         if beta_src is None:
             own.append(why + "; no bias source is given, so there is no shared-bias estimate")
             out.update(dict.fromkeys(("estimate", "se", "ci_lower", "ci_upper")), bias=None, kappa=None,
-                       bayes=None, beta_mode="not identifiable", notes=own)
+                       beta_mode="not identifiable", bayes=None, notes=own)  # the record's key order
             notes.extend(f"shared bias: {n}" for n in own)
             return out
         own.append(why + f"; beta was fixed at the source's value ({src.name}) instead")

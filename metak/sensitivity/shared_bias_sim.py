@@ -15,8 +15,6 @@ v_i + z_i (beta_sd² + kappa²) added to each trial independently, REML, z inter
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..scale.simulate import Summaries
@@ -25,22 +23,23 @@ ESTIMATORS = ("INDEPENDENT_BIAS", "SHARED_BIAS")
 KEYS = ("beta", "beta_sd", "kappa", "fraction")
 
 
-def check(block, bad, keys=("scenarios", "shared_bias")) -> dict:
-    """The scenario block, checked (``bad(keys, message)`` raises with the line)."""
-    if not isinstance(block, dict):
-        bad(keys, "must be a mapping {beta, beta_sd, kappa, fraction}")
-    out = {"beta": 0.3, "beta_sd": 0.15, "kappa": 0.0, "fraction": 0.5}
-    for key, value in block.items():
-        if key not in KEYS:
-            bad(keys + (key,), f"unknown key (allowed: {', '.join(KEYS)})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            bad(keys + (key,), f"must be a finite number, got {value!r}")
-        if key != "beta" and value < 0:
-            bad(keys + (key,), f"must be >= 0, got {value!r}")
-        out[key] = float(value)
-    if not 0 < out["fraction"] < 1:
-        bad(keys + ("fraction",), f"must be between 0 and 1 (exclusive), got {out['fraction']!r}")
-    return out
+#: the scenario's values when the block leaves them out
+DEFAULTS = {"beta": 0.3, "beta_sd": 0.15, "kappa": 0.0, "fraction": 0.5}
+
+
+def check(c, path=("scenarios", "shared_bias")) -> dict | None:
+    """The scenario block, checked by the simulation spec's Checker (``c``, problems reported at
+    their lines): the values with :data:`DEFAULTS` for those left out, or None when wrong."""
+    block = c.mapping(path, optional=KEYS)
+    if block is None:
+        return None
+    out = dict(DEFAULTS)
+    for key in block:
+        if key in KEYS:
+            value = c.number(path + (key,), open_interval=(0, 1) if key == "fraction" else None,
+                             minimum=None if key == "beta" else 0)
+            out[key] = value
+    return None if None in out.values() else out
 
 
 def z_of(k: int, sb: dict) -> np.ndarray:

@@ -37,6 +37,8 @@ import numpy as np
 from scipy import special, stats
 
 from ..format import clean
+from ..schema.record import as_dict, enum, from_dict
+from ..vocab import TESTS
 from .refit import finite_rows, iv_model
 
 MEANING = ("Funnel asymmetry can come from publication bias, but also from true heterogeneity (small trials "
@@ -144,11 +146,87 @@ def trim_fill(y, v, model, labels=()) -> dict:
 
 
 @dataclass(frozen=True)
-class SmallStudy:
-    body: dict
+class Egger:
+    """:func:`egger_lm`: the slope's t test on k - 2 df and the limit estimate with its t interval."""
 
-    def to_dict(self) -> dict:
-        return dict(self.body)
+    statistic: float | None
+    df: int
+    p_value: float | None
+    slope: float | None
+    limit_estimate: float | None
+    limit_ci_lower: float | None
+    limit_ci_upper: float | None
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True, kw_only=True)
+class EggerRma:
+    """:func:`egger_rma`: the meta-regression's slope test (df null under z) and limit estimate."""
+
+    statistic: float | None
+    df: int | None
+    p_value: float | None
+    test: str = enum(*TESTS)
+    slope: float | None
+    limit_estimate: float | None
+    limit_ci_lower: float | None
+    limit_ci_upper: float | None
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class RankTest:
+    tau: float | None
+    p_value: float | None
+    exact: bool
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class Filled:
+    yi: float | None
+    vi: float | None
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrimFill:
+    """:func:`trim_fill`: the k0 filled studies and the refit with them."""
+
+    k0: int
+    se_k0: float | None
+    side: str = enum("left", "right")
+    estimator: str = enum("L0")
+    k: int
+    estimate: float | None
+    se: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    tau2: float | None
+    filled: tuple[Filled, ...]
+    test: str = enum(*TESTS)
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class SmallStudy:
+    """``sensitivity.small_study``: the tests (null when not run, with the reason)."""
+
+    k: int
+    run: bool
+    reason: str | None
+    egger: Egger | None
+    egger_rma: EggerRma | None
+    rank_test: RankTest | None
+    trim_fill: TrimFill | None
+    meaning: str
+
+    to_dict = as_dict
 
 
 def small_study(table, model, *, force: bool = False) -> tuple[dict, list[str]]:
@@ -183,4 +261,4 @@ def small_study(table, model, *, force: bool = False) -> tuple[dict, list[str]]:
 def run(ctx, params) -> SmallStudy:
     body, notes = small_study(ctx.table, ctx.model, force=bool(params.get("force", False)))
     ctx.warnings.extend(n if n.startswith("small_study") else f"small_study: {n}" for n in notes)
-    return SmallStudy(body)
+    return from_dict(SmallStudy, body)

@@ -17,8 +17,11 @@ from scipy import stats
 
 from ..effects.design import design_matrix, level_text
 from ..errors import MetakError
-from ..estimators.result import clean
+from ..format import clean
+from ..schema.record import as_dict, enum, flat, from_dict, optional
+from ..vocab import TESTS
 from .refit import benefit_sign, finite_rows, iv_model, null_fit, refit
+from .refit_record import Refit
 
 
 @dataclass(frozen=True)
@@ -122,13 +125,109 @@ def active_placebo_dict(res: SubgroupResult) -> dict:
             "df_between": res.df_between, "p_between": clean(res.p_between), "i2_between": clean(res.i2_between)}
 
 
-@dataclass(frozen=True)
-class ActivePlacebo:
-    result: SubgroupResult
-    extra: dict = None
+# --- the records of results.json (their fields generate the schema: metak.schema.generate) ---
 
-    def to_dict(self) -> dict:
-        return {**active_placebo_dict(self.result), **(self.extra or {})}
+@dataclass(frozen=True)
+class GroupRow:
+    """:meth:`SubgroupFit.to_dict`: one subgroup's fit (null estimate with a ``note`` when it has
+    none)."""
+
+    value: str
+    k: int
+    estimate: float | None
+    se: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    tau2: float | None
+    i2: float | None
+    note: str = optional()
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class ControlTypeRow:
+    """A subgroup of the active-placebo test, keyed by its control type."""
+
+    control_type: str
+    k: int
+    estimate: float | None
+    se: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    tau2: float | None
+    i2: float | None
+    note: str = optional()
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True, kw_only=True)
+class MixedEffects:
+    """The meta-regression on the subgroups' dummies: QM on df (or [df1, df2] under
+    Knapp-Hartung), null when not fitted."""
+
+    qm: float | None
+    qm_df: int | tuple[int, ...] | None
+    qm_p: float | None
+    test: str = enum(*TESTS)
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class Excluded:
+    trial: str
+    label: str
+    reason: str
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class Subgroups:
+    """:meth:`SubgroupResult.to_dict`, the ``subgroups`` object (contract section 5)."""
+
+    by: str
+    groups: tuple[GroupRow, ...]
+    q_between: float | None
+    df_between: int | None
+    p_between: float | None
+    i2_between: float | None
+    mixed_effects: MixedEffects
+    excluded: tuple[Excluded, ...]
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class AssumedEffect:
+    """The refit with the active placebo's assumed own effect added back."""
+
+    effect: float
+    k_shifted: int
+    fit: Refit = flat()
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivePlacebo:
+    """``sensitivity.active_placebo``: subgroups by control type with Cochrane's test, the fit
+    restricted to active placebos and the assumed-effect refits (null when none was given)."""
+
+    subgroups: tuple[ControlTypeRow, ...]
+    q_between: float | None
+    df_between: int | None
+    p_between: float | None
+    i2_between: float | None
+    restricted: Refit | None
+    assumed_effect: tuple[AssumedEffect, ...] | None
+    #: +1 when higher is better, -1 otherwise
+    sign: int = enum(1, -1)
+    reasons: dict[str, str]
+
+    to_dict = as_dict
 
 
 def assumed_effect_fits(model, table, effects, s: int) -> list[dict]:
@@ -168,5 +267,5 @@ def run_active_placebo(ctx, params) -> ActivePlacebo:
     else:
         reasons["assumed_effect"] = "no assumed_effect given"
     ctx.warnings.extend(f"active_placebo: {n}" for n in notes)
-    return ActivePlacebo(res, {"restricted": restricted, "assumed_effect": assumed,
-                               "sign": benefit_sign(table.direction), "reasons": reasons})
+    return from_dict(ActivePlacebo, {**active_placebo_dict(res), "restricted": restricted, "assumed_effect": assumed,
+                                     "sign": benefit_sign(table.direction), "reasons": reasons})

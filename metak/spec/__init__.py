@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import InvalidSpec, Problem
 from ..records.checker import Checker, did_you_mean
 from ..records.yamlload import load_located
-from ..registry import FIGURE_KINDS, KEYED, SENSITIVITY_KINDS  # noqa: F401  (re-exported)
+from ..registry import FIGURE_KINDS, KEYED, SENSITIVITY_KINDS, own_keys  # noqa: F401  (re-exported)
 from ..vocab import BINARY_MEASURES, MEASURES, SINGLE_ARM_MEASURES
 from .blocks import _arms, _bayes, _check_figures, _keyed, _permutations, _select, _sensitivity, _settings, _string_list
 from .model import (  # noqa: F401  (re-exported)
@@ -25,7 +25,7 @@ from .model import (  # noqa: F401  (re-exported)
 
 def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
     p = ("meta_analyses", i)
-    m = c.mapping(p, ("id",), (*MA_OPTIONAL, *KEYED))  # and each registered analysis's own key
+    m = c.mapping(p, ("id",), (*MA_OPTIONAL, *own_keys()))  # and each registered analysis's own key
     if m is None:
         return None
     ma_id = c.ident(p + ("id",))
@@ -154,7 +154,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         if not moderators:
             c.add(p + ("permutations",), "a permutation test needs moderators: (it tests the meta-regression)")
     locate(p, "meta_analysis")
-    for key in ("outcome", "measure", *KEYED):
+    for key in ("outcome", "measure", *own_keys()):
         if key in m:
             locate(p + (key,), key)
     if (moderators or "permutations" in m) and method in ("MH", "PETO"):
@@ -174,7 +174,7 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
                        fpath=p + ("figures", "kinds") if isinstance(m["figures"], dict) else None,
                        keys={"moderators": bool(moderators), "subgroups": subgroups is not None,
                         **{name: name in m and m[name] is not False or any(e.name == name for e in analyses)
-                           for name in KEYED}})
+                           for name in own_keys()}})
     if None in (ma_id, measure):
         return None
     return MetaSpec(
@@ -196,6 +196,10 @@ def parse_spec(doc, sha256: str = "", base: Path | None = None) -> tuple[Analysi
     if isinstance(data, dict) and "meta_analyses" not in data and ("arms" in data or "outcomes" in data):
         c.add((), "this is a trial record (it has arms and outcomes), not an analysis spec: `metak analyze` "
                   "takes a spec with trials: and meta_analyses: (check a record with `metak validate`)")
+        return None, c.problems
+    if isinstance(data, dict) and "simulation" in data and "meta_analyses" not in data:
+        c.add((), "this is a simulation spec (it has simulation:), not an analysis spec: run it with "
+                  "`metak simulate SPEC --out DIR`")
         return None, c.problems
     if isinstance(data, dict) and not {"metak", "trials", "meta_analyses"} & set(data):
         c.add((), "not a metak analysis spec: it has no 'metak:', 'trials:' or 'meta_analyses:' key at the top")

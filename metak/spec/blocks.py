@@ -160,6 +160,10 @@ def _keyed(c: Checker, path, meta: dict, measure=None):
     ``check``."""
     out = []
     for name, kind in KEYED.items():
+        if kind.asked_by:  # asked for by the spec's own keys, parsed into MetaSpec fields
+            if kind.on_by_default(meta):
+                out.append(SensitivityEntry(name, tuple(kind.defaults().items())))
+            continue
         given = meta.get(name)
         if name not in meta:
             # an analysis on by default (kind.default) runs with its defaults, unchecked by the spec

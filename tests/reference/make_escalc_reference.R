@@ -8,13 +8,18 @@
 # transf.ipft.hm, transf.ztor, exp) and one rma(measure = "PLO") fit are pinned too.
 # Data: metadat's dat.pritz1997, dat.nielweise2007 (single-arm zero counts), dat.curtis1998,
 # dat.normand1999, dat.molloy2014, dat.hart1999; the Morris (2008) pre-post summary data as
-# metafor's own test suite types them (tests/testthat/test_analysis_example_morris2008.r).
+# metafor's own test suite types them (tests/testthat/test_analysis_example_morris2008.r; metadat
+# 1.2.0 has no dat.morris2008): the treatment groups (morris2008T) and the control groups
+# (morris2008C), for MC, SMCC, SMCR and SMCRH (issue 27, P7: the change measures from trial records).
 suppressPackageStartupMessages({library(metafor); library(jsonlite)})
 ctl <- list(threshold = 1e-12, tol = 1e-12, maxiter = 10000)
 
 morrisT <- data.frame(m_pre = c(30.6, 23.5, 0.5, 53.4, 35.6), m_post = c(38.5, 26.8, 0.7, 75.9, 36.0),
                       sd_pre = c(15.0, 3.1, 0.1, 14.5, 4.7), sd_post = c(11.6, 4.1, 0.1, 4.4, 4.6),
                       ni = c(20, 50, 9, 10, 14), ri = c(.47, .64, .77, .89, .44))
+morrisC <- data.frame(m_pre = c(23.1, 24.9, 0.6, 55.7, 34.8), m_post = c(19.7, 25.3, 0.6, 60.7, 33.4),
+                      sd_pre = c(13.8, 4.1, 0.2, 17.3, 3.1), sd_post = c(14.8, 3.3, 0.2, 17.9, 6.9),
+                      ni = c(20, 42, 9, 11, 14), ri = c(.47, .64, .77, .89, .44))
 nw <- dat.nielweise2007[, c("ai", "n1i", "ci", "n2i")]
 datasets <- list(
   pritz1997 = dat.pritz1997[, c("xi", "ni")],
@@ -23,7 +28,8 @@ datasets <- list(
   normand1999 = dat.normand1999[, c("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")],
   molloy2014 = dat.molloy2014[, c("ri", "ni")],
   hart1999 = dat.hart1999[, c("x1i", "t1i", "x2i", "t2i")],
-  morris2008T = morrisT)
+  morris2008T = morrisT,
+  morris2008C = morrisC)
 
 cases <- list()
 add_case <- function(id, measure, dataset, args, opts = list(), note = NULL) {
@@ -72,6 +78,20 @@ add_case("SMCC_morris2008", "SMCC", "morris2008T", list(m1i = "m_post", m2i = "m
          sd2i = "sd_pre", ni = "ni", ri = "ri"))
 add_case("SMCR_morris2008", "SMCR", "morris2008T", list(m1i = "m_post", m2i = "m_pre", sd1i = "sd_pre",
          ni = "ni", ri = "ri"))
+# SMCRH (Bonett 2008) as SMCR standardised by the pre-test SD; and all three on the control groups
+add_case("SMCRH_morris2008", "SMCRH", "morris2008T", list(m1i = "m_post", m2i = "m_pre", sd1i = "sd_pre",
+         sd2i = "sd_post", ni = "ni", ri = "ri"))
+add_case("SMCC_morris2008C", "SMCC", "morris2008C", list(m1i = "m_post", m2i = "m_pre", sd1i = "sd_post",
+         sd2i = "sd_pre", ni = "ni", ri = "ri"))
+add_case("SMCR_morris2008C", "SMCR", "morris2008C", list(m1i = "m_post", m2i = "m_pre", sd1i = "sd_pre",
+         ni = "ni", ri = "ri"))
+add_case("SMCRH_morris2008C", "SMCRH", "morris2008C", list(m1i = "m_post", m2i = "m_pre", sd1i = "sd_pre",
+         sd2i = "sd_post", ni = "ni", ri = "ri"))
+# the raw mean change (MC), both groups
+add_case("MC_morris2008", "MC", "morris2008T", list(m1i = "m_post", m2i = "m_pre", sd1i = "sd_post",
+         sd2i = "sd_pre", ni = "ni", ri = "ri"))
+add_case("MC_morris2008C", "MC", "morris2008C", list(m1i = "m_post", m2i = "m_pre", sd1i = "sd_post",
+         sd2i = "sd_pre", ni = "ni", ri = "ri"))
 
 # back-transforms of the pooled or study values (metafor's transf functions)
 pr <- dat.pritz1997

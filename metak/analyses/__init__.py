@@ -1,0 +1,16 @@
+"""Registered analyses asked for by the spec's existing keys (contract sections 2 and 5).
+
+Each module is one :class:`metak.registry.AnalysisKind`: ``run(ctx, params) -> record`` (a frozen
+record with ``to_dict()``), ``default(meta)`` (whether the meta-analysis mapping's keys ask for it)
+and, where the methods text has a sentence for it, ``methods_sentence(result_dict, cite)``.
+
+- :mod:`.meta_regression`: ``moderators:`` (and ``permutations:``) -> ``meta_regression``
+- :mod:`.subgroups`: ``subgroups:`` -> ``subgroups``
+- :mod:`.dropout`: ``dropout:`` (and arms' dropouts beside an efficacy result) -> ``dropout_rates``
+- :mod:`.bayes`: ``bayes:`` -> ``bayes``
+- :mod:`.multivariate`: ``multi_arm: multivariate`` -> the pooled numbers and ``multivariate``
+
+Their parameters are the parsed values the spec parser keeps on
+:class:`metak.spec.MetaSpec` (``moderators``, ``permutations``, ``subgroups``, ``bayes``,
+``dropout``, ``multi_arm``); the pipeline never names them.
+"""
