@@ -1,4 +1,4 @@
-"""The analysis protocol (metak.registry.AnalysisKind): an analysis is its module, its registry
+"""The analysis protocol (metak.kinds.AnalysisKind): an analysis is its module, its registry
 entry and its tests. dose_response is one (moved out of the pipeline); a toy analysis registered
 at run time is parsed, run, written and described without touching any other code; the schema
 fragment of a keyed analysis is generated from its record."""
@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 import metak
-from metak import registry
+from metak import kinds, registry
 from metak.errors import InvalidSpec
-from metak.registry import AnalysisKind, Param
+from metak.kinds import AnalysisKind, Param
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -226,7 +226,7 @@ def test_the_pipeline_names_no_analysis_and_computes_nothing():
     assert not found, found
     assert "scipy" not in src and "linalg" not in src and "special." not in src
     assert len(src.splitlines()) < 300
-    assert registry.STAGES == ("table", "model", "after_fit")
+    assert kinds.STAGES == ("table", "model", "after_fit")
 
 
 ASKED = {  # registered name: (the spec's existing keys that ask for it, what to check of its result)

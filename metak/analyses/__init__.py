@@ -1,6 +1,6 @@
 """Registered analyses asked for by the spec's existing keys (contract sections 2 and 5).
 
-Each module is one :class:`metak.registry.AnalysisKind`: ``run(ctx, params) -> record`` (a frozen
+Each module is one :class:`metak.kinds.AnalysisKind`: ``run(ctx, params) -> record`` (a frozen
 record with ``to_dict()``), ``default(meta)`` (whether the meta-analysis mapping's keys ask for it)
 and, where the methods text has a sentence for it, ``methods_sentence(result_dict, cite)``.
 

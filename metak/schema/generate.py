@@ -1,6 +1,6 @@
 """results.schema.json fragments generated from the analyses' frozen records.
 
-A registered analysis with a ``record`` (``metak.registry.AnalysisKind.record``) gets its
+A registered analysis with a ``record`` (``metak.kinds.AnalysisKind.record``) gets its
 results.json schema from that record's fields: ``str`` is a string, ``int`` an integer,
 ``float`` a number, ``bool`` a boolean, ``X | None`` adds null, ``tuple[X, ...]`` is an array
 of X, ``dict[str, X]`` an object whose values are X, a bare ``dict`` (``tuple``) an object
