@@ -67,7 +67,7 @@ def main():
                                            "OPENBLAS_CORETYPE": "Nehalem"}}
     report = {"dispatched_features_disabled": envs["baseline_simd"]["NPY_DISABLE_CPU_FEATURES"], "runs": {}}
     for name, env in envs.items():
-        from metak.verify import EXACT_ABS_TOL, EXACT_REL_TOL
+        from metak.results_json import EXACT_ABS_TOL, EXACT_REL_TOL
 
         total = differ = 0
         max_rel = max_abs = max_ratio = 0.0

@@ -52,8 +52,8 @@ def load_trials(paths, base=None):
 __all__ = ["__version__", "fit", "MetaFit", "RegressionFit", "fit_batch", "fit_regression", "escalc", "Model", "EffectTable", "analyze",
            "load_trials", "InvalidRecord", "InvalidSpec", "MetakError", "network", "glmm"]
 
-_LAZY = {"fit": ("metak.api", "fit"), "MetaFit": ("metak.api", "MetaFit"),
-         "RegressionFit": ("metak.api", "RegressionFit"), "fit_batch": ("metak.estimators", "fit_batch"),
+_LAZY = {"fit": ("metak.api", "fit"), "MetaFit": ("metak.fitted", "MetaFit"),
+         "RegressionFit": ("metak.fitted_regression", "RegressionFit"), "fit_batch": ("metak.estimators", "fit_batch"),
          "fit_regression": ("metak.estimators.regression", "fit_regression"),
          "escalc": ("metak.effects.escalc", "escalc"), "Model": ("metak.estimators.model", "Model"),
          "EffectTable": ("metak.effects.table", "EffectTable"), "analyze": ("metak.pipeline", "analyze"),

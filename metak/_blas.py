@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 
 _controller = None
 
@@ -29,15 +30,39 @@ def _get():
     return _controller
 
 
+_depth = threading.local()
+
+
 @contextlib.contextmanager
 def one_thread():
-    """BLAS (OpenBLAS, MKL, BLIS) limited to one thread inside the block."""
+    """BLAS (OpenBLAS, MKL, BLIS) limited to one thread inside the block.
+
+    The limit is set through the controller's per-library get/set calls (about 1 us each)
+    rather than ``ThreadpoolController.limit``, whose bookkeeping cost ~13 us a block, more
+    than a k = 10 meta-regression step; a block nested in another (a permutation test's fits,
+    the influence refits) changes nothing (issue 24, benchmarks/bench_small_fit.py)."""
     c = _get()
-    if not c:
-        yield
+    depth = getattr(_depth, "n", 0)
+    if not c or depth:
+        _depth.n = depth + 1
+        try:
+            yield
+        finally:
+            _depth.n = depth
         return
-    with c.limit(limits=1, user_api="blas"):
+    libs = [lib for lib in c.lib_controllers if lib.user_api == "blas"]
+    old = [lib.get_num_threads() for lib in libs]
+    for lib, n in zip(libs, old):
+        if n != 1:
+            lib.set_num_threads(1)
+    _depth.n = 1
+    try:
         yield
+    finally:
+        _depth.n = 0
+        for lib, n in zip(libs, old):
+            if n != 1 and n is not None:
+                lib.set_num_threads(n)
 
 
 def single_threaded(func):

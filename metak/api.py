@@ -19,12 +19,13 @@ from dataclasses import fields
 import numpy as np
 
 from .errors import MetakError
+from .fitted import MetaFit, _plain
+from .fitted_regression import RegressionFit
 
-__all__ = ["fit", "MetaFit", "RegressionFit", "TestResult", "AnalysisResults"]
-
-from .analyzed import AnalysisResults  # noqa: E402,F401  (re-exported)
-from .fitted import MetaFit, TestResult, _plain  # noqa: E402,F401  (re-exported)
-from .fitted_regression import RegressionFit  # noqa: E402,F401  (re-exported)
+#: metak.api is not a documented module of its own: ``metak.fit`` is its public name; the
+#: fitted classes are public as ``metak.MetaFit`` / ``metak.RegressionFit`` (homes
+#: metak.fitted, metak.fitted_regression), the results of ``metak.analyze`` in metak.analyzed.
+__all__ = ["fit"]
 
 
 # --------------------------------------------------------------------------- input

@@ -130,7 +130,8 @@ def run_analyze(spec_path, out_dir, *, as_json=False, figures=True):
 
     from .pipeline import analyze as run
     from .progress import stage, stages
-    from .report import dumps, excluded_lines, terminal_table, write_outputs, written_lines
+    from .report import excluded_lines, terminal_table, write_outputs, written_lines
+    from .results_json import dumps
 
     spec_path = Path(spec_path)
     out = Path(out_dir) if out_dir else Path("results") / spec_path.stem
@@ -269,7 +270,8 @@ def verify(results_dir, show_all):
     1e-9 or an absolute 1e-12 (last-bit differences between CPUs), MCMC summaries within 0.02;
     texts must be equal. Exit 0 when all hold, 1 with the differences (changed inputs first,
     then the headline numbers that moved, then the rest), 2 when it cannot run."""
-    from .verify import EXACT_ABS_TOL, EXACT_REL_TOL, MCMC_ABS_TOL, CannotVerify
+    from .results_json import EXACT_ABS_TOL, EXACT_REL_TOL, MCMC_ABS_TOL
+    from .verify import CannotVerify
     from .verify import verify as run
 
     try:

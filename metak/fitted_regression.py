@@ -63,6 +63,13 @@ class RegressionFit(_FitMethods, RegressionResult):
         of y'P(tau²)y at the chi²(k - p) quantiles) and the CIs of tau, I² and H² from it;
         :func:`metak.estimators.qprofile_mods.q_profile_regression`.
 
+        As metafor, it says when the interval is the null/empty set (Q_E(0) below the lower
+        chi² quantile: both bounds of tau² fall below 0 and are shown as 0, those of H² as 1) and
+        when a root search did not converge (the bounds of tau², tau, I² and H² are then NaN):
+        each as a line of ``frame.attrs["notes"]`` and a Python warning (``UserWarning``,
+        :class:`metak.errors.ConvergenceWarning`). results.json's ``meta_regression`` says the
+        same in its warnings.
+
         ``fixed=False`` leaves out the coefficients (metafor's default ``confint(res)``);
         ``random=False`` the heterogeneity rows; ``random=None`` gives them when the model
         has a tau² (not for ``method="FE"``). The example's numbers are metafor 3.8.1's
@@ -82,9 +89,11 @@ class RegressionFit(_FitMethods, RegressionResult):
         i2          20.4439    0.0000   92.8004
         h2           1.2570    1.0000   13.8897
         """
+        import warnings
+
         import pandas as pd
 
-        from .estimators.qprofile_mods import q_profile_regression
+        from .estimators.qprofile_mods import q_profile_regression, qprofile_notes
 
         if random is None:
             random = self.method != "FE"
@@ -92,13 +101,20 @@ class RegressionFit(_FitMethods, RegressionResult):
             raise MetakError("confint: a fixed-effect meta-regression has no tau²; use confint(random=False)")
         if not (fixed or random):
             raise MetakError("confint: at least one of fixed and random must be True")
-        rows = {}
+        rows, notes = {}, []
         if fixed:
             rows.update({c.name: (c.estimate, c.ci_lower, c.ci_upper) for c in self.coefficients})
         if random:
             qp = q_profile_regression(self.table.yi, self.table.vi, self._design(), self.tau2, self.level)
             rows.update({k: tuple(float(x) for x in qp[k]) for k in ("tau2", "tau", "i2", "h2")})
-        return pd.DataFrame.from_dict(rows, orient="index", columns=["estimate", "ci_lower", "ci_upper"])
+            for note, category in qprofile_notes(qp):
+                notes.append(note)
+                warnings.warn(f"confint: {note}", category, stacklevel=2)
+            if not qp["converged"]:
+                rows.update({k: (rows[k][0], np.nan, np.nan) for k in ("tau2", "tau", "i2", "h2")})
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=["estimate", "ci_lower", "ci_upper"])
+        frame.attrs["notes"] = notes
+        return frame
 
     def predict(self, newmods=None, transf=None):
         """Fitted values with CI and PI (metafor's ``predict(res, newmods=)``): ``newmods`` is a

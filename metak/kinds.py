@@ -53,6 +53,15 @@ class Param:
         return None
 
 
+def _takes_meta(hook) -> bool:
+    """Whether a methods hook declares a third positional parameter (the meta-analysis's dict)."""
+    import inspect
+
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    params = [p for p in inspect.signature(hook).parameters.values() if p.kind in kinds]
+    return len(params) >= 3
+
+
 def _resolve(target: str):
     module, name = target.split(":")
     return getattr(importlib.import_module(module), name)
@@ -78,11 +87,17 @@ class AnalysisKind:
       values, meta)`` ("module:function", optional) checks them together and against the rest of
       the meta-analysis mapping ``meta``.
     - ``methods(result_dict, cite)`` ("module:function", optional) is its sentence in the methods
-      text; ``record`` ("module:Class", optional) is the record type whose fields give its
-      results.json schema fragment (``metak.schema.generate``).
-    - ``asked_by``: the spec's existing keys that ask for it (``moderators``, ``bayes`` ...,
-      parsed into :class:`metak.spec.MetaSpec` fields, which ``run`` reads); its name is then no
-      key of its own, and ``default(meta)`` says whether they ask.
+      text, called when its result is in the meta-analysis; a hook declaring a third parameter,
+      ``methods(result_dict, cite, ma)``, gets the meta-analysis's results dict too (its settings:
+      ``dropout``, ``measure``, ``excluded``) and is called for every meta-analysis, its result
+      being None when the analysis wrote none. ``methods_first``: its sentence comes right after
+      the model's, before the other analyses' (the Bayesian block's). ``record`` ("module:Class",
+      optional) is the record type whose fields give its results.json schema fragment
+      (``metak.schema.generate``).
+    - ``asked_by``: the spec's existing keys that ask for it (``moderators``, ``bayes`` ...); its
+      name is then no key of its own, ``default(meta)`` says whether they ask, its ``params`` are
+      those keys (a ``Param`` of the same name, checked at ``<meta-analysis>.<key>``) and
+      ``check(checker, path, values, meta)`` gets the meta-analysis's path.
     - ``pooled`` ("module:function", optional), ``pooled(record, meta_object) -> dict``: it replaces
       the pooled numbers; the pipeline writes the keys it returns over the meta-analysis object
       (its record goes where ``pooled`` puts it, not under ``<name>``).
@@ -111,6 +126,8 @@ class AnalysisKind:
     pooled: str = ""
     #: its results.json key is written as null when it does not run
     null_when_off: bool = False
+    #: its methods sentence comes right after the model's, before the other analyses'
+    methods_first: bool = False
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -126,6 +143,16 @@ class AnalysisKind:
 
     def sentence(self):
         return _resolve(self.methods) if self.methods else None
+
+    def describe(self, result, cite, ma: dict) -> str:
+        """Its methods text for the meta-analysis ``ma`` whose result (dict, list or None) is
+        ``result``: "" without a hook, or when a two-parameter hook has no result to describe."""
+        hook = self.sentence()
+        if hook is None:
+            return ""
+        if _takes_meta(hook):
+            return hook(result, cite, ma) or ""
+        return (hook(result, cite) or "") if result else ""
 
     def record_type(self):
         return _resolve(self.record) if self.record else None

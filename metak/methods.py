@@ -15,7 +15,7 @@ The references are CSL-JSON records (:mod:`metak.references`), exportable as Bib
 
 from __future__ import annotations
 
-from .methods_words import _g, names, prior_text  # noqa: F401 (names and prior_text are public here too)
+from .methods_words import _g, names
 from .references import RECORDS, vancouver
 from .registry import KEYED, SENSITIVITY
 
@@ -276,43 +276,13 @@ def _conversions(ma, cite) -> list[str]:
     return out
 
 
-# --------------------------------------------------------------------------- Bayes
-
-def bayes_sentences(b, cite) -> list[str]:
-    """The Bayesian model as run: likelihood, priors in words with their sources, engine,
-    and the prior-sensitivity priors."""
-    if not b or not b.get("mu"):
-        return []
-    pr = b.get("prior") or {}
-    mu_text, mu_key = prior_text(pr.get("mu", ""), "μ")
-    tau_text, tau_key = prior_text(pr.get("tau", ""), "τ")
-    keys = [k for k in (mu_key, tau_key) if k]
-    lik = ("a binomial likelihood on the arm-level counts" if b.get("likelihood") == "binomial"
-           else "a normal likelihood on the study estimates")
-    prior_cites = f" {cite(*keys)}" if keys else ""  # numbered before the engine's: order of first use
-    engine = (f"computed exactly by numerical integration over τ {cite('rover2020')}" if b.get("engine") == "exact"
-              else f"sampled by MCMC (NUTS) in PyMC {cite('pymc2023')}")
-    lv = f"{b.get('level', 0.95) * 100:g}%"
-    out = [f"A Bayesian random-effects model with {lik} used {mu_text} and {tau_text}"
-           + prior_cites + f"; the posterior was {engine}. Posterior medians with {lv} "
-           "equal-tailed credible intervals, the predictive interval for a new trial and the posterior probability "
-           "of benefit are reported."]
-    alts = b.get("prior_sensitivity") or []
-    if alts:
-        texts, akeys = [], []
-        for alt in alts:
-            t, k = prior_text(alt.get("prior", ""), "τ")
-            texts.append(t)
-            akeys += [k] if k else []
-        out.append(f"Prior sensitivity: the analysis was repeated under {names(texts)}"
-                   + (f" {cite(*akeys)}" if akeys else "") + ".")
-    return out
-
-
 # --------------------------------------------------------------------------- the rest
 
 def _extras(ma, cite) -> list[str]:
+    from .typed import records
+
     out = []
+    records(ma).sensitivity  # noqa: B018 (each result against its record first: a mismatch names the meta-analysis)
     for name, result in (ma.get("sensitivity") or {}).items():
         kind = SENSITIVITY.get(name)
         hook = kind.sentence() if kind is not None else None
@@ -320,17 +290,20 @@ def _extras(ma, cite) -> list[str]:
             sentence = hook(result, cite)
             if sentence:
                 out.append(sentence)
-    for name, kind in KEYED.items():  # each registered analysis writes its own sentence
+    return out + _keyed(ma, cite, first=False)
+
+
+def _keyed(ma, cite, first: bool) -> list[str]:
+    """The sentences of the registered analyses with their own results.json key, each from its
+    ``methods`` hook (those with ``methods_first`` right after the model's: the Bayesian block)."""
+    out = []
+    for name, kind in KEYED.items():
+        if kind.methods_first != first:
+            continue
         found = ma.get(name) or (ma.get("model") or {}).get(name)  # the GLMM's record is model.glmm
-        sentence = kind.sentence() if found else None
-        text = sentence(found, cite) if sentence is not None else ""
+        text = kind.describe(found, cite, ma)
         if text:
             out.append(text)
-    if ma.get("dropout"):
-        none = [e["trial"] for e in ma.get("excluded") or [] if e.get("reason_code") == "double_zero"]
-        out.append("Dropout was analysed as its own outcome" + (
-            f"; trials without dropouts in either arm ({names(none)}) were left out of ratio measures, as RevMan does "
-            f"{cite('handbook2023')}" if none and ma["measure"] != "RD" else "") + ".")
     return out
 
 
@@ -355,7 +328,7 @@ def methods_text(doc: dict) -> tuple[list[str], list[str]]:
         if ma.get("estimate") is None:
             body = ["No trial had data that could be pooled; nothing was estimated."]
         else:
-            body = _model(ma, cite) + bayes_sentences(ma.get("bayes"), cite) + _extras(ma, cite)
+            body = _model(ma, cite) + _keyed(ma, cite, first=True) + _extras(ma, cite)
         paras.append(f"{title(ma)}. " + " ".join(body))
     env = doc.get("environment") or {}
     paras.append(f"Analyses were run with metak {doc.get('metak_version')} (Python {env.get('python')}, NumPy "

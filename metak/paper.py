@@ -18,7 +18,7 @@ import re
 from .format import fixed
 from .methods import methods_text, title
 from .references import bibtex, ris, vancouver
-from .sof import SENSITIVITY_COLUMNS, absolute_effects, sensitivity_rows, sof_rows  # noqa: F401 (re-exported)
+from .sof import SENSITIVITY_COLUMNS, sensitivity_rows, sof_rows
 
 #: the width report figures are drawn at: a page's text width (double column, 183 mm)
 FIGURE_SIZE = "double_column"

@@ -101,7 +101,7 @@ def run_meta(ms: MetaSpec, trials, *, out_dir: Path | None = None) -> dict:
     table = ctx.table
     out = {**meta_head(ms, table, cc_dict, built.outcome_label), **early}
     if table.k and out["n_participants"] is None:
-        warnings.append("n_participants is null: some studies report only a contrast without arm sizes")
+        warnings.append("the number of participants is not given: some studies report only a contrast without arm sizes")
     check_found(ms, trials, table, built.selected, excluded)  # a typo in outcome, or why nothing is left
     if not table.k:
         warnings.append("no study has data for this meta-analysis; nothing was fitted")
@@ -160,5 +160,5 @@ def analyze(spec_path, *, out_dir=None) -> dict:
             doc["meta_analyses"].append(run_meta(ms, trials, out_dir=out_dir))
             note(f"  {ms.id}: k = {doc['meta_analyses'][-1].get('k')}")
             advance()
-    from .api import AnalysisResults  # a dict, with studies_frame(), summary_frame(), plot() and write()
+    from .analyzed import AnalysisResults  # a dict, with studies_frame(), summary_frame(), plot() and write()
     return AnalysisResults(doc, staging=out_dir)

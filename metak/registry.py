@@ -83,6 +83,7 @@ _SENSITIVITY = (
         "blinding", "blinding indices, classification by the Bang index, and the bias analyses: restricted to "
                     "adequately blinded trials, bias-adjusted, tipping point",
         "metak.sensitivity.blinding:run", methods="metak.methods_sentences:blinding", needs="blinding.guesses in the trial records (else every trial is unknown)",
+        check="metak.sensitivity.blinding:check",
         params=(Param("rule", "block", None, parse="metak.sensitivity.bias:parse_rule",
                       doc="{max_bang: 0.2, assessor: participant}: adequate when |Bang index| <= max_bang in "
                           "every compared arm"),
@@ -125,7 +126,7 @@ _SENSITIVITY = (
                                     "heterogeneity x no bias / six weight functions / PET / PEESE), by quadrature and "
                                     "importance sampling: posterior model probabilities, inclusion Bayes factors, the "
                                     "model-averaged effect",
-        "metak.sensitivity.model_averaging_record:run",
+        "metak.sensitivity.model_averaging:run",
         params=(Param("draws", "int", 4096, minimum=256, maximum=1048576,
                       doc="importance-sampling draws per weight-function model (default 4096)"),
                 Param("seed", "int", 20231, minimum=0, doc="seed of the scrambled Sobol draws")),
@@ -212,22 +213,36 @@ _ASKED_BY_KEYS = (
         "dropout_rates", "per comparison, each side's dropouts, randomized and rate (a dropout meta-analysis, or "
                          "beside an efficacy result when the arms give their dropouts)",
         "metak.analyses.dropout:run", stage="model", spec="key", asked_by=("dropout",),
-        default="metak.analyses.dropout:default", needs="dropout: true, or arms with randomized and dropouts"),
+        default="metak.analyses.dropout:default", needs="dropout: true, or arms with randomized and dropouts",
+        record="metak.analyses.dropout:DropoutRates", methods="metak.analyses.dropout:methods_sentence"),
     AnalysisKind(
         "meta_regression", "mixed-effects meta-regression rma(yi, vi, mods = ~ ...) with an optional permutation "
                            "test (permutest)",
         "metak.analyses.meta_regression:run", stage="model", spec="key", asked_by=("moderators", "permutations"),
+        params=(Param("moderators", "block", (), parse="metak.analyses.meta_regression:parse_moderators",
+                      doc="characteristics or trial fields: [latitude, year] or one name"),
+                Param("permutations", "block", None, parse="metak.analyses.meta_regression:parse_permutations",
+                      doc="a permutation test of the moderators: iterations, or {iterations, seed}")),
+        check="metak.analyses.meta_regression:check",
         default="metak.analyses.meta_regression:default", methods="metak.analyses.meta_regression:methods_sentence",
-        needs="moderators: characteristics or trial fields; an inverse-variance method"),
+        needs="moderators: characteristics or trial fields; an inverse-variance method",
+        record="metak.analyses.meta_regression:MetaRegression"),
     AnalysisKind(
         "subgroups", "each subgroup fitted on its own and Cochran's Q between subgroups",
         "metak.analyses.subgroups:run", stage="model", spec="key", asked_by=("subgroups",),
+        params=(Param("subgroups", "block", None, parse="metak.analyses.subgroups:parse_by",
+                      doc="the characteristic or trial field to form subgroups by"),),
+        check="metak.analyses.subgroups:check",
         default="metak.analyses.subgroups:default", methods="metak.analyses.subgroups:methods_sentence",
-        needs="subgroups: a characteristic or trial field"),
+        needs="subgroups: a characteristic or trial field", record="metak.analyses.subgroups:Subgroups"),
     AnalysisKind(
         "bayes", "the Bayesian random-effects model of the bayes: block (exact by quadrature, or MCMC)",
         "metak.analyses.bayes:run", stage="model", spec="key", asked_by=("bayes",),
-        default="metak.analyses.bayes:default", null_when_off=True, needs="a bayes: block"),
+        params=(Param("bayes", "block", None, parse="metak.analyses.bayes:parse_block",
+                      doc="{prior: {mu, tau}, likelihood, engine, ...} (docs/bayes.md)"),),
+        check="metak.analyses.bayes:check",
+        default="metak.analyses.bayes:default", null_when_off=True, needs="a bayes: block",
+        record="metak.bayes.record:BayesRecord", methods="metak.analyses.bayes:methods_sentence", methods_first=True),
 )
 
 #: every registered analysis, by name

@@ -11,39 +11,15 @@ import json
 from pathlib import Path
 
 from .format import effect, fixed, measure_of, to_natural
+from .results_json import dumps, equivalent
+from .schema.record import ABSENT, as_dict
 from .sensitivity.missing_outcome import scenario_label
+from .typed import records
 
 SUMMARY_COLUMNS = ("id", "outcome", "measure", "method", "test", "k", "n_participants", "estimate", "ci_lower",
                    "ci_upper", "pi_lower", "pi_upper", "estimate_natural", "ci_lower_natural", "ci_upper_natural",
                    "p_value", "tau2", "i2", "q", "q_df", "q_p", "bayes_mu_mean", "bayes_mu_median", "bayes_mu_ci_lower",
                    "bayes_mu_ci_upper", "bayes_prob_benefit")
-
-
-#: significant digits of the numbers in results.json (contract section 5)
-DIGITS = 12
-
-
-def rounded(value):
-    """``value`` with every float rounded to :data:`DIGITS` significant digits.
-
-    12 digits are far beyond what any estimate means and keep the file readable. Rounding does
-    not make the bytes CPU-independent (a value whose 13th digit sits at a rounding boundary
-    flips with last-bit noise): :mod:`metak.verify` compares within stated tolerances instead,
-    and :func:`write_outputs` keeps an existing results.json that agrees within them.
-    """
-    if isinstance(value, float):
-        return float(f"{value:.{DIGITS}g}")
-    if isinstance(value, dict):
-        return {k: rounded(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [rounded(v) for v in value]
-    return value
-
-
-def dumps(doc: dict) -> str:
-    """Deterministic JSON text: fixed key order (as built), 2-space indent, no NaN, numbers
-    rounded to 12 significant digits."""
-    return json.dumps(rounded(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def summary_csv(doc: dict) -> str:
@@ -75,7 +51,6 @@ def write_outputs(doc: dict, out: Path, staging: Path, *, figures=True):
     differences on another CPU do not rewrite committed results).
     """
     from .outputs import write
-    from .verify import equivalent
 
     fig_files = draw_figures(doc, staging / "figures") if figures else []
     new_json = dumps(doc)
@@ -158,22 +133,24 @@ def _fmt(x, nd=2):
 
 
 def regression_lines(ma: dict) -> list[str]:
-    """The meta-regression's coefficients, as metafor prints them (analysis scale)."""
-    reg = ma["meta_regression"]
-    stat = "t" if reg["test"] == "hksj" else "z"
-    out = [f"meta-regression on {', '.join(reg['moderators'])} (k = {reg['k']}; analysis scale):"]
-    width = max(len(c["name"]) for c in reg["coefficients"])
+    """The meta-regression's coefficients, as metafor prints them (analysis scale), from its record."""
+    mr = records(ma).get("meta_regression")
+    reg = mr.fit
+    stat = "t" if reg.test == "hksj" else "z"
+    out = [f"meta-regression on {', '.join(reg.moderators)} (k = {reg.k}; analysis scale):"]
+    width = max(len(c.name) for c in reg.coefficients)
     out.append(f"  {'':{width}} {'estimate':>9} {'se':>8} {stat:>8} {'p':>8} {'CI':>21}")
-    for c in reg["coefficients"]:
-        ci = f"[{_fmt(c['ci_lower'], 4)}, {_fmt(c['ci_upper'], 4)}]"
-        out.append(f"  {c['name']:{width}} {_fmt(c['estimate'], 4):>9} {_fmt(c['se'], 4):>8} "
-                   f"{_fmt(c['statistic'], 3):>8} {_fmt(c['p_value'], 4):>8} {ci:>21}")
-    qm_df = reg["qm_df"]
-    qm = (f"F({qm_df[0]}, {qm_df[1]})" if isinstance(qm_df, list) else f"QM({qm_df})") + f" = {_fmt(reg['qm'])}"
-    het = [f"residual tau2 = {_fmt(reg['tau2'], 4)}", f"I2 = {_fmt(reg['i2'], 1)}%"] if reg["tau2"] is not None else []
-    if reg.get("r2") is not None:
-        het.append(f"R2 = {_fmt(reg['r2'], 1)}%")
-    parts = [f"{qm} (p = {_fmt(reg['qm_p'], 4)})", f"QE({reg['qe_df']}) = {_fmt(reg['qe'])} (p = {_fmt(reg['qe_p'], 4)})"]
+    for c in reg.coefficients:
+        ci = f"[{_fmt(c.ci_lower, 4)}, {_fmt(c.ci_upper, 4)}]"
+        out.append(f"  {c.name:{width}} {_fmt(c.estimate, 4):>9} {_fmt(c.se, 4):>8} "
+                   f"{_fmt(c.statistic, 3):>8} {_fmt(c.p_value, 4):>8} {ci:>21}")
+    qm_df = reg.qm_df
+    qm = (f"F({qm_df[0]}, {qm_df[1]})" if isinstance(qm_df, tuple) else f"QM({qm_df})") + f" = {_fmt(reg.qm)}"
+    tau2_ci = f" [{_fmt(mr.tau2_ci[0], 4)}, {_fmt(mr.tau2_ci[1], 4)}]" if mr.tau2_ci else ""  # Q-profile
+    het = [f"residual tau2 = {_fmt(reg.tau2, 4)}{tau2_ci}", f"I2 = {_fmt(reg.i2, 1)}%"] if reg.tau2 is not None else []
+    if reg.r2 is not None:
+        het.append(f"R2 = {_fmt(reg.r2, 1)}%")
+    parts = [f"{qm} (p = {_fmt(reg.qm_p, 4)})", f"QE({reg.qe_df}) = {_fmt(reg.qe)} (p = {_fmt(reg.qe_p, 4)})"]
     if het:  # a fixed-effect model has no residual heterogeneity: no empty part, no dangling separator
         parts.append(", ".join(het))
     out.append("  " + "; ".join(parts))
@@ -181,15 +158,15 @@ def regression_lines(ma: dict) -> list[str]:
 
 
 def subgroup_lines(ma: dict) -> list[str]:
-    sub = ma["subgroups"]
+    sub = records(ma).get("subgroups").test
     m = measure_of(ma)
-    out = [f"subgroups by {sub['by']}:"]
-    for g in sub["groups"]:
-        out.append(f"  {str(g['value'])[:22]:<22} k = {g['k']:>2}  {_fmt(to_natural(m, g['estimate'])):>6} "
-                   f"[{_fmt(to_natural(m, g['ci_lower']))}, {_fmt(to_natural(m, g['ci_upper']))}]")
-    if sub.get("q_between") is not None:
-        out.append(f"  test for subgroup differences: Q = {_fmt(sub['q_between'])}, df = {sub['df_between']} "
-                   f"(p = {_fmt(sub['p_between'], 4)})")
+    out = [f"subgroups by {sub.by}:"]
+    for g in sub.groups:
+        out.append(f"  {str(g.value)[:22]:<22} k = {g.k:>2}  {_fmt(to_natural(m, g.estimate)):>6} "
+                   f"[{_fmt(to_natural(m, g.ci_lower))}, {_fmt(to_natural(m, g.ci_upper))}]")
+    if sub.q_between is not None:
+        out.append(f"  test for subgroup differences: Q = {_fmt(sub.q_between)}, df = {sub.df_between} "
+                   f"(p = {_fmt(sub.p_between, 4)})")
     return out
 
 
@@ -200,112 +177,113 @@ def _compact(x) -> str:
 
 
 def _est_ci(m, e) -> str:
-    if not e or e.get("estimate") is None:
+    """A fit's record (refit, scenario, trim-and-fill) as estimate [CI], natural scale; "—" without one."""
+    if not e or e.estimate is None:
         return "—"
-    return (f"{_compact(to_natural(m, e['estimate']))} [{_compact(to_natural(m, e.get('ci_lower')))}, "
-            f"{_compact(to_natural(m, e.get('ci_upper')))}]")
+    return f"{_compact(to_natural(m, e.estimate))} [{_compact(to_natural(m, e.ci_lower))}, {_compact(to_natural(m, e.ci_upper))}]"
 
 
 def bias_lines(ma: dict) -> list[str]:
-    """The blinding and active-placebo bias analyses, one line each (natural scale)."""
+    """The blinding and active-placebo bias analyses, one line each (natural scale), from their records."""
     m = measure_of(ma)
-    sens = ma.get("sensitivity") or {}
+    view = records(ma)
     out = []
-    b = sens.get("blinding")
-    if b and "classification" in b:
-        counts = {s: sum(c["status"] == s for c in b["classification"]) for s in ("adequate", "compromised", "unknown")}
-        out.append(f"blinding ({b['rule']['assessor']} |Bang| <= {b['rule']['max_bang']:g}): "
+    b = view.get("blinding")
+    if b:
+        counts = {s: sum(c.status == s for c in b.classification) for s in ("adequate", "compromised", "unknown")}
+        out.append(f"blinding ({b.rule.assessor} |Bang| <= {b.rule.max_bang:g}): "
                    + ", ".join(f"{n} {s}" for s, n in counts.items()))
-        r = b.get("restricted")
-        out.append("  adequately blinded only: " + (f"k = {r['k']}, {_est_ci(m, r)}" if r
-                                                      else (b.get("reasons") or {}).get("restricted", "—")))
-        a = b.get("bias_adjusted")
+        r = b.restricted
+        out.append("  adequately blinded only: " + (f"k = {r.k}, {_est_ci(m, r)}" if r
+                                                      else b.reasons.get("restricted", "—")))
+        a = b.bias_adjusted
         if a:
-            bay = a.get("bayes") or {}
             extra = ""
-            if bay.get("mu"):
-                extra = (f"; Bayes median {_fmt(to_natural(m, bay['mu']['median']))}, "
-                         f"P(benefit) = {_fmt(bay.get('prob_benefit'), 3)}")
-            out.append(f"  bias-adjusted ({a['source']}, {a['k_adjusted']} adjusted): {_est_ci(m, a)}{extra}")
-        for e in b.get("by_source") or []:
-            if not a or e["source"] != a["source"]:
-                out.append(f"    under {e['source']}: {_est_ci(m, e)}")
-        t = b.get("tipping_point") or {}
-        if t.get("bias") is not None:
-            ror = f" (ROR {_fmt(t['ror'], 3)})" if t.get("ror") is not None else ""
-            out.append(f"  tipping point: a bias of {_fmt(t['bias'], 3)}{ror} in the {t['k_shifted']} trials not "
+            if a.bayes:
+                extra = (f"; Bayes median {_fmt(to_natural(m, a.bayes.mu.median))}, "
+                         f"P(benefit) = {_fmt(a.bayes.prob_benefit, 3)}")
+            out.append(f"  bias-adjusted ({a.shift.source}, {a.k_adjusted} adjusted): {_est_ci(m, a.fit)}{extra}")
+        for e in b.by_source:
+            if not a or e.source != a.shift.source:
+                out.append(f"    under {e.source}: {_est_ci(m, e)}")
+        t = b.tipping_point
+        if t.bias is not None:
+            ror = f" (ROR {_fmt(t.ror, 3)})" if t.ror is not None else ""
+            out.append(f"  tipping point: a bias of {_fmt(t.bias, 3)}{ror} in the {t.k_shifted} trials not "
                        "adequately blinded brings the CI to the null")
-        elif t.get("reason"):
-            out.append(f"  tipping point: none ({t['reason']})")
-    ap = sens.get("active_placebo")
-    if ap and "restricted" in ap:
-        r = ap.get("restricted")
-        out.append("active placebo only: " + (f"k = {r['k']}, {_est_ci(m, r)}" if r
-                                               else (ap.get("reasons") or {}).get("restricted", "—")))
-        rows = ap.get("assumed_effect") or []
+        elif t.reason:
+            out.append(f"  tipping point: none ({t.reason})")
+    ap = view.get("active_placebo")
+    if ap:
+        r = ap.restricted
+        out.append("active placebo only: " + (f"k = {r.k}, {_est_ci(m, r)}" if r
+                                               else ap.reasons.get("restricted", "—")))
+        rows = ap.assumed_effect or ()
         # a range for a plot can be long: the terminal shows at most five, evenly spaced
         show = rows if len(rows) <= 5 else [rows[round(i * (len(rows) - 1) / 4)] for i in range(5)]
         for e in show:
-            out.append(f"  placebo effect {e['effect']:g} added back ({e['k_shifted']} shifted): {_est_ci(m, e)}")
+            out.append(f"  placebo effect {e.effect:g} added back ({e.k_shifted} shifted): {_est_ci(m, e.fit)}")
         if len(show) < len(rows):
             out.append(f"  ({len(rows)} assumed effects in results.json)")
     return out
 
 
 def diagnostic_lines(ma: dict) -> list[str]:
-    """Influence and small-study results, one line each."""
-    sens = ma.get("sensitivity") or {}
+    """Influence and small-study results, one line each, read from their records."""
+    view = records(ma)
     m = measure_of(ma)
     out = []
-    inf = sens.get("influence")
-    if inf:
-        flagged = [r["label"] for r in inf if r.get("influential")]
-        top = max(inf, key=lambda r: r.get("cook_d") or 0.0)
+    inf = view.get("influence")
+    if inf and inf.rows:
+        flagged = [r.label for r in inf.rows if r.influential]
+        top = max(inf.rows, key=lambda r: r.cook_d or 0.0)
         out.append(f"influence: {len(flagged)} influential by metafor's rule"
                    + (f" ({', '.join(flagged)})" if flagged else "")
-                   + f"; largest Cook's distance {_fmt(top.get('cook_d'), 3)} ({top['label']})")
-    ss = sens.get("small_study")
+                   + f"; largest Cook's distance {_fmt(top.cook_d, 3)} ({top.label})")
+    ss = view.get("small_study")
     if ss:
-        if not ss.get("run"):
-            out.append(f"small-study tests: not run ({ss.get('reason')})")
+        if not ss.run:
+            out.append(f"small-study tests: not run ({ss.reason})")
         else:
-            e, r, rk, tf = ss["egger"], ss["egger_rma"], ss["rank_test"], ss["trim_fill"]
-            out.append(f"small-study tests: Egger t({e['df']}) = {_fmt(e['statistic'])} (p = {_fmt(e['p_value'], 4)}); "
-                       f"regression test {'t' if r.get('test') == 'hksj' else 'z'} = {_fmt(r['statistic'])} "
-                       f"(p = {_fmt(r['p_value'], 4)}), limit estimate {_compact(to_natural(m, r['limit_estimate']))}; "
-                       f"rank test tau = {_fmt(rk['tau'], 3)} (p = {_fmt(rk['p_value'], 4)}"
-                       f"{', exact' if rk.get('exact') else ''})")
-            out.append(f"  trim-and-fill: {tf['k0']} stud{'y' if tf['k0'] == 1 else 'ies'} filled on the {tf['side']}, "
+            e, r, rk, tf = ss.egger, ss.egger_rma, ss.rank_test, ss.trim_fill
+            out.append(f"small-study tests: Egger t({e.df}) = {_fmt(e.statistic)} (p = {_fmt(e.p_value, 4)}); "
+                       f"regression test {'t' if r.test == 'hksj' else 'z'} = {_fmt(r.statistic)} "
+                       f"(p = {_fmt(r.p_value, 4)}), limit estimate {_compact(to_natural(m, r.limit_estimate))}; "
+                       f"rank test tau = {_fmt(rk.tau, 3)} (p = {_fmt(rk.p_value, 4)}"
+                       f"{', exact' if rk.exact else ''})")
+            out.append(f"  trim-and-fill: {tf.k0} stud{'y' if tf.k0 == 1 else 'ies'} filled on the {tf.side}, "
                        f"{_est_ci(m, tf)}")
-    if not ma.get("dropout") and ma.get("dropout_rates"):
+    dr = view.get("dropout_rates")
+    if not ma.get("dropout") and dr and dr.rates:
         out.append("dropout in these trials: " + "; ".join(
-            f"{d['label']} {d['experimental']['dropouts']}/{d['experimental']['randomized']} vs "
-            f"{d['control']['dropouts']}/{d['control']['randomized']}" for d in ma["dropout_rates"]))
-    mo = sens.get("missing_outcome")
-    if mo and mo.get("scenarios"):
+            f"{d.label} {d.experimental.dropouts}/{d.experimental.randomized} vs "
+            f"{d.control.dropouts}/{d.control.randomized}" for d in dr.rates))
+    mo = view.get("missing_outcome")
+    if mo and mo.scenarios:
         parts = []
-        for sc in mo["scenarios"]:
-            name = scenario_label(sc) if sc["name"] in ("imor", "imdom") else sc["name"].replace("_", " ")
+        for sc in mo.scenarios:
+            name = scenario_label(as_dict(sc)) if sc.name in ("imor", "imdom") else sc.name.replace("_", " ")
             parts.append(f"{name} {_est_ci(m, sc)}")
         out.append("missing outcome data: " + parts[0])
         out.extend(f"  {p}" for p in parts[1:])
-        kind = "IMDOM" if "tipping_imdom" in mo else "IMOR"
-        tip = mo.get("tipping_imdom") or mo.get("tipping_imor") or {}
-        if tip.get(kind.lower()) is not None:
-            out.append(f"  at a common {kind} of {tip[kind.lower()]:.3g} {tip['change']}")
-        elif tip.get("reason"):
-            out.append(f"  {kind} tipping point: none ({tip['reason']})")
-    rob = sens.get("risk_of_bias")
+        kind = "IMDOM" if mo.tipping_imdom is not ABSENT else "IMOR"
+        tip = mo.tipping_imdom or mo.tipping_imor
+        value = getattr(tip, kind.lower(), None) if tip else None
+        if value is not None:
+            out.append(f"  at a common {kind} of {value:.3g} {tip.change}")
+        elif tip and tip.reason:
+            out.append(f"  {kind} tipping point: none ({tip.reason})")
+    rob = view.get("risk_of_bias")
     if rob:
-        c = rob["summary"]["overall"]["counts"]
+        c = rob.summary["overall"].counts
         out.append("risk of bias (overall): " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in c.items() if n))
-        r = rob.get("restricted")
-        out.append("  low risk only: " + (f"k = {r['k']}, {_est_ci(m, r)}" if r
-                                           else (rob.get("reasons") or {}).get("restricted", "—")))
-        sg = rob.get("subgroups") or {}
-        if sg.get("q_between") is not None:
-            out.append(f"  by overall risk: Q = {_fmt(sg['q_between'])}, df = {sg['df_between']} "
-                       f"(p = {_fmt(sg['p_between'], 4)})")
+        r = rob.restricted
+        out.append("  low risk only: " + (f"k = {r.k}, {_est_ci(m, r)}" if r
+                                           else rob.reasons.get("restricted", "—")))
+        sg = rob.subgroups
+        if sg.q_between is not None:
+            out.append(f"  by overall risk: Q = {_fmt(sg.q_between)}, df = {sg.df_between} "
+                       f"(p = {_fmt(sg.p_between, 4)})")
     return out
 
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import math
 
+from .certainty.report import sof_rows as certainty_rows
 from .format import count, effect, fixed, measure_of, to_natural
 from .methods import title
+from .schema.record import as_dict
 from .sensitivity.missing_outcome import scenario_label
 
 BINARY = ("OR", "RR", "RD")
-#: the row a GRADE certainty rating fills (``ma["certainty"]`` once an analysis writes it)
-CERTAINTY_ROW = "Certainty of the evidence (GRADE)"
 
 
 def pooled_control_risk(ma) -> tuple[float, int, int] | None:
@@ -99,32 +99,38 @@ def _effect_ci(m, e) -> str:
 
 
 def sof_rows(ma, cr=None) -> list[tuple[str, str]]:
-    """(label, value) rows of the summary-of-findings table."""
+    """(label, value) rows of the summary-of-findings table: the pooled numbers, the Bayesian
+    block and the dropout rates read from their records (:func:`metak.typed.records`)."""
+    from .typed import records
+
     m = measure_of(ma)
+    view = records(ma)
+    p = view.pooled
     rows = [("Outcome", title(ma)),
-            ("Studies (k)", str(ma.get("k"))),
-            ("Participants", count(ma.get("n_participants")))]
-    if ma.get("estimate") is None:
+            ("Studies (k)", str(p.k)),
+            ("Participants", count(p.n_participants))]
+    if p.estimate is None:
         rows.append(("Effect", "not estimable"))
         return rows
     lv = f"{(ma.get('model') or {}).get('level', 0.95) * 100:g}%"
-    rows.append((f"{m} [{lv} CI]", _effect_ci(m, ma)))
-    if ma.get("pi_lower") is not None:
+    rows.append((f"{m} [{lv} CI]", _record_ci(m, p)))
+    if p.pi_lower is not None:
         rows.append((f"{lv} prediction interval",
-                     f"[{effect(to_natural(m, ma['pi_lower']))}, {effect(to_natural(m, ma.get('pi_upper')))}]"))
-    if ma.get("i2") is not None:
-        rows.append(("Heterogeneity", f"I² = {fixed(ma['i2'], 0)}%, τ² = {fixed(ma.get('tau2'), 2, '—')}, "
-                                      f"Q p = {fixed(ma.get('q_p'), 2, '—')}"))
-    b = ma.get("bayes") or {}
-    if b.get("prob_benefit") is not None and b.get("mu"):
-        rows.append(("Bayesian", f"median {m} {_effect_ci(m, {'estimate': b['mu'].get('median'), **b['mu']})}; "
-                                 f"P(benefit) = {fixed(b['prob_benefit'], 2)}"))
-    dr = ma.get("dropout_rates")
-    if dr and not ma.get("dropout"):
+                     f"[{effect(to_natural(m, p.pi_lower))}, {effect(to_natural(m, p.pi_upper))}]"))
+    if p.i2 is not None:
+        rows.append(("Heterogeneity", f"I² = {fixed(p.i2, 0)}%, τ² = {fixed(p.tau2, 2, '—')}, "
+                                      f"Q p = {fixed(p.q_p, 2, '—')}"))
+    b = view.get("bayes")
+    if b and b.prob_benefit is not None and b.mu:
+        mu = b.mu
+        nat = lambda x: effect(to_natural(m, x))  # noqa: E731
+        rows.append(("Bayesian", f"median {m} {nat(mu.median)} [{nat(mu.ci_lower)}, {nat(mu.ci_upper)}]; "
+                                 f"P(benefit) = {fixed(b.prob_benefit, 2)}"))
+    dr = view.get("dropout_rates")
+    if dr and dr.rates and not ma.get("dropout"):
         rows.append(("Dropout", "; ".join(
-            f"{d.get('label') or d.get('trial')}: {count(d['experimental']['dropouts'])}/"
-            f"{count(d['experimental']['randomized'])} experimental vs {count(d['control']['dropouts'])}/"
-            f"{count(d['control']['randomized'])} control" for d in dr)))
+            f"{d.label or d.trial}: {count(d.experimental.dropouts)}/{count(d.experimental.randomized)} experimental "
+            f"vs {count(d.control.dropouts)}/{count(d.control.randomized)} control" for d in dr.rates)))
     ab = absolute_effects(ma, cr)
     if ab and "not_estimable" in ab:
         rows.append(("Absolute effect", f"not estimable: {ab['not_estimable']}"))
@@ -140,8 +146,6 @@ def sof_rows(ma, cr=None) -> list[tuple[str, str]]:
             n = ab["nnt"]
             rows.append((n["kind"], f"{n['value']} ({n['ci'][0]} to {n['ci'][1]})"))
     if ma.get("certainty"):  # filled by the GRADE-certainty analysis when it runs
-        from .certainty.report import sof_rows as certainty_rows
-
         rows += certainty_rows(ma)
     return rows
 
@@ -151,55 +155,63 @@ def sof_rows(ma, cr=None) -> list[tuple[str, str]]:
 SENSITIVITY_COLUMNS = ("Analysis", "Studies", "Estimate [CI]", "Note")
 
 
+def _record_ci(m, r) -> str:
+    """``estimate [ci_lower, ci_upper]`` of a record (a refit, a scenario), natural scale."""
+    nat = lambda x: effect(to_natural(m, x))  # noqa: E731
+    return f"{nat(r.estimate)} [{nat(r.ci_lower)}, {nat(r.ci_upper)}]"
+
+
 def sensitivity_rows(ma) -> list[tuple[str, str, str, str]]:
-    """(analysis, k, estimate [CI] on the natural scale, note) for each sensitivity result."""
+    """(analysis, k, estimate [CI] on the natural scale, note) for each sensitivity result, read
+    from the analyses' records (:func:`metak.typed.records`)."""
+    from .methods_sentences import BIAS_SOURCES
+    from .typed import records
+
     m = measure_of(ma)
-    sens = ma.get("sensitivity") or {}
+    view = records(ma)
     rows = []
 
-    def fit(name, r, note=""):
-        if r and r.get("estimate") is not None:
-            rows.append((name, str(r.get("k", "—")), _effect_ci(m, r), note))
+    def fit(name, r, note="", k=None):
+        if r and r.estimate is not None:
+            rows.append((name, str(r.k if k is None else k), _record_ci(m, r), note))
 
-    for r in sens.get("leave_one_out") or []:
-        fit(f"Leaving out {r.get('label') or r.get('omitted')}", r)
-    b = sens.get("blinding") or {}
+    loo = view.get("leave_one_out")
+    for r in loo.rows if loo else ():
+        fit(f"Leaving out {r.label or r.omitted}", r)
+    b = view.get("blinding")
     if b:
-        fit("Adequately blinded trials only", b.get("restricted"))
-        if not b.get("restricted") and (b.get("reasons") or {}).get("restricted"):
-            rows.append(("Adequately blinded trials only", "0", "—", b["reasons"]["restricted"]))
-        for e in b.get("by_source") or []:
-            from .methods_sentences import BIAS_SOURCES
-
-            fit(f"Bias-adjusted: {BIAS_SOURCES.get(e['source'], (e['source'],))[0]}", e,
-                f"{e.get('k_adjusted')} trials adjusted")
-        t = b.get("tipping_point") or {}
-        if t.get("bias") is not None:
-            rows.append(("Tipping point", "—", "—", f"a bias of {fixed(t['bias'], 2)} in the {t['k_shifted']} trials "
+        fit("Adequately blinded trials only", b.restricted)
+        if not b.restricted and b.reasons.get("restricted"):
+            rows.append(("Adequately blinded trials only", "0", "—", b.reasons["restricted"]))
+        for e in b.by_source:
+            fit(f"Bias-adjusted: {BIAS_SOURCES.get(e.source, (e.source,))[0]}", e, f"{e.k_adjusted} trials adjusted")
+        t = b.tipping_point
+        if t.bias is not None:
+            rows.append(("Tipping point", "—", "—", f"a bias of {fixed(t.bias, 2)} in the {t.k_shifted} trials "
                                                    "not adequately blinded brings the CI to the null"))
-    ap = sens.get("active_placebo") or {}
+    ap = view.get("active_placebo")
     if ap:
-        fit("Active-placebo-controlled trials only", ap.get("restricted"))
-        if ap.get("p_between") is not None:
+        fit("Active-placebo-controlled trials only", ap.restricted)
+        if ap.p_between is not None:
             rows.append(("Active vs inert placebo", "—", "—", f"test for subgroup differences p = "
-                                                              f"{fixed(ap['p_between'], 2)}"))
-        effs = ap.get("assumed_effect") or []
+                                                              f"{fixed(ap.p_between, 2)}"))
+        effs = ap.assumed_effect or ()
         for e in (effs if len(effs) <= 3 else [effs[0], effs[len(effs) // 2], effs[-1]]):
-            fit(f"Active placebo's own effect {e['effect']:g} added back", e, f"{e.get('k_shifted')} comparisons shifted")
-    mo = sens.get("missing_outcome") or {}
-    for sc in mo.get("scenarios") or []:
-        name = scenario_label(sc) if sc["name"] in ("imor", "imdom") else sc["name"].replace("_", " ")
+            fit(f"Active placebo's own effect {e.effect:g} added back", e.fit, f"{e.k_shifted} comparisons shifted")
+    mo = view.get("missing_outcome")
+    for sc in mo.scenarios if mo else ():
+        name = scenario_label(as_dict(sc)) if sc.name in ("imor", "imdom") else sc.name.replace("_", " ")
         fit(f"Missing outcome data: {name}", sc)
-    rob = sens.get("risk_of_bias") or {}
+    rob = view.get("risk_of_bias")
     if rob:
-        fit("Low risk of bias only", rob.get("restricted"))
-    ss = sens.get("small_study") or {}
-    if ss.get("run") and ss.get("trim_fill"):
-        tf = ss["trim_fill"]
-        fit("Trim-and-fill", {**tf, "k": (ma.get("k") or 0) + (tf.get("k0") or 0)},
-            f"{tf.get('k0')} studies filled on the {tf.get('side')}")
+        fit("Low risk of bias only", rob.restricted)
+    ss = view.get("small_study")
+    if ss and ss.run and ss.trim_fill:
+        tf = ss.trim_fill
+        fit("Trim-and-fill", tf, f"{tf.k0} studies filled on the {tf.side}", k=(ma.get("k") or 0) + (tf.k0 or 0))
+    # the prior-sensitivity fits are objects the Bayesian record leaves undescribed: read as written
     for alt in (ma.get("bayes") or {}).get("prior_sensitivity") or []:
-        from .methods import prior_text
+        from .methods_words import prior_text
 
         mu = alt.get("mu") or {}
         rows.append((f"Bayesian, {prior_text(alt.get('prior', ''))[0]}", str(ma.get("k")),

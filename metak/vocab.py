@@ -23,13 +23,16 @@ class Measure:
     #: analysis scale -> the scale a reader sees: "exp", "expit", "iarcsin", "ipft" (metafor's
     #: transf.ipft.hm, harmonic mean of the n), "tanh" (Fisher's z to r), "" (none)
     natural: str = ""
+    #: in the outcome's own units (a difference of raw means or rates): MD, MC, IRD; a prior on
+    #: its scale (tau, mu) depends on those units
+    raw_units: bool = False
 
 
 MEASURE_TABLE: dict[str, Measure] = {m.code: m for m in (
     Measure("OR", "log", "binary", "Odds ratio", "OR"),
     Measure("RR", "log", "binary", "Risk ratio", "RR"),
     Measure("RD", "identity", "binary", "Risk difference", "RD"),
-    Measure("MD", "identity", "continuous", "Mean difference", "MD"),
+    Measure("MD", "identity", "continuous", "Mean difference", "MD", raw_units=True),
     Measure("SMD", "identity", "continuous", "Standardised mean difference (Hedges' g)", "SMD"),
     Measure("HR", "log", "contrast", "Hazard ratio", "HR"),
     # issue 27: metafor's further measures (metak.effects.measures); "data" says what they are
@@ -42,7 +45,7 @@ MEASURE_TABLE: dict[str, Measure] = {m.code: m for m in (
     Measure("PAS", "arcsine", "proportion", "Proportion (arcsine)", "Proportion", "iarcsin"),
     Measure("PFT", "freeman_tukey", "proportion", "Proportion (Freeman-Tukey)", "Proportion", "ipft"),
     Measure("IRR", "log", "person_time", "Incidence rate ratio", "IRR"),
-    Measure("IRD", "identity", "person_time", "Incidence rate difference", "IRD"),
+    Measure("IRD", "identity", "person_time", "Incidence rate difference", "IRD", raw_units=True),
     Measure("IRLN", "log", "rate", "Incidence rate (log)", "Rate"),
     Measure("COR", "identity", "correlation", "Correlation", "r"),
     Measure("ZCOR", "fisher_z", "correlation", "Correlation (Fisher's z)", "r", "tanh"),
@@ -51,7 +54,7 @@ MEASURE_TABLE: dict[str, Measure] = {m.code: m for m in (
     Measure("VR", "log", "continuous", "Variability ratio", "VR"),
     Measure("CVR", "log", "continuous", "Coefficient of variation ratio", "CVR"),
     Measure("SMCC", "identity", "change", "Standardised mean change (change-score SD)", "SMCC"),
-    Measure("MC", "identity", "change", "Mean change", "MC"),
+    Measure("MC", "identity", "change", "Mean change", "MC", raw_units=True),
     Measure("SMCR", "identity", "change", "Standardised mean change (raw-score SD)", "SMCR"),
     Measure("SMCRH", "identity", "change", "Standardised mean change (raw-score SD, heteroscedastic)", "SMCRH"),
 )}
@@ -67,6 +70,8 @@ RATIO_MEASURES = tuple(c for c, m in MEASURE_TABLE.items() if m.scale == "log")
 #: measures analysed on the log scale, Peto's included
 LOG_MEASURES = RATIO_MEASURES + ("PETO",)
 MEASURE_LABELS = {c: m.label for c, m in MEASURE_TABLE.items()}
+#: measures in the outcome's own units (Measure.raw_units)
+RAW_UNIT_MEASURES = tuple(c for c, m in MEASURE_TABLE.items() if m.raw_units)
 #: measures computed from one arm's own data (a meta-analysis of them pools one arm type)
 SINGLE_ARM_MEASURES = tuple(c for c, m in MEASURE_TABLE.items()
                             if m.data in ("proportion", "rate", "correlation", "change"))

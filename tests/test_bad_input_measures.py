@@ -159,14 +159,14 @@ def test_proportion_measure_on_a_reported_two_arm_contrast_is_a_stated_mismatch(
     text = _record("t1", "contrast", "").replace("    data:\n", contrast)
     body = f"  - id: p\n    outcome: y\n    measure: {measure}\n"
     res, out = _run(tmp_path, {"t1": text}, body)
-    msg = _assert_clear_error(res, out, f"s.yaml:{_line(_spec_text(body), 'measure:')}: meta_analyses.p.measure")
+    msg = _assert_clear_error(res, out, f"s.yaml:{_line(_spec_text(body), 'measure:')}: meta_analyses[0].measure")
     assert "t1: outcome 'y' is a reported contrast" in msg and "single-arm measure" in msg
 
 
 def test_change_measure_on_binary_data_is_a_stated_mismatch(tmp_path):
     body = "  - id: c\n    outcome: y\n    measure: SMCR\n"
     res, out = _run(tmp_path, {"t1": _record("t1", "binary", "      e: {events: 2, total: 10}\n" + _BINARY_OK)}, body)
-    msg = _assert_clear_error(res, out, f"s.yaml:{_line(_spec_text(body), 'measure:')}: meta_analyses.c.measure")
+    msg = _assert_clear_error(res, out, f"s.yaml:{_line(_spec_text(body), 'measure:')}: meta_analyses[0].measure")
     assert "outcome 'y' is binary; SMCR is a single-arm measure of pre_post arm data" in msg
 
 
@@ -175,8 +175,8 @@ def test_two_arm_measure_on_pre_post_data_is_a_stated_mismatch(tmp_path):
             "      c: {baseline: {mean: 1, sd: 1}, final: {mean: 1, sd: 1}, r: 0.5, n: 9}\n")
     body = "  - id: d\n    outcome: y\n    measure: MD\n"
     res, out = _run(tmp_path, {"t1": _record("t1", "pre_post", data)}, body)
-    msg = _assert_clear_error(res, out, f"s.yaml:{_line(_spec_text(body), 'measure:')}: meta_analyses.d.measure")
-    assert "outcome 'y' is pre-post data; measure MD needs binary or continuous data" in msg
+    msg = _assert_clear_error(res, out, f"s.yaml:{_line(_spec_text(body), 'measure:')}: meta_analyses[0].measure")
+    assert "outcome 'y' is pre-post data; measure MD needs continuous data" in msg   # not "binary or continuous"
 
 
 # -- stated exclusions: no events or only events in both arms under glmm ------------------------
@@ -225,7 +225,7 @@ def test_person_time_measure_on_other_arm_data_is_a_stated_mismatch(tmp_path, ot
     continuous branch), now the trial's reason at the spec's measure line."""
     body = "  - id: r\n    outcome: y\n    measure: IRR\n"
     res, out = _run(tmp_path, {"t1": _record("t1", otype, data)}, body)
-    msg = _assert_clear_error(res, out, f"s.yaml:{_line(_spec_text(body), 'measure:')}: meta_analyses.r.measure")
+    msg = _assert_clear_error(res, out, f"s.yaml:{_line(_spec_text(body), 'measure:')}: meta_analyses[0].measure")
     assert f"outcome 'y' is {otype.replace('_', '-')} data; measure IRR needs person-time" in msg
 
 

@@ -243,7 +243,7 @@ def test_bad_certainty_blocks_are_spec_errors_with_their_line(review, extra, whe
     with pytest.raises(InvalidSpec) as exc:
         metak.analyze(spec(review, extra))
     text = "\n".join(map(str, exc.value.problems))
-    assert f"meta_analyses[0].{where}" in text or f"meta_analyses.response.{where}" in text, text
+    assert f"meta_analyses[0].{where}" in text, text
     assert message in text and "x.yaml:" in text
 
 

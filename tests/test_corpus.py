@@ -84,7 +84,7 @@ def _compare(a, b):
     """Committed results against a fresh run by verify's own comparison (contract §6.0: one rule
     for both; floating point differs in the last bits across CPUs and builds, anything beyond
     verify's tolerances is stale), and the same trial files (paths and hashes)."""
-    from metak.verify import Report, compare_documents
+    from metak.results_json import Report, compare_documents
 
     assert a["trials"] == b["trials"], "the trial files changed since the results were written"
     assert a["metak_version"] == b["metak_version"]

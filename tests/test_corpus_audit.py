@@ -254,7 +254,7 @@ def test_the_engine_refuses_to_pool_overlapping_records(tmp_path):
     with pytest.raises(InvalidSpec) as e:
         run(spec, out_dir=tmp_path / "out")
     msg = str(e.value)
-    assert "s.yaml:" in msg and "meta_analyses.x.select" in msg and "'a1' and 'a2'" in msg, msg
+    assert "s.yaml:" in msg and "meta_analyses[0].select" in msg and "'a1' and 'a2'" in msg, msg
     spec.write_text(spec.read_text() + "      exclude: {a2: \"overlaps a1\"}\n")
     doc = run(spec, out_dir=tmp_path / "out")
     assert [s["trial"] for s in doc["meta_analyses"][0]["studies"]] == ["a1"]

@@ -337,7 +337,7 @@ def test_brent_refined_when_the_newton_polish_does_not_converge(monkeypatch):
     around its point: the same maximum as with the polish (to 1e-8 in tau)."""
     prep = prepare("OR", "CM.EL", _inputs("bcg"), None)
     tau, ll, _, mu = Profile(prep.cond).maximise()
-    polish = Profile._polish
+    polish = Profile.polish
     calls = []
 
     def stop_short(self, tau, ll, alpha, mu):
@@ -347,7 +347,7 @@ def test_brent_refined_when_the_newton_polish_does_not_converge(monkeypatch):
             return tau, ll, alpha, mu
         return polish(self, tau, ll, alpha, mu)
 
-    monkeypatch.setattr(Profile, "_polish", stop_short)
+    monkeypatch.setattr(Profile, "polish", stop_short)
     tau2, ll2, _, mu2 = Profile(prep.cond).maximise()
     assert len(calls) == 2 and abs(calls[1] - calls[0]) > 0
     assert abs(tau2 - tau) < 1e-8 and abs(mu2 - mu) < 1e-8 and abs(ll2 - ll) < 1e-10

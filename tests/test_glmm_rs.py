@@ -47,7 +47,7 @@ from metak.glmm import glmm
 from metak.glmm.data import prepare
 from metak.glmm.quadrature import _mode_1d, integrate_2d
 from metak.glmm.rs import rs_heterogeneity
-from metak.glmm.fit import fit_rs
+from metak.glmm.rs_fit import fit_rs
 
 HERE = Path(__file__).parent / "reference"
 REF = json.loads((HERE / "metafor_glmm_reference.json").read_text())

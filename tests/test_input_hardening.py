@@ -467,3 +467,13 @@ def test_fast_and_pure_python_parsers_agree_on_mutations(edits):
         assert fast == slow
     else:  # libyaml and PyYAML disagree on what is valid YAML: each answer is still clean
         assert all(isinstance(p, Problem) for p in fast[2] + slow[2])
+
+
+def test_an_explicit_float_tag_with_no_text_is_a_problem_not_an_index_error():
+    """PyYAML's float constructor indexes the first character of an explicit ``!!float ''``
+    (found by the batch --bayes fuzz test)."""
+    from metak.records.yamlload import loads_value
+
+    value, problems = loads_value("prior: !!float ''", "--bayes")
+    assert value is None and len(problems) == 1
+    assert problems[0].path == "prior" and "not a valid !!float value" in problems[0].message

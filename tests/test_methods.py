@@ -9,11 +9,14 @@ import re
 
 import pytest
 
-from metak.methods import REFERENCES, methods, prior_text
+from metak.methods import REFERENCES, methods
+from metak.methods_words import prior_text
 from metak.references import RECORDS, bibtex, ris, vancouver
 from metak.registry import SENSITIVITY as REGISTERED
+from record_examples import complete
 
-#: one result of each registered sensitivity analysis, as results.json holds it (minimal)
+#: one result of each registered sensitivity analysis, as results.json holds it (the keys the
+#: sentence reads; :func:`record_examples.complete` gives the rest of its record neutral values)
 SENS_RESULTS = {
     "leave_one_out": [{"omitted": "a", "label": "A", "k": 2, "estimate": 0.1}],
     "influence": [{"trial": "a", "influential": False}],
@@ -29,6 +32,7 @@ SENS_RESULTS = {
                  "by_source": [{"source": "hrobjartsson2012"}, {"source": "metablind2020_double"}],
                  "tipping_point": {"bias": 0.3}},
 }
+SENS_RESULTS = {name: complete(name, value) for name, value in SENS_RESULTS.items()}
 
 
 def doc(method="REML", test="hksj", measure="OR", k=3, **extra):
@@ -153,11 +157,12 @@ def test_every_registered_sensitivity_analysis_has_a_hook_and_is_described():
     (p, _), refs = methods(doc(sensitivity={"blinding": SENS_RESULTS["blinding"]}))
     assert "Hróbjartsson et al. (2012)" in p and cited(p, refs, "hrobjartsson2012") and cited(p, refs, "page2016")
     assert "MetaBLIND (lack of double blinding)" in p and cited(p, refs, "moustgaard2020")
-    (p, _), refs = methods(doc(measure="SMD", sensitivity={"missing_outcome": {
-        "measure": "SMD", "scenarios": [{"name": "imdom", "imdom_experimental": 0.5}]}}))
+    (p, _), refs = methods(doc(measure="SMD", sensitivity={"missing_outcome": complete("missing_outcome", {
+        "measure": "SMD", "scenarios": [{"name": "imdom", "imdom_experimental": 0.5}]})}))
     assert "informative missingness differences of means of 0.5" in p and cited(p, refs, "mavridis2015")
     # a small-study result that did not run says so, and claims no test
-    (p, _), refs = methods(doc(sensitivity={"small_study": {"run": False, "reason": "k = 3 < 10"}}))
+    small = complete("small_study", {"run": False, "reason": "k = 3 < 10"})
+    (p, _), refs = methods(doc(sensitivity={"small_study": small}))
     assert "were not run (k = 3 < 10)" in p and "Egger" not in p
 
 

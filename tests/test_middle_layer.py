@@ -327,7 +327,7 @@ def test_results_json_numbers_have_12_significant_digits():
     of a sum depend on the machine); the returned document keeps full precision."""
     import re
 
-    from metak.report import dumps
+    from metak.results_json import dumps
 
     text = dumps({"a": 1 / 3, "b": [2 / 3, 1e-20 / 3, 123456789.123456789], "c": {"d": 7, "e": None}})
     doc = json.loads(text)

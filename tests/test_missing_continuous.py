@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metak.effects.escalc import escalc_continuous, hedges_j
+from metak.effects.escalc import escalc_continuous
+from metak.effects.hedges import hedges_j
 from metak.estimators import fit
 from metak.pipeline import analyze
 from metak.sensitivity.missing_continuous import effect_continuous, mean_star

@@ -92,7 +92,7 @@ def test_ensemble_bookkeeping():
     models = [BmaModel(e, h, b, pr, ll, 0.0, None, mu, 0.1) for (e, h, b, pr, ll, mu) in (
         (False, False, "none", 0.25, -10.0, 0.0), (True, False, "none", 0.25, -9.0, 0.3),
         (False, True, "PET", 0.25, -11.0, 0.0), (True, True, "PET", 0.25, -8.0, 0.2))]
-    res = ModelAveraging.from_models(models, k=5)
+    res = ModelAveraging.from_models(models, k=5, priors=M.PRIORS)
     post = np.array([m.posterior_prob for m in res.models])
     expect = np.exp([-10.0, -9.0, -11.0, -8.0])
     assert np.allclose(post, expect / expect.sum(), rtol=1e-12)
@@ -140,7 +140,7 @@ def test_reproduces_robma_bem2011_readme_example():
     d, se = np.asarray(ROBMA["data"]["d"]), np.asarray(ROBMA["data"]["se"])
     y, v = M.robma_cohens_d_scale(d, se)
     models, parts = M._ensemble(y, v, 4096, 20231)
-    res = ModelAveraging.from_models(models, k=len(y))
+    res = ModelAveraging.from_models(models, k=len(y), priors=M.PRIORS)
     for comp, ref in ROBMA["components"].items():
         got = res.inclusion[comp]
         assert got["prior_prob"] == pytest.approx(ref["prior_prob"], abs=1e-12)

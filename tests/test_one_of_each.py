@@ -1,5 +1,5 @@
 """One of each (issue 24): one refit helper module, one Bang index, exclusion reason codes,
-no compatibility shim, no bayes.fit <-> bayes.mcmc import cycle, modules under ~400 lines,
+no compatibility shim, no import cycle, modules under ~400 lines,
 one fixed-decimal number formatter. Each duplicate removed here has a test that fails if a
 second copy ever comes back or disagrees."""
 
@@ -128,17 +128,64 @@ def test_a_mutated_bang_changes_the_classification_and_the_moderator(monkeypatch
     assert effect_covariates.covariates(trial, ("e",), None)["bang"] != cov_before
 
 
+#: names that say a function reads participants' guesses (records/model.py's Guess, Trial.blinding)
+GUESS_NAMES = ("guessed_experimental", "guessed_control", "dont_know", "guesses")
+
+
+def _mentions_guesses(fn) -> bool:
+    for n in ast.walk(fn):
+        text = n.attr if isinstance(n, ast.Attribute) else n.id if isinstance(n, ast.Name) else \
+            n.value if isinstance(n, ast.Constant) and isinstance(n.value, str) else None
+        if text and any(g in text for g in GUESS_NAMES):
+            return True
+    return False
+
+
+def _difference_over_total(node) -> bool:
+    """The arithmetic shape of the Bang index, whatever the names: ``(a - b) / n`` or ``a / n - b / n``."""
+    if not isinstance(node, ast.BinOp):
+        return False
+    if isinstance(node.op, ast.Div) and isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Sub):
+        return True
+    return isinstance(node.op, ast.Sub) and all(isinstance(s, ast.BinOp) and isinstance(s.op, ast.Div)
+                                                for s in (node.left, node.right))
+
+
+def bang_copies(path: Path) -> list[str]:
+    """Each ``(a - b) / n`` (or ``a / n - b / n``) inside a function that reads guess counts."""
+    hits = set()
+    for fn in ast.walk(ast.parse(path.read_text())):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and _mentions_guesses(fn):
+            hits.update(f"{path.name}:{n.lineno}: {ast.unparse(n)}" for n in ast.walk(fn) if _difference_over_total(n))
+    return sorted(hits)
+
+
 def test_no_second_copy_of_the_bang_formula():
-    """Only blinding_index computes (correct - wrong) / n from guess counts."""
-    hits = []
-    for path in sorted(PKG.rglob("*.py")):
-        if path.name == "blinding_index.py":
-            continue
-        text = path.read_text()
-        for needle in ("guessed_experimental - ", "guessed_experimental) - ", "(getattr(g, own) - "):
-            if needle in text:
-                hits.append((path.name, needle))
+    """Only blinding_index computes (correct - wrong) / n from guess counts: an AST scan for the
+    formula's shape in every function that reads guesses, so renamed variables do not hide one."""
+    hits = [h for path in sorted(PKG.rglob("*.py")) if path.name != "blinding_index.py" for h in bang_copies(path)]
     assert not hits, hits
+    assert bang_copies(PKG / "sensitivity" / "blinding_index.py"), "the scan no longer finds the one Bang formula"
+
+
+@pytest.mark.parametrize("body", [
+    "def f(g):\n    ge, gc = g.guessed_experimental, g.guessed_control\n    n = ge + gc + g.dont_know\n"
+    "    return (ge - gc) / n\n",
+    "def f(guesses):\n    return [(x.c - x.w) / (x.c + x.w + x.d) for x in guesses]\n",
+    "def f(g, n):\n    return g.guessed_experimental / n - g.guessed_control / n\n",
+    "class A:\n    def f(self, t):\n        g = t.blinding.guesses[0]\n"
+    "        return (getattr(g, 'guessed_experimental') - g.guessed_control) / g.total\n",
+])
+def test_the_bang_scan_finds_a_copy_whatever_its_names(tmp_path, body):
+    f = tmp_path / "copy.py"
+    f.write_text(body)
+    assert bang_copies(f)
+
+
+def test_the_bang_scan_leaves_other_differences_alone(tmp_path):
+    f = tmp_path / "other.py"
+    f.write_text("def z(y, mu, se):\n    return (y - mu) / se\n\n\ndef n(g):\n    return g.guessed_control + g.dont_know\n")
+    assert bang_copies(f) == []
 
 
 # ----------------------------------------------------------------------------- reason codes
@@ -200,25 +247,96 @@ def test_the_analysis_shim_is_gone():
         assert "metak.analysis " not in text and "metak/analysis.py" not in text and "from .analysis" not in text, path
 
 
-def _imports(module_path: Path) -> set[str]:
-    """Sibling modules a module imports (at any level of nesting)."""
-    out = set()
-    for node in ast.walk(ast.parse(module_path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                out.add(node.module.split(".")[0])
+def import_graph(pkg: Path) -> dict[str, set[str]]:
+    """Every import of a metak module by another, from the AST: module-level and function-level
+    (a lazy import inside a function is an edge too), relative and absolute. ``from .a import b``
+    is an edge to ``a.b`` when that is a module, else to ``a``. A module's package __init__ is
+    not an edge by itself (Python runs it, but only its own imports can close a cycle)."""
+    mods = {}
+    for path in pkg.rglob("*.py"):
+        parts = path.relative_to(pkg.parent).with_suffix("").parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in mods.items():
+        base = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        out = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                mod = ".".join(base[:len(base) - (node.level - 1)] + ([node.module] if node.module else [])) \
+                    if node.level else (node.module or "")
+                targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in mods else mod for a in node.names]
             else:
-                out.update(a.name for a in node.names)
-    return out
+                continue
+            for t in targets:
+                while t and t not in mods:
+                    t = t.rpartition(".")[0]
+                if t and t != name and t.split(".")[0] == pkg.name:
+                    out.add(t)
+        graph[name] = out
+    return graph
 
 
-def test_no_import_cycle_between_bayes_fit_and_mcmc():
-    fit, mcmc = _imports(PKG / "bayes" / "fit.py"), _imports(PKG / "bayes" / "mcmc.py")
-    assert "fit" not in mcmc
-    assert "mcmc" not in _imports(PKG / "bayes" / "common.py") and "fit" not in _imports(PKG / "bayes" / "common.py")
-    assert "mcmc" in fit   # fit calls the MCMC engine; the shared pieces live in common
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), sorted."""
+    index, low, on, stack, found = {}, {}, set(), [], []
+
+    def visit(v):   # the package has ~300 modules and short chains: recursion is fine
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(found)
+
+
+def test_no_import_cycle_in_the_package():
+    """No import cycle between metak's modules, lazy (function-level) imports included: output
+    code (report, plots, verify) does not import back into what imports it."""
+    cycles = import_cycles(import_graph(PKG))
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_cycle_check_finds_lazy_and_long_cycles(tmp_path):
+    """The check itself: a function-level import closing a cycle, a three-module cycle through
+    ``from . import x`` and an absolute import, and a package __init__ importing its submodule."""
+    pkg = tmp_path / "metak"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from .b import f\n")
+    (pkg / "b.py").write_text("def f():\n    from .a import g\n    return g\n")
+    (pkg / "sub" / "__init__.py").write_text("from .x import y\n")
+    (pkg / "sub" / "x.py").write_text("from .. import c\n")
+    (pkg / "c.py").write_text("import metak.sub.z\n")
+    (pkg / "sub" / "z.py").write_text("from . import x\n")
+    (pkg / "ok.py").write_text("from .a import f\nfrom .sub import x\n")
+    assert import_cycles(import_graph(pkg)) == [["metak.a", "metak.b"], ["metak.c", "metak.sub.x", "metak.sub.z"]]
+
+
+def test_the_bayes_pieces_are_shared_through_common():
     from metak.bayes import common, fit as F, mcmc as M  # noqa: F401  (mcmc imports PyMC lazily)
 
+    graph = import_graph(PKG)
+    assert "metak.bayes.mcmc" in graph["metak.bayes.fit"]   # fit calls the MCMC engine
     assert M.sensitivity_exact is common.sensitivity_exact is F.sensitivity_exact
 
 
@@ -288,28 +406,205 @@ def test_figures_back_transform_with_format_to_natural(measure, monkeypatch):
     assert C.natural(ma)(0.3) == "the one function"   # the figures call it, they do not copy it
 
 
-#: Modules (not packages) that still re-export names they do not use, for compatibility. Their
-#: owners are removing them this session (issue 24); the lead empties this list. A package's
-#: __init__.py re-exports its public API and is not counted.
-RE_EXPORTS_PENDING = {
-    "metak/effects/escalc.py": "the measure vocabulary (CC_TO, LOG_MEASURES, ...) of metak.vocab",
-    "metak/api.py": "AnalysisResults, MetaFit, TestResult, RegressionFit",
-    "metak/paper.py": "metak.sof's tables",
-    "metak/estimators/regression.py": "tau2_regression of tau2_mods",
-}
+#: Must stay empty. Modules (not packages) that re-exported names they do not use, "for
+#: compatibility"; issue 24 removed the last of them (the measure vocabulary in
+#: metak.effects.escalc, metak.api's fitted classes, metak.paper's tables of metak.sof,
+#: tau2_regression in metak.estimators.regression, metak.records.model's CONTRAST_MEASURES and
+#: RATIO_MEASURES). A package's __init__.py re-exports its public API and is not counted.
+RE_EXPORTS_PENDING: dict[str, str] = {}
+
+#: `from X import ...` at the start of a line (or of a doctest line); the statement is then
+#: parsed alone. Parsing every file of metak/ and tests/ with ast takes seconds, this ~0.1 s.
+_FROM_LINE = r"^[ \t]*(?:>>>[ \t]+)?from[ \t]+[.\w]+[ \t]+import\b"
+
+
+def _from_imports(text):
+    """(line, ast.ImportFrom) of every ``from X import ...`` statement in a text (Python, or the
+    code blocks and doctests of Markdown and docstrings)."""
+    import re
+
+    lines = text.splitlines()
+    for m in re.finditer(_FROM_LINE, text, re.M):
+        start = text.count("\n", 0, m.start())
+        first = lines[start].lstrip()
+        first = first[3:].lstrip() if first.startswith(">>>") else first
+        for end in range(start + 1, min(start + 40, len(lines)) + 1):
+            rest = [line.lstrip(" .>") if line.lstrip().startswith("...") else line for line in lines[start + 1:end]]
+            try:
+                node = ast.parse("\n".join([first, *rest])).body[0]
+            except SyntaxError:
+                continue
+            if isinstance(node, ast.ImportFrom):
+                yield start + 1, node
+            break
+
+
+def _module_name(root, path):
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _source_module(importer, is_package, node):
+    if not node.level:
+        return node.module
+    base = importer.split(".")[: None if is_package else -1]
+    base = base[: len(base) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _top_level_bindings(tree):
+    """A module's top-level names: {name: the ImportFrom binding it} for names bound only by a
+    ``from X import`` (in if/try blocks too) and the set of names it defines (def, class, =)."""
+    imported, defined = {}, set()
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.ImportFrom):
+            imported.update({a.asname or a.name: node for a in node.names})
+        elif isinstance(node, ast.Import):
+            defined.update(a.asname or a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+            stack.extend(itertools.chain(node.body, node.orelse, getattr(node, "finalbody", []),
+                                         *(h.body for h in getattr(node, "handlers", []))))
+        targets = (node.targets if isinstance(node, ast.Assign)
+                   else [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For))
+                   else [i.optional_vars for i in node.items] if isinstance(node, ast.With) else [])
+        defined.update(n.id for t in targets if t is not None for n in ast.walk(t) if isinstance(n, ast.Name))
+    return {k: v for k, v in imported.items() if k not in defined}, defined
+
+
+_SCANNED = {}   # root -> the scan below (two tests read it)
+
+
+def _imports_not_from_home(root):
+    if root not in _SCANNED:
+        _SCANNED[root] = _scan_imports(root)
+    return _SCANNED[root]
+
+
+def _scan_imports(root):
+    """Every import, anywhere in the project (metak/, tests/, benchmarks/, docs/ and README code,
+    doctests, ``:::`` API pages, lazy ``("metak.module", "name")`` tables), of a name from a metak module (not a package) that only
+    imports that name itself. Returns dicts with the importer, the module, the name, its home
+    (followed along the chain of imports) and whether the module uses the name itself."""
+    import re
+
+    pkg = root / "metak"
+    modules = {_module_name(root, p): p for p in pkg.rglob("*.py")}
+    wanted = []   # (where, module, name)
+    imports_of = {}   # module -> the names its from-imports bind (anywhere: a cheap pre-check)
+    files = [*modules.values(), *(p for d in ("tests", "benchmarks", "docs") for p in (root / d).rglob("*.py")),
+             *(root / "docs").rglob("*.md"), root / "README.md"]
+    for path in files:
+        if not path.is_file():
+            continue
+        text = path.read_text()
+        rel = path.relative_to(root).as_posix()
+        me = _module_name(root, path) if path.is_relative_to(pkg) else ""
+        for line, node in _from_imports(text):
+            if me:
+                imports_of.setdefault(me, set()).update(a.asname or a.name for a in node.names)
+            if node.level and not me:
+                continue
+            source = _source_module(me, path.name == "__init__.py", node)
+            if source in modules and modules[source].name != "__init__.py":
+                wanted += [(f"{rel}:{line}", source, a.name) for a in node.names]
+        for m in re.finditer(r"""\(\s*["'](metak(?:\.\w+)+)["']\s*,\s*["'](\w+)["']\s*\)""", text):
+            if m.group(1) in modules and modules[m.group(1)].name != "__init__.py":   # lazy ("module", "name")
+                wanted.append((f"{rel}:{text.count(chr(10), 0, m.start()) + 1}", m.group(1), m.group(2)))
+        if path.suffix == ".md":   # mkdocstrings pages: ::: metak.module.name
+            for m in re.finditer(r"^:::[ \t]+([\w.]+)", text, re.M):
+                line = text.count("\n", 0, m.start()) + 1
+                dotted = m.group(1).split(".")
+                for i in range(len(dotted) - 1, 0, -1):
+                    source = ".".join(dotted[:i])
+                    if source in modules:
+                        if modules[source].name != "__init__.py":
+                            wanted.append((f"{rel}:{line}", source, dotted[i]))
+                        break
+    cache = {}
+
+    def bindings(module):
+        if module not in cache:
+            tree = ast.parse(modules[module].read_text())
+            imported, _ = _top_level_bindings(tree)
+            used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)}
+            cache[module] = imported, used
+        return cache[module]
+
+    def home(module, name):
+        for _ in range(20):
+            if module not in modules:
+                return f"{module}.{name}"
+            node = bindings(module)[0].get(name)
+            if node is None:
+                return f"{module}.{name}"
+            alias = next(a for a in node.names if (a.asname or a.name) == name)
+            module, name = _source_module(module, modules[module].name == "__init__.py", node), alias.name
+        return f"{module}.{name}"
+
+    found = []
+    for where, module, name in wanted:
+        if name not in imports_of.get(module, ()):   # the module does not import it: no need to parse it
+            continue
+        imported, used = bindings(module)
+        if name in imported:
+            found.append({"where": where, "module": module, "name": name, "home": home(module, name),
+                          "used_there": name in used})
+    return found
 
 
 def test_no_module_re_exports_names_for_compatibility():
-    """A moved name is imported from its new home; the old module keeps no shim. Found by the
-    ``noqa: F401`` a re-exporting import needs to pass the linter."""
-    found = set()
-    for path in sorted(PKG.rglob("*.py")):
-        if path.name == "__init__.py":
-            continue
-        rel = path.relative_to(ROOT).as_posix()
-        if any("noqa" in line and "F401" in line and "export" in line for line in path.read_text().splitlines()):
-            found.add(rel)
-    assert found <= set(RE_EXPORTS_PENDING), f"re-export shims (import from the new home): {found - set(RE_EXPORTS_PENDING)}"
+    """A moved name is imported from its new home; the old module keeps no shim: no module
+    imports a name it never uses itself that another module, a test, a benchmark or a docs
+    page then imports from it (an AST check of the bindings), and no ``noqa: F401``
+    "re-exported" comment is left outside a package's __init__.py."""
+    assert RE_EXPORTS_PENDING == {}, "must stay empty: remove the shim instead"
+    shims = [f"{f['where']} imports {f['name']} from {f['module']}, which only re-exports it: import it from "
+             f"{f['home'].rsplit('.', 1)[0]}" for f in _imports_not_from_home(ROOT) if not f["used_there"]]
+    assert not shims, "re-export shims:\n" + "\n".join(shims)
+    comments = [path.relative_to(ROOT).as_posix() for path in sorted(PKG.rglob("*.py")) if path.name != "__init__.py"
+                and any("noqa" in line and "F401" in line and "export" in line for line in path.read_text().splitlines())]
+    assert not comments, f"re-export comments outside a package's __init__.py: {comments}"
+
+
+def test_every_name_is_imported_from_its_home():
+    """An importer names the module that defines a name (or a package that makes it public),
+    never a module that merely imports it too."""
+    wrong = [f"{f['where']}: {f['name']} from {f['module']} (its home: {f['home']})" for f in _imports_not_from_home(ROOT)]
+    assert not wrong, "import these from their home:\n" + "\n".join(wrong)
+
+
+def test_the_re_export_check_finds_a_shim_and_its_home(tmp_path):
+    """The check itself, on a small package: a moved name left behind as an import (unused,
+    or used), imported from the old module by a module, a test, a doctest and a docs page."""
+    pkg = tmp_path / "metak"
+    (pkg / "sub").mkdir(parents=True)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "docs").mkdir()
+    (pkg / "__init__.py").write_text("from .home import moved  # noqa: F401  (public API)\n"
+                                     "_LAZY = {'moved': ('metak.old', 'moved'), 'f': ('metak.old', 'f')}\n")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "home.py").write_text("def moved():\n    return 1\n\n\nCONST = 2\n")
+    (pkg / "old.py").write_text('"""Old.\n\n>>> from metak.old import CONST\n"""\n'
+                                "try:\n    from .home import (  # a comment (with parentheses)\n"
+                                "        moved,\n    )\nexcept ImportError:\n    pass\n"
+                                "from .home import CONST as KEPT\n\n\ndef f():\n    return KEPT\n")
+    (pkg / "sub" / "user.py").write_text("from ..old import moved\nfrom .. import moved as public\n"
+                                         "from ..home import CONST\n")
+    (tmp_path / "tests" / "test_x.py").write_text("def test():\n    from metak.old import KEPT\n")
+    (tmp_path / "docs" / "page.md").write_text("```python\n>>> from metak.old import (moved,\n...     KEPT)\n```\n"
+                                               "::: metak.old.moved\n\n::: metak.home.moved\n")
+    found = {(f["where"], f["name"], f["home"], f["used_there"]) for f in _imports_not_from_home(tmp_path)}
+    assert found == {("metak/sub/user.py:1", "moved", "metak.home.moved", False),
+                     ("metak/__init__.py:2", "moved", "metak.home.moved", False),
+                     ("tests/test_x.py:2", "KEPT", "metak.home.CONST", True),
+                     ("docs/page.md:2", "moved", "metak.home.moved", False),
+                     ("docs/page.md:2", "KEPT", "metak.home.CONST", True),
+                     ("docs/page.md:5", "moved", "metak.home.moved", False)}, found
+    # CONST in the docstring of old.py: old.py binds no CONST (only KEPT), so it is not a shim
 
 
 # ----------------------------------------------------------------------------- one validation mechanism

@@ -412,16 +412,17 @@ def test_terminal_names_why_no_study_is_left(tmp_path):
 
 def test_fixed_effect_meta_regression_line_has_no_dangling_separators():
     from metak.report import regression_lines
+    from record_examples import complete
 
     reg = {"moderators": ["year"], "k": 5, "test": "z", "qm_df": 1, "qm": 2.5, "qm_p": 0.11, "qe_df": 3,
            "qe": 4.0, "qe_p": 0.26, "tau2": None, "i2": None, "r2": 12.5,
            "coefficients": [{"name": "intrcpt", "estimate": 0.1, "se": 0.1, "statistic": 1.0, "p_value": 0.3,
                              "ci_lower": -0.1, "ci_upper": 0.3}]}
     for r2 in (12.5, None):
-        last = regression_lines({"meta_regression": dict(reg, r2=r2)})[-1]
+        last = regression_lines({"meta_regression": complete("meta_regression", dict(reg, r2=r2))})[-1]
         assert "; ," not in last and not last.rstrip().endswith((";", ",")), last
         assert ("R2 = 12.5%" in last) == (r2 is not None), last
-    last = regression_lines({"meta_regression": dict(reg, tau2=0.01, i2=20.0, r2=None)})[-1]
+    last = regression_lines({"meta_regression": complete("meta_regression", dict(reg, tau2=0.01, i2=20.0, r2=None))})[-1]
     assert last.endswith("; residual tau2 = 0.0100, I2 = 20.0%"), last
 
 

@@ -107,7 +107,7 @@ def test_dose_response_parameters_are_checked_from_their_declarations(review, ex
     with pytest.raises(InvalidSpec) as exc:
         metak.analyze(spec(review, extra))
     text = "\n".join(map(str, exc.value.problems))
-    assert f"meta_analyses[0].{where}" in text or f"meta_analyses.response.{where}" in text, text
+    assert f"meta_analyses[0].{where}" in text, text
     assert message in text and "x.yaml:" in text
 
 
@@ -414,3 +414,243 @@ def test_a_sensitivity_analysis_registered_at_run_time_gets_its_schema_fragment(
     assert sensitivity_fragments()["shifted_sens"] == {
         "type": "object", "required": ["shift", "estimate"],
         "properties": {"shift": {"type": "number"}, "estimate": {"type": "number"}}}
+
+
+# --- the analyses the spec's keys ask for: records, schema, the residual tau² CI (issue 24, Q2) ---
+
+MOVED_RECORDS = {"meta_regression": "moderators: [latitude]\n", "subgroups": "subgroups: latitude_band\n",
+                 "dropout_rates": "", "bayes": "bayes: {prior: {tau: {dist: half_normal, sigma: 0.5}}}\n"}
+
+
+@pytest.fixture
+def moved(review):
+    """The dose trials with a latitude characteristic and arms that give their dropouts."""
+    for i, path in enumerate(sorted((review / "trials").glob("*.yaml"))):
+        text = path.read_text().replace("randomized: 30}", "randomized: 30, completed: %d}" % (27 - i))
+        path.write_text(text + f"characteristics: {{latitude: {20 + 7 * i}, latitude_band: {'north' if i % 2 else 'south'}}}\n")
+    return review
+
+
+@pytest.mark.parametrize("name", sorted(MOVED_RECORDS))
+def test_each_moved_analysis_writes_its_record_and_its_schema_is_generated_from_it(moved, name):
+    """meta_regression, subgroups, dropout_rates (a list) and bayes: the block of a real run is its
+    record's ``to_dict()`` (rebuilt from the block, byte for byte), the committed fragment is the
+    record's, and a block breaking the record's types, enums or bounds fails the schema."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from metak.schema.generate import fragments
+    from metak.schema.record import from_dict
+
+    doc = metak.analyze(spec(moved, MOVED_RECORDS[name]))
+    block = doc["meta_analyses"][0][name]
+    assert block, name
+    record = from_dict(registry.KEYED[name].record_type(), block)
+    assert json.dumps(record.to_dict()) == json.dumps(block)
+    schema = json.loads((ROOT / "metak" / "schema" / "results.schema.json").read_text())
+    props = schema["properties"]["meta_analyses"]["items"]["properties"]
+    assert props[name] == fragments()[name]  # run `python -m metak.schema.generate` when this fails
+    breakers = {
+        "meta_regression": [lambda b: b.__setitem__("qm_df", [1, 2, 3]), lambda b: b.__setitem__("test", "t"),
+                            lambda b: b["excluded"].append({"trial": "x", "label": "x", "reason": "r",
+                                                            "reason_code": "whim"}),
+                            lambda b: b.pop("vcov")],
+        "subgroups": [lambda b: b["groups"][0].pop("k"), lambda b: b["mixed_effects"].__setitem__("test", "t")],
+        "dropout_rates": [lambda b: b[0]["control"].__setitem__("rate", 1.5), lambda b: b[0].pop("trial")],
+        "bayes": [lambda b: b.__setitem__("prob_benefit", 1.2), lambda b: b["mu"].pop("median"),
+                  lambda b: b.__setitem__("engine", "guess")],
+    }[name]
+    validator = jsonschema.Draft202012Validator(props[name])  # the block against its fragment (fast)
+    validator.validate(json.loads(json.dumps(block)))
+    for breaker in breakers:
+        broken = json.loads(json.dumps(block))
+        breaker(broken)
+        with pytest.raises(jsonschema.ValidationError):
+            validator.validate(broken)
+
+
+def test_qm_df_is_an_integer_or_a_pair_and_dropout_rates_an_array_in_the_schema():
+    from metak.schema.generate import fragments
+
+    frags = fragments()
+    assert frags["meta_regression"]["properties"]["qm_df"] == {"anyOf": [
+        {"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}]}
+    assert frags["dropout_rates"]["type"] == "array"
+    assert frags["bayes"]["type"] == ["object", "null"]  # null_when_off
+    assert frags["meta_regression"]["type"] == "object" and frags["subgroups"]["type"] == "object"
+
+
+ASSINK = ROOT / "tests" / "reference" / "api_workflow_reference.json"
+ASSINK_TRIAL = """\
+metak: 1
+id: {id}
+title: "dat.assink2016 study {study}, effect size {esid} (metadat)"
+citation: {{authors: [Assink M], year: 2016}}
+condition: delinquency
+design: parallel
+arms:
+  - {{id: exp, label: Exposed, role: experimental, intervention: risk_factor}}
+  - {{id: ctl, label: Unexposed, role: control, intervention: none, control_type: usual_care}}
+characteristics: {{yr: {year!r}, pubstatus: {pubstatus}}}
+outcomes:
+  - id: delinquency
+    label: Delinquency
+    type: contrast
+    direction: higher_is_better
+    source: {{where: "metadat dat.assink2016 (yi, vi as a reported SMD)"}}
+    data: {{measure: SMD, experimental: exp, control: ctl, estimate: {yi!r}, se: {se!r}}}
+"""
+
+
+@pytest.fixture(scope="module")
+def assink(tmp_path_factory):
+    """dat.assink2016 (metadat) as 100 contrast-only trial records: each effect size its own
+    trial, year and pubstatus as characteristics (tests/reference/api_workflow_reference.json)."""
+    import math
+
+    ref = json.loads(ASSINK.read_text())
+    data = ref["data"]
+    root = tmp_path_factory.mktemp("assink")
+    (root / "trials").mkdir()
+    (root / "analyses").mkdir()
+    for j in range(len(data["yi"])):
+        tid = f"s{data['study'][j]}_{data['esid'][j]}"
+        (root / "trials" / f"{tid}.yaml").write_text(ASSINK_TRIAL.format(
+            id=tid, study=data["study"][j], esid=data["esid"][j], year=float(data["year"][j]),
+            pubstatus=int(data["pubstatus"][j]), yi=float(data["yi"][j]), se=math.sqrt(data["vi"][j])))
+    return root, ref
+
+
+def _assink_spec(root, method, test="z"):
+    p = root / "analyses" / f"mods_{method}_{test}.yaml"
+    p.write_text(textwrap.dedent(f"""\
+        metak: 1
+        title: "dat.assink2016 meta-regression"
+        trials: ../trials
+        meta_analyses:
+          - id: mods
+            outcome: delinquency
+            measure: SMD
+            method: {method}
+            test: {test}
+            moderators: [yr, pubstatus]
+        """))
+    return p
+
+
+#: Q-profile bounds: R's confint() ran with uniroot tol = 1e-12; the SE round trip (vi = se²) costs ~1e-16
+CI_RTOL = 1e-6
+
+
+@pytest.mark.parametrize("method, test, ref_key", [("REML", "z", "confint_mods"), ("REML", "hksj", "confint_mods_knha"),
+                                                   ("DL", "z", "confint_mods_dl")])
+def test_the_meta_regression_writes_metafors_q_profile_ci_of_the_residual_tau2(assink, method, test, ref_key):
+    """confint(rma(yi, vi, mods = ~ year + pubstatus)) of metafor 3.8.1 on dat.assink2016, through
+    a spec run: tau2_ci, tau_ci, i2_ci, h2_ci of ``meta_regression`` (and its tau², I², H²)."""
+    root, ref = assink
+    doc = metak.analyze(_assink_spec(root, method, test))
+    mr = doc["meta_analyses"][0]["meta_regression"]
+    want = ref[ref_key]
+    assert mr["k"] == 100 and [c["name"] for c in mr["coefficients"]] == ["intercept", "yr", "pubstatus"]
+    for key in ("tau2", "tau", "i2", "h2"):
+        est, lo, hi = want[key]
+        if key != "tau":
+            assert mr[key] == pytest.approx(est, rel=CI_RTOL), key
+        assert mr[f"{key}_ci"] == pytest.approx([lo, hi], rel=CI_RTOL), key
+
+
+def test_a_common_effect_meta_regression_has_no_residual_tau2_ci_and_the_methods_text_claims_none(assink):
+    from metak.methods import methods
+
+    root, _ = assink
+    doc = metak.analyze(_assink_spec(root, "FE"))
+    mr = doc["meta_analyses"][0]["meta_regression"]
+    assert mr["tau2"] is None or mr["tau2"] == 0
+    assert (mr["tau2_ci"], mr["tau_ci"], mr["i2_ci"], mr["h2_ci"]) == (None, None, None, None)
+    text = " ".join(methods(doc)[0])
+    assert "residual" not in text
+
+
+def test_the_dropout_and_bayes_sentences_are_their_hooks_and_a_hook_may_read_the_meta_analysis(monkeypatch):
+    """The dropout sentence is the ``dropout_rates`` hook, called with the meta-analysis's dict even
+    when no rates were written; the Bayesian block's hook is ``methods_first``: right after the
+    model's, before every other analysis's sentence."""
+    from metak.methods import Cites, _keyed
+
+    assert registry.KEYED["bayes"].methods_first and not registry.KEYED["dropout_rates"].methods_first
+    ma = {"dropout": True, "measure": "RR", "excluded": [{"trial": "t9", "reason_code": "double_zero"}]}
+    cite = Cites()
+    text = registry.KEYED["dropout_rates"].describe(None, cite, ma)
+    assert text == ("Dropout was analysed as its own outcome; trials without dropouts in either arm (t9) were left "
+                    "out of ratio measures, as RevMan does [1].") and cite.order == ["handbook2023"]
+    assert registry.KEYED["dropout_rates"].describe(None, Cites(), {**ma, "measure": "RD"}) == \
+        "Dropout was analysed as its own outcome."
+    assert registry.KEYED["dropout_rates"].describe([{"trial": "a"}], Cites(), {"dropout": False}) == ""
+    doc_ma = {**ma, "bayes": {"mu": {"mean": 0}, "engine": "exact", "likelihood": "normal", "level": 0.9,
+                              "prior": {"mu": "Normal(mu=0, sigma=10)", "tau": "HalfNormal(sigma=0.5)"}},
+              "subgroups": {"by": "x", "q_between": 1.0}}
+    first, rest = _keyed(doc_ma, Cites(), first=True), _keyed(doc_ma, Cites(), first=False)
+    assert len(first) == 1 and first[0].startswith("A Bayesian random-effects model with a normal likelihood")
+    assert "90% equal-tailed credible intervals" in first[0]
+    assert rest[0].startswith("Dropout was analysed") and rest[1].startswith("Subgroups by x")
+    seen = []  # a two-parameter hook is not called without its result; a three-parameter one is
+    monkeypatch.setattr(kinds, "_resolve", lambda target: (lambda r, c, m: seen.append((r, m)) or "three")
+                        if target == "three" else (lambda r, c: seen.append((r,)) or "two"))
+    three = AnalysisKind("t3", "", "x:y", methods="three")
+    two = AnalysisKind("t2", "", "x:y", methods="two")
+    assert three.describe(None, Cites(), {"id": "m"}) == "three" and seen == [(None, {"id": "m"})]
+    assert two.describe(None, Cites(), {"id": "m"}) == "" and two.describe({"a": 1}, Cites(), {}) == "two"
+
+
+@pytest.mark.parametrize("extra, line, where, message", [
+    ("moderators: [latitude, latitude]\n", 8, "moderators", "a moderator is named twice"),
+    ("moderators: []\n", 8, "moderators", "name at least one moderator"),
+    ("title: t\npermutations: 100\n", 9, "permutations", "a permutation test needs moderators"),
+    ("moderators: [latitude]\npermutations: {iterations: 0}\n", 9, "permutations.iterations", "at least 1"),
+    ("subgroups: 5\n", 8, "subgroups", "must be non-empty text"),
+    ("multi_arm: multivariate\nsubgroups: latitude\n", 9, "subgroups", "not yet available with multi_arm"),
+    ("multi_arm: multivariate\nmoderators: [latitude]\n", 9, "moderators", "not yet available with multi_arm"),
+    ("multi_arm: multivariate\nbayes: {engine: mcmc}\n", 9, "bayes", "fitted by the exact engine"),
+    ("bayes: {prior: {tau: {sigma: 1}}}\n", 8, "bayes.prior.tau", "needs 'dist'"),
+    ("method: MH\nmoderators: [latitude]\n", 9, "moderators", "method MH has no meta-regression"),
+])
+def test_the_keys_asking_for_the_moved_analyses_are_checked_from_their_params(moved, extra, line, where, message):
+    """moderators:, permutations:, subgroups: and bayes: are the declared Params of the analyses they
+    ask for (their names are the keys); each problem is reported with the file, its line and key path."""
+    with pytest.raises(InvalidSpec) as exc:
+        metak.analyze(spec(moved, extra))
+    hits = [p for p in exc.value.problems if message in p.message]
+    assert hits, "\n".join(map(str, exc.value.problems))
+    assert hits[0].line == line and hits[0].path.endswith(f"meta_analyses[0].{where}") and "x.yaml" in str(hits[0].file)
+
+
+def test_the_moved_analyses_declare_their_keys_as_params_and_read_them_not_the_spec():
+    """Each Param of an analysis asked for by the spec's keys is one of those keys; MetaSpec no longer
+    carries moderators, permutations or subgroups (the analyses' run() reads its params)."""
+    from metak.spec.model import MetaSpec
+
+    for name in ("meta_regression", "subgroups", "bayes"):
+        kind = registry.KEYED[name]
+        assert kind.params and {p.name for p in kind.params} <= set(kind.asked_by), name
+    fields = set(MetaSpec.__dataclass_fields__)
+    assert not {"moderators", "permutations", "subgroups"} & fields
+    for module in ("meta_regression", "subgroups", "bayes"):
+        text = (ROOT / "metak" / "analyses" / f"{module}.py").read_text()
+        assert "ms.moderators" not in text and "ms.subgroups" not in text and "ms.bayes" not in text
+        assert "ms.permutations" not in text
+
+
+def test_the_meta_regression_runs_with_its_parsed_params(moved):
+    doc = metak.analyze(spec(moved, "moderators: latitude\npermutations: {iterations: 200, seed: 3}\n"))
+    mr = doc["meta_analyses"][0]["meta_regression"]
+    assert mr["moderators"] == ["latitude"] and mr["permutation"]["permutations"] == 200
+    assert [c["name"] for c in mr["coefficients"]] == ["intercept", "latitude"]
+
+
+def test_the_terminal_report_shows_the_residual_tau2_ci_of_the_meta_regression(assink):
+    from metak.report import regression_lines
+
+    root, ref = assink
+    doc = metak.analyze(_assink_spec(root, "REML"))
+    lo, hi = ref["confint_mods"]["tau2"][1:]
+    assert f"residual tau2 = 0.1873 [{lo:.4f}, {hi:.4f}]" in "\n".join(regression_lines(doc["meta_analyses"][0]))
+    fe = metak.analyze(_assink_spec(root, "FE"))
+    assert "residual tau2" not in "\n".join(regression_lines(fe["meta_analyses"][0]))

@@ -31,7 +31,7 @@ from click.testing import CliRunner
 
 from metak import outputs
 from metak.cli import main
-from metak.verify import EXACT_ABS_TOL, EXACT_REL_TOL, Report, compare_documents, equivalent
+from metak.results_json import EXACT_ABS_TOL, EXACT_REL_TOL, Report, compare_documents, equivalent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -329,7 +329,8 @@ def test_sigterm_exits_143_removes_the_scratch_folder_and_leaves_out_consistent(
 
 def test_a_rerun_that_agrees_within_tolerance_keeps_the_committed_results(tmp_path, monkeypatch):
     from metak import analyze
-    from metak.report import dumps, write_outputs
+    from metak.report import write_outputs
+    from metak.results_json import dumps
 
     monkeypatch.chdir(ROOT)
     out = tmp_path / "out"
@@ -506,7 +507,8 @@ def _png(pixels):
 def test_a_png_redrawn_from_the_same_numbers_is_kept_when_only_edge_pixels_moved(tmp_path, monkeypatch):
     import metak.report as report
     from metak import analyze
-    from metak.report import dumps, write_outputs
+    from metak.report import write_outputs
+    from metak.results_json import dumps
 
     monkeypatch.chdir(ROOT)
     base = np.full((1000, 1500, 3), 255, np.uint8)    # a 300-dpi figure is larger still

@@ -16,7 +16,8 @@ from metak import fit
 from metak.cli import main
 from metak.errors import MetakError
 from metak.scale.batch import COLUMNS, run_batch
-from metak.scale.simulate import SimSpec, run_simulation
+from metak.scale.simulate import run_simulation
+from metak.scale.spec import SimSpec
 
 
 def long_table(seed=3, m=60):

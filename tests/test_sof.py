@@ -12,6 +12,7 @@ import pytest
 
 from metak.format import effect
 from metak.sof import absolute_effects, more_fewer, sensitivity_rows, sof_rows
+from record_examples import complete
 
 
 def ma(measure="RR", est=1.5, lo=1.1, hi=2.0, direction="higher_is_better", risks=((10, 50), (30, 100), (20, 100)),
@@ -69,7 +70,7 @@ def test_a_control_risk_of_zero_is_not_estimable_not_zero_per_1000():
 def test_outcome_named_by_the_analysis_dropout_rows_name_their_trials_numbers_one_style():
     dr = [{"trial": "d20", "label": "Dakwar 2020", "experimental": {"dropouts": 0, "randomized": 17},
            "control": {"dropouts": 6, "randomized": 23}}]
-    rows = dict(sof_rows(ma("OR", 0.22, 0.000055, 848.96, dropout_rates=dr)))
+    rows = dict(sof_rows(ma("OR", 0.22, 0.000055, 848.96, dropout_rates=complete("dropout_rates", dr))))
     assert rows["Outcome"] == "Abstinence (odds ratio)"
     assert rows["Dropout"] == "Dakwar 2020: 0/17 experimental vs 6/23 control"
     assert rows["OR [95% CI]"] == "0.22 [0.000055, 848.96]"
@@ -95,7 +96,7 @@ def test_sensitivity_analyses_as_table_rows():
             "blinding": {"restricted": None, "reasons": {"restricted": "no trial is adequately blinded"},
                          "by_source": [{"source": "savovic2012", "k": 3, "k_adjusted": 3, "estimate": 0.0,
                                         "ci_lower": -1.0, "ci_upper": 1.0}]}}
-    rows = sensitivity_rows(ma(sensitivity=sens))
+    rows = sensitivity_rows(ma(sensitivity={name: complete(name, value) for name, value in sens.items()}))
     assert rows[0] == ("Leaving out T1", "2", "1.20 [0.90, 1.60]", "")
     assert rows[1] == ("Adequately blinded trials only", "0", "—", "no trial is adequately blinded")
     assert rows[2] == ("Bias-adjusted: Savović et al.", "3", "1.00 [0.37, 2.72]", "3 trials adjusted")

@@ -75,7 +75,7 @@ def test_every_bundled_results_folder_verifies():
 
 
 def test_mcmc_summaries_get_the_stated_tolerance_and_nothing_else_does():
-    from metak.verify import MCMC_ABS_TOL, Report, _compare
+    from metak.results_json import MCMC_ABS_TOL, Report, _compare
 
     old = {"estimate": 1.0, "bayes": {"engine": "mcmc", "mu": {"median": 0.50}}}
     rep = Report()
@@ -97,7 +97,7 @@ def test_optimised_numbers_get_the_optimiser_tolerance_and_exact_ones_do_not():
     """A selection model's ML estimate (a numerical optimum) moved by 7.6e-9 relative on numpy's
     baseline SIMD: within OPTIMISER_REL_TOL it verifies; the same move of an exact-engine number
     does not, and neither does an optimised number moved beyond 1e-6."""
-    from metak.verify import EXACT_REL_TOL, OPTIMISER_REL_TOL, Report, compare_documents
+    from metak.results_json import EXACT_REL_TOL, OPTIMISER_REL_TOL, Report, compare_documents
 
     def doc(est, sel):
         return {"meta_analyses": [{"id": "d", "estimate": est,

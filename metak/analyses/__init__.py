@@ -10,7 +10,10 @@ and, where the methods text has a sentence for it, ``methods_sentence(result_dic
 - :mod:`.bayes`: ``bayes:`` -> ``bayes``
 - :mod:`.multivariate`: ``multi_arm: multivariate`` -> the pooled numbers and ``multivariate``
 
-Their parameters are the parsed values the spec parser keeps on
-:class:`metak.spec.MetaSpec` (``moderators``, ``permutations``, ``subgroups``, ``bayes``,
-``dropout``, ``multi_arm``); the pipeline never names them.
+Their parameters are the spec keys that ask for them, declared as ``Param`` of the same name in
+their registry entries (``moderators``, ``permutations``, ``subgroups``, ``bayes``) and checked by
+the spec parser from those declarations (``metak.spec.blocks._asked``); ``run`` reads its
+``params``. ``dropout`` and ``multi_arm`` decide the effect table's rows: they are table settings
+(:class:`metak.spec.MetaSpec`) that also ask for ``dropout_rates`` and ``multivariate``. The
+pipeline never names them.
 """

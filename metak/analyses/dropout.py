@@ -7,15 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..schema.record import as_dict, between
+
 
 @dataclass(frozen=True)
 class DropoutSide:
+    """One compared side: its dropouts and randomized (summed over its arms) and their ratio
+    (null when none was randomized)."""
+
     dropouts: float
     randomized: float
-    rate: float | None
+    rate: float | None = between(0, 1)
 
-    def to_dict(self) -> dict:
-        return {"dropouts": self.dropouts, "randomized": self.randomized, "rate": self.rate}
+    to_dict = as_dict
 
 
 @dataclass(frozen=True)
@@ -25,19 +29,17 @@ class DropoutRate:
     experimental: DropoutSide
     control: DropoutSide
 
-    def to_dict(self) -> dict:
-        return {"trial": self.trial, "label": self.label, "experimental": self.experimental.to_dict(),
-                "control": self.control.to_dict()}
+    to_dict = as_dict
 
 
 @dataclass(frozen=True)
 class DropoutRates:
     """``dropout_rates``: a list in results.json, one entry per comparison."""
 
+    json_array = "rates"
     rates: tuple[DropoutRate, ...]
 
-    def to_dict(self) -> list[dict]:
-        return [r.to_dict() for r in self.rates]
+    to_dict = as_dict
 
 
 def default(meta: dict) -> bool:
@@ -86,3 +88,18 @@ def run(ctx, params) -> DropoutRates | None:
         return from_tables(ctx.table)
     rates = beside(ctx.table)
     return rates if rates.rates else None
+
+
+def methods_sentence(rates, cite, ma: dict) -> str:
+    """The methods sentence of a dropout meta-analysis (``dropout: true`` in the results: the
+    registry's ``methods`` hook with the meta-analysis's dict, called whether or not rates were
+    written): dropout as its own outcome, and the trials without dropouts in either arm that a
+    ratio measure left out (as RevMan does). Rates beside an efficacy result have no sentence."""
+    from ..methods_words import names
+
+    if not ma.get("dropout"):
+        return ""
+    none = [e["trial"] for e in ma.get("excluded") or [] if e.get("reason_code") == "double_zero"]
+    return "Dropout was analysed as its own outcome" + (
+        f"; trials without dropouts in either arm ({names(none)}) were left out of ratio measures, as RevMan does "
+        f"{cite('handbook2023')}" if none and ma["measure"] != "RD" else "") + "."

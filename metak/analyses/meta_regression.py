@@ -9,7 +9,8 @@ from enum import Enum
 import numpy as np
 
 from ..errors import MetakError
-from ..estimators.regression import RegressionResult
+from ..schema.record import as_dict, enum, flat, from_dict, optional
+from ..vocab import TESTS
 
 
 class ExclusionCode(str, Enum):
@@ -23,10 +24,63 @@ class RegressionExclusion:
     trial: str
     label: str
     reason: str
-    reason_code: str
+    reason_code: str = enum(*(c.value for c in ExclusionCode))
 
-    def to_dict(self) -> dict:
-        return {"trial": self.trial, "label": self.label, "reason": self.reason, "reason_code": self.reason_code}
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class RegressionCoefficient:
+    """One coefficient (:meth:`metak.estimators.regression.Coefficient.to_dict`), named as
+    results.json names it ("intercept", "latitude", "allocation=random")."""
+
+    name: str
+    estimate: float | None
+    se: float | None
+    statistic: float | None
+    p_value: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    #: written with a permutation test
+    p_permutation: float | None = optional()
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class RegressionPermutation:
+    """The permutation test of QM (metafor's ``permutest``)."""
+
+    permutations: int
+    exact: bool | None
+    qm_p: float | None
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class RegressionFitNumbers:
+    """:meth:`metak.estimators.regression.RegressionResult.to_dict`: the fit's numbers (QM on df,
+    or [df1, df2] under Knapp-Hartung; I² and H² residual, in percent and as a ratio)."""
+
+    moderators: tuple[str, ...]
+    test: str = enum(*TESTS)
+    k: int
+    coefficients: tuple[RegressionCoefficient, ...]
+    qm: float | None
+    qm_df: int | tuple[int, int]
+    qm_p: float | None
+    qe: float | None
+    qe_df: int
+    qe_p: float | None
+    tau2: float | None
+    r2: float | None
+    i2: float | None
+    h2: float | None
+    vcov: tuple[tuple[float | None, ...], ...]
+    permutation: RegressionPermutation = optional()
+
+    to_dict = as_dict
 
 
 @dataclass(frozen=True)
@@ -35,14 +89,12 @@ class RegressionStudy:
 
     trial: str
     label: str
-    values: tuple  # ((moderator, value), ...) in the spec's order
+    values: dict  # {moderator: its value (text or number)} in the spec's order
     yi: float
     vi: float
     weight: float
 
-    def to_dict(self) -> dict:
-        return {"trial": self.trial, "label": self.label, "values": dict(self.values), "yi": self.yi,
-                "vi": self.vi, "weight": self.weight}
+    to_dict = as_dict
 
 
 @dataclass(frozen=True)
@@ -66,17 +118,21 @@ class RegressionCurve:
 
 @dataclass(frozen=True)
 class MetaRegression:
-    """The ``meta_regression`` object of results.json (contract section 5)."""
+    """The ``meta_regression`` object of results.json (contract section 5): the fit's numbers
+    (inline), the Q-profile CIs of the residual tau², tau, I² and H² (null for FE, or when not
+    computable: the reason in the warnings), the studies left out and used, the bubble plot's
+    curve."""
 
-    fit: RegressionResult
-    excluded: tuple[RegressionExclusion, ...]
-    studies: tuple[RegressionStudy, ...]
-    curve: RegressionCurve | None
+    fit: RegressionFitNumbers = flat()
+    tau2_ci: tuple[float, float] | None = None
+    tau_ci: tuple[float, float] | None = None
+    i2_ci: tuple[float, float] | None = None
+    h2_ci: tuple[float, float] | None = None
+    excluded: tuple[RegressionExclusion, ...] = ()
+    studies: tuple[RegressionStudy, ...] = ()
+    curve: RegressionCurve | None = None
 
-    def to_dict(self) -> dict:
-        return {**self.fit.to_dict(), "excluded": [e.to_dict() for e in self.excluded],
-                "studies": [s.to_dict() for s in self.studies],
-                "curve": None if self.curve is None else self.curve.to_dict()}
+    to_dict = as_dict
 
 
 def default(meta: dict) -> bool:
@@ -84,15 +140,49 @@ def default(meta: dict) -> bool:
     return "moderators" in meta
 
 
+def parse_moderators(c, path, value, measure) -> tuple:
+    """``moderators: [latitude, year]`` (or one name): characteristics or trial fields, each once
+    (their names are checked against the loaded trials by :mod:`metak.spec.against`)."""
+    from ..spec.blocks import _string_list
+
+    moderators = _string_list(c, path) or ()
+    if len(set(moderators)) != len(moderators):
+        c.add(path, "a moderator is named twice")
+    if not moderators:
+        c.add(path, "name at least one moderator, e.g. moderators: [latitude]")
+    return tuple(moderators)
+
+
+def parse_permutations(c, path, value, measure):
+    """``permutations: 1000`` or ``{iterations: 1000, seed: 1}`` -> (iterations, seed)."""
+    from ..spec.blocks import _permutations
+
+    return _permutations(c, path)
+
+
+def check(c, path, values, meta: dict) -> None:
+    """The parameters together (``path`` is the meta-analysis's): a permutation test needs
+    moderators, and the multivariate model has no meta-regression yet. (Method MH or PETO, which
+    has none either, is checked by the spec parser with the defaults' method.)"""
+    if "permutations" in meta and not values.get("moderators"):
+        c.add(path + ("permutations",), "a permutation test needs moderators: (it tests the meta-regression)")
+    if meta.get("multi_arm") == "multivariate":
+        for key in ("moderators", "permutations"):
+            if key in meta:
+                c.add(path + (key,), f"'{key}' is not yet available with multi_arm: multivariate (it would refit a "
+                                     "different, univariate model); use multi_arm: split_control for it")
+
+
 def run(ctx, params) -> MetaRegression:
     from ..effects.design import design_matrix
 
     ms, table, model = ctx.spec, ctx.table, ctx.model
+    moderators = params["moderators"]
     try:
-        d = design_matrix(table, ms.moderators)
+        d = design_matrix(table, moderators)
         sub = table.subset(d.keep)
-        n, seed = ms.permutations or (None, None)
-        reg = model.fit(sub, d.X, names=d.names, moderators=ms.moderators, permutations=n, seed=seed)
+        n, seed = params["permutations"] or (None, None)
+        reg = model.fit(sub, d.X, names=d.names, moderators=moderators, permutations=n, seed=seed)
     except MetakError as exc:
         raise ms.error("moderators[0]", str(exc)) from None
     for trial, label, why in d.excluded:
@@ -101,11 +191,11 @@ def run(ctx, params) -> MetaRegression:
     excluded = tuple(RegressionExclusion(t, lab, why, ExclusionCode.MISSING_MODERATOR.value)
                      for t, lab, why in d.excluded)
     w = 1 / (sub.vi + (reg.tau2 or 0.0))
-    studies = tuple(RegressionStudy(r.trial, r.label, tuple((m, r.covariates.get(m)) for m in ms.moderators),
+    studies = tuple(RegressionStudy(r.trial, r.label, {m: r.covariates.get(m) for m in moderators},
                                     r.yi, r.vi, float(100 * wi / w.sum())) for r, wi in zip(sub.rows, w))
     continuous = [m for m, kind in d.kinds if kind == "continuous"]
     curve = None
-    if len(ms.moderators) == 1 and continuous:
+    if len(moderators) == 1 and continuous:
         j = d.names.index(continuous[0])
         x = np.linspace(d.X[:, j].min(), d.X[:, j].max(), 101)
         pred = reg.predict(np.column_stack([np.ones_like(x), x]))
@@ -113,7 +203,30 @@ def run(ctx, params) -> MetaRegression:
         if model.method == "FE":
             band["pi_lower"] = band["pi_upper"] = None
         curve = RegressionCurve(continuous[0], tuple(x.tolist()), **band)
-    return MetaRegression(reg, excluded, studies, curve)
+    cis = _residual_cis(sub, d.X, reg, model, ctx.warnings)
+    return MetaRegression(from_dict(RegressionFitNumbers, reg.to_dict()), *cis, excluded, studies, curve)
+
+
+def _residual_cis(sub, X, reg, model, warnings) -> tuple:
+    """The Q-profile CIs of the residual tau², tau, I² and H² (metafor's ``confint(res)`` of an
+    ``rma(mods = ...)`` fit, :func:`metak.estimators.qprofile_mods.q_profile_regression`): four
+    nulls for FE, or when the interval cannot be computed (the reason in the warnings)."""
+    from ..estimators.qprofile_mods import NOT_CONVERGED_NOTE, q_profile_regression, qprofile_notes
+    from ..format import clean
+
+    if model.method == "FE" or reg.tau2 is None:
+        return (None,) * 4
+    try:
+        qp = q_profile_regression(sub.yi, sub.vi, X, reg.tau2, level=model.level)
+    except MetakError as exc:
+        warnings.append(f"meta-regression: no Q-profile CI of the residual tau²: {exc}")
+        return (None,) * 4
+    warnings.extend(f"meta-regression: {note}" for note, _ in qprofile_notes(qp) if note != NOT_CONVERGED_NOTE)
+    if not qp["converged"]:
+        warnings.append(f"meta-regression: {NOT_CONVERGED_NOTE}; its CIs (tau2_ci, tau_ci, i2_ci, h2_ci) are reported "
+                        "as null")
+        return (None,) * 4
+    return tuple((clean(qp[key][1]), clean(qp[key][2])) for key in ("tau2", "tau", "i2", "h2"))
 
 
 def methods_sentence(mr: dict, cite) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from metak.errors import SpecValueError, SpecValueErrors
-from metak.vocab import LOG_MEASURES
+from metak.vocab import LOG_MEASURES, MEASURE_TABLE
 
 from . import priors as P
 from .checks import MAX_CHAINS, MAX_DRAWS, MAX_TOTAL_DRAWS, MAX_TUNE, _check_keys, _hint, _integer, _mapping, _number
@@ -31,6 +31,21 @@ PRIOR_KEYS = ("mu", "tau", "tau2", "baseline")
 # Default priors.  mu: vague normal on unit-free scales, flat otherwise; tau: half-normal(0.5)
 # on log-ratio and SMD scales (Röver et al. 2021); other measures must state a tau prior.
 _UNIT_FREE = RATIO_MEASURES | {"SMD", "SMDH", "ZCOR"}
+
+
+def no_default_tau(measure: str) -> str:
+    """Why a ``bayes:`` block must state its tau prior for ``measure``: the outcome's units only
+    for a measure in them (the vocabulary's ``raw_units``: MD, MC, IRD); a standardised or
+    transformed measure without a default (SMCC, PLO, RD ...) is unit-free, and is told so."""
+    m = MEASURE_TABLE.get(measure)
+    if m is not None and m.raw_units:
+        return (f"required for measure {measure}: {measure} is in the outcome's units, and a "
+                "heterogeneity prior depends on them (no default); e.g. tau: {dist: half_normal, sigma: s} "
+                "with s a plausible between-trial SD in those units")
+    label = m.label[0].lower() + m.label[1:] if m is not None else measure
+    return (f"required for measure {measure}: metak's default, half-normal(0.5) on tau, is for log-scale measures, "
+            f"SMD, SMDH and Fisher's z; state a tau prior for the {label} scale, e.g. "
+            "tau: {dist: half_normal, sigma: s}")
 DEFAULT_BASELINE = P.Normal(mu=0.0, sigma=10.0)
 
 
@@ -196,8 +211,7 @@ def parse_bayes_spec(mapping, *, measure: str = "OR", outcome_type: str = "binar
         defaults.append("tau")
     else:
         tau_prior = None
-        problems.append(SpecValueError(("prior", "tau"), f"required for measure {measure}: a heterogeneity "
-                                       "prior depends on the outcome's units (no default)"))
+        problems.append(SpecValueError(("prior", "tau"), no_default_tau(measure)))
     baseline = DEFAULT_BASELINE if likelihood == "binomial" else None
     if "baseline" in prior_map:
         if likelihood != "binomial":

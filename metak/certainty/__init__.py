@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..format import clean
+from .size import InformationSize, Sequential, information_size, sequential
 from .spec import DOMAINS, LEVELS
 
 
@@ -51,62 +52,6 @@ class Domains:
     indirectness: Domain
     imprecision: Domain
     publication_bias: Domain
-
-
-@dataclass(frozen=True)
-class InformationSize:
-    """The optimal/required information size (participants, both arms)."""
-
-    basis: str
-    control_risk: float | None
-    intervention_risk: float | None
-    mid: float | None
-    sd: float | None
-    alpha: float
-    beta: float
-    side: int
-    d2: float
-    fixed: int
-    required: int
-    required_exact: float
-    n_participants: float | None
-    fraction: float | None
-
-
-@dataclass(frozen=True)
-class Look:
-    added: str
-    label: str
-    n_cumulative: float | None
-    z: float | None
-    fraction: float
-    upper: float | None
-    lower: float | None
-
-
-@dataclass(frozen=True)
-class Ahead:
-    """The boundary a next look would face at this information (given the looks so far)."""
-
-    fraction: float
-    n_cumulative: float
-    upper: float
-
-
-@dataclass(frozen=True)
-class Sequential:
-    """Trial sequential monitoring (an imprecision aid, not a stopping rule)."""
-
-    alpha: float
-    side: int
-    spending: str
-    ris: float
-    order: str
-    looks: tuple[Look, ...]
-    crossed_at: str | None
-    ris_reached: bool
-    fraction: float
-    next_look: tuple[Ahead, ...]
 
 
 @dataclass(frozen=True)
@@ -152,7 +97,6 @@ def _domain(d: dict, override: dict | None) -> Domain:
 def run(ctx, params) -> Certainty:
     from ..sensitivity.refit import benefit_sign
     from . import rules
-    from .size import information_size, sequential
 
     ma = ctx.document or {}
     sign = benefit_sign(ma.get("direction") or "higher_is_better")

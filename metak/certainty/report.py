@@ -3,6 +3,9 @@ overall certainty with its symbols and footnote letters, the domains, and the fo
 
 from __future__ import annotations
 
+#: the row of the summary-of-findings table a GRADE certainty rating fills
+CERTAINTY_ROW = "Certainty of the evidence (GRADE)"
+
 WORD = {"not_serious": "not serious", "serious": "serious", "very_serious": "very serious",
         "not_assessed": "not assessed"}
 
@@ -24,8 +27,6 @@ def sof_rows(ma: dict) -> list[tuple[str, str]]:
         head += " (" + ", ".join(letters.values()) + ")"
     doms = "; ".join(f"{name.replace('_', ' ')}: {WORD.get(d['rating'], d['rating'])}"
                      + (f" ({letters[name]})" if name in letters else "") for name, d in c["domains"].items())
-    from ..sof import CERTAINTY_ROW
-
     rows = [(CERTAINTY_ROW, head), ("GRADE domains", doms)]
     if notes:
         rows.append(("Footnotes", "\n".join(notes)))

@@ -4,6 +4,7 @@ its fitted table and its results (:mod:`metak.certainty.information_size`, :mod:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .information_size import BINARY, binary_size, continuous_size, diversity, intervention_risk
 from .tsa import cumulative_z, monitor
@@ -11,6 +12,62 @@ from .tsa import cumulative_z, monitor
 #: GRADE guidelines 6's default for the optimal information size: a relative risk reduction
 #: (here: a relative change in the direction of benefit) of 25%, α = 0.05, β = 0.20
 DEFAULT_RRR, DEFAULT_ALPHA, DEFAULT_BETA = 0.25, 0.05, 0.20
+
+
+@dataclass(frozen=True)
+class InformationSize:
+    """The optimal/required information size (participants, both arms)."""
+
+    basis: str
+    control_risk: float | None
+    intervention_risk: float | None
+    mid: float | None
+    sd: float | None
+    alpha: float
+    beta: float
+    side: int
+    d2: float
+    fixed: int
+    required: int
+    required_exact: float
+    n_participants: float | None
+    fraction: float | None
+
+
+@dataclass(frozen=True)
+class Look:
+    added: str
+    label: str
+    n_cumulative: float | None
+    z: float | None
+    fraction: float
+    upper: float | None
+    lower: float | None
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """The boundary a next look would face at this information (given the looks so far)."""
+
+    fraction: float
+    n_cumulative: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class Sequential:
+    """Trial sequential monitoring (an imprecision aid, not a stopping rule)."""
+
+    alpha: float
+    side: int
+    spending: str
+    ris: float
+    order: str
+    looks: tuple[Look, ...]
+    crossed_at: str | None
+    ris_reached: bool
+    fraction: float
+    next_look: tuple[Ahead, ...]
 
 
 def pooled_control_risk(ma) -> float | None:
@@ -25,8 +82,6 @@ def pooled_control_risk(ma) -> float | None:
 
 def information_size(ctx, ma, sign: int, mid, opts: dict):
     """-> (InformationSize or None, why not)."""
-    from . import InformationSize
-
     measure = ma.get("measure")
     alpha, beta = opts.get("alpha", DEFAULT_ALPHA), opts.get("beta", DEFAULT_BETA)
     res, table = ctx.result, ctx.table
@@ -73,8 +128,6 @@ def information_size(ctx, ma, sign: int, mid, opts: dict):
 def sequential(ctx, sign: int, info):
     """-> (Sequential or None, why not): the cumulative Z curve (by year) against the
     boundaries at the cumulative participants' fractions of the RIS."""
-    from . import Ahead, Look, Sequential
-
     if any(r.n is None for r in ctx.table.rows):
         return None, "needs every study's participants (a reported contrast without arm sizes has none)"
     steps = cumulative_z(ctx.table, ctx.model, sign, "year")

@@ -6,8 +6,11 @@
 builds a meta-regression's design matrix from the table's covariates.
 """
 
-from .escalc import (  # noqa: F401
-    BINARY_MEASURES, CC_TO, CONTINUOUS_MEASURES, CONTRAST_ONLY, LOG_MEASURES, MEASURE_LABELS, MEASURES,
-    ContinuityCorrection, contrast_yi_vi, escalc, escalc_binary, escalc_continuous, hedges_j, scale_of,
+from ..vocab import (  # noqa: F401  (the measure vocabulary, public here; its home is metak.vocab)
+    BINARY_MEASURES, CC_TO, CONTINUOUS_MEASURES, CONTRAST_ONLY, LOG_MEASURES, MEASURE_LABELS, MEASURES, scale_of,
 )
+from .escalc import (  # noqa: F401
+    ContinuityCorrection, contrast_yi_vi, escalc, escalc_binary, escalc_continuous,
+)
+from .hedges import hedges_j  # noqa: F401
 from .table import Effect, EffectTable  # noqa: F401

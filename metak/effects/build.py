@@ -134,7 +134,7 @@ def build_table(trials, ms, cc: ContinuityCorrection) -> Built:
             # only Q, from the rows' yi, leaves them out
             finite[i] = True
             warnings.append(f"{r.label}: no events (or only events) in both arms: kept in the MH risk "
-                            "difference (it informs an RD of 0), left out of Q; its own yi is null")
+                            "difference (it informs an RD of 0), left out of Q; its own effect size is not estimable")
             continue
         why = not_estimable(r, cc)
         excluded.append(excluded_entry(r.trial, Reason(f"{r.label}: {why}", why.code)))

@@ -28,10 +28,9 @@ from scipy import special
 
 from ..errors import MetakError
 
-from ..vocab import (  # noqa: F401  (re-exported: the vocabulary lives in metak.vocab)
-    BINARY_MEASURES, CC_TO, CONTINUOUS_MEASURES, CONTRAST_ONLY, LOG_MEASURES, MEASURE_LABELS, MEASURE_TABLE, MEASURES,
-    scale_of,
-)
+from ..vocab import BINARY_MEASURES, CC_TO, CONTINUOUS_MEASURES, LOG_MEASURES, MEASURE_TABLE, MEASURES
+from .hedges import hedges_j
+from .measures import CONTINUOUS_EXTRA, escalc_continuous_extra, escalc_more
 
 
 @dataclass(frozen=True)
@@ -92,12 +91,6 @@ def escalc_binary(measure, ai, bi, ci, di, cc: ContinuityCorrection = Continuity
     return yi, vi
 
 
-def hedges_j(m):
-    """Exact small-sample correction J(m) = Gamma(m/2) / (sqrt(m/2) Gamma((m-1)/2))."""
-    m = np.asarray(m, dtype=float)
-    return np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
-
-
 def escalc_continuous(measure, m1, sd1, n1, m2, sd2, n2):
     """yi, vi for two-arm continuous data (arrays)."""
     m1, sd1, n1, m2, sd2, n2 = (np.asarray(x, dtype=float) for x in (m1, sd1, n1, m2, sd2, n2))
@@ -109,8 +102,6 @@ def escalc_continuous(measure, m1, sd1, n1, m2, sd2, n2):
             sp = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / m)
             g = hedges_j(m) * (m1 - m2) / sp
             return g, 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
-    from .measures import CONTINUOUS_EXTRA, escalc_continuous_extra
-
     if measure in CONTINUOUS_EXTRA:
         return escalc_continuous_extra(measure, m1, sd1, n1, m2, sd2, n2)
     raise MetakError(f"measure {measure} is not a continuous-outcome measure")
@@ -137,7 +128,8 @@ def escalc(data, measure: str, *, ai=None, bi=None, ci=None, di=None, n1i=None, 
     Arguments name the DataFrame's columns (or give array-likes), with metafor's names:
 
     - two-arm binary (OR, RR, RD): ``ai, bi, ci, di`` (or ``ai, n1i, ci, n2i``);
-    - two-arm continuous (MD, SMD, SMDH, ROM, VR, CVR): ``m1i, sd1i, n1i, m2i, sd2i, n2i``;
+    - two-arm continuous (MD, SMD, SMDH, ROM, CVR): ``m1i, sd1i, n1i, m2i, sd2i, n2i``; VR: ``sd1i, n1i,
+      sd2i, n2i``;
     - single-arm proportions (PR, PLN, PLO, PAS, PFT): ``xi, ni``;
     - person-time (IRR, IRD): ``x1i, t1i, x2i, t2i``; single-arm IRLN: ``xi, ti``;
     - correlations (COR, ZCOR): ``ri, ni``;
@@ -204,8 +196,6 @@ def escalc(data, measure: str, *, ai=None, bi=None, ci=None, di=None, n1i=None, 
     n1, n2 = col(n1i, "n1i"), col(n2i, "n2i")
     if measure in MEASURE_TABLE and MEASURE_TABLE[measure].data in ("proportion", "rate", "person_time",
                                                                      "correlation", "change"):
-        from .measures import escalc_more
-
         given = {k: v for k, v in dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, m1i=m1i, sd1i=sd1i, m2i=m2i,
                                        sd2i=sd2i, xi=xi, ni=ni, ti=ti, ri=ri, x1i=x1i, t1i=t1i, x2i=x2i,
                                        t2i=t2i).items() if v is not None}
@@ -225,8 +215,12 @@ def escalc(data, measure: str, *, ai=None, bi=None, ci=None, di=None, n1i=None, 
             raise MetakError(f"escalc: measure {measure} needs ai, bi (or n1i), ci, di (or n2i)")
         yi, vi = escalc_binary(measure, a, b, c, d, ContinuityCorrection(add, to, drop00))
     elif measure in CONTINUOUS_MEASURES:
-        args = (col(m1i, "m1i"), col(sd1i, "sd1i"), n1, col(m2i, "m2i"), col(sd2i, "sd2i"), n2)
-        if any(x is None for x in args):
+        args = [col(m1i, "m1i"), col(sd1i, "sd1i"), n1, col(m2i, "m2i"), col(sd2i, "sd2i"), n2]
+        if measure == "VR":  # metafor's VR uses only the SDs and the group sizes
+            if any(x is None for x in (args[1], n1, args[4], n2)):
+                raise MetakError("escalc: measure VR needs sd1i, n1i, sd2i, n2i")
+            args[0] = args[3] = np.ones(len(data))  # unused by VR's formula
+        elif any(x is None for x in args):
             raise MetakError(f"escalc: measure {measure} needs m1i, sd1i, n1i, m2i, sd2i, n2i")
         yi, vi = escalc_continuous(measure, *args)
     else:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import MetakError
-from .escalc import hedges_j
+from .hedges import hedges_j
 
 PROPORTION_MEASURES = ("PR", "PLN", "PLO", "PAS", "PFT")
 RATE_MEASURES = ("IRLN",)

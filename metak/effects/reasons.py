@@ -21,6 +21,7 @@ class ReasonCode(str, Enum):
     CROSSOVER = "crossover"                 # a crossover's paired or rho effect not computable
     DOUBLE_ZERO = "double_zero"             # no events (or only events) in both arms, dropped
     NOT_ESTIMABLE = "not_estimable"         # no finite effect size from the data
+    SMALL_SAMPLE = "small_sample"           # too few participants for the measure (SMCC etc. need n >= 3)
 
 
 #: every ``reason_code`` value (results.schema.json lists the same)

@@ -15,12 +15,12 @@ from dataclasses import replace as _replace
 import numpy as np
 
 from ..records.model import BinaryArmData, ContrastData, Outcome, Trial
-from ..vocab import SINGLE_ARM_MEASURES
+from ..vocab import BINARY_MEASURES, CONTINUOUS_MEASURES, SINGLE_ARM_MEASURES
 from .comparisons import build as build_comparisons
 from .comparisons import split
 from .covariates import covariates
 from .crossover import paired_effect, rho_effect
-from .escalc import BINARY_MEASURES, CONTINUOUS_MEASURES, ContinuityCorrection, contrast_yi_vi, escalc_binary, escalc_continuous
+from .escalc import ContinuityCorrection, contrast_yi_vi, escalc_binary, escalc_continuous
 from .reasons import Reason, ReasonCode
 from .table import Effect
 
@@ -74,6 +74,13 @@ def _needs(measure: str, default: str) -> str:
             "change": "one arm's pre-post (type: pre_post)"}.get(kind, default)
 
 
+def _two_arm(measure: str) -> str:
+    """The arm data a two-arm measure reads: binary for OR/RR/RD, continuous for MD/SMD (and
+    the other continuous measures)."""
+    return "binary" if measure in BINARY_MEASURES else "continuous" if measure in CONTINUOUS_MEASURES \
+        else "binary or continuous"
+
+
 def rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection):
     """The effects (comparisons with yi/vi) of one trial, or (None, reason)."""
     other = _other_measure(outcome, ms.measure) if ms.mix_measures == "chinn2000" else None
@@ -123,7 +130,7 @@ def rows_for_trial(trial: Trial, outcome: Outcome, ms, cc: ContinuityCorrection)
     if outcome.type in ("person_time", "correlation", "pre_post") and not (
             outcome.type == "person_time" and ms.measure in ("IRR", "IRD")):
         return None, Reason(f"outcome '{outcome.id}' is {outcome.type.replace('_', '-')} data; measure {ms.measure} "
-                            f"needs {_needs(ms.measure, 'binary or continuous')} data", ReasonCode.MEASURE_MISMATCH)
+                            f"needs {_needs(ms.measure, _two_arm(ms.measure))} data", ReasonCode.MEASURE_MISMATCH)
     arm_data, first = outcome.data, False
     if trial.design == "crossover" and outcome.first_period and not (
             outcome.paired is not None and ms.measure in ("MD", "SMD")):

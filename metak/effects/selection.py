@@ -96,8 +96,10 @@ def find_outcome(trial: Trial, ms):
             if o.type == "continuous" or (o.type == "contrast" and o.data.measure not in ("OR", "RD")):
                 return None, Reason(f"outcome '{fb.outcome}' cannot be complemented ({o.type} "
                                     f"{getattr(o.data, 'measure', '')})", ReasonCode.NO_COMPLEMENT)
-            return complement(o), f"outcome '{fb.outcome}' used as its complement (fallback_outcomes)"
-        return o, f"outcome '{fb.outcome}' used (fallback_outcomes)"
+            return complement(o), (f"no outcome '{ms.outcome}': its outcome '{fb.outcome}' ({o.label}) used instead, "
+                                   "as its complement (the spec's fallback_outcomes)")
+        return o, (f"no outcome '{ms.outcome}': its outcome '{fb.outcome}' ({o.label}) used instead "
+                   "(the spec's fallback_outcomes)")
     names = [ms.outcome] + [f.outcome for f in ms.fallback_outcomes]
     return None, Reason(f"no outcome {' or '.join(repr(n) for n in names)}", ReasonCode.NO_OUTCOME)
 

@@ -13,6 +13,8 @@ counts are divided by its design effect as for two-arm measures.
 
 from __future__ import annotations
 
+import math
+
 from ..records.model import BinaryArmData
 from ..vocab import MEASURE_TABLE
 from .comparisons import split
@@ -24,9 +26,13 @@ _DATA_WORDS = {"binary": "events/total", "person_time": "events/person_time", "c
                "pre_post": "baseline and final mean/sd, r, n"}
 
 
-def arm_type(ms) -> str:
-    """Which arms a single-arm meta-analysis pools, in words (results.json ``arm_type``)."""
-    types = tuple(ms.select.control_type)
+def arm_type(ms) -> str | None:
+    """Which arms a single-arm meta-analysis pools, in words (results.json ``arm_type``); None
+    for a fit of given yi, vi (``metak.fit(..., measure="PLO")``): no arms were selected."""
+    select = getattr(ms, "select", None)
+    if select is None:
+        return None
+    types = tuple(select.control_type)
     return f"control arms: {', '.join(types)}" if types else "experimental arms"
 
 
@@ -52,10 +58,14 @@ def rows(trial, outcome, ms, cc, *, effect, reason, codes, covariates):
         return None, reason(f"no {arm_type(ms).replace('arms', 'arm')} with data for outcome '{outcome.id}'",
                             codes.ARMS)
     de = trial.cluster.effect if trial.design == "cluster" and trial.cluster is not None else 1.0
-    out = []
+    out, why = [], []
     for arm in arms:
         d = outcome.data[arm.id]
         yi, vi, data, n = _effect(ms.measure, kind, d, de, cc)
+        if kind == "change" and not (math.isfinite(yi[0]) and math.isfinite(vi[0])):
+            text, code = _change_not_estimable(ms.measure, d, de)
+            if text is not None:
+                why.append((f"arm '{arm.id}': {text}" if len(arms) > 1 else text, code))
         label = trial.label if len(arms) == 1 else f"{trial.label} ({arm.label})"
         ctype = arm.control_type if arm.role == "control" else None
         note = (f"cluster-randomised; counts divided by the design effect {de:.4g}" if de != 1.0 else None)
@@ -64,7 +74,25 @@ def rows(trial, outcome, ms, cc, *, effect, reason, codes, covariates):
                           covariates=covariates(trial, (arm.id,) if arm.role == "experimental" else (), ctype,
                                                 outcome),
                           record=trial, design_method="design_effect" if de != 1.0 else None, design_note=note))
+    if why and len(why) == len(out):  # no arm estimable: the trial is left out, saying why
+        return None, reason("; ".join(t for t, _ in why), why[0][1])
     return out, None
+
+
+def _change_not_estimable(measure, d, de):
+    """(words, ReasonCode) saying why a change-score measure of one pre_post arm is not finite, as
+    metafor's escalc gives NA there; (None, None) when no rule explains it. The standardised
+    measures multiply by metafor's bias correction c(m) = Γ(m/2) / (√(m/2) Γ((m − 1)/2)) with
+    m = n − 1 (.cmicalc), NA for m <= 1: they need n >= 3. (A record's SDs are > 0 and its r lies in
+    (-1, 1), so the SDs they divide by are never 0.)"""
+    from .reasons import ReasonCode
+
+    n = d.n / de
+    if measure in ("SMCC", "SMCR", "SMCRH") and n - 1 <= 1:
+        return (f"{measure} needs n >= 3: its small-sample bias correction c(n - 1) = Γ((n - 1)/2) / "
+                f"(√((n - 1)/2) Γ((n - 2)/2)) is undefined for n <= 2 (here n = {_num(n):g}; metafor's escalc "
+                "gives NA)", ReasonCode.SMALL_SAMPLE)
+    return None, None
 
 
 def _effect(measure, kind, d, de, cc):

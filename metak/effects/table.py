@@ -17,7 +17,7 @@ from dataclasses import replace as _replace
 import numpy as np
 
 from ..errors import MetakError
-from .escalc import LOG_MEASURES
+from ..vocab import LOG_MEASURES
 
 
 @dataclass(frozen=True)

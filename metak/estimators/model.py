@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..effects.escalc import CC_TO, ContinuityCorrection
+from ..effects.escalc import ContinuityCorrection
 from ..errors import MetakError
+from ..vocab import CC_TO
 from .fit import check_settings, fit
 from .regression import RegressionResult, fit_regression
 from .result import MetaResult

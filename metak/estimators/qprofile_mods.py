@@ -28,8 +28,9 @@ import numpy as np
 from scipy import special
 
 from .._blas import single_threaded
-from ..errors import MetakError
-from .tau2_mods import _WLS, _solve_pm, _standardise
+from ..errors import ConvergenceWarning, MetakError
+from .tau2_mods import _solve_pm, _standardise
+from .wls_mods import _Moments
 
 
 @single_threaded
@@ -70,11 +71,12 @@ def q_profile_regression(yi, vi, X, tau2: float, level: float = 0.95) -> dict:
     alpha = 1 - level
     crit_u = float(special.chdtri(df, alpha / 2))      # upper alpha/2 quantile
     crit_l = float(special.chdtri(df, 1 - alpha / 2))  # lower alpha/2 quantile
-    lower, ok_l = _solve_pm(y, v, Xs, crit_u)
-    upper, ok_u = _solve_pm(y, v, Xs, crit_l)
-    fe = _WLS(y, v, Xs)
-    ci_null = fe.rss < crit_l
-    s2 = df / fe.traces()[0]
+    m = _Moments(y, v, Xs)  # the weighted sums both root searches and Q_E(0) share
+    lower, ok_l = _solve_pm(y, v, Xs, crit_u, m)
+    upper, ok_u = _solve_pm(y, v, Xs, crit_l, m)
+    rss0, _, tr_p0, *_ = m.at(0.0)
+    ci_null = rss0 < crit_l
+    s2 = df / tr_p0
 
     def i2(t):
         return 100 * t / (s2 + t)
@@ -86,3 +88,21 @@ def q_profile_regression(yi, vi, X, tau2: float, level: float = 0.95) -> dict:
     return {"tau2": (t, lower, upper), "tau": (np.sqrt(t), np.sqrt(lower), np.sqrt(upper)),
             "i2": (i2(t), i2(lower), i2(upper)), "h2": (h2(t), h2(lower), h2(upper)),
             "ci_null": bool(ci_null), "converged": bool(ok_l and ok_u)}
+
+
+#: what :func:`qprofile_notes` says (metafor's wording for the null set: "The upper and lower CI
+#: bounds for tau^2 both fall below 0. The CIs are therefore equal to the null/empty set.")
+NULL_SET_NOTE = ("the upper and lower CI bounds of the residual tau² both fall below 0: the CIs of tau², tau, I² and "
+                 "H² are the null/empty set (shown as 0, and 1 for H², as metafor does)")
+NOT_CONVERGED_NOTE = "the Q-profile root search for the CI of the residual tau² did not converge"
+
+
+def qprofile_notes(qp: dict) -> list[tuple[str, type]]:
+    """The notes a :func:`q_profile_regression` result needs, each with its warning category:
+    the null/empty set, a root search that did not converge."""
+    out = []
+    if qp["ci_null"]:
+        out.append((NULL_SET_NOTE, UserWarning))
+    if not qp["converged"]:
+        out.append((NOT_CONVERGED_NOTE, ConvergenceWarning))
+    return out

@@ -48,7 +48,8 @@ from ..format import as_floats
 from ..vocab import IV_METHODS
 from .fit import check_settings
 
-from .tau2_mods import _WLS, _standardise, _tau2, tau2_regression  # noqa: F401  (tau2_regression re-exported)
+from .tau2_mods import _standardise, _tau2
+from .wls_mods import _Moments
 from .._blas import single_threaded
 
 
@@ -188,8 +189,10 @@ def check_design(X, names=None) -> tuple[np.ndarray, tuple[str, ...]]:
     if X.ndim != 2:
         raise MetakError(f"the design matrix X must be k x p, got shape {X.shape}")
     k, p = X.shape
+    # np.allclose(X[:, 0], 1) without its ~15 us of generality (issue 24)
     names = tuple(names) if names is not None else (("intercept",) + tuple(f"x{j}" for j in range(1, p))
-                                                    if np.allclose(X[:, 0], 1) else tuple(f"x{j + 1}" for j in range(p)))
+                                                    if k and np.abs(X[:, 0] - 1).max() <= 1e-8 + 1e-5
+                                                    else tuple(f"x{j + 1}" for j in range(p)))
     if len(names) != p:
         raise MetakError(f"{len(names)} coefficient names for {p} columns of X")
     if not np.isfinite(X).all():
@@ -198,7 +201,8 @@ def check_design(X, names=None) -> tuple[np.ndarray, tuple[str, ...]]:
     if k <= p:
         raise MetakError(f"{p} coefficient(s) ({', '.join(names)}) but only {k} stud(y/ies): a meta-regression "
                          f"needs more studies than coefficients")
-    rank = np.linalg.matrix_rank(X)
+    sv = np.linalg.svd(X, compute_uv=False)  # numpy.linalg.matrix_rank's rule, without its wrapper
+    rank = int((sv > sv.max() * max(k, p) * np.finfo(float).eps).sum())
     if rank < p:
         const = [names[j] for j in range(p) if names[j] != "intercept" and np.ptp(X[:, j]) == 0]
         if const:
@@ -258,16 +262,17 @@ def fit_regression(yi, vi, X, *, method: str = "REML", test: str = "z", level: f
         btt = tuple(range(1, p)) if has_int and p > 1 else tuple(range(p))
     btt = tuple(btt)
     Xs, T = _standardise(X)
-    core = _fit_core(y, v, Xs, T, method, test, level, btt)
+    Tinv = np.linalg.inv(T)
+    m = _Moments(y, v, Xs)
+    core = _fit_core(y, v, Xs, Tinv, method, test, level, btt, m)
     warns = []
     if not core["converged"]:
         warns.append(f"the {method} estimator of tau² did not converge in meta-regression; results may be inaccurate")
     # residual heterogeneity (inverse-variance weights, whatever the estimator)
-    fe = _WLS(y, v, Xs)
-    qe = max(0.0, fe.rss)
+    rss0, _, tr_p0, *_ = m.at(0.0)
+    qe = max(0.0, rss0)
     qe_df = k - p
     qe_p = float(special.chdtrc(qe_df, qe))
-    tr_p0, _ = fe.traces()
     tau2 = core["tau2"]
     if method == "FE":
         i2 = max(0.0, 100 * (qe - qe_df) / qe) if qe > 0 else 0.0
@@ -280,7 +285,7 @@ def fit_regression(yi, vi, X, *, method: str = "REML", test: str = "z", level: f
         tau2_out = tau2
     r2 = tau2_null = None
     if method == "FE" and has_int and p > 1:
-        r2 = _adjusted_r2(y, v, Xs, fe)
+        r2 = _adjusted_r2(y, v, Xs, rss0)
     elif has_int and p > 1:
         # the intercept-only model by the O(k) fast path (the same estimator; tested equal), in
         # its single-fit form (tau2_one.tau2_one: the batch estimator's value without its overhead)
@@ -292,7 +297,7 @@ def fit_regression(yi, vi, X, *, method: str = "REML", test: str = "z", level: f
     qm_p_perm = None
     exact = None
     if permutations is not None:
-        p_perm, qm_p_perm, permutations, exact = _permutation_test(y, v, Xs, T, method, test, level, btt, core,
+        p_perm, qm_p_perm, permutations, exact = _permutation_test(y, v, Xs, Tinv, method, test, level, btt, core,
                                                                    int(permutations), seed)
     coefs = tuple(Coefficient(n, float(b), float(s), float(z), pv, float(lo), float(hi), pp)
                   for n, b, s, z, pv, lo, hi, pp in zip(names, core["b"], core["se"], core["z"], core["p"],
@@ -305,42 +310,47 @@ def fit_regression(yi, vi, X, *, method: str = "REML", test: str = "z", level: f
         permutations=permutations, permutation_exact=exact, moderators=tuple(moderators), warnings=tuple(warns))
 
 
-def _adjusted_r2(y, v, X, fe):
+def _adjusted_r2(y, v, X, rss):
     """metafor's R² of a fixed-effect meta-regression: 100 x the adjusted R² of the weighted
-    least-squares fit (weights 1/vi), truncated at 0; 0 when all yi are equal."""
+    least-squares fit (weights 1/vi, residual sum of squares ``rss``), truncated at 0; 0 when
+    all yi are equal."""
     k, p = X.shape
     w = 1 / v
     ybar = (w * y).sum() / w.sum()
     tss = (w * (y - ybar) ** 2).sum()
     if tss <= 0:
         return 0.0
-    adj = 1 - (fe.rss / (k - p)) / (tss / (k - 1))
+    adj = 1 - (rss / (k - p)) / (tss / (k - 1))
     return max(0.0, 100 * adj)
 
 
-def _fit_core(y, v, Xs, T, method, test, level, btt):
+def _fit_core(y, v, Xs, Tinv, method, test, level, btt, mom=None):
     """Coefficients, their covariance and the tests at the estimated tau² (Xs = X T^-1 the
-    standardised design; coefficients are mapped back to X's)."""
+    standardised design; coefficients are mapped back to X's by T^-1; ``mom``: the data's
+    :class:`~metak.estimators.tau2_mods._Moments`)."""
     k, p = Xs.shape
-    tau2, converged = _tau2(y, v, Xs, method)
-    f = _WLS(y, v + tau2, Xs)
-    Tinv = np.linalg.inv(T)
-    b = Tinv @ f.b
-    vb = Tinv @ f.vcov() @ Tinv.T
+    mom = mom or _Moments(y, v, Xs)
+    tau2, converged = _tau2(y, v, Xs, method, mom)
+    bs, vbs, rss = mom.coef(tau2)
+    b = Tinv @ bs
+    vb = Tinv @ vbs @ Tinv.T
     if test == "hksj":
-        rss = f.rss
         s2w = 0.0 if rss <= np.finfo(float).eps else rss / (k - p)
         vb = s2w * vb
     se = np.sqrt(np.diag(vb))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = b / se
     m = len(btt)
-    idx = np.array(btt)
-    try:
-        sub = vb[np.ix_(idx, idx)]
-        qm = float(b[idx] @ np.linalg.solve(sub, b[idx]))
-    except np.linalg.LinAlgError:
-        qm = math.nan
+    if m == 1:  # a scalar Wald statistic (numpy.linalg.solve's checks cost more than a fit step)
+        j = btt[0]
+        qm = float(b[j] ** 2 / vb[j, j]) if vb[j, j] > 0 else math.nan
+    else:
+        idx = np.array(btt)
+        try:
+            sub = vb[np.ix_(idx, idx)]
+            qm = float(b[idx] @ np.linalg.solve(sub, b[idx]))
+        except np.linalg.LinAlgError:
+            qm = math.nan
     if test == "hksj":
         df = k - p
         qm = qm / m
@@ -356,7 +366,7 @@ def _fit_core(y, v, Xs, T, method, test, level, btt):
             "lo": b - crit * se, "hi": b + crit * se, "qm": qm, "qm_df": qm_df, "qm_p": qm_p}
 
 
-def _permutation_test(y, v, X, T, method, test, level, btt, core, n, seed):
+def _permutation_test(y, v, X, Tinv, method, test, level, btt, core, n, seed):
     """metafor's permutest: shuffle the rows of X, refit, compare |z| and QM with the observed."""
     k = X.shape[0]
     comptol = math.sqrt(np.finfo(float).eps)  # metafor's comptol
@@ -373,7 +383,7 @@ def _permutation_test(y, v, X, T, method, test, level, btt, core, n, seed):
     qms = np.empty(n)
     with task("permutation test", n) as advance:
         for i, order in enumerate(orders):
-            c = _fit_core(y, v, X[list(order)], T, method, test, level, btt)
+            c = _fit_core(y, v, X[list(order)], Tinv, method, test, level, btt)
             zs[i] = c["z"]
             qms[i] = c["qm"]
             advance()

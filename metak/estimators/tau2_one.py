@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from .tau2 import ESTIMATORS  # noqa: F401  (the batch engine's)
-from .tau2_ml import GRID, MAX_ITER, TOL, TOL_ABS  # noqa: F401  (the batch engine's)
+from .tau2 import ESTIMATORS  # the batch engine's estimators (tau2_one's fallback)
+from .tau2_ml import GRID, MAX_ITER, TOL, TOL_ABS  # the batch engine's settings, shared bit for bit
 
 # ---------------------------------------------------------------------------------------------
 # One meta-analysis (metak.fit): the same algorithms on 1-D arrays with Python-float scalars.

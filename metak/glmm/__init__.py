@@ -74,7 +74,8 @@ def glmm(ai=None, n1i=None, ci=None, n2i=None, *, xi=None, ni=None, x1i=None, t1
     """
     from scipy import special, stats
 
-    from .fit import Profile, fit_rs
+    from .fit import Profile
+    from .rs_fit import fit_rs
 
     if method not in METHODS:
         raise MetakError(f"glmm: method {method!r} is not one of {', '.join(METHODS)} (the GLMMs are fitted by "
@@ -89,10 +90,21 @@ def glmm(ai=None, n1i=None, ci=None, n2i=None, *, xi=None, ni=None, x1i=None, t1
             "t2i": t2i}
     prep = prepare(measure, model, args, slab)
     cond = prep.cond
+    k = int(prep.included.sum())
     random = method == "ML"
     two_d = model == "UM.RS" and measure != "PLO"
     notes = list(prep.notes)
     warnings: list[str] = []
+    if random and k == 1:
+        # rma.glmm refuses a random-effects model on one study ("Number of parameters to be
+        # estimated is larger than the number of observations"; tests/reference/
+        # glmm_one_study_reference.json) and fits method="EE"; rma.uni fixes tau² at 0. tau² is
+        # not identified by one study, so metak fits the common-effect GLMM and reports tau² null
+        random, method = False, "FE"
+        why = ("one study: tau² cannot be estimated (rma.glmm refuses the random-effects model), so the "
+               "common-effect GLMM was fitted (method FE) and tau² is not reported")
+        notes.append(why)
+        warnings.append(why)
     const = float(cond.lik.const.sum())
     sigma2 = tau2_se = fe_rs = None
     ci_tau2 = None
@@ -106,7 +118,8 @@ def glmm(ai=None, n1i=None, ci=None, n2i=None, *, xi=None, ni=None, x1i=None, t1
         tau = float(x[3]) if random else None
         sigma2 = float(x[2] ** 2)
         qr = "the Laplace approximation" if nodes == 1 else f"adaptive Gauss-Hermite quadrature ({nodes} x {nodes} nodes)"
-        quad = f"{qr} over the two random effects"
+        # the common-effect model (tau = 0) integrates over the study intercepts only
+        quad = f"{qr} over the two random effects" if random else f"{qr} over the random study intercepts"
     else:
         nodes = nagq or NODES_1D
         prof = Profile(cond, nodes)
@@ -133,17 +146,26 @@ def glmm(ai=None, n1i=None, ci=None, n2i=None, *, xi=None, ni=None, x1i=None, t1
     crit = float(special.ndtri(0.5 + level / 2))
     z = est / se
     het = heterogeneity(prep, method) if not two_d else _rs_heterogeneity(prep, nodes, fe_rs)
-    k = int(prep.included.sum())
+    # QE.LRT on k - 1 df (metafor's QE.df); QE.Wld on (studies in the statistic) - 1: studies whose
+    # saturated estimate is infinite are left out of it (metafor keeps k - 1 there, docs/glmm.md)
     df = k - 1
-    chi = (lambda q: None if q is None or df < 1 else float(stats.chi2.sf(q, df)))
+    wald_df = None if het["wald"] is None or df < 1 else het["wald_n"] - 1
+    if wald_df is not None and wald_df < df:
+        het["notes"].append(f"QE.Wld is referred to chi² on {wald_df} df (the {het['wald_n']} studies in the "
+                            f"statistic, minus 1); QE.LRT keeps {df} df (k - 1). rma.glmm gives both k - 1 df")
+
+    def chi(q, d):
+        return None if q is None or d is None or d < 1 else float(stats.chi2.sf(q, d))
+
     studies = tuple(_study_rows(prep))
     return GlmmResult(
         measure=measure, model=model if measure != "PLO" else "UM.FS", method=method, level=level, k=k,
         estimate=est, se=se, statistic=float(z), p_value=float(2 * special.ndtr(-abs(z))),
         ci_lower=est - crit * se, ci_upper=est + crit * se,
         tau2=None if tau is None else tau * tau, tau=tau, tau2_ci=ci_tau2, tau2_se=tau2_se, sigma2=sigma2,
-        loglik=float(loglik), qe_wald=het["wald"] if df >= 1 else None, qe_wald_p=chi(het["wald"]),
-        qe_lrt=het["lrt"] if df >= 1 else None, qe_lrt_p=chi(het["lrt"]), qe_df=df, nagq=nodes,
+        loglik=float(loglik), qe_wald=het["wald"] if df >= 1 else None, qe_wald_p=chi(het["wald"], wald_df),
+        qe_lrt=het["lrt"] if df >= 1 else None, qe_lrt_p=chi(het["lrt"], df), qe_df=df, qe_wald_df=wald_df,
+        nagq=nodes,
         likelihood=f"{_LIKELIHOOD[model] if measure != 'PLO' else 'binomial likelihood'}, {quad}",
         studies=studies, excluded=tuple(prep.reasons), notes=tuple(notes + het["notes"]), warnings=tuple(warnings))
 
@@ -208,7 +230,7 @@ def heterogeneity(prep, method) -> dict:
         wald = float(np.sum(w * (y[fin] - ybar) ** 2))
     else:
         wald = None
-    return {"wald": wald, "lrt": max(lrt, 0.0), "notes": notes}
+    return {"wald": wald, "wald_n": int(fin.sum()), "lrt": max(lrt, 0.0), "notes": notes}
 
 
 def _rs_heterogeneity(prep, nodes, fe):
@@ -219,16 +241,16 @@ def _rs_heterogeneity(prep, nodes, fe):
     from .rs import rs_heterogeneity
 
     if prep.cond.k < 2:
-        return {"wald": None, "lrt": None, "notes": []}
+        return {"wald": None, "wald_n": 0, "lrt": None, "notes": []}
     try:
         out = rs_heterogeneity(prep.cond.lik, nodes, fe[0], float(fe[1][2]))
     except (MetakError, np.linalg.LinAlgError) as exc:  # as rma.glmm: "Cannot fit saturated model"
-        return {"wald": None, "lrt": None,
+        return {"wald": None, "wald_n": 0, "lrt": None,
                 "notes": [f"QE.Wld and QE.LRT not computed: the saturated model could not be fitted ({exc})"]}
     ratio = "log odds ratio" if prep.measure == "OR" else "log rate ratio"
     notes = out["notes"] + [f"QE for UM.RS: saturated model (each study its own {ratio}, random control-arm "
                             f"intercepts; sigma^2 = {out['sigma2']:.4g}) against the common-effect model, as rma.glmm"]
-    return {"wald": out["wald"], "lrt": out["lrt"], "notes": notes}
+    return {"wald": out["wald"], "wald_n": out["wald_n"], "lrt": out["lrt"], "notes": notes}
 
 
 def _cm_el_saturated(lik):

@@ -12,11 +12,8 @@ information there gives the standard error. The fixed-effect fits (tau = 0) are 
 Newton iterations without quadrature (statsmodels is not a dependency of metak, and these
 logistic / Poisson / conditional likelihoods with study intercepts are a few lines here).
 
-UM.RS has two variance components; it is maximised by trust-region Newton over (beta0, mu,
-sigma, tau) on the quadrature's analytic derivatives (the likelihood is even in sigma and tau,
-so the boundary needs no constraint) from several starts, tau = 0 among them, with the
-observed information for the SEs; for the Laplace approximation (nagq=1) by Newton steps on
-finite differences from that maximum (rs.py), Nelder-Mead and BFGS if those fail.
+UM.RS (two variance components) is fitted in :mod:`.rs_fit`, its heterogeneity tests in
+:mod:`.rs`; both build on :class:`Profile` here, which imports neither.
 """
 
 from __future__ import annotations
@@ -25,13 +22,13 @@ import numpy as np
 from scipy import optimize
 
 from ..errors import MetakError
-from .quadrature import NODES_1D, NODES_2D, integrate_1d, integrate_2d
+from .quadrature import NODES_1D, integrate_1d
 
 #: tau grid of the global search (SD of the log odds ratio): 0 and 0.01 to 10
 TAU_GRID = np.concatenate([[0.0], np.geomspace(0.01, 10.0, 16)])
 #: tolerance in tau of the bounded Brent search before the Newton polish
 BRENT_XATOL = 1e-6
-_FLAT = ("the likelihood has no maximum: {what} (with these counts the estimate runs off to infinity; "
+FLAT_MESSAGE = ("the likelihood has no maximum: {what} (with these counts the estimate runs off to infinity; "
          "e.g. no events in any treatment arm or in any control arm)")
 
 
@@ -57,7 +54,7 @@ class Profile:
     def evaluate(self, alpha, mu, tau, derivs=True):
         return integrate_1d(self.cond, alpha, mu, tau, self.nodes, derivs)
 
-    def _step(self, g, H, dense=(1,)):
+    def newton_step(self, g, H, dense=(1,)):
         """Newton direction from per-study gradients g (k, 3) and Hessians H (k, 3, 3) in
         (alpha_i, mu, tau), for the shared parameters ``dense`` (indices into 1, 2)."""
         idx = list(dense)
@@ -85,9 +82,9 @@ class Profile:
         tot = ll.sum()
         for _ in range(200):
             try:
-                dalpha, (dmu,) = self._step(g, H)
+                dalpha, (dmu,) = self.newton_step(g, H)
             except np.linalg.LinAlgError:
-                raise MetakError(_FLAT.format(what="the information about the pooled effect is zero")) from None
+                raise MetakError(FLAT_MESSAGE.format(what="the information about the pooled effect is zero")) from None
             # Newton decrement: the ascent still available (from the gradient, not from differences
             # of the log-likelihood, so it resolves steps of 1e-11 in mu); below it, the maximum
             decrement = dmu * g[:, 1].sum() + (0.0 if dalpha is None else float(dalpha @ g[:, 0]))
@@ -109,7 +106,7 @@ class Profile:
             done = abs(t * dmu) < 1e-11 and (dalpha is None or np.max(np.abs(t * dalpha)) < 1e-10)
             alpha, mu, tot, g, H = na, nm, ntot, ng, nH
             if abs(mu) > 60:
-                raise MetakError(_FLAT.format(what=f"the pooled log effect passes {mu:+.0f}"))
+                raise MetakError(FLAT_MESSAGE.format(what=f"the pooled log effect passes {mu:+.0f}"))
             if done:
                 break
         self.alpha, self.mu = alpha, mu
@@ -144,7 +141,7 @@ class Profile:
                 break
         j = int(np.argmax([f[0] for f in fits]))
         if j == len(TAU_GRID) - 1:
-            raise MetakError(_FLAT.format(what=f"the likelihood still increases at tau = {TAU_GRID[-1]:g}"))
+            raise MetakError(FLAT_MESSAGE.format(what=f"the likelihood still increases at tau = {TAU_GRID[-1]:g}"))
         best = fits[j]
         lo = TAU_GRID[max(j - 1, 0)]
         hi = TAU_GRID[j + 1]
@@ -166,24 +163,24 @@ class Profile:
         ll, a, m = self.fit(tau, fits[0][2] if tau == 0 else None, fits[0][3] if tau == 0 else None)
         if tau > 0:
             start = tau
-            tau, ll, a, m = self._polish(tau, ll, a, m)
+            tau, ll, a, m = self.polish(tau, ll, a, m)
             if not self.polished:
                 near = (max(lo, start - 4 * BRENT_XATOL), min(hi, start + 4 * BRENT_XATOL))
                 r = optimize.minimize_scalar(neg, bounds=near, method="bounded", options={"xatol": 1e-10})
                 if -r.fun > ll:
                     tau = float(r.x)
                     ll, a, m = self.fit(tau)
-                    tau, ll, a, m = self._polish(tau, ll, a, m)
+                    tau, ll, a, m = self.polish(tau, ll, a, m)
         return tau, ll, a, m
 
-    def _polish(self, tau, ll, alpha, mu):
+    def polish(self, tau, ll, alpha, mu):
         """Joint Newton steps in (alpha, mu, tau) from the Brent solution; ``self.polished``
         says whether the last Newton step in tau was below 1e-8 (converged)."""
         self.polished = False
         for _ in range(5):
             lli, g, H = self.evaluate(alpha, mu, tau)
             try:
-                dalpha, (dmu, dtau) = self._step(g, H, dense=(1, 2))
+                dalpha, (dmu, dtau) = self.newton_step(g, H, dense=(1, 2))
             except np.linalg.LinAlgError:
                 break
             if not np.isfinite(dtau) or tau + dtau <= 0 or abs(dtau) > 0.1 * tau:
@@ -211,7 +208,7 @@ class Profile:
         try:
             V = np.linalg.inv(C)
         except np.linalg.LinAlgError:
-            raise MetakError(_FLAT.format(what="the information matrix is singular")) from None
+            raise MetakError(FLAT_MESSAGE.format(what="the information matrix is singular")) from None
         return float(V[0, 0]), (float(V[1, 1]) if tau > 0 else None)
 
     def interval(self, tau, ll, level):
@@ -240,150 +237,3 @@ class Profile:
                 return lower, None
         upper = optimize.brentq(f, lo, hi, xtol=1e-10)
         return lower, upper
-
-
-def fit_rs(cond, random=True, nodes=NODES_2D):
-    """UM.RS: (loglik, beta0, mu, sigma, tau, cov of (beta0, mu, sigma[, tau]))."""
-    lik = cond.lik
-    y, s = lik.y.sum(axis=1), lik.size.sum(axis=1)
-    p = (y + 0.5) / (s + 1.0)
-    start_b = float(np.mean(np.log(p / (1 - p)) if lik.family == "binomial" else np.log((y + 0.5) / s)))
-    if nodes >= RS_NEWTON_MIN_NODES:
-        out = _fit_rs_newton(cond, random, nodes, start_b)
-        if out is not None:
-            return out  # else Newton did not converge: the derivative-free search below
-    else:  # the Laplace approximation: Newton on finite differences from the 15 x 15 maximum (rs.py)
-        from .rs import fit_rs_laplace
-
-        out = fit_rs_laplace(cond, random, nodes, start_b)
-        if out is not None:
-            return out
-
-    def ll(par):
-        b0, mu, sg = par[0], par[1], abs(par[2])
-        tau = abs(par[3]) if random else 0.0
-        if sg == 0.0 and tau == 0.0:
-            v = integrate_1d(cond, np.full((cond.k, 1), b0), mu, 0.0, derivs=False)[0]
-        else:
-            v = integrate_2d(cond, b0, mu, max(sg, 1e-300), tau, nodes)
-        tot = float(v.sum())
-        return tot if np.isfinite(tot) else -1e300
-
-    def run(x0):
-        f = lambda x: -ll(np.append(x, 0.0) if len(x) == 3 else x)  # noqa: E731
-        r = optimize.minimize(f, x0, method="Nelder-Mead",
-                              options={"xatol": 1e-5, "fatol": 1e-9, "maxiter": 20000, "adaptive": True})
-        # then quasi-Newton with central-difference gradients for the last digits
-        grad = lambda x: np.array([(f(x + e) - f(x - e)) / 2e-6 for e in np.eye(len(x)) * 1e-6])  # noqa: E731
-        r2 = optimize.minimize(f, r.x, jac=grad, method="BFGS", options={"gtol": 1e-7, "maxiter": 500})
-        return (-r2.fun, r2.x) if r2.fun <= r.fun else (-r.fun, r.x)
-
-    start = [start_b, 0.0, 0.5]
-    if random:
-        results = [run(np.array(start + [t])) for t in (0.5, 0.1)]
-        results.append(run(np.array(start)))  # the boundary tau = 0
-        best = max(results, key=lambda r: r[0])
-    else:
-        best = run(np.array(start))
-    val, x = best
-    x = np.append(x, 0.0) if len(x) == 3 else x
-    x[2], x[3] = abs(x[2]), abs(x[3])
-    if abs(x[1]) > 60:
-        raise MetakError(_FLAT.format(what=f"the pooled log effect passes {x[1]:+.0f}"))
-    if x[3] < 1e-6:
-        x[3] = 0.0
-    free = [0, 1, 2] + ([3] if x[3] > 0 else [])
-    H = _hessian(lambda q: ll(_put(x, free, q)), x[free])
-    try:
-        V = np.linalg.inv(-H)
-    except np.linalg.LinAlgError:
-        raise MetakError(_FLAT.format(what="the information matrix is singular")) from None
-    return val, x, V
-
-
-#: from this many nodes per axis UM.RS is maximised by trust-region Newton on the quadrature's
-#: analytic derivatives (accurate rules only: with 1 node, the Laplace approximation, the
-#: posterior-expectation derivatives are not the approximation's, so rs.fit_rs_laplace uses
-#: finite differences of its value, and the derivative-free search above is the fallback)
-RS_NEWTON_MIN_NODES = 5
-
-
-def _fit_rs_newton(cond, random, nodes, start_b):
-    """UM.RS by scipy's trust-exact Newton (handles an indefinite Hessian away from the
-    maximum) on (beta0, mu, sigma, tau) with the gradient and Hessian of the quadrature, from
-    two starts in tau and the boundary tau = 0 (tau held there); each call's conditional modes
-    start the next call's mode search. The observed information at the maximum gives the
-    covariance. ~50 x fewer likelihood evaluations than Nelder-Mead."""
-    cache = {}
-
-    def evaluate(par):
-        key = par.tobytes()
-        if key not in cache:
-            start = cache.get("modes")
-            b0, mu, sg, tau = par
-            logL, g, H, modes = integrate_2d(cond, b0, mu, sg, tau, nodes, derivs=True, start=start)
-            tot = float(logL.sum())
-            ok = np.isfinite(tot) and all(np.all(np.isfinite(m)) for m in modes)
-            if len(cache) > 64:
-                cache.clear()
-            cache[key] = (tot if ok else -1e300, g.sum(axis=0), H.sum(axis=0))
-            if ok:
-                cache["modes"] = modes
-        return cache[key]
-
-    def run(x0, free):
-        full = lambda q: _put(x0, free, q)  # noqa: E731
-        r = optimize.minimize(lambda q: -evaluate(full(q))[0], x0[free],
-                              jac=lambda q: -evaluate(full(q))[1][free],
-                              hess=lambda q: -evaluate(full(q))[2][np.ix_(free, free)],
-                              method="trust-exact", options={"gtol": 1e-9, "maxiter": 200})
-        converged = bool(np.max(np.abs(r.jac)) < 1e-6 * max(1.0, abs(r.fun)))
-        return (-r.fun if converged else -np.inf), full(r.x)
-
-    x0 = np.array([start_b, 0.0, 0.5, 0.0])
-    if random:
-        results = [run(np.array([start_b, 0.0, 0.5, t]), [0, 1, 2, 3]) for t in (0.5, 0.1)]
-        results.append(run(x0, [0, 1, 2]))
-        val, x = max(results, key=lambda r: r[0])
-    else:
-        val, x = run(x0, [0, 1, 2])
-    if not np.isfinite(val):
-        return None
-    x = x.copy()
-    x[2], x[3] = abs(x[2]), abs(x[3])
-    if abs(x[1]) > 60:
-        raise MetakError(_FLAT.format(what=f"the pooled log effect passes {x[1]:+.0f}"))
-    if x[3] < 1e-6:
-        x[3] = 0.0
-    free = [0, 1, 2] + ([3] if x[3] > 0 else [])
-    cache.pop("modes", None)
-    H = evaluate(x)[2][np.ix_(free, free)]
-    try:
-        V = np.linalg.inv(-H)
-    except np.linalg.LinAlgError:
-        raise MetakError(_FLAT.format(what="the information matrix is singular")) from None
-    if not np.all(np.isfinite(V)) or np.any(np.diag(V) <= 0):
-        return None
-    return evaluate(x)[0], x, V
-
-
-def _put(x, free, q):
-    y = x.copy()
-    y[free] = q
-    return y
-
-
-def _hessian(f, x, h=1e-4):
-    """Central-difference Hessian (Richardson-free; steps 1e-4 give ~1e-7 relative accuracy
-    for these smooth likelihoods)."""
-    n = len(x)
-    H = np.empty((n, n))
-    f0 = f(x)
-    for i in range(n):
-        for j in range(i, n):
-            ei, ej = np.eye(n)[i] * h, np.eye(n)[j] * h
-            if i == j:
-                H[i, i] = (f(x + ei) - 2 * f0 + f(x - ei)) / h**2
-            else:
-                H[i, j] = H[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (4 * h * h)
-    return H

@@ -13,7 +13,9 @@ class GlmmResult:
     proportion (PLO); ``tau2`` the between-study variance of the true effects (None for
     ``method="FE"``); ``loglik`` the full log-likelihood (binomial coefficients included, as
     metafor's ``logLik``). ``qe_wald`` / ``qe_lrt`` are metafor's ``QE.Wld`` / ``QE.LRT``
-    tests for heterogeneity (the saturated model against the common-effect one)."""
+    tests for heterogeneity (the saturated model against the common-effect one); ``qe_df`` is
+    metafor's k - 1 (QE.LRT's), ``qe_wald_df`` the Wald test's: the studies in its statistic
+    minus 1 (a study whose saturated estimate is infinite is left out of it)."""
 
     measure: str
     model: str
@@ -37,6 +39,7 @@ class GlmmResult:
     qe_lrt: float | None
     qe_lrt_p: float | None
     qe_df: int
+    qe_wald_df: int | None
     nagq: int
     likelihood: str
     studies: tuple = field(repr=False)
@@ -88,7 +91,7 @@ class GlmmResult:
         if self.sigma2 is not None:
             lines.append(f"sigma^2 (study intercepts) = {self.sigma2:.4f}")
         if self.qe_wald is not None:
-            lines.append(f"Wald test for heterogeneity: QE({self.qe_df}) = {self.qe_wald:.4f}, p = {self.qe_wald_p:.4g}")
+            lines.append(f"Wald test for heterogeneity: QE({self.qe_wald_df}) = {self.qe_wald:.4f}, p = {self.qe_wald_p:.4g}")
         if self.qe_lrt is not None:
             lines.append(f"LRT for heterogeneity: QE({self.qe_df}) = {self.qe_lrt:.4f}, p = {self.qe_lrt_p:.4g}")
         pct = round(100 * self.level)

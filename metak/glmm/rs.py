@@ -1,19 +1,4 @@
-"""UM.RS beyond the default fit: the maximum of the Laplace approximation (``nagq=1``) by Newton
-steps on finite differences, and metafor's heterogeneity tests (QE.Wld, QE.LRT) for UM.RS.
-
-Why finite differences for the Laplace approximation: the quadrature's analytic derivatives are
-posterior expectations over the nodes; with one node they are the score at the mode, not the
-derivative of the Laplace approximation (which also carries the derivative of its
-log-determinant). The Laplace value itself is smooth and exact to rounding (the modes are found
-to 1e-10, so the value's error is ~1e-20), so central differences with Richardson extrapolation
-(steps h and h/2) give its gradient and Hessian to ~1e-8 relative, and Newton's method from the
-adaptive-quadrature maximum (a few 1e-3 away) converges in a few steps.
-
-This is the textbook Laplace approximation. lme4 (and so metafor) evaluates the log-determinant
-with the PIRLS weights one iterate before the conditional modes (src/external.cpp,
-pwrssUpdate), so its deviance carries an offset of up to ~1e-5 that jumps where the number of
-PIRLS iterations changes; its finite-difference Hessian amplifies that (docs/glmm.md;
-tests/reference/make_glmm_laplace_reference.R pins both and an independent textbook fit).
+"""metafor's heterogeneity tests (QE.Wld, QE.LRT) for UM.RS (the fit itself: :mod:`.rs_fit`).
 
 Heterogeneity (rma.glmm, model UM.RS): the common-effect model (random study intercepts, one
 log odds ratio) against the saturated model: every study its own fixed log odds ratio, the
@@ -31,112 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fit import Profile, _put
+from .fit import Profile
 from .likelihood import Arms
-from .quadrature import NODES_2D, integrate_1d, integrate_2d
-
-#: finite-difference step (Richardson with h and h / 2) in (beta0, mu, sigma, tau) or
-#: (log odds ratio, beta_c, sigma): truncation ~h^4, rounding ~1e-13 / h^2
-FD_STEP = 1e-3
-
-
-def fd_derivs(f, x, h=FD_STEP, richardson=True):
-    """Gradient and Hessian of scalar ``f`` at ``x``: central differences, Richardson-
-    extrapolated from steps h and h / 2 (error O(h^4))."""
-    def once(h):
-        n = len(x)
-        E = np.eye(n) * h
-        f0 = f(x)
-        fp = np.array([f(x + e) for e in E])
-        fm = np.array([f(x - e) for e in E])
-        g = (fp - fm) / (2 * h)
-        H = np.diag((fp - 2 * f0 + fm) / h**2)
-        for i in range(n):
-            for j in range(i + 1, n):
-                H[i, j] = H[j, i] = (f(x + E[i] + E[j]) - f(x + E[i] - E[j]) - f(x - E[i] + E[j])
-                                     + f(x - E[i] - E[j])) / (4 * h * h)
-        return g, H
-
-    g1, H1 = once(h)
-    if not richardson:
-        return g1, H1
-    g2, H2 = once(h / 2)
-    return (4 * g2 - g1) / 3, (4 * H2 - H1) / 3
-
-
-def newton_fd(f, x0, max_iter=40):
-    """Maximise smooth ``f`` from ``x0`` by Newton steps (Richardson gradient, central-difference
-    Hessian) with step halving. Returns (value, x, Hessian) at the maximum, or None if the
-    Hessian is not negative definite or the steps do not converge."""
-    x = np.asarray(x0, float).copy()
-    fx = f(x)
-    for _ in range(max_iter):
-        g = fd_derivs(f, x)[0]
-        H = fd_derivs(f, x, richardson=False)[1]
-        if not np.all(np.isfinite(H)) or np.max(np.linalg.eigvalsh(H)) >= 0:
-            return None
-        d = -np.linalg.solve(H, g)
-        t = 1.0
-        while t > 1e-6:
-            fn = f(x + t * d)
-            if np.isfinite(fn) and fn >= fx - 1e-12 * max(1.0, abs(fx)):
-                break
-            t /= 2
-        else:
-            return None
-        x, fx = x + t * d, fn
-        if np.max(np.abs(t * d)) < 1e-10 * (1 + np.max(np.abs(x))):
-            H = fd_derivs(f, x)[1]
-            return (fx, x, H) if np.max(np.linalg.eigvalsh(H)) < 0 else None
-    return None
-
-
-def rs_loglik(cond, nodes):
-    """The UM.RS log-likelihood (constants excluded) at (beta0, mu, sigma, tau)."""
-    def ll(par):
-        b0, mu, sg, tau = par[0], par[1], abs(par[2]), abs(par[3])
-        if sg == 0.0 and tau == 0.0:
-            v = integrate_1d(cond, np.full((cond.k, 1), b0), mu, 0.0, derivs=False)[0]
-        else:
-            v = integrate_2d(cond, b0, mu, max(sg, 1e-300), tau, nodes)
-        tot = float(v.sum())
-        return tot if np.isfinite(tot) else -1e300
-    return ll
-
-
-def fit_rs_laplace(cond, random, nodes, start_b):
-    """UM.RS by the maximum of the rule with ``nodes`` (< 5: the Laplace approximation for 1),
-    by :func:`newton_fd` from the adaptive-quadrature (15 x 15) maximum, tau free and at the
-    boundary tau = 0. Returns (loglik, x, cov of the free parameters) or None."""
-    from .fit import _fit_rs_newton
-
-    agq = _fit_rs_newton(cond, random, NODES_2D, start_b)
-    if agq is None:
-        return None
-    ll = rs_loglik(cond, nodes)
-    x0 = agq[1].copy()
-    # tau free (from the adaptive rule's tau, or 0.1 if that is on the boundary) and tau = 0
-    starts = [([0, 1, 2], 0.0)] + ([([0, 1, 2, 3], x0[3] if x0[3] > 0 else 0.1)] if random else [])
-    best = None
-    for free, tau0 in starts:
-        x = x0.copy()
-        x[3] = tau0
-        r = newton_fd(lambda q: ll(_put(x, free, q)), x[free])  # noqa: B023
-        if r is None:
-            continue
-        xr = _put(x, free, r[1])
-        if 3 in free and abs(xr[3]) < 1e-6:  # drifted to the boundary: the tau = 0 start has it
-            continue
-        if best is None or r[0] > best[0]:
-            best = (r[0], xr, r[2])
-    if best is None:
-        return None
-    val, x, H = best
-    x[2], x[3] = abs(x[2]), abs(x[3])
-    V = np.linalg.inv(-H)
-    if not np.all(np.isfinite(V)) or np.any(np.diag(V) <= 0):
-        return None
-    return val, x, V
+from .quadrature import NODES_2D, integrate_1d
+from .rs_fit import FD_STEP
 
 
 class ControlArms:
@@ -222,7 +105,7 @@ def _saturated(prof, sigma_fe):
     if sigma > 1e-6:
         ll, a, m = prof.fit(sigma)
         for _ in range(10):
-            new = prof._polish(sigma, ll, a, m)
+            new = prof.polish(sigma, ll, a, m)
             done = abs(new[0] - sigma) < 1e-12
             sigma, ll, a, m = new
             if done:
@@ -240,7 +123,7 @@ def _newton_joint(prof, sigma, alpha, mu):
     ll = prof.evaluate(alpha, mu, sigma, False)[0].sum()
     for _ in range(30):
         _, g, H = prof.evaluate(alpha, mu, sigma)
-        dalpha, dshared = prof._step(g, H, dense=dense)
+        dalpha, dshared = prof.newton_step(g, H, dense=dense)
         dmu, dsig = dshared[0], (dshared[1] if sigma > 0 else 0.0)
         t = 1.0
         while t > 1e-4:
@@ -260,7 +143,7 @@ def _newton_joint(prof, sigma, alpha, mu):
 
 def rs_heterogeneity(lik, nodes, ll_fe, sigma_fe):
     """metafor's QE.LRT and QE.Wld for UM.RS (module docstring): dict with ``lrt``, ``wald``,
-    ``sigma2`` of the saturated model, ``notes`` and ``fit`` (its log odds ratios, beta_c, sigma
+    ``wald_n`` (the studies in the Wald statistic), ``sigma2`` of the saturated model, ``notes`` and ``fit`` (its log odds ratios, beta_c, sigma
     and the ControlArms likelihood); ``ll_fe`` and ``sigma_fe`` the common-effect
     model's log-likelihood (constants excluded) and sigma by the same rule."""
     cond = ControlArms(lik)
@@ -302,4 +185,5 @@ def rs_heterogeneity(lik, nodes, ll_fe, sigma_fe):
     else:
         wald = None
     return {"lrt": max(float(2 * (ll - ll_fe)), 0.0), "wald": None if wald is None else max(wald, 0.0),
+            "wald_n": m,
             "sigma2": sigma * sigma, "notes": notes, "fit": (alpha[:, 0], mu, sigma, cond)}

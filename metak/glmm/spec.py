@@ -52,6 +52,9 @@ class GlmmRecord:
     qe_df: int
     excluded: tuple[GlmmExcluded, ...]
     notes: tuple[str, ...]
+    #: the Wald test's degrees of freedom: the studies in its statistic minus 1 (qe_df, k - 1, is
+    #: QE.LRT's and metafor's); None without a Wald test
+    qe_wald_df: int | None = None
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -64,14 +67,19 @@ class GlmmRecord:
 #: the measures a spec's glmm takes (metafor's rma.glmm: OR every model, IRR UM.FS / UM.RS / CM.EL,
 #: PLO UM.FS)
 SPEC_MEASURES = ("OR", "IRR", "PLO")
+#: the models a spec's glmm names (the registry's Param choices)
+MODELS = ("UM.FS", "UM.RS", "CM.EL", "CM.AL")
 
 
 def check(c, path, values, meta) -> None:
     """The GLMMs are fitted by ML (random effects) or as common-effect models, on 2x2 tables."""
     method = meta.get("method")
+    model = values.get("model")
     if method is not None and method not in ("ML", "FE"):
-        c.add(path[:-1] + ("method",), f"glmm: {values.get('model')} is fitted by maximum likelihood: method must be "
-                                       f"ML (random effects) or FE (common effect), not {method}")
+        # an invalid model name has its own message (the schema's, listing the models)
+        what = f"{model} is" if model in MODELS else f"the GLMMs ({', '.join(MODELS)}) are"
+        c.add(path[:-1] + ("method",), f"glmm: {what} fitted by maximum likelihood: method must be ML (random "
+                                       f"effects) or FE (common effect), not {method}")
     measure = meta.get("measure")
     if measure is not None and measure not in SPEC_MEASURES:
         c.add(path, f"glmm in a spec takes measure OR (2x2 tables), IRR (events and person-time of two arms) or PLO "
@@ -109,6 +117,7 @@ def run(ctx, params) -> GlmmRecord:
     except MetakError as exc:
         raise ms.error("glmm", str(exc)) from None
     ctx.warnings.extend(f"glmm: {lab}: left out of the GLMM ({why})" for lab, why in g.excluded)
+    ctx.warnings.extend(f"glmm: {w}" for w in g.warnings)
     ctx.warnings.append(f"glmm: the pooled estimate, CI, tau² and Q are from the GLMM ({g.model}, {g.method}); the "
                         "study weights, the common-effect row and the sensitivity analyses are those of the "
                         "inverse-variance model")
@@ -118,7 +127,7 @@ def run(ctx, params) -> GlmmRecord:
         ci_lower=clean(g.ci_lower), ci_upper=clean(g.ci_upper), tau2=clean(g.tau2),
         tau2_ci=None if g.tau2_ci is None else tuple(clean(x) for x in g.tau2_ci), loglik=clean(g.loglik),
         qe_wald=clean(g.qe_wald), qe_wald_p=clean(g.qe_wald_p), qe_lrt=clean(g.qe_lrt), qe_lrt_p=clean(g.qe_lrt_p),
-        qe_df=g.qe_df, excluded=tuple(GlmmExcluded(lab, why) for lab, why in g.excluded), notes=tuple(g.notes))
+        qe_df=g.qe_df, qe_wald_df=g.qe_wald_df, excluded=tuple(GlmmExcluded(lab, why) for lab, why in g.excluded), notes=tuple(g.notes))
 
 
 def _counts(table, measure):
@@ -158,7 +167,7 @@ def pooled(record, out: dict) -> dict:
                 "tau_ci": None if not random or g["tau2_ci"] is None else
                 [clean(np.sqrt(x)) if x is not None else None for x in g["tau2_ci"]],
                 "i2": None, "i2_ci": None, "h2": None, "h2_ci": None,
-                "q": g["qe_wald"], "q_df": g["qe_df"], "q_p": g["qe_wald_p"]})
+                "q": g["qe_wald"], "q_df": g["qe_wald_df"], "q_p": g["qe_wald_p"]})
     if random and g["se"] is not None:
         crit = float(special.ndtri(0.5 + out["model"].get("level", 0.95) / 2))
         half = crit * np.sqrt(tau2 + g["se"] ** 2)
@@ -200,12 +209,37 @@ def methods_sentence(result: dict, cite) -> str:
     drop = (f"; {dropped} trial(s) without events (or with only events) in both arms carry no information on the "
             f"{name} and were left out, as rma.glmm does") if dropped and measure != "PLO" else (
         f"; {dropped} study(ies) were left out (see the excluded studies)" if dropped else "")
-    how = "by maximum likelihood" if result["method"] == "ML" else "by maximum likelihood as a common-effect model"
-    return (f"The pooled {name}{', its confidence interval and tau²' if result['method'] == 'ML' else ' and its CI'}"
-            f" were estimated with a generalized linear mixed model ({result['model']}: {what}) {how}, the random effect "
-            f"integrated by {quad} {cite('stijnen2010', 'jackson2018', 'viechtbauer2010')}{drop}. "
-            + ("Its τ² has a profile-likelihood confidence interval, and Q is the Wald test of the saturated GLMM "
-               "(metafor's QE.Wld); these replace the inverse-variance τ² interval and Q above, and I² is not reported."
-               if result["method"] == "ML" else
-               "Q is the Wald test of the saturated GLMM (metafor's QE.Wld), in place of the inverse-variance Q."))
+    random = result["method"] == "ML"
+    integral = f"the random effect integrated by {quad}" if "quadrature (" in quad or "Laplace" in quad else f"with {quad}"
+    how = "by maximum likelihood" if random else "by maximum likelihood as a common-effect model"
+    return (f"The pooled {name}{', its confidence interval and tau²' if random else ' and its CI'}"
+            f" were estimated with a generalized linear mixed model ({result['model']}: {what}) {how}, {integral} "
+            f"{cite('stijnen2010', 'jackson2018', 'viechtbauer2010')}{drop}. " + _heterogeneity_sentence(result))
 
+
+def _heterogeneity_sentence(result: dict) -> str:
+    """What the record holds about tau² and the heterogeneity test, and only that."""
+    k, random = result["k"], result["method"] == "ML"
+    if k == 1:
+        return ("With one trial, tau² cannot be estimated and there is no heterogeneity test: the common-effect GLMM "
+                "was fitted (rma.glmm refuses the random-effects model on one trial), and no τ², Q or I² is "
+                "reported.")
+    parts = []
+    if random:
+        parts.append("Its τ² has a profile-likelihood confidence interval" if result.get("tau2_ci") is not None else
+                     "Its τ² is reported without a confidence interval" + (
+                         " (none is computed for the two-random-effect model UM.RS)" if result["model"] == "UM.RS"
+                         else ""))
+    if result.get("qe_wald") is not None:
+        df, m = result.get("qe_wald_df"), (result.get("qe_wald_df") or 0) + 1
+        q = f"Q is the Wald test of the saturated GLMM (metafor's QE.Wld) on {df} degree(s) of freedom"
+        if m < k:
+            q += (f", over the {m} of {k} trials whose own estimate is finite (in the others a zero cell makes it "
+                  "infinite, and they are left out of the statistic)")
+        parts.append(q)
+    else:
+        parts.append("no heterogeneity test of the GLMM could be computed (see its notes), so no Q is reported")
+    if random:
+        return "; ".join(parts) + "; these replace the inverse-variance τ² interval and Q above, and I² is not reported."
+    q = parts[0][0].upper() + parts[0][1:]
+    return q + (", in place of the inverse-variance Q." if result.get("qe_wald") is not None else ".")

@@ -19,7 +19,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from .bayes import posterior, prior_sensitivity
 from .forest import forest, subgroup_forest
 from .funnel import funnel
-from .render import KINDS, render, save
+from ..registry import FIGURE_KINDS as KINDS
+from .render import render, save
 from .sensitivity import blinding, cumulative, dropout, leave_one_out
 from .bubble import bubble
 

@@ -140,20 +140,38 @@ def arm_data(study: Mapping, role: str) -> Mapping | None:
     return None
 
 
+#: the kinds of arm data a forest plot shows, and how its column is headed
+DATA_KINDS = {"binary": "n/N", "continuous": "Mean (SD) n", "change": "Change (SD) n",
+              "rate": "Events/PT", "correlation": "r (n)"}
+
+
+def arm_kind(d: Mapping) -> str | None:
+    """The kind of one arm's data as results.json writes them: events/total (``binary``),
+    events/person_time (``rate``), mean/sd/n (``continuous``), a pre_post arm's baseline and
+    final mean/sd with r and n (``change``, issue 27's single-arm change scores), r/n
+    (``correlation``)."""
+    if "events" in d:
+        return "rate" if "person_time" in d else "binary"
+    if "mean" in d:
+        return "continuous"
+    if "baseline" in d and "final" in d:
+        return "change"
+    if "r" in d and "n" in d:
+        return "correlation"
+    return None
+
+
 def data_kind(ma: Mapping) -> str | None:
-    """``binary`` / ``continuous`` when most studies carry arm data of that kind."""
+    """The kind of arm data (:data:`DATA_KINDS`) most studies carry."""
     kinds = []
     for s in ma.get("studies") or []:
         for role in ("experimental", "control"):
             d = arm_data(s, role)
-            if isinstance(d, Mapping):
-                if "events" in d:
-                    kinds.append("binary")
-                elif "mean" in d:
-                    kinds.append("continuous")
+            if isinstance(d, Mapping) and arm_kind(d) is not None:
+                kinds.append(arm_kind(d))
     if not kinds:
         return None
-    return max(("binary", "continuous"), key=kinds.count)
+    return max(DATA_KINDS, key=kinds.count)
 
 
 def arm_totals(ma: Mapping, role: str, kind: str | None) -> str:
@@ -176,7 +194,7 @@ def arm_totals(ma: Mapping, role: str, kind: str | None) -> str:
             ev += d["events"]
             tot += d["total"]
             any_ = True
-        elif kind == "continuous" and "n" in d:
+        elif kind in ("continuous", "change", "correlation") and "n" in d:
             n += d["n"]
             any_ = True
     if not any_:

@@ -147,13 +147,25 @@ def level_label(level) -> str:
 
 
 def arm_data(d) -> str:
-    """One arm's data: ``13/27`` for binary, ``12.7 (7.6) 20`` for continuous."""
+    """One arm's data: ``13/27`` for binary, ``12.7 (7.6) 20`` for continuous, ``−4.1 (3.2) 20``
+    for a pre_post arm (the mean change, final − baseline, and the SD of the change from the two
+    SDs and their correlation r), ``7/120.5`` events/person-time, ``0.41 (35)`` r (n)."""
     if not isinstance(d, Mapping):
         return ""
     if "events" in d and "total" in d:
         return f"{general(d['events'])}/{general(d['total'])}"
+    if "events" in d and "person_time" in d:
+        return f"{general(d['events'])}/{general(d['person_time'])}"
     if {"mean", "sd", "n"} <= set(d):
         return f"{_data(d['mean'])} ({_data(d['sd'])}) {general(d['n'])}"
+    if {"baseline", "final", "r", "n"} <= set(d):
+        b, f = d["baseline"], d["final"]
+        if any(is_missing(x) for x in (b.get("mean"), f.get("mean"), b.get("sd"), f.get("sd"), d["r"])):
+            return ""
+        sd = math.sqrt(max(b["sd"] ** 2 + f["sd"] ** 2 - 2 * d["r"] * b["sd"] * f["sd"], 0.0))
+        return f"{_data(round(f['mean'] - b['mean'], 10))} ({_data(round(sd, 10))}) {general(d['n'])}"
+    if {"r", "n"} <= set(d) and not is_missing(d["r"]):
+        return f"{num(d['r'], 2)} ({general(d['n'])})"
     return ""
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+from metak.format import fixed
+
 from ._format import MINUS
 
 # Values >= 1 of each log tick set; the values below 1 are their reciprocals.
@@ -40,7 +42,7 @@ def tick_label(v: float, step: float | None = None) -> str:
         decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step < 1 else 0
         if step < 1 and not math.isclose(round(step, decimals), step):
             decimals += 1
-        s = f"{v:.{decimals}f}"
+        s = fixed(v, decimals)
         if float(s) == 0:
             s = s.lstrip("-")
     else:
@@ -64,15 +66,28 @@ def data_range(core: Sequence[float], extra: Sequence[float], log: bool,
     if not c:
         c = [0.0]
     lo, hi = min(c), max(c)
-    width = max(hi - lo, math.log(2) if log else 1e-9)
-    if hi - lo < 1e-12:
-        lo, hi = lo - width / 2, hi + width / 2
+    floor = math.log(2) if log else min_linear_width(lo, hi)
+    width = max(hi - lo, floor)
+    if e and hi - lo < floor:
+        # the core collapsed to a point (one study, no null line: a proportion): its interval
+        # sets the width, else the axis would span 1e-9 and print ticks like 0.2314752143
+        width = max(width, max(e) - min(e))
+    if hi - lo < width:
+        mid = (lo + hi) / 2
+        lo, hi = mid - width / 2, mid + width / 2
     allow_lo, allow_hi = lo - stretch * width, hi + stretch * width
     if e:
         lo = min(lo, max(min(e), allow_lo))
         hi = max(hi, min(max(e), allow_hi))
     g = (lambda v: math.exp(v)) if log else (lambda v: v)
     return g(lo), g(hi)
+
+
+def min_linear_width(lo: float, hi: float) -> float:
+    """The narrowest linear axis worth labelling: 0.001, or 1/10000 of the values' size when they
+    are large (tick labels of at most four decimals or five significant digits; an interval
+    narrower than that is drawn as a point)."""
+    return max(1e-3, 1e-4 * max(abs(lo), abs(hi)))
 
 
 def _fits(ticks: Sequence[float], labels: Sequence[str], lo: float, hi: float, log: bool,
@@ -153,8 +168,9 @@ def linear_ticks(lo: float, hi: float, width_pt: float, label_width: Callable[[s
     """Limits snapped to multiples of a 1-2-2.5-5 step and the ticks, for a linear axis."""
     if null is not None:
         lo, hi = min(lo, null), max(hi, null)
-    if hi - lo <= 0:
-        lo, hi = lo - 1, hi + 1
+    if hi - lo < min_linear_width(lo, hi):
+        mid, half = (lo + hi) / 2, min_linear_width(lo, hi) / 2
+        lo, hi = mid - half, mid + half
     options = [False, True] if (symmetric is None and null is not None) else [bool(symmetric)]
     for n in range(max_ticks, 1, -1):
         best = None
@@ -174,4 +190,7 @@ def linear_ticks(lo: float, hi: float, width_pt: float, label_width: Callable[[s
                 best = (a, b, ticks, labels)
         if best is not None:
             return best
-    return lo, hi, [lo, hi], [tick_label(lo, (hi - lo)), tick_label(hi, (hi - lo))]
+    # nothing fits: the round limits alone (never the raw data range: "-0.221302112")
+    step = _nice_step(hi - lo)
+    a, b = math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
+    return a, b, [a, b], [tick_label(a, step), tick_label(b, step)]

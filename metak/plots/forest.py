@@ -22,7 +22,7 @@ def _columns(ma: Mapping, names, kind: str | None, show_data, show_weight, xlim,
     long, short = C.measure_names(ma)
     cols: list = [Column("label", "Study")]
     if kind is not None and show_data is not False:
-        sub = "n/N" if kind == "binary" else "Mean (SD) n"
+        sub = C.DATA_KINDS[kind]
         drop = None if show_data else 1
         if C.single_arm(ma):  # one arm's own data per row (issue 27)
             cols.append(Column("exp", sub, "", "right", drop))

@@ -24,6 +24,7 @@ _METADATA = {
 
 #: figure kinds, from the registry (metak.registry.FIGURES)
 from ..registry import FIGURE_KINDS as KINDS  # noqa: E402
+from ..results_json import rounded  # noqa: E402
 
 
 def format_of(path, fmt: str | None = None) -> str:
@@ -174,7 +175,6 @@ def figure_options(ma: Mapping, plotter, options: dict):
     in all three, never 1.62 in one)."""
     import inspect
 
-    from ..report import rounded
 
     options = dict(options)
     spec = dict(ma.get("figure_options") or {})   # the spec's ``figures:`` options

@@ -3,8 +3,10 @@ continuous forms that :mod:`metak.records.convert` turns into mean/SD/n) and rep
 
 from __future__ import annotations
 
+from ..vocab import MEASURES as CONTRAST_MEASURES  # a contrast may be any measure
+from ..vocab import RATIO_MEASURES  # reported on the natural (ratio) scale; analysed on the log scale
 from .checker import Checker, listing
-from .model import CONTRAST_MEASURES, RATIO_MEASURES, BinaryArmData, ContinuousArmData, ContrastData
+from .model import BinaryArmData, ContinuousArmData, ContrastData
 
 CONTRAST_REQUIRED = ("measure", "experimental", "control", "estimate")
 CONTRAST_OPTIONAL = ("ci", "se", "level")

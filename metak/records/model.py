@@ -21,9 +21,6 @@ DIRECTIONS = ("higher_is_better", "lower_is_better")
 #: registry's posted results, a table of a systematic review, or a secondary report (news, blog, press
 #: release, summary site) of the paper
 SOURCE_TYPES = ("paper", "abstract", "full_text_table", "registry", "review_table", "secondary_report")
-from ..vocab import MEASURES as CONTRAST_MEASURES  # noqa: E402,F401  (a contrast may be any measure)
-#: contrast measures reported on the natural (ratio) scale; analysed on the log scale
-from ..vocab import RATIO_MEASURES  # noqa: E402,F401
 
 
 @dataclass(frozen=True)

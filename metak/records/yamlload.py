@@ -175,7 +175,8 @@ def _scalar(node, constructor, path):
         return _text(text, line, path)  # base 60 again (1:30.5)
     try:
         value = constructor.construct_object(node)
-    except (ValueError, KeyError, AttributeError, TypeError, OverflowError, yaml.YAMLError) as exc:
+    # IndexError: PyYAML's float constructor indexes value[0] of an explicit '!!float' with no text
+    except (ValueError, KeyError, AttributeError, TypeError, OverflowError, IndexError, yaml.YAMLError) as exc:
         if tag == _TAG + "timestamp" and constructor.timestamp_regexp.match(text):
             reason = f" ({exc})" if isinstance(exc, ValueError) and str(exc) else ""
             raise _Refused(line, f"'{_clip(text)}' is not a valid date{reason}; correct it, "

@@ -24,13 +24,13 @@ records' Checker); this module runs it."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import special
 
 from .spec import SimSpec  # the spec and its checks: metak/scale/spec.py
+from .summaries import Summaries
 
 METRICS = ("bias", "rmse", "coverage", "ci_width", "pi_coverage", "tau2_bias")
 
@@ -97,19 +97,6 @@ def run_block(args):
             out[(e, t)] = {m: (float(np.nansum(v)), float(np.nansum(v * v)), int(np.sum(np.isfinite(v))))
                            for m, v in vals.items()}
     return out
-
-
-@dataclass(frozen=True)
-class Summaries:
-    """Each replicate's summaries, named as a BatchResult's columns: the exact posterior's, or
-    the shared-bias estimators' (metak.sensitivity.shared_bias_sim)."""
-
-    estimate: np.ndarray
-    ci_lower: np.ndarray
-    ci_upper: np.ndarray
-    pi_lower: np.ndarray
-    pi_upper: np.ndarray
-    tau2: np.ndarray
 
 
 def _bayes_arrays(Y, V, bayes, level):

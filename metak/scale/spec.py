@@ -44,10 +44,20 @@ SETTINGS = {
     "block": (True, {"minimum": 1, "maximum": MAX_COUNT}, 500),
     "level": (False, {"open_interval": (0, 1)}, 0.95),
 }
+#: the most studies a simulated meta-analysis may have (the largest published ones have a few
+#: thousand; a million is already beyond any realistic design)
+MAX_K = 1_000_000
+#: the memory one replicate block may need: min(block, replicates) x k cells of about
+#: :data:`BYTES_PER_CELL` bytes each. Measured peaks (run_block, k = 20,000, 250 replicates):
+#: 73 bytes per cell for FE/DL/HE, 145 for the iterative estimators (REML, ML, PM, SJ, EB), about
+#: 210 for BAYES: 256 (32 float64 arrays) covers every estimator. A block beyond 2 GB (and one
+#: per worker runs at once) would be killed by the kernel's OOM killer without a message.
+BYTES_PER_CELL = 256
+MAX_BLOCK_BYTES = 2_000_000_000
 #: the scenario values, each one number or a list of them (Checker.numbers): key -> (whole
 #: numbers?, bounds, default); the scenarios are every combination
 SCENARIO_VALUES = {
-    "k": (True, {"minimum": 2, "maximum": MAX_COUNT}, [5]),
+    "k": (True, {"minimum": 2, "maximum": MAX_K}, [5]),
     "tau2": (False, {"minimum": 0}, [0.0]),
     "mu": (False, {}, [0.0]),
 }
@@ -103,6 +113,8 @@ def parse_sim_spec(doc: Located) -> tuple[SimSpec | None, list[Problem]]:
         vi = _vi(c, sp + ("vi",)) if "vi" in sc else dict(DEFAULT_VI)
         sb = shared_bias_sim.check(c, sp + ("shared_bias",)) if shared else None
 
+    _block_memory(c, ks, settings["block"], settings["replicates"], "block" in d)
+
     extra = shared_bias_sim.ESTIMATORS if shared and not binary else ()
     allowed = IV_METHODS + (BAYES,) + extra
     ests = _names(c, ("estimators",), ["DL", "REML"], allowed, str.upper,
@@ -142,6 +154,25 @@ def load_spec(path) -> SimSpec:
     if problems:
         raise InvalidSpec(problems)
     return spec
+
+
+def _block_memory(c: Checker, ks, block, replicates, block_given: bool):
+    """A problem at the largest k when one replicate block of it would need more than
+    :data:`MAX_BLOCK_BYTES` (each value of k is checked alone first)."""
+    if not ks or block is None or replicates is None:
+        return
+    n = min(block, replicates)
+    i = max(range(len(ks)), key=lambda j: ks[j])
+    k = ks[i]
+    need = n * k * BYTES_PER_CELL
+    if need <= MAX_BLOCK_BYTES:
+        return
+    raw = c.doc.data["scenarios"]["k"]
+    fit = MAX_BLOCK_BYTES // (k * BYTES_PER_CELL)
+    c.add(("scenarios", "k", i) if isinstance(raw, list) else ("scenarios", "k"),
+          f"k = {k:,} with blocks of {n:,} replicates needs about {need / 1e9:.1f} GB per block "
+          f"({n:,} x {k:,} studies x {BYTES_PER_CELL} bytes), more than the {MAX_BLOCK_BYTES / 1e9:g} GB limit: "
+          f"set block: {fit:,} or fewer" + ("" if block_given else f" (the default block is {block:,})"))
 
 
 def _vi(c: Checker, path):
@@ -184,7 +215,8 @@ def _names(c: Checker, path, default, allowed, normal, extra_hint=()):
         else:
             close = c.close(value, allowed)
             hint = f" (did you mean '{close}'?)" if close else ""
-            c.add(path + (i,), f"{name!r} is not one of: {listing(allowed)}{hint}")
+            also = f"; with scenarios.shared_bias also {listing(extra_hint)}" if extra_hint else ""
+            c.add(path + (i,), f"{name!r} is not one of: {listing(allowed)}{also}{hint}")
     return tuple(out) if len(out) == len(raw) else None
 
 

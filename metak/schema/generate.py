@@ -11,9 +11,14 @@ types cannot say comes from the field markers of :mod:`metak.schema.record`, rea
 * ``enum(...)`` (metadata ``enum``): the schema's ``enum`` (with null when the type allows it);
 * ``keys(...)`` (metadata ``required``): the keys a ``dict[str, X]`` object always holds;
 * ``flat()`` (metadata ``flatten``): the nested record's properties merged into its parent's;
-* a class attribute ``json_array = "<field>"``: the record is written as that field's array.
+* ``between(lo, hi)`` (metadata ``minimum``/``maximum``): a number's bounds;
+* a class attribute ``json_array = "<field>"``: the record is written as that field's array;
+* ``tuple[X, X]`` (no ``...``): an array of exactly that many X; a union of several types
+  (``int | tuple[int, int]``): ``anyOf`` them.
 
-Keyed analyses are written under ``meta_analyses.items.properties.<name>`` (object or null),
+Keyed analyses are written under ``meta_analyses.items.properties.<name>``: the record's object
+(or array, for a ``json_array`` record), null allowed only for a kind with ``null_when_off``
+(``bayes``), the key being absent otherwise when the analysis does not run;
 ``sensitivity:`` ones under ``...properties.sensitivity.properties.<name>``. So the schema is
 written once, by the record.
 
@@ -39,6 +44,9 @@ def fragment(tp, metadata=None) -> dict:
     out = _fragment(tp)
     if (metadata or {}).get("required"):
         out = {**out, "required": list(metadata["required"])}
+    for bound in ("minimum", "maximum"):
+        if (metadata or {}).get(bound) is not None:
+            out = {**out, bound: metadata[bound]}
     values = (metadata or {}).get("enum")
     if values is not None:
         nullable = "null" in out.get("type", ())
@@ -73,13 +81,19 @@ def _fragment(tp) -> dict:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         inner = fragment(args[0]) if len(args) == 1 else {"anyOf": [fragment(a) for a in args]}
+        if len(args) == len(typing.get_args(tp)):  # no None: the value is one of them, never null
+            return inner
         kind = inner.get("type")
         if isinstance(kind, str):
             return {**inner, "type": [kind, "null"]}
         return {"anyOf": [inner, {"type": "null"}]}
     if origin is tuple:
         args = typing.get_args(tp)
-        return {"type": "array", "items": fragment(args[0])}
+        if len(args) == 2 and args[1] is Ellipsis:
+            return {"type": "array", "items": fragment(args[0])}
+        if len(set(args)) != 1:
+            raise TypeError(f"no JSON schema for the mixed tuple {tp!r}")
+        return {"type": "array", "items": fragment(args[0]), "minItems": len(args), "maxItems": len(args)}
     if origin is dict:  # dict[str, X]: an object whose values are X (e.g. a value per treatment)
         return {"type": "object", "additionalProperties": fragment(typing.get_args(tp)[1])}
     if dataclasses.is_dataclass(tp):
@@ -97,8 +111,13 @@ def fragments() -> dict:
     """``{results.json key of a meta-analysis: fragment}`` for every keyed analysis with a record."""
     from ..registry import KEYED
 
-    return {name: {**fragment(kind.record_type()), "type": ["object", "null"]}
-            for name, kind in KEYED.items() if kind.record}
+    out = {}
+    for name, kind in KEYED.items():
+        if not kind.record:
+            continue
+        frag = fragment(kind.record_type())
+        out[name] = {**frag, "type": [frag["type"], "null"]} if kind.null_when_off else frag
+    return out
 
 
 def sensitivity_fragments() -> dict:

@@ -301,3 +301,17 @@ def run(ctx, params) -> BlindingResult:
         extra["cgrc"] = cg
     ctx.warnings.extend(f"blinding: {n}" for n in notes)
     return from_dict(BlindingResult, extra)
+
+
+def check(c, path, values, meta) -> None:
+    """The spec's check (registry ``check=``): blinding compares an experimental arm with its
+    control; a single-arm measure (docs/measures.md: PLO, PR, PLN, PAS, PFT, IRLN, COR, ZCOR, MC,
+    SMCC, SMCR, SMCRH) pools one arm type and has no comparison whose bias could be adjusted or
+    tipped, so asking for it is an error at the entry's line."""
+    from ..vocab import SINGLE_ARM_MEASURES
+
+    measure = meta.get("measure")
+    if measure in SINGLE_ARM_MEASURES:
+        c.add(path, f"blinding compares each trial's experimental and control arms, but {measure} is a single-arm "
+                    "measure (each row is one arm's own data): there is no between-arm effect to adjust for "
+                    "unblinding or to tip; remove blinding from sensitivity, or use a two-arm measure")

@@ -55,7 +55,7 @@ def effect_continuous(measure, e, c, me, mc, lam, lam_sd, rho):
     cov = rho * lam_sd[0] * lam_sd[1] * (1 - ne / (ne + me)) * (1 - nc / (nc + mc))
     y, v = me_ - mc_, ve + vc - 2 * cov
     if measure == "SMD":
-        from ..effects.escalc import hedges_j
+        from ..effects.hedges import hedges_j
 
         g = float(hedges_j(ne + nc - 2)) * y / s
         return g, v / s**2 + g**2 / (2 * (ne + nc))

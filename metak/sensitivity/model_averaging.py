@@ -40,6 +40,12 @@ from .model_averaging_record import BmaModel, ModelAveraging
 EFFECT_SD = 1.0
 TAU_SHAPE, TAU_SCALE = 1.0, 0.15
 PET_SCALE, PEESE_SCALE = 1.0, 5.0
+#: the priors in words, as results.json records them
+PRIORS = {"effect": f"Normal(0, {EFFECT_SD:g})", "heterogeneity": f"InvGamma({TAU_SHAPE:g}, {TAU_SCALE:g}) on tau",
+          "weight_functions": "cumulative Dirichlet(1, ..., 1) on the omegas of each weight function",
+          "pet": f"Cauchy(0, {PET_SCALE:g}) on (0, inf)", "peese": f"Cauchy(0, {PEESE_SCALE:g}) on (0, inf)",
+          "model_probabilities": "1/2 effect, 1/2 heterogeneity, 1/2 bias (1/12 per weight function, "
+                                 "1/4 PET, 1/4 PEESE)"}
 WEIGHT_FUNCTIONS = (("two.sided", (0.05,)), ("two.sided", (0.05, 0.10)), ("one.sided", (0.05,)),
                     ("one.sided", (0.025, 0.05)), ("one.sided", (0.05, 0.5)), ("one.sided", (0.025, 0.05, 0.5)))
 _LOG2PI = np.log(2 * np.pi)
@@ -262,11 +268,28 @@ def _prior_bias():
     return out + [("PET", None, 0.5 / 4), ("PEESE", None, 0.5 / 4)]
 
 
+def run(ctx, params) -> ModelAveraging | None:
+    from ..errors import MetakError
+
+    tab = ctx.table
+    y, v = np.asarray(tab.yi, float), np.asarray(tab.vi, float)
+    keep = np.isfinite(y) & np.isfinite(v) & (v > 0)
+    if keep.sum() < 2:
+        ctx.warnings.append(f"bayesian_model_averaging not run: k = {int(keep.sum())} < 2")
+        return None
+    try:
+        return model_averaging(y[keep], v[keep], n_draws=int(params.get("draws") or 4096),
+                               seed=int(params.get("seed") or 20231))
+    except (MetakError, FloatingPointError, np.linalg.LinAlgError) as err:
+        ctx.warnings.append(f"bayesian_model_averaging not run: {err}")
+        return None
+
+
 def model_averaging(y, v, *, n_draws=4096, seed=20231) -> ModelAveraging:
     """The 36-model RoBMA-PSMA ensemble on effects ``y`` with sampling variances ``v``."""
     y, v = np.asarray(y, float), np.asarray(v, float)
     models, parts = _ensemble(y, v, n_draws, seed)
-    res = ModelAveraging.from_models(models, k=len(y))
+    res = ModelAveraging.from_models(models, k=len(y), priors=PRIORS)
     lb, med, ub = mixture_quantiles(parts, [m.posterior_prob for m in res.models])
     return replace(res, median=med, ci_lb=lb, ci_ub=ub)
 

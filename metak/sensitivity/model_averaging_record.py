@@ -47,7 +47,9 @@ class ModelAveraging:
     ci_ub: float | None = None
 
     @classmethod
-    def from_models(cls, models, k):
+    def from_models(cls, models, k, priors):
+        """The record of the ensemble ``models`` on ``k`` studies; ``priors`` describes the priors in
+        words (:data:`metak.sensitivity.model_averaging.PRIORS`)."""
         logml = np.array([m.log_marglik for m in models], float)
         prior = np.array([m.prior_prob for m in models], float)
         lp = np.log(prior) + logml
@@ -70,39 +72,14 @@ class ModelAveraging:
         m2 = float(np.sum(post * (sd ** 2 + mean ** 2)))
         eff = np.array([m.effect for m in models])
         cond = float(np.sum(post[eff] * mean[eff]) / post[eff].sum()) if post[eff].sum() > 0 else None
-        from .model_averaging import EFFECT_SD, PEESE_SCALE, PET_SCALE, TAU_SCALE, TAU_SHAPE
-
-        priors = {"effect": f"Normal(0, {EFFECT_SD:g})", "heterogeneity": f"InvGamma({TAU_SHAPE:g}, {TAU_SCALE:g}) on tau",
-                  "weight_functions": "cumulative Dirichlet(1, ..., 1) on the omegas of each weight function",
-                  "pet": f"Cauchy(0, {PET_SCALE:g}) on (0, inf)", "peese": f"Cauchy(0, {PEESE_SCALE:g}) on (0, inf)",
-                  "model_probabilities": "1/2 effect, 1/2 heterogeneity, 1/2 bias (1/12 per weight function, "
-                                         "1/4 PET, 1/4 PEESE)"}
         return cls(k=k, models=models, inclusion=inclusion, estimate=clean(m1), sd=clean(np.sqrt(max(m2 - m1 ** 2, 0))),
                    estimate_conditional=clean(cond),
-                   log_marglik_mc_error_max=clean(max((m.log_marglik_se or 0.0) for m in models)), priors=priors)
+                   log_marglik_mc_error_max=clean(max((m.log_marglik_se or 0.0) for m in models)), priors=dict(priors))
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["models"] = [asdict(m) for m in self.models]
         return d
-
-
-def run(ctx, params) -> ModelAveraging | None:
-    from ..errors import MetakError
-    from .model_averaging import model_averaging
-
-    tab = ctx.table
-    y, v = np.asarray(tab.yi, float), np.asarray(tab.vi, float)
-    keep = np.isfinite(y) & np.isfinite(v) & (v > 0)
-    if keep.sum() < 2:
-        ctx.warnings.append(f"bayesian_model_averaging not run: k = {int(keep.sum())} < 2")
-        return None
-    try:
-        return model_averaging(y[keep], v[keep], n_draws=int(params.get("draws") or 4096),
-                               seed=int(params.get("seed") or 20231))
-    except (MetakError, FloatingPointError, np.linalg.LinAlgError) as err:
-        ctx.warnings.append(f"bayesian_model_averaging not run: {err}")
-        return None
 
 
 def methods_sentence(result: dict, cite) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..scale.simulate import Summaries
+from ..scale.summaries import Summaries
 
 ESTIMATORS = ("INDEPENDENT_BIAS", "SHARED_BIAS")
 KEYS = ("beta", "beta_sd", "kappa", "fraction")

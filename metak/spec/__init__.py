@@ -16,7 +16,7 @@ from ..records.checker import Checker, did_you_mean
 from ..records.yamlload import load_located
 from ..registry import FIGURE_KINDS, KEYED, SENSITIVITY_KINDS, own_keys  # noqa: F401  (re-exported)
 from ..vocab import BINARY_MEASURES, MEASURES, SINGLE_ARM_MEASURES
-from .blocks import _arms, _bayes, _check_figures, _keyed, _permutations, _select, _sensitivity, _settings, _string_list
+from .blocks import _arms, _check_figures, _keyed, _select, _sensitivity, _settings, _string_list
 from .model import (  # noqa: F401  (re-exported)
     DEFAULT_KEYS, MA_OPTIONAL, MULTI_ARM_RULES, ORDERS, SCHEMA_VERSION, SELECT_KEYS, TOP_OPTIONAL, TOP_REQUIRED,
     AnalysisSpec, CCSpec, Fallback, MetaSpec, Select, SensitivityEntry,
@@ -101,10 +101,9 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         if method not in ("REML", "ML", "FE"):
             c.add(p + ("method",) if "method" in m else p + ("multi_arm",),
                   f"multi_arm: multivariate is fitted by REML, ML or FE, not {method}")
-        for key in ("sensitivity", "moderators", "subgroups", "permutations"):
-            if key in m:
-                c.add(p + (key,), f"'{key}' is not yet available with multi_arm: multivariate (it would refit a "
-                                  "different, univariate model); use multi_arm: split_control for it")
+        if "sensitivity" in m:  # moderators, permutations and subgroups: their analyses' checks
+            c.add(p + ("sensitivity",), "'sensitivity' is not yet available with multi_arm: multivariate (it would "
+                                        "refit a different, univariate model); use multi_arm: split_control for it")
     figures = ("forest",)
     figure_options: tuple = ()
     if isinstance(m.get("figures"), dict):  # {kinds: [...], favours: ..., font: ...} (issue 25)
@@ -130,49 +129,40 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
     def locate(key_path, name):
         where.append((name, c.doc.file, c.doc.line(key_path)))
 
-    moderators = ()
-    if "moderators" in m:
-        moderators = _string_list(c, p + ("moderators",)) or ()
-        raw = c.get(p + ("moderators",))
-        for j, name in enumerate(moderators):
-            locate(p + ("moderators",) if isinstance(raw, str) else p + ("moderators", j), f"moderators[{j}]")
-        if len(set(moderators)) != len(moderators):
-            c.add(p + ("moderators",), "a moderator is named twice")
-        if not moderators:
-            c.add(p + ("moderators",), "name at least one moderator, e.g. moderators: [latitude]")
-    subgroups = None
+    # moderators:, permutations:, subgroups: and bayes: are the parameters of the analyses they ask
+    # for (metak.analyses, their Params), parsed by _keyed; here only where they are (for errors
+    # against the loaded trials) and what needs the model's settings
+    asked = {e.name: e.kwargs for e in analyses}
+    raw = m.get("moderators")
+    if isinstance(raw, str):
+        locate(p + ("moderators",), "moderators[0]")
+    elif isinstance(raw, list):
+        for j, _ in enumerate(raw):
+            locate(p + ("moderators", j), f"moderators[{j}]")
     if "subgroups" in m:
-        subgroups = c.string(p + ("subgroups",))
         locate(p + ("subgroups",), "subgroups")
     order = "label"
     if "order" in m:
         order = c.string(p + ("order",)) or "label"
         locate(p + ("order",), "order")
-    permutations = None
-    if "permutations" in m:
-        permutations = _permutations(c, p + ("permutations",))
-        if not moderators:
-            c.add(p + ("permutations",), "a permutation test needs moderators: (it tests the meta-regression)")
     locate(p, "meta_analysis")
     for key in ("outcome", "measure", *own_keys()):
         if key in m:
             locate(p + (key,), key)
-    if (moderators or "permutations" in m) and method in ("MH", "PETO"):
+    if ("moderators" in m or "permutations" in m) and method in ("MH", "PETO"):
         c.add(p + ("moderators",), f"method {method} has no meta-regression; use an inverse-variance method "
                                    "(FE, DL, REML, ML, PM, SJ, HE, EB)")
-    bayes = None
-    if "bayes" in m:
-        bayes = _bayes(c, p + ("bayes",), measure, dropout)
-        if bayes is not None and multi == "multivariate" and bayes.resolved_engine != "exact":
-            c.add(p + ("bayes",), "with multi_arm: multivariate the Bayesian model is fitted by the exact engine with "
-                                  "the block covariance: it needs the normal likelihood and engine exact (or auto)")
+    # the parsed bayes: block also gives the network's, the blinding analysis's and the shared-bias
+    # model's priors (they read MetaSpec.bayes)
+    bayes = (asked.get("bayes") or {}).get("bayes")
     title = c.string(p + ("title",)) if "title" in m else None
     dropout_outcome = c.ident(p + ("dropout_outcome",)) if "dropout_outcome" in m else "dropout"
     sensitivity = _sensitivity(c, p + ("sensitivity",), measure) if "sensitivity" in m else ()
     if "figures" in m:
         _check_figures(c, p, figures, sensitivity, dropout, bayes, "bayes" in m,
                        fpath=p + ("figures", "kinds") if isinstance(m["figures"], dict) else None,
-                       keys={"moderators": bool(moderators), "subgroups": subgroups is not None,
+                       keys={"moderators": bool((asked.get("meta_regression") or {}).get("moderators")),
+                             "subgroups": (asked.get("subgroups") or {}).get("subgroups") is not None,
                         **{name: name in m and m[name] is not False or any(e.name == name for e in analyses)
                            for name in own_keys()}})
     if None in (ma_id, measure):
@@ -184,9 +174,8 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
         arms=_arms(c, p + ("arms",)) if "arms" in m else (), multi_arm=multi or "split_control",
         bayes=bayes, sensitivity=sensitivity,
         figures=figures, figure_options=figure_options, dropout=dropout, dropout_outcome=dropout_outcome or "dropout", dropout_reason=dropout_reason,
-        moderators=tuple(moderators), subgroups=subgroups, order=order, permutations=permutations,
-        analyses=analyses, crossover_rho=crossover_rho, mix_measures=mix,
-        where=tuple(where),
+        order=order, analyses=analyses, crossover_rho=crossover_rho, mix_measures=mix,
+        where=tuple(where), index=i,
     )
 
 

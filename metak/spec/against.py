@@ -14,9 +14,11 @@ def check_names(ms: MetaSpec, trials) -> None:
     from ..effects.covariates import TRIAL_FIELDS
 
     known = set(TRIAL_FIELDS) | {name for t in trials for name, _ in t.characteristics}
-    asked = [(f"moderators[{j}]", m) for j, m in enumerate(ms.moderators)]
-    if ms.subgroups is not None:
-        asked.append(("subgroups", ms.subgroups))
+    regression, subgroups = ms.analysis("meta_regression"), ms.analysis("subgroups")
+    moderators = regression.kwargs.get("moderators") or () if regression is not None else ()
+    asked = [(f"moderators[{j}]", m) for j, m in enumerate(moderators)]
+    if subgroups is not None and subgroups.kwargs.get("subgroups") is not None:
+        asked.append(("subgroups", subgroups.kwargs["subgroups"]))
     if ms.order not in ORDERS:
         asked.append(("order", ms.order))
     for key, name in asked:

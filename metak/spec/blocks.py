@@ -148,7 +148,7 @@ def _sensitivity(c: Checker, path, measure=None):
             continue
         values = _params(c, path + (i, name), SENSITIVITY[name], params, measure)
         if values is not None and SENSITIVITY[name].checker() is not None:  # the parameters together
-            SENSITIVITY[name].checker()(c, path + (i, name), values, {})
+            SENSITIVITY[name].checker()(c, path + (i, name), values, {"measure": measure})
         if values is not None:
             out.append(SensitivityEntry(name, tuple(values.items())))
     return tuple(out)
@@ -160,9 +160,10 @@ def _keyed(c: Checker, path, meta: dict, measure=None):
     ``check``."""
     out = []
     for name, kind in KEYED.items():
-        if kind.asked_by:  # asked for by the spec's own keys, parsed into MetaSpec fields
+        if kind.asked_by:  # asked for by the spec's own keys: its parameters are those keys
+            values = _asked(c, path, kind, meta, measure)
             if kind.on_by_default(meta):
-                out.append(SensitivityEntry(name, tuple(kind.defaults().items())))
+                out.append(SensitivityEntry(name, tuple(values.items())))
             continue
         given = meta.get(name)
         if name not in meta:
@@ -184,6 +185,28 @@ def _keyed(c: Checker, path, meta: dict, measure=None):
             check(c, path + (name,), values, meta)
         out.append(SensitivityEntry(name, tuple(values.items())))
     return tuple(out)
+
+
+def _asked(c: Checker, path, kind, meta: dict, measure) -> dict:
+    """The parameters of an analysis asked for by the meta-analysis's own keys (``moderators:``,
+    ``subgroups:``, ``bayes:`` ...): each key given is checked by the ``Param`` of the same name
+    at ``path + (key,)``, then ``check(checker, path, values, meta)`` with ``path`` the
+    meta-analysis's, when any of its keys is given. Defaults fill the rest."""
+    values = kind.defaults()
+    given = [p for p in kind.params if p.name in meta]
+    for p in given:
+        if p.kind == "block":
+            values[p.name] = p.parser()(c, path + (p.name,), meta[p.name], measure)
+            continue
+        problem = p.check(meta[p.name])
+        if problem:
+            c.add(path + (p.name,), problem)
+        else:
+            values[p.name] = meta[p.name]
+    check = kind.checker()
+    if check is not None and any(key in meta for key in kind.asked_by):
+        check(c, path, values, meta)
+    return values
 
 
 def _arms(c: Checker, path):

@@ -61,11 +61,15 @@ class MetaSpec:
     select: Select = field(default_factory=Select)
     arms: tuple = ()  # ((trial id, (exp ids), (ctl ids)), ...)
     multi_arm: str = "split_control"
-    bayes: object = None  # metak.bayes.BayesSpec
+    #: the parsed ``bayes:`` block (metak.bayes.BayesSpec): the ``bayes`` analysis's parameter, kept
+    #: here too because the network, blinding and shared-bias analyses take their priors from it
+    bayes: object = None
     sensitivity: tuple = ()
     figures: tuple = ("forest",)
     #: ``figures:`` options (favours, arm_labels, xlim, font, width; issue 25) as ((key, value), ...)
     figure_options: tuple = ()
+    #: a dropout meta-analysis (``dropout:``): a table setting (the rows are each side's dropouts);
+    #: it also asks for ``dropout_rates``, as ``multi_arm`` (the rows kept) asks for ``multivariate``
     dropout: bool = False
     dropout_outcome: str = "dropout"
     #: the dropout reason pooled (v2): "all" (all-cause) or one of the dropouts block's reasons
@@ -78,16 +82,13 @@ class MetaSpec:
     crossover_rho: float | None = None
     #: (v2) "chinn2000": pool log odds ratios and SMDs together, converted by Chinn (2000)
     mix_measures: str | None = None
-    #: meta-regression moderators (characteristics or trial fields), in the spec's order
-    moderators: tuple = ()
-    #: the characteristic or trial field to form subgroups by
-    subgroups: str | None = None
     #: row order of forest plots and the cumulative analysis (contract section 5)
     order: str = "label"
-    #: permutation test of the meta-regression: (iterations, seed), or None
-    permutations: tuple | None = None
     #: (key path, file, line) of keys whose values are checked against the loaded trials
     where: tuple = ()
+    #: its position in the spec's meta_analyses list: errors name ``meta_analyses[i].key``, as
+    #: the Checker's do
+    index: int | None = None
 
     def arms_for(self, trial_id: str):
         for tid, exp, ctl in self.arms:
@@ -107,7 +108,8 @@ class MetaSpec:
         from ..errors import InvalidSpec, Problem
 
         file, line = self.locate(key)
-        return InvalidSpec([Problem(file, line, f"meta_analyses.{self.id}.{key}", message)])
+        where = f"meta_analyses[{self.index}]" if self.index is not None else f"meta_analyses (id {self.id})"
+        return InvalidSpec([Problem(file, line, f"{where}.{key}", message)])
 
     def locate(self, key: str):
         """(file, line) of a spec key such as ``moderators[1]``, for error messages."""
