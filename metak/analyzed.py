@@ -55,9 +55,12 @@ class AnalysisResults(dict):
 
         if kind not in FIGURES:
             raise MetakError(f"unknown figure kind {kind!r}; kinds are {', '.join(FIGURE_KINDS)}")
+        from .figure_needs import check_available
         from .plots.render import draw_kind
 
-        return draw_kind(self._ma(id), kind, **options).figure
+        ma = self._ma(id)
+        check_available(ma, kind)  # the analysis the figure draws is in the results (the spec's rule)
+        return draw_kind(ma, kind, **options).figure
 
     def write(self, out_dir):
         """Write results.json, summary.csv and the figures into ``out_dir``, as ``metak analyze

@@ -162,7 +162,7 @@ def run_analyze(spec_path, out_dir, *, as_json=False, figures=True):
 
 
 def _analyze_help() -> str:
-    from .registry import help_text
+    from .registry_help import help_text
 
     return "Run the meta-analyses of an analysis spec and write results.json.\n\n\b\n" + help_text()
 

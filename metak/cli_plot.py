@@ -68,6 +68,7 @@ def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale, favours, arm_
         if kind not in KINDS:
             raise MetakError(f"--kind {kind!r} is not one of {', '.join(KINDS)}")
         from .errors import AnalysisError
+        from .figure_needs import check_available
 
         targets = [out / f"{ma['id']}-{kind}.{fmt}" for ma in metas]
         for ma, target in zip(metas, targets):  # never outside --out (e.g. through a symlink in it)
@@ -81,6 +82,7 @@ def plot(results, kind, ma_id, out_dir, fmt, size, dpi, greyscale, favours, arm_
         with tempfile.TemporaryDirectory(prefix="metak-") as tmp:  # drawn there, committed together
             for ma, target in zip(metas, targets):
                 try:
+                    check_available(ma, kind)  # the analysis it draws was written (the spec's rule)
                     drawn[target.name] = render(ma, kind, Path(tmp) / target.name, size="double_column", dpi=dpi,
                                                 greyscale=greyscale, **fig_options).read_bytes()
                 except AnalysisError as exc:

@@ -171,15 +171,18 @@ class AnalysisKind:
 
 @dataclass(frozen=True)
 class FigureKind:
-    """A registered figure: ``plot(ma, ax, **options)`` draws one meta-analysis of results.json."""
+    """A registered figure: ``plot(ma, ax, **options)`` draws one meta-analysis of results.json.
+
+    ``needs`` names the registered analyses it draws, never a spec key (issue 24; the rule that
+    reads it is :mod:`metak.figure_needs`): ``("sensitivity", name)``, ``("analysis", name)`` or
+    ``("analysis", name, field)`` (that analysis with ``field`` set); any one suffices."""
 
     name: str
     summary: str
     plot: str  # "module:function"
-    #: what the spec must ask for: ("sensitivity", name) | ("bayes", attr or None) | ("dropout",)
-    #: | ("key", spec attribute) ; any one of the alternatives suffices
     needs: tuple = ()
-    needs_text: str = ""
+    #: what else it needs of the data or of the analysis's parameters, in words (no spec key)
+    note: str = ""
 
     def plotter(self):
         return _resolve(self.plot)

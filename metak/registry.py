@@ -262,99 +262,71 @@ FIGURES: dict[str, FigureKind] = {f.name: f for f in (
     FigureKind("forest", "forest plot of the studies and the pooled estimates", "metak.plots.forest:forest"),
     FigureKind("funnel", "funnel plot (optionally contour-enhanced)", "metak.plots.funnel:funnel"),
     FigureKind("leave_one_out", "leave-one-out estimates", "metak.plots.sensitivity:leave_one_out",
-               (("sensitivity", "leave_one_out"),), "sensitivity: [leave_one_out]"),
+               (("sensitivity", "leave_one_out"),)),
     FigureKind("dropout", "per-arm dropout beside the pooled ratio", "metak.plots.sensitivity:dropout",
-               (("dropout",),), "dropout: true"),
+               (("analysis", "dropout_rates"),)),
     FigureKind("cumulative", "cumulative forest plot: the pooled estimate as each study is added",
-               "metak.plots.sensitivity:cumulative", (("sensitivity", "cumulative"),), "sensitivity: [cumulative]"),
+               "metak.plots.sensitivity:cumulative", (("sensitivity", "cumulative"),)),
     FigureKind("blinding", "blinding indices per trial and arm", "metak.plots.sensitivity:blinding",
-               (("sensitivity", "blinding"),), "sensitivity: [blinding]"),
+               (("sensitivity", "blinding"),)),
     FigureKind("baujat", "Baujat plot: each study's contribution to heterogeneity against its influence on the result",
-               "metak.plots.diagnostics:baujat", (("sensitivity", "influence"),), "sensitivity: [influence]"),
+               "metak.plots.diagnostics:baujat", (("sensitivity", "influence"),)),
     FigureKind("influence", "influence panel: the eight influence() statistics by study, influential ones marked",
-               "metak.plots.diagnostics:influence_panel", (("sensitivity", "influence"),), "sensitivity: [influence]"),
+               "metak.plots.diagnostics:influence_panel", (("sensitivity", "influence"),)),
     FigureKind("trim_fill", "funnel plot with the studies trim-and-fill imputes (open circles)",
-               "metak.plots.diagnostics:trim_fill", (("sensitivity", "small_study"),), "sensitivity: [small_study]"),
+               "metak.plots.diagnostics:trim_fill", (("sensitivity", "small_study"),)),
     FigureKind("dose_response", "each comparison's effect by dose with the fitted multilevel dose-response line and CI",
-               "metak.plots.dose:dose_response", (("key", "dose_response"),), "dose_response: {model: linear}"),
+               "metak.plots.dose:dose_response", (("analysis", "dose_response"),)),
     FigureKind("missing_outcome", "the pooled estimate under each missing-outcome scenario and IMOR",
-               "metak.plots.missing:missing_outcome", (("sensitivity", "missing_outcome"),),
-               "sensitivity: [missing_outcome]"),
+               "metak.plots.missing:missing_outcome", (("sensitivity", "missing_outcome"),)),
     FigureKind("rob_summary", "risk-of-bias summary: the share of studies (or weight) at each level, per domain "
-               "(robvis style)", "metak.plots.rob:rob_summary", (("sensitivity", "risk_of_bias"),),
-               "sensitivity: [risk_of_bias]"),
+               "(robvis style)", "metak.plots.rob:rob_summary", (("sensitivity", "risk_of_bias"),)),
     FigureKind("blinding_forest", "forest plot with each trial's blinding status and Bang indices beside its effect",
-               "metak.plots.bias:blinding_forest", (("sensitivity", "blinding"),), "sensitivity: [blinding]"),
+               "metak.plots.bias:blinding_forest", (("sensitivity", "blinding"),)),
     FigureKind("tipping_point", "the pooled estimate and CI against the assumed bias in trials not adequately "
                "blinded, with the published estimates marked", "metak.plots.bias:tipping_point",
-               (("sensitivity", "blinding"),), "sensitivity: [blinding]"),
+               (("sensitivity", "blinding"),)),
     FigureKind("assumed_effect", "the pooled estimate and CI against the active placebo's assumed own effect",
-               "metak.plots.bias:assumed_effect", (("sensitivity", "active_placebo"),),
-               "sensitivity: [{active_placebo: {assumed_effect: ...}}]"),
+               "metak.plots.bias:assumed_effect", (("sensitivity", "active_placebo"),)),
     FigureKind("subgroup", "forest plot by subgroup with subtotals and the test for differences",
                "metak.plots.forest:subgroup_forest",
-               (("key", "subgroups"), ("sensitivity", "active_placebo")),
-               "subgroups: or sensitivity: [active_placebo]"),
+               (("analysis", "subgroups"), ("sensitivity", "active_placebo")),),
     FigureKind("prior_sensitivity", "the posterior under alternative heterogeneity priors",
-               "metak.plots.bayes:prior_sensitivity", (("bayes", "prior_sensitivity"),),
-               "a bayes: block with prior_sensitivity"),
+               "metak.plots.bayes:prior_sensitivity", (("analysis", "bayes", "prior_sensitivity"),)),
     FigureKind("posterior", "posterior densities of mu and tau", "metak.plots.bayes:posterior",
-               (("bayes", None),), "a bayes: block"),
+               (("analysis", "bayes"),)),
     FigureKind("bubble", "meta-regression bubble plot: effect against a continuous moderator, fitted line and CI",
-               "metak.plots.bubble:bubble", (("key", "moderators"),), "moderators:"),
+               "metak.plots.bubble:bubble", (("analysis", "meta_regression"),)),
     FigureKind("selection_model", "the estimated selection function (relative probability of publication by "
                "p-value) beside the unadjusted and bias-adjusted estimates (selection model, PET, PEESE)",
-               "metak.plots.selection:selection", (("sensitivity", "selection_model"),),
-               "sensitivity: [{selection_model: {...}}]"),
+               "metak.plots.selection:selection", (("sensitivity", "selection_model"),)),
     FigureKind("shared_bias", "the bias-corrected estimate of the shared-bias model (REML and exact Bayes) beside the "
                "unadjusted and the independent-bias ones", "metak.plots.shared_bias:shared_bias",
-               (("sensitivity", "blinding"),), "sensitivity: [{blinding: {bias_model: shared}}]"),
+               (("sensitivity", "blinding"),), "with bias_model: shared"),
     FigureKind("bias_posterior", "prior and posterior density of the mean bias beta shared by the trials not "
                "adequately blinded", "metak.plots.shared_bias:bias_posterior", (("sensitivity", "blinding"),),
-               "sensitivity: [{blinding: {bias_model: shared}}] and a bayes: block"),
+               "with bias_model: shared and its exact Bayesian fit"),
     FigureKind("cgrc", "Correct Guess Rate Curve: each trial's effect had the correct guess rate been c (Szigeti et al. "
                "2023), from outcomes by arm x guess", "metak.plots.shared_bias:cgrc", (("sensitivity", "blinding"),),
-               "by_guess blocks in the trial records and sensitivity: [blinding]"),
+               "by_guess blocks in the trial records"),
     FigureKind("tsa", "trial sequential analysis: the cumulative Z curve against the O'Brien-Fleming monitoring "
                "boundaries and the required information size (an imprecision aid)", "metak.plots.tsa:tsa",
-               (("key", "certainty"),), "certainty (on by default with the bias analyses)"),
+               (("analysis", "certainty"),)),
     FigureKind("network_graph", "the network: node area proportional to participants, line width to the number of "
-               "trials comparing two nodes", "metak.plots.network:graph", (("key", "network"),), "network:"),
+               "trials comparing two nodes", "metak.plots.network:graph", (("analysis", "network"),)),
     FigureKind("network_forest", "every treatment vs the network's reference: frequentist CI and exact Bayesian "
                "CrI side by side, with the evidence each estimate rests on", "metak.plots.network:forest",
-               (("key", "network"),), "network:"),
+               (("analysis", "network"),)),
     FigureKind("network_league", "league table, row vs column: frequentist above the diagonal, exact Bayes below",
-               "metak.plots.network:league", (("key", "network"),), "network:"),
+               "metak.plots.network:league", (("analysis", "network"),)),
     FigureKind("network_node_split", "node-split forest: direct, indirect and network estimates of every comparison "
-               "with both kinds of evidence", "metak.plots.network:node_split", (("key", "network"),),
-               "network: with a closed loop"),
+               "with both kinds of evidence", "metak.plots.network:node_split", (("analysis", "network"),),
+               "with a closed loop"),
     FigureKind("network_rankogram", "rank probabilities of the exact Bayesian network, SUCRA in the legend",
-               "metak.plots.network:rankogram", (("key", "network"),), "network: (with its exact Bayesian network)"),
+               "metak.plots.network:rankogram", (("analysis", "network"),),
+               "with its exact Bayesian network"),
 )}
 
 SENSITIVITY_KINDS = tuple(SENSITIVITY)
 KEYED_KINDS = tuple(KEYED)
 FIGURE_KINDS = tuple(FIGURES)
-
-
-def help_text() -> str:
-    """The analyses and figures, for ``metak analyze --help``."""
-    lines = ["Sensitivity analyses (sensitivity: [...]):"]
-    for k in SENSITIVITY.values():
-        params = ", ".join(f"{p.name}: {'|'.join(p.choices) if p.choices else p.kind}"
-                           + (f" (default {p.default})" if p.default is not None else "") for p in k.params)
-        lines.append(f"  {k.name:16} {k.summary}" + (f"; parameters {params}" if params else ""))
-    lines.append("Analyses by their own key (<name>: {parameters}):")
-    for k in KEYED.values():
-        if k.asked_by:
-            continue
-        params = ", ".join(f"{p.name}: {'|'.join(p.choices) if p.choices else p.kind}" for p in k.params)
-        lines.append(f"  {k.name:16} {k.summary}; parameters {params}; needs {k.needs}")
-    lines.append("Analyses asked for by the meta-analysis's keys:")
-    for k in KEYED.values():
-        if k.asked_by:
-            lines.append(f"  {k.name:16} {k.summary}; asked for by {', '.join(k.asked_by)}")
-    lines.append("Figures (figures: [...]):")
-    for f in FIGURES.values():
-        lines.append(f"  {f.name:16} {f.summary}" + (f" (needs {f.needs_text})" if f.needs_text else ""))
-    return "\n".join(lines)

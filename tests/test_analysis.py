@@ -354,8 +354,9 @@ def test_figures_the_spec_cannot_have_fail_at_once_with_their_line(project):
     with pytest.raises(InvalidSpec) as exc:
         metak.analyze(p)
     got = {(q.line, q.path, q.message) for q in exc.value.problems}
-    assert (8, "meta_analyses[0].figures[1]", "the posterior figure needs a bayes: block") in got
-    assert (8, "meta_analyses[0].figures[2]", "the subgroup figure needs subgroups: or sensitivity: [active_placebo]") in got
+    assert (8, "meta_analyses[0].figures[1]", "the posterior figure needs the bayes analysis (bayes:)") in got
+    assert (8, "meta_analyses[0].figures[2]", "the subgroup figure needs the subgroups analysis (subgroups:) or the "
+                                              "active_placebo analysis (sensitivity: [active_placebo])") in got
 
 
 def test_a_figure_the_data_cannot_support_is_skipped_with_a_warning(project, metak_cmd):

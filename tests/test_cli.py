@@ -202,7 +202,7 @@ def test_plot_without_id_draws_what_it_can_and_names_the_rest(metak_cmd, tmp_pat
     assert sorted(f.name for f in tmp_path.iterdir()) == ["latitude-bubble.svg"]
     assert "skipped latitude_year_knha: bubble plot" in p.stderr and "skipped allocation: bubble plot" in p.stderr
     p = run(metak_cmd, "plot", res, "--kind", "bubble", "--id", "allocation", "--out", tmp_path)
-    assert p.returncode == 1 and "needs meta_regression" in p.stderr
+    assert p.returncode == 1 and "needs the meta_regression analysis (moderators:)" in p.stderr
 
 
 def test_figures_the_data_cannot_support_are_skipped_with_a_reason():

@@ -6,6 +6,7 @@ fragment of a keyed analysis is generated from its record."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import textwrap
 import types
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import metak
-from metak import kinds, registry
+from metak import kinds, registry, registry_help
 from metak.errors import InvalidSpec
 from metak.kinds import AnalysisKind, Param
 
@@ -156,7 +157,7 @@ def test_a_registered_analysis_is_parsed_run_written_and_described(review, toy):
     with pytest.raises(InvalidSpec) as exc:
         metak.analyze(spec(review, "shifted: {shift: 9}\n", "bad.yaml"))
     assert "must be at most 5" in str(exc.value.problems[0])
-    assert "shifted" in registry.help_text()
+    assert "shifted" in registry_help.help_text()
 
 
 ACTIVE_LOW = """\
@@ -654,3 +655,136 @@ def test_the_terminal_report_shows_the_residual_tau2_ci_of_the_meta_regression(a
     assert f"residual tau2 = 0.1873 [{lo:.4f}, {hi:.4f}]" in "\n".join(regression_lines(doc["meta_analyses"][0]))
     fe = metak.analyze(_assink_spec(root, "FE"))
     assert "residual tau2" not in "\n".join(regression_lines(fe["meta_analyses"][0]))
+
+
+# --------------------------------------------------------------------------- figures (issue 24, S2)
+# A figure names the registered analyses it draws (FigureKind.needs), never a spec key; the spec
+# check and the availability check of `metak plot` / AnalysisResults.plot read it by one rule
+# (metak.figure_needs), the spec keys in their messages taken from the analyses' asked_by.
+
+BAYES = "bayes: {prior: {mu: {dist: normal, mu: 0, sigma: 10}, tau: {dist: half_normal, sigma: 0.5}}}\n"
+BAYES_PS = ("bayes: {prior: {mu: {dist: normal, mu: 0, sigma: 10}, tau: {dist: half_normal, sigma: 0.5}}, "
+            "prior_sensitivity: [{dist: half_normal, sigma: 1.0}]}\n")
+
+
+def _figure_problems(root, figure, extra):
+    """The spec's problems (file, line, path, message) with ``figures: [forest, <figure>]``."""
+    from metak.records.yamlload import load_located
+    from metak.spec import parse_spec
+
+    p = spec(root, extra + f"figures: [forest, {figure}]\n")
+    if "dropout: true" in extra:  # a dropout meta-analysis takes no outcome
+        p.write_text(p.read_text().replace("    outcome: response\n", "", 1))
+    doc, problems = load_located(p, str(p))
+    assert doc is not None, problems
+    _, problems = parse_spec(doc, "", p.parent)
+    line = next(i for i, text in enumerate(p.read_text().splitlines(), 1) if text.strip().startswith("figures:"))
+    return problems, line
+
+
+def test_no_figure_names_a_spec_key_only_registered_analyses():
+    """Every need of every FIGURES entry is ("sensitivity", a sensitivity analysis), ("analysis", a keyed
+    analysis) or ("analysis", name, a field of that analysis's results.json record); FigureKind has no
+    hand-written text naming spec keys (its needs_text is built from the analyses' asked_by)."""
+    from metak.figure_needs import TAGS, kind_of
+    from metak.schema.generate import fragments
+    from metak.spec.model import MA_OPTIONAL
+
+    assert "needs_text" not in kinds.FigureKind.__dataclass_fields__
+    frags = fragments()
+    seen = set()
+    for fig in registry.FIGURES.values():
+        for need in fig.needs:
+            assert need[0] in TAGS and len(need) in (2, 3), (fig.name, need)
+            kind = kind_of(need)  # a registered analysis of the kind its tag says, else KeyError
+            assert kind.name == need[1] and (need[0] == "sensitivity") == (kind.spec == "sensitivity"), fig.name
+            if kind.asked_by and kind.name not in kind.asked_by:  # a name the spec's keys ask for is no key
+                assert kind.name not in MA_OPTIONAL, (fig.name, need)
+            if len(need) == 3:  # a field of the analysis's record, not a spec key
+                assert need[2] in frags[kind.name]["properties"], (fig.name, need)
+            seen.add(need[1])
+        if fig.needs:
+            assert registry_help.figure_text(fig).startswith("the "), fig.name
+    assert {"meta_regression", "subgroups", "bayes", "dropout_rates", "certainty", "network"} <= seen
+
+
+FIGURE_ASKED = [  # (figure, what the spec gives): the analysis it draws is asked for, the figure accepted
+    ("bubble", "moderators: [latitude]\n"),
+    ("subgroup", "subgroups: latitude_band\n"),
+    ("subgroup", "sensitivity: [active_placebo]\n"),
+    ("posterior", BAYES),
+    ("prior_sensitivity", BAYES_PS),
+    ("dropout", "dropout: true\n"),
+    ("dropout", "dropout: true\nmulti_arm: multivariate\n"),  # no dropout rates of its own: still asked
+    ("tsa", "sensitivity: [small_study]\n"),                  # certainty, on by default
+    ("tsa", "certainty: true\n"),
+    ("network_graph", "network: {}\n"),
+    ("dose_response", "multi_arm: multivariate\ndose_response: {model: linear}\n"),
+    ("leave_one_out", "sensitivity: [leave_one_out]\n"),
+]
+FIGURE_NOT_ASKED = [  # (figure, what the spec gives, the spec keys the message must name)
+    ("bubble", "", ["moderators:"]),
+    ("bubble", "title: t\npermutations: 100\n", ["moderators:"]),  # permutations: alone asks for no meta-regression
+    ("subgroup", "", ["subgroups:", "sensitivity: [active_placebo]"]),
+    ("posterior", "", ["bayes:"]),
+    ("prior_sensitivity", BAYES, ["bayes:", "with prior_sensitivity"]),
+    ("dropout", "", ["dropout:"]),
+    ("tsa", "certainty: false\nsensitivity: [small_study]\n", ["certainty: {...}", "on by default"]),
+    ("network_graph", "", ["network: {...}"]),
+    ("leave_one_out", "sensitivity: [influence]\n", ["sensitivity: [leave_one_out]"]),
+]
+
+
+@pytest.mark.parametrize("figure, extra", FIGURE_ASKED)
+def test_a_figure_whose_analysis_is_asked_for_is_accepted(review, figure, extra):
+    problems, _ = _figure_problems(review, figure, extra)
+    assert not problems, "\n".join(map(str, problems))
+
+
+@pytest.mark.parametrize("figure, extra, keys", FIGURE_NOT_ASKED)
+def test_a_figure_whose_analysis_is_not_asked_for_fails_at_its_line_naming_the_keys(review, figure, extra, keys):
+    from metak.figure_needs import kind_of
+
+    problems, line = _figure_problems(review, figure, extra)
+    hits = [p for p in problems if p.path == "meta_analyses[0].figures[1]"]
+    assert len(hits) == 1, "\n".join(map(str, problems))
+    hit = hits[0]
+    assert hit.line == line and "x.yaml" in str(hit.file)
+    assert hit.message.startswith(f"the {figure} figure needs the ")
+    for key in keys:
+        assert key in hit.message, hit.message
+    for need in registry.FIGURES[figure].needs:  # the analysis and its asking keys, from the registry
+        kind = kind_of(need)
+        assert f"the {kind.name} analysis" in hit.message
+        assert all(f"{k}:" in hit.message for k in kind.asked_by if kind.on_by_default({k: True}))
+
+
+def test_metak_plot_and_results_plot_read_the_same_rule_from_the_results():
+    """check_available: the analysis's results.json object present (non-null, and its field when the
+    need names one), or the key results.json echoes asking for it (dropout: true)."""
+    from metak.errors import AnalysisError
+    from metak.figure_needs import check_available
+
+    ok = [("posterior", {"bayes": {"mu": {}}}), ("prior_sensitivity", {"bayes": {"prior_sensitivity": [{}]}}),
+          ("bubble", {"meta_regression": {"k": 3}}), ("subgroup", {"sensitivity": {"active_placebo": {}}}),
+          ("dropout", {"dropout": True}), ("dropout", {"dropout_rates": [{}]}), ("tsa", {"certainty": {}}),
+          ("leave_one_out", {"sensitivity": {"leave_one_out": {}}}), ("forest", {})]
+    for figure, ma in ok:
+        check_available({"id": "m", **ma}, figure)
+    refused = [("posterior", {"bayes": None}, "bayes:"), ("prior_sensitivity", {"bayes": {"prior_sensitivity": []}},
+                                                           "with prior_sensitivity"),
+               ("bubble", {}, "moderators:"), ("dropout", {"dropout": False}, "dropout:"),
+               ("subgroup", {"sensitivity": {"leave_one_out": {}}}, "sensitivity: [active_placebo]"),
+               ("leave_one_out", {"sensitivity": {"leave_one_out": None}}, "sensitivity: [leave_one_out]")]
+    for figure, ma, key in refused:
+        with pytest.raises(AnalysisError, match=rf"{figure} plot of meta-analysis 'm' needs the .*{re.escape(key)}"):
+            check_available({"id": "m", **ma}, figure)
+
+
+def test_analysis_results_plot_refuses_a_figure_whose_analysis_is_not_in_the_results():
+    from metak.analyzed import AnalysisResults
+    from metak.errors import AnalysisError
+
+    doc = AnalysisResults(json.loads((ROOT / "docs" / "examples" / "bcg" / "results" / "results.json").read_text()))
+    with pytest.raises(AnalysisError, match="needs the bayes analysis"):
+        doc.plot("posterior")

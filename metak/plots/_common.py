@@ -19,6 +19,36 @@ def require(ok, ma: Mapping, kind: str, what: str) -> None:
         raise AnalysisError(f"{kind} plot of meta-analysis {ma.get('id', '?')!r} needs {what}")
 
 
+def view(ma: Mapping, kind: str):
+    """The typed records of ``ma`` (:func:`metak.typed.records`) for a ``kind`` figure: the
+    pooled numbers as ``view.pooled`` and each analysis's record by ``view.get(name)``. A value
+    that does not fit its record is a :class:`metak.typed.ResultsMismatch` naming the key path."""
+    from metak.typed import records
+
+    require_ma(ma, kind)
+    return records(ma)
+
+
+def study_labels(ma: Mapping) -> dict:
+    """trial id -> the label its study row shows (the study rows have no record yet)."""
+    return {s.get("trial"): study_label(s, i) for i, s in enumerate(ma.get("studies") or [])}
+
+
+def studies(ma: Mapping) -> list:
+    """The study rows of ``ma`` as written (a list; the study rows have no record yet)."""
+    return list(ma.get("studies") or [])
+
+
+def measure(ma: Mapping) -> str | None:
+    """The effect measure code as written (``OR``, ``SMD``, ...; None when absent)."""
+    return ma.get("measure")
+
+
+def method(ma: Mapping) -> str | None:
+    """The estimator of the pooled model (``method``: REML, DL, FE, MH, PETO, ...)."""
+    return ma.get("method")
+
+
 def require_ma(ma, kind: str) -> None:
     if not isinstance(ma, Mapping):
         raise AnalysisError(f"{kind} plot needs one meta-analysis (a mapping from "

@@ -30,14 +30,14 @@ def _num(v, digits):
 
 def build_blinding_forest(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: int = 2,
                           arm_labels: Sequence[str] | None = None) -> Table:
-    C.require_ma(ma, "blinding_forest")
-    b = (ma.get("sensitivity") or {}).get("blinding")
-    C.require(isinstance(b, Mapping) and b.get("classification") is not None, ma, "blinding_forest",
+    view = C.view(ma, "blinding_forest")
+    b = view.get("blinding")
+    C.require(b is not None and b.classification is not None, ma, "blinding_forest",
               "sensitivity.blinding with its classification (add blinding to 'sensitivity:')")
-    status = {c["trial"]: c for c in b["classification"]}
+    status = {c.trial: c for c in b.classification}
     # F8: a figure where every trial is "unknown" with no Bang index carries no information
-    C.require(any(c.get("status") in ("adequate", "compromised") or any(C.has(v) for v in (c.get("bang") or {}).values())
-                  for c in b["classification"]), ma, "blinding_forest",
+    C.require(any(c.status in ("adequate", "compromised") or any(C.has(v) for v in (c.bang or {}).values())
+                  for c in b.classification), ma, "blinding_forest",
               "at least one trial whose blinding was judged adequate or compromised, or with a Bang index (every "
               "trial is 'unknown': the figure would carry no information)")
     nat = C.natural(ma)
@@ -51,10 +51,11 @@ def build_blinding_forest(ma: Mapping, *, xlim: Sequence[float] | None = None, d
                   favours=C.favours(ma, names), xlim=tuple(xlim) if xlim else None),
             Column("ci", f"{short} [{fmt.level_label(lv)} CI]", "", "right", group_overflow=True)]
     rows = []
-    for i, s in enumerate(ma.get("studies") or []):
-        c = status.get(s.get("trial"), {})
-        bang = c.get("bang") or {}
-        cells = {"label": C.study_label(s, i), "status": STATUS_TEXT.get(c.get("status"), "Unknown"),
+    for i, s in enumerate(C.studies(ma)):
+        c = status.get(s.get("trial"))
+        bang = (c.bang if c is not None else None) or {}
+        st = c.status if c is not None else None
+        cells = {"label": C.study_label(s, i), "status": STATUS_TEXT.get(st, "Unknown"),
                  "bang_e": _num(bang.get(s.get("experimental")), digits),
                  "bang_c": _num(bang.get(s.get("control")), digits)}
         lo, hi = C.study_ci(s, lv)
@@ -63,25 +64,24 @@ def build_blinding_forest(ma: Mapping, *, xlim: Sequence[float] | None = None, d
             rows.append(Row("study", cells, {}, key=s.get("trial")))
             continue
         cells["ci"] = fmt.effect_ci(nat(s["yi"]), nat(lo), nat(hi), digits, ratio=C.is_log(ma))
-        shape = {"adequate": "dot", "compromised": "point"}.get(c.get("status"), "open")
+        shape = {"adequate": "dot", "compromised": "point"}.get(st, "open")
         rows.append(Row("study", cells, {"effect": (Mark(shape, nat(s["yi"]), nat(lo), nat(hi), "point"),)},
                         key=s.get("trial")))
     rows.append(Row("blank", height=0.5))
-    for key, label in (("restricted", "Adequate only"), (None, "All trials")):
-        src = b.get(key) if key else ma
-        if not isinstance(src, Mapping) or not C.has(src.get("estimate")):
-            if key:
+    for restricted, src, label in ((True, b.restricted, "Adequate only"), (False, view.pooled, "All trials")):
+        if src is None or not C.has(src.estimate):
+            if restricted:
                 rows.append(Row("pooled", {"label": label, "ci": "none"}, {}, bold=True, span=True))
             continue
         rows.append(Row("pooled", {
-            "label": f"{label} (k = {src.get('k')})",
-            "ci": fmt.effect_ci(nat(src["estimate"]), nat(src.get("ci_lower")), nat(src.get("ci_upper")), digits,
+            "label": f"{label} (k = {src.k})",
+            "ci": fmt.effect_ci(nat(src.estimate), nat(src.ci_lower), nat(src.ci_upper), digits,
                                 ratio=C.is_log(ma))},
-            {"effect": (Mark("diamond", nat(src["estimate"]), nat(src.get("ci_lower")), nat(src.get("ci_upper")),
+            {"effect": (Mark("diamond", nat(src.estimate), nat(src.ci_lower), nat(src.ci_upper),
                              "pooled", core=True),)}, bold=True, span=True))
-    rule = (b.get("rule") or {}).get("text", "")
-    seen = {c.get("status") if c.get("status") in ("adequate", "compromised") else "unknown"
-            for c in (status.get(s.get("trial"), {}) for s in ma.get("studies") or [])}
+    rule = b.rule.text if b.rule is not None else ""
+    judged = [status.get(s.get("trial")) for s in C.studies(ma)]
+    seen = {c.status if c is not None and c.status in ("adequate", "compromised") else "unknown" for c in judged}
     key = "; ".join(text for st, text in (("adequate", "filled circle: adequate"),   # only the symbols drawn
                                           ("compromised", "small square: compromised"),
                                           ("unknown", "open circle: unknown")) if st in seen)
@@ -197,25 +197,25 @@ def _source_lines(ax, sources, colours, fontsize):
     x0, x1 = ax.get_xlim()
     gap = (fontsize * 0.8 * 1.25) * (x1 - x0) / ax_w   # one rotated label's height, in data units
     groups: list[list] = []
-    for e in sorted(sources, key=lambda e: e["shift"]):
-        if groups and e["shift"] - groups[-1][-1]["shift"] < gap:
+    for e in sorted(sources, key=lambda e: e.shift):
+        if groups and e.shift - groups[-1][-1].shift < gap:
             groups[-1].append(e)
         else:
             groups.append([e])
     out = []
     for g in groups:
         for e in g:
-            out.append(ax.axvline(e["shift"], color=colours["null_soft"], lw=0.6, ls=(0, (1, 1.5)), zorder=0))
+            out.append(ax.axvline(e.shift, color=colours["null_soft"], lw=0.6, ls=(0, (1, 1.5)), zorder=0))
         # sources of one study share its name: "MetaBLIND 2020 (participants; patient-reported)"
         parts: dict[str, list[str]] = {}
         for e in g:
-            name = SHORT.get(e["source"], e["source"])
+            name = SHORT.get(e.source, e.source)
             head, _, qual = name.partition(" (")
             parts.setdefault(head, [])
             if qual:
                 parts[head].append(qual.rstrip(")"))
         text = ", ".join(h + (f" ({'; '.join(q)})" if q else "") for h, q in parts.items())
-        out.append(ax.annotate(text, (g[-1]["shift"], 1.0), xycoords=("data", "axes fraction"), rotation=90,
+        out.append(ax.annotate(text, (g[-1].shift, 1.0), xycoords=("data", "axes fraction"), rotation=90,
                                xytext=(1.5, -2), textcoords="offset points", ha="left", va="top",
                                fontsize=fontsize * 0.8, color=colours["text"],
                                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.6}))
@@ -228,43 +228,43 @@ def tipping_point(ma: Mapping, ax=None, *, sources: bool = True, fontsize: float
     blinded are shifted toward the null by an assumed bias b (x axis, analysis scale; no added
     variance), the null line, the tipping point (where the CI reaches the null) and, as dotted
     vertical lines, the bias each published meta-epidemiological estimate implies."""
-    C.require_ma(ma, "tipping_point")
-    b = (ma.get("sensitivity") or {}).get("blinding")
-    tip = b.get("tipping_point") if isinstance(b, Mapping) else None
-    C.require(isinstance(tip, Mapping) and tip.get("curve"), ma, "tipping_point",
+    view = C.view(ma, "tipping_point")
+    b = view.get("blinding")
+    tip = b.tipping_point if b is not None else None
+    C.require(tip is not None and tip.curve, ma, "tipping_point",
               "sensitivity.blinding.tipping_point with trials to shift (add blinding to 'sensitivity:')")
     colours = palette(greyscale)
     nat = C.natural(ma)
-    pts = [p for p in tip["curve"] if C.has(p.get("estimate"))]
-    x = [p["bias"] for p in pts]
+    pts = [p for p in tip.curve if C.has(p.estimate)]
+    x = [p.bias for p in pts]
     with rc_context(rc(fontsize)):
         ax = _axes(ax, fontsize, size)
-        band = ax.fill_between(x, [nat(p["ci_lower"]) for p in pts], [nat(p["ci_upper"]) for p in pts],
+        band = ax.fill_between(x, [nat(p.ci_lower) for p in pts], [nat(p.ci_upper) for p in pts],
                                color=colours["pooled"], alpha=0.22, lw=0, zorder=1)
-        line = ax.add_line(Line2D(x, [nat(p["estimate"]) for p in pts], lw=1.0, color=colours["pooled"], zorder=3))
+        line = ax.add_line(Line2D(x, [nat(p.estimate) for p in pts], lw=1.0, color=colours["pooled"], zorder=3))
         ax.axhline(nat(0.0), color=colours["null"], lw=0.6, zorder=2)
         handles = [Line2D([], [], lw=1.0, color=colours["pooled"], label="Pooled estimate"),
                    Patch(facecolor=colours["pooled"], alpha=0.22, label=f"{fmt.level_label(C.level(ma))} CI")]
         marks = []
-        ymin = min(nat(p["ci_lower"]) for p in pts)
-        ymax = max(nat(p["ci_upper"]) for p in pts)
+        ymin = min(nat(p.ci_lower) for p in pts)
+        ymax = max(nat(p.ci_upper) for p in pts)
         _y_axis(ax, ma, [ymin, ymax, nat(0.0)], fontsize,
-                core=[nat(p["estimate"]) for p in pts] + [nat(0.0)])
+                core=[nat(p.estimate) for p in pts] + [nat(0.0)])
         _x_axis(ax, 0.0, x[-1], fontsize)
         if sources:
-            marks += _source_lines(ax, [e for e in b.get("by_source") or [] if 0 <= e["shift"] <= x[-1]],
+            marks += _source_lines(ax, [e for e in b.by_source or () if 0 <= e.shift <= x[-1]],
                                    colours, fontsize)
-            if b.get("by_source"):
+            if b.by_source:
                 handles.append(Line2D([], [], lw=0.6, ls=(0, (1, 1.5)), color=colours["null_soft"],
                                       label="Published bias estimates"))
-        if C.has(tip.get("bias")):
-            marks.append(ax.plot([tip["bias"]], [nat(0.0)], "o", ms=4.5, color=colours["bayes"], zorder=4)[0])
-            ror = f", ROR {tip['ror']:.2f}" if C.has(tip.get("ror")) else ""
+        if C.has(tip.bias):
+            marks.append(ax.plot([tip.bias], [nat(0.0)], "o", ms=4.5, color=colours["bayes"], zorder=4)[0])
+            ror = f", ROR {tip.ror:.2f}" if C.has(tip.ror) else ""
             handles.append(Line2D([], [], marker="o", ls="", ms=4.5, color=colours["bayes"],
-                                  label=f"Tipping point b = {tip['bias']:.2f}{ror}"))
+                                  label=f"Tipping point b = {tip.bias:.2f}{ror}"))
         long, _ = C.measure_names(ma)
         ax.set_ylabel(long + (" (log scale)" if C.is_log(ma) else ""), fontsize=fontsize)
-        scale = "log " + (ma.get("measure") or "") if C.is_log(ma) else (ma.get("measure") or "analysis") + " "
+        scale = "log " + (C.measure(ma) or "") if C.is_log(ma) else (C.measure(ma) or "analysis") + " "
         _xlabel(ax, f"Assumed bias in trials not adequately blinded ({scale.strip()} scale)", fontsize)
         legend = _finish(ax, handles, fontsize)
         return CurveArtists(ax.figure, ax, line, band, tuple(marks), legend)
@@ -276,20 +276,20 @@ def assumed_effect(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greysca
     effect (x axis, analysis scale) is added back to the comparisons against it, with the
     unadjusted estimate as a dashed line. A band for three or more assumed values, error bars
     otherwise."""
-    C.require_ma(ma, "assumed_effect")
-    ap = (ma.get("sensitivity") or {}).get("active_placebo")
-    rows = ap.get("assumed_effect") if isinstance(ap, Mapping) else None
+    view = C.view(ma, "assumed_effect")
+    ap = view.get("active_placebo")
+    rows = ap.assumed_effect if ap is not None else None
     C.require(bool(rows), ma, "assumed_effect",
               "sensitivity.active_placebo.assumed_effect (add {active_placebo: {assumed_effect: ...}})")
     colours = palette(greyscale)
     nat = C.natural(ma)
-    pts = sorted((p for p in rows if C.has(p.get("estimate"))), key=lambda p: p["effect"])
-    x = [p["effect"] for p in pts]
+    pts = sorted((p for p in rows if C.has(p.fit.estimate)), key=lambda p: p.effect)
+    x = [p.effect for p in pts]
     with rc_context(rc(fontsize)):
         ax = _axes(ax, fontsize, size)
-        est = [nat(p["estimate"]) for p in pts]
-        lo = [nat(p["ci_lower"]) for p in pts]
-        hi = [nat(p["ci_upper"]) for p in pts]
+        est = [nat(p.fit.estimate) for p in pts]
+        lo = [nat(p.fit.ci_lower) for p in pts]
+        hi = [nat(p.fit.ci_upper) for p in pts]
         handles = []
         if len(pts) >= 3:
             band = ax.fill_between(x, lo, hi, color=colours["pooled"], alpha=0.22, lw=0, zorder=1)
@@ -304,18 +304,19 @@ def assumed_effect(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greysca
                                   label=f"Pooled estimate, {fmt.level_label(C.level(ma))} CI"))
         ax.axhline(nat(0.0), color=colours["null"], lw=0.6, zorder=2)
         marks = []
-        if C.has(ma.get("estimate")):
-            marks.append(ax.axhline(nat(ma["estimate"]), color=colours["null_soft"], lw=0.7, ls=(0, (4, 2)), zorder=2))
+        unadjusted = view.pooled.estimate
+        if C.has(unadjusted):
+            marks.append(ax.axhline(nat(unadjusted), color=colours["null_soft"], lw=0.7, ls=(0, (4, 2)), zorder=2))
             handles.append(Line2D([], [], lw=0.7, ls=(0, (4, 2)), color=colours["null_soft"], label="Unadjusted"))
         _y_axis(ax, ma, lo + hi + [nat(0.0)], fontsize,
-                core=est + [nat(0.0)] + ([nat(ma["estimate"])] if C.has(ma.get("estimate")) else []))
+                core=est + [nat(0.0)] + ([nat(unadjusted)] if C.has(unadjusted) else []))
         span = (x[-1] - x[0]) or max(abs(x[0]), 0.1)
         pad = 0.0 if len(pts) >= 3 else 0.15 * span   # error bars need room at the ends
         _x_axis(ax, x[0] - pad, x[-1] + pad, fontsize)
         long, _ = C.measure_names(ma)
         ax.set_ylabel(long + (" (log scale)" if C.is_log(ma) else ""), fontsize=fontsize)
-        scale = "log " + (ma.get("measure") or "") if C.is_log(ma) else (ma.get("measure") or "analysis")
-        k = pts[0].get("k_shifted") if pts else 0
+        scale = "log " + (C.measure(ma) or "") if C.is_log(ma) else (C.measure(ma) or "analysis")
+        k = pts[0].k_shifted if pts else 0
         _xlabel(ax, f"Assumed effect of the active placebo ({scale.strip()} scale; {k} comparison"
                     f"{'s' if k != 1 else ''} shifted)", fontsize)
         legend = _finish(ax, handles, fontsize)

@@ -66,14 +66,14 @@ def bubble(ma: Mapping, ax=None, *, moderator_label: str | None = None, predicti
     prediction : draw the prediction band.
     labels : write each study's label beside its circle.
     """
-    C.require_ma(ma, "bubble")
-    reg = ma.get("meta_regression")
-    C.require(isinstance(reg, Mapping) and reg.get("studies"), ma, "bubble", "meta_regression (add moderators:)")
-    curve = reg.get("curve")
-    C.require(isinstance(curve, Mapping), ma, "bubble",
+    view = C.view(ma, "bubble")
+    reg = view.get("meta_regression")
+    C.require(reg is not None and reg.studies, ma, "bubble", "meta_regression (add moderators:)")
+    curve = reg.curve
+    C.require(curve is not None, ma, "bubble",
               "a meta-regression on exactly one continuous moderator (categorical moderators have no line)")
-    name = curve["moderator"]
-    studies = reg["studies"]
+    name = curve.moderator
+    studies = reg.studies
     colours = palette(greyscale)
     log = C.is_log(ma)
     nat = C.natural(ma)
@@ -88,24 +88,24 @@ def bubble(ma: Mapping, ax=None, *, moderator_label: str | None = None, predicti
         fig = ax.figure
         ax_h = ax.get_position().height * fig.get_size_inches()[1] * PT_PER_INCH
         ax_w = ax.get_position().width * fig.get_size_inches()[0] * PT_PER_INCH
-        xs = [float(s["values"][name]) for s in studies]
-        ys = [nat(s["yi"]) for s in studies]
-        wts = [float(s["weight"]) for s in studies]
+        xs = [float(s.values[name]) for s in studies]
+        ys = [nat(s.yi) for s in studies]
+        wts = [float(s.weight) for s in studies]
         band_ci = band_pi = None
         handles = []
-        has_pi = prediction and curve.get("pi_lower") is not None
+        has_pi = prediction and curve.pi_lower is not None
         if has_pi:
-            band_pi = ax.fill_between(curve["x"], [nat(v) for v in curve["pi_lower"]],
-                                      [nat(v) for v in curve["pi_upper"]], color=colours["pi"], alpha=0.25,
+            band_pi = ax.fill_between(curve.x, [nat(v) for v in curve.pi_lower],
+                                      [nat(v) for v in curve.pi_upper], color=colours["pi"], alpha=0.25,
                                       lw=0, zorder=1)
             handles.append(Patch(facecolor=colours["pi"], alpha=0.25, label="Prediction interval"))
         # the CI as dashed bounds over the prediction band, so no blended colour appears that
         # matches neither legend entry (F13)
-        band_ci = tuple(ax.add_line(Line2D(curve["x"], [nat(v) for v in curve[k]], color=colours["pooled"], lw=0.7,
-                                           ls=(0, (3, 2)), zorder=2)) for k in ("ci_lower", "ci_upper"))
+        band_ci = tuple(ax.add_line(Line2D(curve.x, [nat(v) for v in bound], color=colours["pooled"], lw=0.7,
+                                           ls=(0, (3, 2)), zorder=2)) for bound in (curve.ci_lower, curve.ci_upper))
         handles.insert(0, Line2D([], [], lw=0.7, ls=(0, (3, 2)), color=colours["pooled"],
                                  label=f"{fmt.level_label(C.level(ma))} CI"))
-        line = ax.add_line(Line2D(curve["x"], [nat(v) for v in curve["estimate"]], lw=1.0,
+        line = ax.add_line(Line2D(curve.x, [nat(v) for v in curve.estimate], lw=1.0,
                                   color=colours["pooled"], zorder=3))
         handles.insert(0, Line2D([], [], lw=1.0, color=colours["pooled"], label="Fitted effect"))
         wmax = max(wts) if wts else 1.0
@@ -114,9 +114,9 @@ def bubble(ma: Mapping, ax=None, *, moderator_label: str | None = None, predicti
         pts = ax.scatter(xs, ys, s=sizes, facecolors=colours["study"], edgecolors="white", linewidths=0.4,
                          alpha=0.85, zorder=4, clip_on=False)
         ax.axhline(nat(0.0), color=colours["null_soft"], lw=0.6, ls=(0, (1, 1.5)), zorder=0)
-        yvals = ys + [nat(v) for v in curve["ci_lower"] + curve["ci_upper"]]
+        yvals = ys + [nat(v) for v in curve.ci_lower + curve.ci_upper]
         if has_pi:
-            yvals += [nat(v) for v in curve["pi_lower"] + curve["pi_upper"]]
+            yvals += [nat(v) for v in curve.pi_lower + curve.pi_upper]
         lo, hi = min(yvals), max(yvals)
         if log:
             ax.set_yscale("log")
@@ -143,7 +143,7 @@ def bubble(ma: Mapping, ax=None, *, moderator_label: str | None = None, predicti
         texts = []
         if labels:
             for s, x, y, sz in zip(studies, xs, ys, sizes):
-                texts.append(ax.annotate(s["label"], (x, y), xytext=(math.sqrt(sz) / 2 + 1.5, 0),
+                texts.append(ax.annotate(s.label, (x, y), xytext=(math.sqrt(sz) / 2 + 1.5, 0),
                                          textcoords="offset points", fontsize=small * 0.9, va="center", zorder=5))
         long, _short = C.measure_names(ma)
         ax.set_xlabel(moderator_label or _pretty(name), fontsize=fontsize)

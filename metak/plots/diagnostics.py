@@ -30,10 +30,11 @@ class PanelArtists:
 
 
 def _influence_rows(ma, kind):
-    C.require_ma(ma, kind)
-    rows = (ma.get("sensitivity") or {}).get("influence")
-    C.require(bool(rows), ma, kind, "sensitivity.influence (add influence to 'sensitivity:')")
-    return rows
+    """The pooled numbers and the rows of ``sensitivity.influence`` (InfluenceRow records)."""
+    view = C.view(ma, kind)
+    infl = view.get("influence")
+    C.require(infl is not None and infl.rows, ma, kind, "sensitivity.influence (add influence to 'sensitivity:')")
+    return view.pooled, infl.rows
 
 
 def _place_labels(ax, pts, size):
@@ -45,9 +46,9 @@ def _place_labels(ax, pts, size):
     box = ax.get_window_extent()
     dots = [ax.transData.transform((x, y)) for x, y, _ in pts]
     placed, out = [], []
-    for x, y, r in sorted(pts, key=lambda p: -p[1]):
+    for x, y, label in sorted(pts, key=lambda p: -p[1]):
         px, py = ax.transData.transform((x, y))
-        w = text_width(r["label"], size)
+        w = text_width(label, size)
         best = None
         for dx, dy, ha in ((3, 1, "left"), (3, line * 0.7, "left"), (3, -line * 0.9, "left"), (-3, 1, "right"),
                            (-3, -line * 0.9, "right"), (3, line * 1.6, "left"), (3, -line * 1.8, "left"),
@@ -72,7 +73,7 @@ def _place_labels(ax, pts, size):
         dx, dy, ha, rect = best
         placed.append(rect)
         far = abs(dy) > line  # a label moved off its point gets a thin leader line
-        out.append(ax.annotate(r["label"], (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va="bottom",
+        out.append(ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va="bottom",
                                fontsize=size, zorder=4,
                                arrowprops={"arrowstyle": "-", "lw": 0.3, "color": "#7F7F7F",
                                            "shrinkA": 0, "shrinkB": 2} if far else None))
@@ -88,10 +89,12 @@ def baujat(ma: Mapping, ax=None, *, labels: str | None = "ids", fontsize: float 
     ``labels``: ``"ids"`` (default, as metafor): each point numbered by the study's row in the
     forest plot (the numbers of the influence panel), with the key of the numbers under the
     figure (F14); ``"labels"``: the study labels beside the points; None: none."""
-    rows = _influence_rows(ma, "baujat")
+    _pooled, rows = _influence_rows(ma, "baujat")
     colours = palette(greyscale)
-    pts = [(r["baujat_x"], r["baujat_y"], {**r, "label": str(i + 1) if labels == "ids" else r["label"]})
-           for i, r in enumerate(rows) if C.has(r.get("baujat_x")) and C.has(r.get("baujat_y"))]
+    shown = [(r.baujat_x, r.baujat_y, str(i + 1) if labels == "ids" else r.label, r.influential)
+             for i, r in enumerate(rows) if C.has(r.baujat_x) and C.has(r.baujat_y)]
+    pts = [p[:3] for p in shown]
+    influential = [p[3] for p in shown]
     with rc_context(rc(fontsize)):
         if ax is None:
             w = width_inches(size)
@@ -106,7 +109,7 @@ def baujat(ma: Mapping, ax=None, *, labels: str | None = "ids", fontsize: float 
         ax_w = ax.get_position().width * fig.get_size_inches()[0] * PT_PER_INCH
         ax_h = ax.get_position().height * fig.get_size_inches()[1] * PT_PER_INCH
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        cols = [colours["bayes"] if p[2]["influential"] else colours["study"] for p in pts]
+        cols = [colours["bayes"] if f else colours["study"] for f in influential]
         sc = ax.scatter(xs, ys, s=(0.6 * fontsize) ** 2, c=cols, edgecolors="white", linewidths=0.3, zorder=3,
                         clip_on=False)
         xa, xb, xt, xl = _scales.linear_ticks(0.0, max(xs) * 1.08, ax_w, lambda s: text_width(s, fontsize * 0.93),
@@ -119,7 +122,7 @@ def baujat(ma: Mapping, ax=None, *, labels: str | None = "ids", fontsize: float 
         texts = []
         if labels:
             texts = _place_labels(ax, pts, fontsize * 0.8)
-        fe = ma.get("method") in ("FE", "MH", "PETO")
+        fe = C.method(ma) in ("FE", "MH", "PETO")
         ax.set_xlabel("Contribution to overall heterogeneity" if fe else "Squared Pearson residual",
                       fontsize=fontsize)
         ax.set_ylabel("Influence on overall result", fontsize=fontsize)
@@ -127,7 +130,7 @@ def baujat(ma: Mapping, ax=None, *, labels: str | None = "ids", fontsize: float 
             ax.spines[side].set_visible(False)
         ax.tick_params(labelsize=fontsize * 0.93)
         legend = None
-        if any(p[2]["influential"] for p in pts):
+        if any(influential):
             handles = [Line2D([], [], marker="o", ls="", ms=0.6 * fontsize, color=colours["study"], label="Study"),
                        Line2D([], [], marker="o", ls="", ms=0.6 * fontsize, color=colours["bayes"],
                               label="Influential (metafor's rule)")]
@@ -145,7 +148,7 @@ PANELS = (("rstudent", "Studentized residual"), ("dffits", "DFFITS"), ("cook_d",
 def _key(rows, w, fontsize):
     """The key of the study numbers ("Studies: 1 Aronson 1948; 2 ..."), wrapped to the width
     ``w`` (inches), and its height in inches."""
-    text = "Studies: " + "; ".join(f"{i} {r.get('label') or r.get('trial') or ''}".strip()
+    text = "Studies: " + "; ".join(f"{i} {r.label or r.trial or ''}".strip()
                                    for i, r in enumerate(rows, 1))
     lines = wrap(text, w * PT_PER_INCH - 2 * 4.0, fontsize * 0.85)
     return lines, (len(lines) * 1.2 * fontsize * 0.85 + 2.0) / PT_PER_INCH
@@ -164,13 +167,13 @@ def influence_panel(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greysc
     (±1.96 for residuals, 3 sqrt(1/(k-1)) for DFFITS, the chi²_1 median for Cook's distance,
     1 for the covariance ratio, the full tau² and QE, 3/k for hat values and 100/k for weights).
     ``ax`` is ignored (the panel makes its own figure of 8 axes)."""
-    rows = _influence_rows(ma, "influence")
+    pooled, rows = _influence_rows(ma, "influence")
     colours = palette(greyscale)
     k = len(rows)
     refs = {"rstudent": (-1.959964, 1.959964), "dffits": (3 * math.sqrt(1 / max(k - 1, 1)),),
-            "cook_d": (0.454936,), "cov_r": (1.0,), "tau2_del": (ma.get("tau2"),), "qe_del": (ma.get("q"),),
+            "cook_d": (0.454936,), "cov_r": (1.0,), "tau2_del": (pooled.tau2,), "qe_del": (pooled.q,),
             "hat": (3 / k,), "weight": (100 / k,)}
-    panels = [p for p in PANELS if any(C.has(r.get(p[0])) for r in rows)]
+    panels = [p for p in PANELS if any(C.has(getattr(r, p[0])) for r in rows)]
     with rc_context(rc(fontsize)):
         w = width_inches(size)
         nrow = math.ceil(len(panels) / 2)
@@ -187,10 +190,10 @@ def influence_panel(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greysc
         x = list(range(1, k + 1))
         for j, (key, title) in enumerate(panels):
             ax = fig.add_subplot(gs[j // 2, j % 2])
-            vals = [r.get(key) for r in rows]
+            vals = [getattr(r, key) for r in rows]
             xs = [xi for xi, v in zip(x, vals) if C.has(v)]
             ys = [v for v in vals if C.has(v)]
-            infl = [r["influential"] for r, v in zip(rows, vals) if C.has(v)]
+            infl = [r.influential for r, v in zip(rows, vals) if C.has(v)]
             ax.plot(xs, ys, color=colours["null_soft"], lw=0.5, zorder=1)
             points.append(ax.scatter(xs, ys, s=(0.45 * fontsize) ** 2, zorder=3,
                                      c=[colours["bayes"] if f else colours["study"] for f in infl]))
@@ -217,19 +220,19 @@ def trim_fill(ma: Mapping, ax=None, *, contours: bool = False, fontsize: float =
     """Trim-and-fill funnel plot (metafor's ``funnel(trimfill(res))``): the studies (filled
     circles) and the k0 studies trim-and-fill imputes (open circles), with the pseudo-CI around
     the trim-and-fill estimate and the original estimate as a dotted line."""
-    C.require_ma(ma, "trim_fill")
-    ss = (ma.get("sensitivity") or {}).get("small_study")
-    tf = ss.get("trim_fill") if isinstance(ss, Mapping) else None
-    C.require(isinstance(tf, Mapping), ma, "trim_fill",
+    view = C.view(ma, "trim_fill")
+    ss = view.get("small_study")
+    tf = ss.trim_fill if ss is not None else None
+    C.require(tf is not None, ma, "trim_fill",
               "sensitivity.small_study.trim_fill (add small_study to 'sensitivity:'; it runs at k >= 10 or with "
               "force: true)")
     colours = palette(greyscale)
     mod = copy.deepcopy(dict(ma))
-    n = len(mod.get("studies") or [])
-    filled = tf.get("filled") or []
-    mod["studies"] = list(mod.get("studies") or []) + [
-        {"yi": f["yi"], "vi": f["vi"], "se": math.sqrt(f["vi"]), "label": f"Filled {j + 1}"} for j, f in enumerate(filled)]
-    mod["estimate"] = tf["estimate"]
+    n = len(C.studies(mod))
+    filled = tf.filled or ()
+    mod["studies"] = C.studies(mod) + [
+        {"yi": f.yi, "vi": f.vi, "se": math.sqrt(f.vi), "label": f"Filled {j + 1}"} for j, f in enumerate(filled)]
+    mod["estimate"] = tf.estimate  # the funnel (not yet on records) draws this dict
     if ax is None:  # the funnel's own size, with room for a two-row legend above it
         with rc_context(rc(fontsize)):
             w = width_inches(size)
@@ -244,7 +247,7 @@ def trim_fill(ma: Mapping, ax=None, *, contours: bool = False, fontsize: float =
         art.points.set_edgecolors(edge)
         art.points.set_linewidths([0.3] * n + [0.8] * len(filled))
         nat = C.natural(ma)
-        orig = ma.get("estimate")
+        orig = view.pooled.estimate
         handles = list(art.legend.legend_handles) if art.legend else []
         labels = [t.get_text() for t in art.legend.get_texts()] if art.legend else []
         if C.has(orig):
@@ -254,7 +257,7 @@ def trim_fill(ma: Mapping, ax=None, *, contours: bool = False, fontsize: float =
             handles.append(Line2D([], [], lw=0.8, ls=(0, (1, 1.2)), color=colours["pooled"]))
             labels.append("Original estimate")
         if labels:
-            labels[0] = f"Trim-and-fill {C.measure_names(ma)[1]} (k0 = {tf['k0']}, {tf['side']})"
+            labels[0] = f"Trim-and-fill {C.measure_names(ma)[1]} (k0 = {tf.k0}, {tf.side})"
         if filled:
             handles.append(Line2D([], [], marker="o", ls="", ms=0.55 * fontsize, mfc="white",
                                   mec=colours["study"], mew=0.8))

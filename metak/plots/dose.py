@@ -19,34 +19,34 @@ def dose_response(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscal
                   size="single_column") -> CurveArtists:
     """Dose-response plot: the comparisons' effects (natural scale) against the experimental
     arm's dose, the fitted curve of ``rma.mv(yi, V, mods = ~ dose)`` (or ~ log dose) and its CI."""
-    C.require_ma(ma, "dose_response")
-    dr = ma.get("dose_response")
-    C.require(isinstance(dr, Mapping) and dr.get("points"), ma, "dose_response",
+    view = C.view(ma, "dose_response")
+    dr = view.get("dose_response")
+    C.require(dr is not None and dr.points, ma, "dose_response",
               "dose_response (add dose_response: {model: linear} with multi_arm: multivariate)")
     colours = palette(greyscale)
     nat = C.natural(ma)
-    pts = dr["points"]
-    cur = dr["curve"]
+    pts = dr.points
+    cur = dr.curve
     with rc_context(rc(fontsize)):
         ax = _axes(ax, fontsize, size)
-        band = ax.fill_between(cur["dose"], [nat(v) for v in cur["ci_lower"]], [nat(v) for v in cur["ci_upper"]],
+        band = ax.fill_between(cur.dose, [nat(v) for v in cur.ci_lower], [nat(v) for v in cur.ci_upper],
                                color=colours["pooled"], alpha=0.22, lw=0, zorder=1)
-        line = ax.add_line(Line2D(cur["dose"], [nat(v) for v in cur["estimate"]], lw=1.0, color=colours["pooled"],
+        line = ax.add_line(Line2D(cur.dose, [nat(v) for v in cur.estimate], lw=1.0, color=colours["pooled"],
                                   zorder=3))
-        prec = [1 / p["vi"] for p in pts]
+        prec = [1 / p.vi for p in pts]
         big = max(prec)
         sizes = [(4.5 / MM_PER_INCH * PT_PER_INCH) ** 2 * w / big for w in prec]
-        sc = ax.scatter([p["dose"] for p in pts], [nat(p["yi"]) for p in pts], s=sizes, facecolors=colours["study"],
+        sc = ax.scatter([p.dose for p in pts], [nat(p.yi) for p in pts], s=sizes, facecolors=colours["study"],
                         edgecolors="white", linewidths=0.4, alpha=0.8, zorder=4, clip_on=False)
         ax.axhline(nat(0.0), color=colours["null"], lw=0.6, zorder=2)
-        ys = [nat(p["yi"]) for p in pts] + [nat(v) for v in cur["ci_lower"] + cur["ci_upper"]]
+        ys = [nat(p.yi) for p in pts] + [nat(v) for v in cur.ci_lower + cur.ci_upper]
         _y_axis(ax, ma, ys + [nat(0.0)], fontsize)
-        xs = [p["dose"] for p in pts] + list(cur["dose"])
+        xs = [p.dose for p in pts] + list(cur.dose)
         span = (max(xs) - min(xs)) or 1.0
         _x_axis(ax, min(xs) - 0.04 * span, max(xs) + 0.04 * span, fontsize)
         long, _ = C.measure_names(ma)
         ax.set_ylabel(long + (" (log scale)" if C.is_log(ma) else ""), fontsize=fontsize)
-        ax.set_xlabel(f"Dose ({dr.get('unit')}){'; log-linear model' if dr.get('model') == 'log_linear' else ''}",
+        ax.set_xlabel(f"Dose ({dr.unit}){'; log-linear model' if dr.model == 'log_linear' else ''}",
                       fontsize=fontsize)
         handles = [Line2D([], [], lw=1.0, color=colours["pooled"], label="Fitted dose-response"),
                    Patch(facecolor=colours["pooled"], alpha=0.22, label="95% CI"),

@@ -25,16 +25,21 @@ def _imor(x) -> str:
     return fmt.general(x, 3)
 
 
+def _set(x):
+    """An optional record field's value, None when it was not written (ABSENT)."""
+    return x if x or x == 0 else None
+
+
 def build_missing_outcome(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: int = 2,
                           arm_labels: Sequence[str] | None = None) -> Table:
-    C.require_ma(ma, "missing_outcome")
-    mo = (ma.get("sensitivity") or {}).get("missing_outcome")
-    C.require(isinstance(mo, Mapping) and mo.get("scenarios"), ma, "missing_outcome",
+    view = C.view(ma, "missing_outcome")
+    mo = view.get("missing_outcome")
+    C.require(mo is not None and mo.scenarios, ma, "missing_outcome",
               "sensitivity.missing_outcome (add missing_outcome to 'sensitivity:')")
     nat = C.natural(ma)
     long, short = C.measure_names(ma)
     names = C.arm_names(ma, arm_labels)
-    continuous = "tipping_imdom" in mo
+    continuous = bool(mo.tipping_imdom)   # an optional field not written is ABSENT (falsy)
     par = "IMDOM" if continuous else "IMOR"
     cols = [Column("label", "Scenario"), Column("imor", f"{par} exp. / ctrl", "", "right", 1),
             Column("k", "k", "", "right", 2),
@@ -43,44 +48,45 @@ def build_missing_outcome(ma: Mapping, *, xlim: Sequence[float] | None = None, d
             Column("ci", f"{short} [{fmt.level_label(C.level(ma))} CI]", fmt.model_label(ma), "right",
                    group_overflow=True)]
     rows = []
-    for e in mo["scenarios"]:
-        name = e.get("name")
+    for e in mo.scenarios:
+        name = e.name
         label = NAMES.get(name, str(name))
         if name in ("imor", "imdom"):  # the value in the label too: the column is dropped on narrow figures
-            label = scenario_label(e).replace("-", "\u2212")
+            label = scenario_label(e.to_dict()).replace("-", "\u2212")
         key = "imdom" if continuous else "imor"
-        cells = {"label": label, "k": str(e.get("k") or ""),
-                 "imor": f"{_imor(e.get(key + '_experimental'))} / {_imor(e.get(key + '_control'))}"}
-        if not C.has(e.get("estimate")):
+        cells = {"label": label, "k": str(e.k or ""),
+                 "imor": f"{_imor(_set(getattr(e, key + '_experimental')))} / "
+                         f"{_imor(_set(getattr(e, key + '_control')))}"}
+        if not C.has(e.estimate):
             cells["ci"] = "not estimable"
             rows.append(Row("study", cells, {}))
             continue
-        cells["ci"] = fmt.effect_ci(nat(e["estimate"]), nat(e.get("ci_lower")), nat(e.get("ci_upper")), digits,
+        cells["ci"] = fmt.effect_ci(nat(e.estimate), nat(e.ci_lower), nat(e.ci_upper), digits,
                                     ratio=C.is_log(ma))
         ref = name == "available_case"
-        mark = Mark("diamond" if ref else "point", nat(e["estimate"]), nat(e.get("ci_lower")), nat(e.get("ci_upper")),
+        mark = Mark("diamond" if ref else "point", nat(e.estimate), nat(e.ci_lower), nat(e.ci_upper),
                     "pooled" if ref else "point", core=ref)
         rows.append(Row("pooled" if ref else "study", cells, {"effect": (mark,)}, bold=ref))
         if ref:
             rows.append(Row("blank", height=0.4))
     if continuous:
-        unit = "SDs" if mo.get("measure") == "SMD" else "outcome units"
+        unit = "SDs" if _set(mo.measure) == "SMD" else "outcome units"
         footer = [Footer(f"IMDOM: mean among the missing minus mean among the observed, in {unit}; SD: its "
                          "uncertainty (Mavridis et al. 2015).")]
-        tip = mo.get("tipping_imdom") or {}
-        if C.has(tip.get("imdom")):
-            footer.append(Footer(f"At a common IMDOM of {fmt.general(tip['imdom'], 3)} {tip.get('change')}."))
-        elif tip.get("reason"):
-            footer.append(Footer(f"IMDOM tipping point: {tip['reason']}."))
+        tip = mo.tipping_imdom
+        if C.has(tip.imdom):
+            footer.append(Footer(f"At a common IMDOM of {fmt.general(tip.imdom, 3)} {tip.change}."))
+        elif tip.reason:
+            footer.append(Footer(f"IMDOM tipping point: {tip.reason}."))
         return Table(tuple(cols), tuple(rows), tuple(footer))
-    tip = mo.get("tipping_imor") or {}
+    tip = mo.tipping_imor
     footer = [Footer("IMOR: odds of the event among the missing over the observed (0: all missing without the "
                      "event, \u221e: all with it); failure and success as the outcome's direction says.")]
-    if C.has(tip.get("imor")):
-        footer.append(Footer(f"At a common IMOR of {fmt.general(tip['imor'], 3)} {tip.get('change')}."))
-    elif tip.get("reason"):
-        footer.append(Footer(f"Conclusion unchanged for common IMORs from 1/100 to 100 ({tip['reason']})."
-                             if "no common IMOR" in tip["reason"] else f"IMOR tipping point: {tip['reason']}."))
+    if tip and C.has(tip.imor):
+        footer.append(Footer(f"At a common IMOR of {fmt.general(tip.imor, 3)} {tip.change}."))
+    elif tip and tip.reason:
+        footer.append(Footer(f"Conclusion unchanged for common IMORs from 1/100 to 100 ({tip.reason})."
+                             if "no common IMOR" in tip.reason else f"IMOR tipping point: {tip.reason}."))
     return Table(tuple(cols), tuple(rows), tuple(footer))
 
 

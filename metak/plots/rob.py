@@ -40,12 +40,12 @@ def rob_summary(ma: Mapping, ax=None, *, weighted: bool = True, fontsize: float 
     """RoB 2 summary plot (robvis ``rob_summary``): for each domain and overall, a bar split
     into the share of studies at low risk, some concerns and high risk (and not assessed),
     weighted by the studies' weights in the meta-analysis (``weighted=False``: by count)."""
-    C.require_ma(ma, "rob_summary")
-    rob = (ma.get("sensitivity") or {}).get("risk_of_bias")
-    C.require(isinstance(rob, Mapping) and rob.get("summary"), ma, "rob_summary",
+    view = C.view(ma, "rob_summary")
+    rob = view.get("risk_of_bias")
+    C.require(rob is not None and rob.summary, ma, "rob_summary",
               "sensitivity.risk_of_bias (add risk_of_bias to 'sensitivity:')")
-    summ = rob["summary"]
-    names = list(rob.get("domains") or []) + ["overall"]
+    summ = rob.summary   # domain -> LevelSummary record
+    names = list(rob.domains or ()) + ["overall"]
     colours = GREYS if greyscale else COLOURS
     levels = ("low", "some_concerns", "high", "not_assessed")
     with rc_context(rc(fontsize)):
@@ -57,8 +57,8 @@ def rob_summary(ma: Mapping, ax=None, *, weighted: bool = True, fontsize: float 
         bars = {}
         for j, n in enumerate(names):
             y = len(names) - 1 - j
-            use_w = weighted and summ[n].get("weight") is not None and sum(summ[n]["weight"].values()) > 0
-            src = summ[n]["weight"] if use_w else summ[n]["counts"]
+            use_w = weighted and summ[n].weight is not None and sum(summ[n].weight.values()) > 0
+            src = summ[n].weight if use_w else summ[n].counts
             total = sum(src.values()) or 1
             left = 0.0
             for lv in levels:
@@ -83,7 +83,7 @@ def rob_summary(ma: Mapping, ax=None, *, weighted: bool = True, fontsize: float 
         ax.tick_params(axis="x", labelsize=fontsize * 0.93)
         shown = [lv for lv in levels if any((n, lv) in bars for n in names)]
         handles = [Patch(facecolor=colours[lv], edgecolor="#000000", lw=0.4, label=LEVEL_TEXT[lv]) for lv in shown]
-        any_w = weighted and any(summ[n].get("weight") for n in names)
+        any_w = weighted and any(summ[n].weight for n in names)
         ax.set_xlabel("Share of the meta-analysis weight" if any_w else "Share of studies", fontsize=fontsize)
         legend = ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles),
                            fontsize=fontsize * 0.93, frameon=False, borderaxespad=0.2, handlelength=1.2)

@@ -27,35 +27,39 @@ class SelectionArtists:
     ax_estimates: object
 
 
-def selection_curve(sm: Mapping, n: int = 400):
-    """p-values and the fitted w(p) of a selection_model result (steps drawn as steps)."""
+def selection_curve(sm, n: int = 400):
+    """p-values and the fitted w(p) of a selection_model result (its record, or its results.json
+    value), steps drawn as steps."""
     from metak.sensitivity.selection_lik import step_weight, weight
+    from metak.typed import record_of
 
-    delta = np.array([1.0 if d is None else d for d in sm["delta"]], float)
-    if sm["type"] == "stepfun":
-        steps = np.asarray(sm["steps"], float)
+    sm = record_of("selection_model", sm)
+    delta = np.array([1.0 if d is None else d for d in sm.delta], float)
+    if sm.type == "stepfun":
+        steps = np.asarray(sm.steps, float)
         p = np.sort(np.r_[np.linspace(1e-4, 1, n), steps, np.maximum(steps - 1e-9, 0)])
         return p, step_weight(p, delta, steps)
-    steps = (0.0, 1.0) if sm["type"] == "beta" else tuple(sm.get("steps") or (0.0,))
+    steps = (0.0, 1.0) if sm.type == "beta" else tuple(sm.steps or (0.0,))
     p = np.linspace(1e-4, 1 - 1e-4, n)
-    return p, weight(sm["type"], p, delta, steps)
+    return p, weight(sm.type, p, delta, steps)
 
 
 def _estimates(ma):
-    sens = ma.get("sensitivity") or {}
+    view = C.view(ma, "selection_model")
     rows = []
-    if C.has(ma.get("estimate")):
-        rows.append(("Unadjusted", ma["estimate"], ma.get("ci_lower"), ma.get("ci_upper")))
-    sm = sens.get("selection_model")
-    if isinstance(sm, Mapping) and C.has(sm.get("estimate")):
-        rows.append((f"Selection ({NAMES.get(sm['type'], sm['type'])})", sm["estimate"], sm["ci_lower"],
-                     sm["ci_upper"]))
-    pp = sens.get("pet_peese")
-    if isinstance(pp, Mapping) and C.has(pp.get("estimate")):
-        for key, name in (("pet", "PET"), ("peese", "PEESE")):
-            r = pp.get(key) or {}
-            rows.append((name, r.get("estimate"), r.get("ci_lower"), r.get("ci_upper")))
-        rows.append((f"PET-PEESE ({pp['chosen'].upper()})", pp["estimate"], pp["ci_lower"], pp["ci_upper"]))
+    p = view.pooled
+    if C.has(p.estimate):
+        rows.append(("Unadjusted", p.estimate, p.ci_lower, p.ci_upper))
+    sm = view.get("selection_model")
+    if sm is not None and C.has(sm.estimate):
+        rows.append((f"Selection ({NAMES.get(sm.type, sm.type)})", sm.estimate, sm.ci_lower, sm.ci_upper))
+    pp = view.get("pet_peese")
+    if pp is not None and C.has(pp.estimate):
+        for fit, name in ((pp.pet, "PET"), (pp.peese, "PEESE")):
+            # the record keeps PET's and PEESE's fits as objects of estimate, se, p_value (no CI)
+            fit = fit or {}
+            rows.append((name, fit.get("estimate"), fit.get("ci_lower"), fit.get("ci_upper")))
+        rows.append((f"PET-PEESE ({pp.chosen.upper()})", pp.estimate, pp.ci_lower, pp.ci_upper))
     return rows
 
 
@@ -68,9 +72,9 @@ def selection(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: b
               size="single_column") -> SelectionArtists:
     """Left: the selection function w(p) with the p-value cut-points and the number of studies
     in each interval; right: the pooled estimate unadjusted and adjusted, with CIs."""
-    C.require_ma(ma, "selection_model")
-    sm = (ma.get("sensitivity") or {}).get("selection_model")
-    C.require(isinstance(sm, Mapping) and C.has(sm.get("estimate")), ma, "selection_model",
+    view = C.view(ma, "selection_model")
+    sm = view.get("selection_model")
+    C.require(sm is not None and C.has(sm.estimate), ma, "selection_model",
               "a fitted sensitivity.selection_model (sensitivity: [{selection_model: {...}}])")
     colours = palette(greyscale)
     nat = C.natural(ma)
@@ -85,14 +89,14 @@ def selection(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: b
         p, wgt = selection_curve(sm)
         ax.plot(p, wgt, color=colours["pooled"], lw=1.1)
         ax.axhline(1.0, color=colours["null_soft"], lw=0.6, ls=(0, (4, 2)))
-        if sm["type"] == "stepfun":
-            for s in sm["steps"][:-1]:
+        if sm.type == "stepfun":
+            for s in sm.steps[:-1]:
                 ax.axvline(s, color=colours["null_soft"], lw=0.5, ls=":")
-            counts = ", ".join(str(c) for c in sm.get("p_counts") or [])
+            counts = ", ".join(str(c) for c in sm.p_counts or ())
             ax.set_title(f"Studies per p-value interval: {counts}", fontsize=fontsize * 0.8, loc="left")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, max(float(np.nanmax(wgt)), 1.0) * 1.18)
-        ax.set_xlabel(f"p-value ({sm['alternative'].replace('.', '-')})")
+        ax.set_xlabel(f"p-value ({sm.alternative.replace('.', '-')})")
         ax.set_ylabel("Relative probability of publication")
         rows = [r for r in _estimates(ma) if C.has(r[1])]
         ys = np.arange(len(rows))[::-1].astype(float)

@@ -15,13 +15,13 @@ from ._table import Column, Footer, Mark, Panel, Row, Table, TableArtists
 
 def build_leave_one_out(ma: Mapping, *, xlim: Sequence[float] | None = None,
                         digits: int = 2, arm_labels: Sequence[str] | None = None) -> Table:
-    C.require_ma(ma, "leave_one_out")
-    loo = (ma.get("sensitivity") or {}).get("leave_one_out")
-    C.require(loo, ma, "leave_one_out",
+    view = C.view(ma, "leave_one_out")
+    loo = view.get("leave_one_out")
+    C.require(loo is not None and loo.rows, ma, "leave_one_out",
               "sensitivity.leave_one_out (add leave_one_out to 'sensitivity:')")
     nat = C.natural(ma)
     long, short = C.measure_names(ma)
-    labels = {s.get("trial"): C.study_label(s, i) for i, s in enumerate(ma.get("studies") or [])}
+    labels = C.study_labels(ma)
     names = C.arm_names(ma, arm_labels)
     cols = [Column("label", "Omitting"),
             Column("tau2", "\u03c4\u00b2", "", "right", 2),
@@ -32,27 +32,27 @@ def build_leave_one_out(ma: Mapping, *, xlim: Sequence[float] | None = None,
             Column("ci", f"{short} [{fmt.level_label(C.level(ma))} CI]", fmt.model_label(ma),
                    "right", group_overflow=True)]
     rows = []
-    for e in loo:
-        cells = {"label": labels.get(e.get("omitted"), str(e.get("omitted"))),
-                 "ci": fmt.effect_ci(nat(e.get("estimate")), nat(e.get("ci_lower")),
-                                     nat(e.get("ci_upper")), digits, ratio=C.is_log(ma)),
-                 "tau2": fmt.tau2(e.get("tau2")), "i2": fmt.percent(e.get("i2"))}
-        if not C.has(e.get("estimate")):  # the refit had no estimate (its note says why)
+    for e in loo.rows:
+        cells = {"label": labels.get(e.omitted, str(e.omitted)),
+                 "ci": fmt.effect_ci(nat(e.estimate), nat(e.ci_lower), nat(e.ci_upper), digits,
+                                     ratio=C.is_log(ma)),
+                 "tau2": fmt.tau2(e.tau2), "i2": fmt.percent(e.i2)}
+        if not C.has(e.estimate):  # the refit had no estimate (its note says why)
             cells["ci"] = "not estimable"
-            rows.append(Row("study", cells, {}, key=e.get("omitted")))
+            rows.append(Row("study", cells, {}, key=e.omitted))
             continue
-        mark = Mark("point", nat(e.get("estimate")), nat(e.get("ci_lower")),
-                    nat(e.get("ci_upper")), "point")
-        rows.append(Row("study", cells, {"effect": (mark,)}, key=e.get("omitted")))
+        mark = Mark("point", nat(e.estimate), nat(e.ci_lower), nat(e.ci_upper), "point")
+        rows.append(Row("study", cells, {"effect": (mark,)}, key=e.omitted))
     rows.append(Row("blank", height=0.5))
-    if C.has(ma.get("estimate")):
+    p = view.pooled
+    if C.has(p.estimate):
         rows.append(Row("pooled", {
             "label": "None (all studies)",
-            "ci": fmt.effect_ci(nat(ma["estimate"]), nat(ma.get("ci_lower")),
-                                nat(ma.get("ci_upper")), digits, ratio=C.is_log(ma)),
-            "tau2": fmt.tau2(ma.get("tau2")), "i2": fmt.percent(ma.get("i2"))},
-            {"effect": (Mark("diamond", nat(ma["estimate"]), nat(ma.get("ci_lower")),
-                             nat(ma.get("ci_upper")), "pooled", core=True),)}, bold=True))
+            "ci": fmt.effect_ci(nat(p.estimate), nat(p.ci_lower), nat(p.ci_upper), digits,
+                                ratio=C.is_log(ma)),
+            "tau2": fmt.tau2(p.tau2), "i2": fmt.percent(p.i2)},
+            {"effect": (Mark("diamond", nat(p.estimate), nat(p.ci_lower), nat(p.ci_upper),
+                             "pooled", core=True),)}, bold=True))
     footer = [Footer(f"Each row: {fmt.model_label(ma)[0].lower()}{fmt.model_label(ma)[1:]} "
                      "refitted without the study named.")]
     return Table(tuple(cols), tuple(rows), tuple(footer))
@@ -73,9 +73,9 @@ def leave_one_out(ma: Mapping, ax=None, *, xlim: Sequence[float] | None = None, 
 
 def build_cumulative(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: int = 2,
                      arm_labels: Sequence[str] | None = None) -> Table:
-    C.require_ma(ma, "cumulative")
-    cum = (ma.get("sensitivity") or {}).get("cumulative")
-    C.require(isinstance(cum, Mapping) and cum.get("steps"), ma, "cumulative",
+    view = C.view(ma, "cumulative")
+    cum = view.get("cumulative")
+    C.require(cum is not None and cum.steps, ma, "cumulative",
               "sensitivity.cumulative (add cumulative to 'sensitivity:')")
     nat = C.natural(ma)
     long, short = C.measure_names(ma)
@@ -89,23 +89,22 @@ def build_cumulative(ma: Mapping, *, xlim: Sequence[float] | None = None, digits
             Column("ci", f"{short} [{fmt.level_label(C.level(ma))} CI]", fmt.model_label(ma),
                    "right", group_overflow=True)]
     rows = []
-    steps = cum["steps"]
+    steps = cum.steps
     for n, e in enumerate(steps):
-        cells = {"label": ("" if n == 0 else "+ ") + str(e.get("label")), "k": str(e.get("k")),
-                 "tau2": fmt.tau2(e.get("tau2")), "i2": fmt.percent(e.get("i2"))}
-        if not C.has(e.get("estimate")):
+        cells = {"label": ("" if n == 0 else "+ ") + str(e.label), "k": str(e.k),
+                 "tau2": fmt.tau2(e.tau2), "i2": fmt.percent(e.i2)}
+        if not C.has(e.estimate):
             cells["ci"] = "not estimable"
-            rows.append(Row("study", cells, {}, key=e.get("added")))
+            rows.append(Row("study", cells, {}, key=e.added))
             continue
-        cells["ci"] = fmt.effect_ci(nat(e["estimate"]), nat(e.get("ci_lower")), nat(e.get("ci_upper")), digits,
+        cells["ci"] = fmt.effect_ci(nat(e.estimate), nat(e.ci_lower), nat(e.ci_upper), digits,
                                     ratio=C.is_log(ma))
         last = n == len(steps) - 1
-        mark = Mark("diamond" if last else "point", nat(e["estimate"]), nat(e.get("ci_lower")),
-                    nat(e.get("ci_upper")), "pooled" if last else "point", core=last)
-        rows.append(Row("pooled" if last else "study", cells, {"effect": (mark,)}, bold=last, key=e.get("added")))
-    order = cum.get("order", "year")
+        mark = Mark("diamond" if last else "point", nat(e.estimate), nat(e.ci_lower),
+                    nat(e.ci_upper), "pooled" if last else "point", core=last)
+        rows.append(Row("pooled" if last else "study", cells, {"effect": (mark,)}, bold=last, key=e.added))
     footer = [Footer(f"Each row: {fmt.model_label(ma)[0].lower()}{fmt.model_label(ma)[1:]} of the studies "
-                     f"down to that row, added in order of {order}; the last row is the full analysis.")]
+                     f"down to that row, added in order of {cum.order}; the last row is the full analysis.")]
     return Table(tuple(cols), tuple(rows), tuple(footer))
 
 

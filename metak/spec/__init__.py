@@ -159,12 +159,8 @@ def _meta(c: Checker, i: int, defaults: dict) -> MetaSpec | None:
     dropout_outcome = c.ident(p + ("dropout_outcome",)) if "dropout_outcome" in m else "dropout"
     sensitivity = _sensitivity(c, p + ("sensitivity",), measure) if "sensitivity" in m else ()
     if "figures" in m:
-        _check_figures(c, p, figures, sensitivity, dropout, bayes, "bayes" in m,
-                       fpath=p + ("figures", "kinds") if isinstance(m["figures"], dict) else None,
-                       keys={"moderators": bool((asked.get("meta_regression") or {}).get("moderators")),
-                             "subgroups": (asked.get("subgroups") or {}).get("subgroups") is not None,
-                        **{name: name in m and m[name] is not False or any(e.name == name for e in analyses)
-                           for name in own_keys()}})
+        _check_figures(c, p, figures, {**m, "multi_arm": multi}, sensitivity, analyses,
+                       fpath=p + ("figures", "kinds") if isinstance(m["figures"], dict) else None)
     if None in (ma_id, measure):
         return None
     return MetaSpec(

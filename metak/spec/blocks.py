@@ -10,7 +10,7 @@ from ..effects import CC_TO
 from ..errors import SpecValueError, SpecValueErrors
 from ..records.checker import Checker, did_you_mean
 from ..records.model import ALLOCATIONS, CONTROL_TYPES, DESIGNS, MASKINGS
-from ..registry import FIGURES, KEYED, SENSITIVITY, SENSITIVITY_KINDS
+from ..registry import KEYED, SENSITIVITY, SENSITIVITY_KINDS
 from ..vocab import BINARY_MEASURES, METHODS, TESTS
 from .model import SELECT_KEYS, CCSpec, Select, SensitivityEntry
 
@@ -239,31 +239,16 @@ def _permutations(c: Checker, path):
     return None if n is None else (n, 0)
 
 
-def _check_figures(c: Checker, p, figures, sensitivity, dropout, bayes, has_bayes, keys, fpath=None):
-    """A figure the spec cannot have fails at once, with its line, instead of after the fitting
-    (what each figure needs is in the registry)."""
-    names = {e.name for e in sensitivity}
+def _check_figures(c: Checker, p, figures, meta: dict, sensitivity, analyses, fpath=None):
+    """A figure the spec cannot have fails at once, with its line, instead of after the fitting:
+    what each figure needs are registered analyses (``FigureKind.needs``), asked for as the
+    registry says (:func:`metak.figure_needs.spec_refusal`, the rule ``metak plot`` reads back)."""
+    from ..figure_needs import spec_refusal
+
     for j, kind in enumerate(figures):
-        fig = FIGURES.get(kind)
-        if fig is None or not fig.needs:
-            continue
-        ok = False
-        for need in fig.needs:
-            what = need[0]
-            if what == "sensitivity":
-                ok = need[1] in names
-            elif what == "dropout":
-                ok = dropout
-            elif what == "key":
-                ok = keys.get(need[1], False)
-            elif bayes is None:
-                ok = has_bayes  # the bayes block itself has problems, already reported
-            else:
-                ok = need[1] is None or bool(getattr(bayes, need[1], ()))
-            if ok:
-                break
-        if not ok:
-            c.add((fpath or p + ("figures",)) + (j,), f"the {kind} figure needs {fig.needs_text}")
+        problem = spec_refusal(kind, meta, sensitivity, analyses)
+        if problem:
+            c.add((fpath or p + ("figures",)) + (j,), problem)
 
 
 def _bayes(c: Checker, path, measure, dropout):
