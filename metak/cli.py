@@ -161,13 +161,23 @@ def run_analyze(spec_path, out_dir, *, as_json=False, figures=True):
         click.echo(f"wrote {out / 'results.json'}")
 
 
-def _analyze_help() -> str:
-    from .registry_help import help_text
-
-    return "Run the meta-analyses of an analysis spec and write results.json.\n\n\b\n" + help_text()
+_ANALYZE_SUMMARY = "Run the meta-analyses of an analysis spec and write results.json."
 
 
-@main.command(help=_analyze_help())
+class _AnalyzeCommand(click.Command):
+    """``analyze``'s help lists the registry's analyses and figures; it is put together when the
+    help is shown, not when the CLI is imported: the figures' needs read the analyses' default
+    hooks, whose modules import SciPy, and a command must start (and install its SIGTERM handler,
+    :class:`_Group`) without that."""
+
+    def format_help_text(self, ctx, formatter):
+        from .registry_help import help_text
+
+        self.help = _ANALYZE_SUMMARY + "\n\n\b\n" + help_text()
+        super().format_help_text(ctx, formatter)
+
+
+@main.command(cls=_AnalyzeCommand, help=_ANALYZE_SUMMARY, short_help=_ANALYZE_SUMMARY)
 @click.argument("spec", type=click.Path())
 @click.option("--out", "out_dir", type=click.Path(), default=None,
               help="Folder for results.json, summary.csv and figures (default: results/<spec name>).")

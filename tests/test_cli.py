@@ -71,6 +71,25 @@ def test_help_and_import_are_light(metak_cmd):
     assert p.returncode == 0
 
 
+def test_starting_a_command_loads_no_scipy_stats():
+    """A command installs its SIGTERM handler (cli._Group) once metak.cli is imported: that import,
+    and ``metak --help``, must not pull in scipy.stats (0.7 s), which the analyze help once did by
+    resolving the analyses' default hooks at import time. ``metak analyze --help`` may."""
+    code = textwrap.dedent("""
+        import sys
+        from click.testing import CliRunner
+        import metak.cli
+        assert "scipy.stats" not in sys.modules, "import metak.cli"
+        r = CliRunner().invoke(metak.cli.main, ["--help"])
+        assert r.exit_code == 0 and "analyze" in r.output
+        assert "scipy.stats" not in sys.modules, "metak --help"
+        r = CliRunner().invoke(metak.cli.main, ["analyze", "--help"])
+        assert r.exit_code == 0 and "Figures (figures: [...]):" in r.output and "meta_regression" in r.output
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
 def test_import_fit_is_light():
     code = ("import sys, metak; from metak.estimators import fit; fit([0.1, 0.3, 0.2], [0.01, 0.02, 0.015]);"
             "print(','.join(m for m in ('pymc', 'arviz', 'matplotlib', 'pandas') if m in sys.modules))")
