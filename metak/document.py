@@ -142,15 +142,7 @@ def empty(out, excluded, warnings, studies=()) -> dict:
     return out
 
 
-# -- reading a results.json back (metak report, metak plot) ----------------------------------------
-
-def records(ma):
-    """A meta-analysis object of results.json as its typed records (:func:`metak.typed.records`:
-    the pooled numbers and each analysis's registered record, built when read)."""
-    from .typed import records as typed_records
-
-    return typed_records(ma)
-
+# -- reading a results.json back (metak report, metak plot; typed records: metak.typed) -------------
 
 #: numbers of a meta-analysis object (null when not estimable)
 _MA_NUMBERS = ("estimate", "se", "ci_lower", "ci_upper", "statistic", "df", "p_value", "pi_lower", "pi_upper",

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from metak.document import records as document_records
 from metak.methods import methods_text
 from metak.registry import KEYED, SENSITIVITY
 from metak.report import bias_lines, diagnostic_lines, regression_lines, subgroup_lines, terminal_table
@@ -71,9 +70,9 @@ def test_every_committed_result_reads_back_into_its_records(docs):
     assert {"bayes", "certainty", "dropout_rates", "subgroups", "meta_regression", "network"} <= seen
 
 
-def test_the_document_module_gives_the_same_reader(docs):
+def test_the_view_reads_one_record_per_call_and_none_for_what_did_not_run(docs):
     ma = docs["substance_use"]["meta_analyses"][0]
-    view = document_records(ma)
+    view = records(ma)
     assert isinstance(view, MetaRecords) and view.get("blinding") == records(ma).get("blinding")
     assert view.get("no_such_analysis") is None and view.get("glmm") is None
 
