@@ -39,6 +39,31 @@ def _cite(ctx, _param, value):
     ctx.exit(0)
 
 
+def _redeliver_interrupts(previous_hook, got):
+    """An ``sys.unraisablehook`` that does not lose an interrupt.
+
+    A signal handler runs between any two bytecodes, so Ctrl-C or SIGTERM can raise its
+    KeyboardInterrupt inside a finaliser (a weakref callback, ``__del__``) that the garbage
+    collector happens to be running. Python ignores exceptions there: it prints "Exception
+    ignored in ..." with a traceback and carries on, and the run would go on to the end as if
+    never interrupted. This hook swallows that report and delivers the same signal to the main
+    thread again a moment later, from a helper thread, when the finaliser has returned (if it
+    lands in a finaliser again, it is delivered again)."""
+    import _thread
+    import signal
+    import threading
+
+    def hook(unraisable):
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            return previous_hook(unraisable)
+        signum = got[-1] if got else signal.SIGINT
+        timer = threading.Timer(0.01, _thread.interrupt_main, args=(signum,))
+        timer.daemon = True
+        timer.start()
+
+    return hook
+
+
 class _Group(click.Group):
     """Ctrl-C (SIGINT) or SIGTERM in any command: exit 130 or 143 (the shell's codes), no
     traceback. SIGTERM is turned into the same exception as Ctrl-C, so that scratch folders are
@@ -62,6 +87,9 @@ class _Group(click.Group):
             previous = signal.signal(signal.SIGTERM, on_term)
         except ValueError:  # not the main thread (e.g. called from a test runner's thread)
             previous = None
+        previous_hook = sys.unraisablehook
+        if previous is not None:
+            sys.unraisablehook = _redeliver_interrupts(previous_hook, got)
         done = len(outputs.completed)
         try:
             return super().invoke(ctx)
@@ -76,6 +104,7 @@ class _Group(click.Group):
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+                sys.unraisablehook = previous_hook
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
