@@ -74,28 +74,30 @@ def meta_head(ms, table, cc_dict, outcome_label) -> dict:
 
 
 def study_entry(r, weight, level) -> dict:
-    """One ``studies`` entry: the row's data, yi, vi, its own CI and its weight (percent)."""
+    """One ``studies`` entry (:class:`metak.study_rows.StudyRow`): the row's data, yi, vi, its
+    own CI and its weight (percent)."""
     from scipy import special
+
+    from .schema.record import ABSENT
+    from .study_rows import DesignNote, RobRow, StudyRow
 
     crit = float(special.ndtri(0.5 + level / 2))
     se = float(np.sqrt(r.vi))
-    entry = {"trial": r.trial, "label": r.label, "experimental": r.experimental, "control": r.control,
-             "control_type": r.control_type, "outcome": r.outcome, "data": dict(r.data),
-             "yi": clean(r.yi), "vi": clean(r.vi), "se": clean(se),
-             "ci_lower": clean(r.yi - crit * se), "ci_upper": clean(r.yi + crit * se), "weight": clean(weight)}
-    if r.split_control > 1:
-        entry["split_control"] = r.split_control
-    iv = interventions_of(r)
-    if iv:  # the arms' interventions, for figure labels ("Favours ketamine", issue 25)
-        entry["interventions"] = iv
-    if getattr(r, "measure_conversion", None):
-        entry["converted"] = r.measure_conversion
-    if getattr(r, "design_method", None):
-        entry["design"] = {"method": r.design_method, "note": r.design_note}
     rob = rob_of(r)
-    if rob is not None:
-        entry["risk_of_bias"] = {**dict(rob.domains), "overall": rob.overall, "overall_derived": rob.derived}
-    return entry
+    design = getattr(r, "design_method", None)
+    row = StudyRow(
+        trial=r.trial, label=r.label, experimental=r.experimental, control=r.control,
+        control_type=r.control_type, outcome=r.outcome, data=dict(r.data),
+        yi=clean(r.yi), vi=clean(r.vi), se=clean(se),
+        ci_lower=clean(r.yi - crit * se), ci_upper=clean(r.yi + crit * se), weight=clean(weight),
+        split_control=r.split_control if r.split_control > 1 else ABSENT,
+        # the arms' interventions, for figure labels ("Favours ketamine", issue 25)
+        interventions=interventions_of(r) or ABSENT,
+        converted=getattr(r, "measure_conversion", None) or ABSENT,
+        design=DesignNote(design, r.design_note) if design else ABSENT,
+        risk_of_bias=ABSENT if rob is None else RobRow(**dict(rob.domains), overall=rob.overall,
+                                                       overall_derived=rob.derived))
+    return row.to_dict()
 
 
 def interventions_of(r) -> dict | None:

@@ -116,6 +116,20 @@ class MetaRecords:
         return self._cache[name]
 
     @property
+    def studies(self) -> tuple:
+        """The study rows as :class:`metak.study_rows.StudyRow` records, in the document's order."""
+        if "studies" not in self._cache:
+            from .study_rows import StudyRow
+
+            rows = self._ma.get("studies") or ()
+            try:
+                self._cache["studies"] = tuple(from_dict(StudyRow, s, f"{self._at}studies[{j}]")
+                                               for j, s in enumerate(rows))
+            except TypeError as exc:
+                raise ResultsMismatch(_say(exc)) from None
+        return self._cache["studies"]
+
+    @property
     def sensitivity(self) -> dict:
         """name -> record of the ``sensitivity`` entries that ran, in the document's order."""
         return {n: self.get(n) for n, v in (self._ma.get("sensitivity") or {}).items() if v is not None}
@@ -129,7 +143,7 @@ class MetaRecords:
 
     def check(self) -> "MetaRecords":
         """Every record built (:class:`ResultsMismatch` at the first value that does not fit)."""
-        self.sensitivity, self.analyses  # noqa: B018 (built for their checks)
+        self.studies, self.sensitivity, self.analyses  # noqa: B018 (built for their checks)
         return self
 
 

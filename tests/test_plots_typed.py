@@ -23,9 +23,11 @@ import pytest
 
 from metak.typed import ResultsMismatch, records
 
-bias, bubble, diagnostics, dose, missing, rob, selection, sensitivity = (
+(bayes, bias, bubble, diagnostics, dose, forest, funnel, missing, network, rob, selection, sensitivity,
+ shared_bias, tsa) = (
     importlib.import_module(f"metak.plots.{m}")
-    for m in ("bias", "bubble", "diagnostics", "dose", "missing", "rob", "selection", "sensitivity"))
+    for m in ("bayes", "bias", "bubble", "diagnostics", "dose", "forest", "funnel", "missing", "network", "rob",
+              "selection", "sensitivity", "shared_bias", "tsa"))
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plots"
 
@@ -39,13 +41,27 @@ CONVERTED = {
     missing: ("build_missing_outcome",),
     rob: ("rob_summary",),
     selection: ("selection_curve", "selection"),
+    forest: (),
+    funnel: (),
+    tsa: (),
+    bayes: (),
+    network: (),
+    shared_bias: (),
 }
 #: analysis parts read as records; build_blinding_forest still reads the study rows by key (no
 #: study-row record yet), _estimates the PET and PEESE fits (objects in the PetPeese record)
 PARTIAL = {bias: ("build_blinding_forest",), selection: ("_estimates",)}
 #: plot modules / functions still reading results.json keys by hand (to convert)
-NOT_YET = ("sensitivity.build_dropout", "sensitivity.build_blinding", "funnel",
-           "shared_bias", "tsa", "network", "bayes", "forest")
+NOT_YET = (
+    "sensitivity.build_dropout",
+    "sensitivity.build_blinding",
+    "funnel",
+    "shared_bias",
+    "tsa",
+    "network",
+    "bayes",
+    "forest",
+)
 
 #: a results.json key read by hand: ma["..."], ma.get(...), x.get("..."), x["..."] on a row
 #: (``view.get("name")`` is the typed reader; ``colours.get(...)`` the figure's palette)

@@ -64,6 +64,7 @@ def test_every_committed_result_reads_back_into_its_records(docs):
                 elif isinstance(got, tuple):
                     got = list(got)
                 assert got == want, (ma["id"], f.name)
+            assert [row.to_dict() for row in view.studies] == ma["studies"], ma["id"]  # study rows too
     # the committed results exercise most of the registry: the sensitivity analyses and keyed ones
     assert {"leave_one_out", "blinding", "active_placebo", "missing_outcome", "influence", "small_study",
             "cumulative", "selection_model", "pet_peese"} <= seen
@@ -131,6 +132,26 @@ def test_a_record_passes_through_and_a_kind_without_one_is_returned_as_written(d
     rec = records(ma).get("leave_one_out")
     assert record_of("leave_one_out", rec) is rec
     assert record_of("leave_one_out", None) is None
+
+
+def test_study_rows_are_records_whose_schema_is_generated_from_them(docs):
+    from metak.schema.generate import SCHEMA, studies_fragment
+    from metak.study_rows import RobRow, StudyRow
+
+    committed = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    assert committed["properties"]["meta_analyses"]["items"]["properties"]["studies"] == studies_fragment()
+    rows = [row for doc in docs.values() for ma in doc["meta_analyses"] for row in records(ma).studies]
+    assert len(rows) >= 80 and all(isinstance(r, StudyRow) for r in rows)
+    assert any(r.interventions for r in rows) and any(r.design for r in rows)
+    # the optional parts a row may carry, written and read back (risk_of_bias, split_control)
+    row = dataclasses.replace(rows[0], split_control=2, converted="SMD x pi/sqrt(3)",
+                              risk_of_bias=RobRow("low", None, "high", "low", "low", "high", True))
+    d = row.to_dict()
+    assert d["risk_of_bias"]["missing_data"] == "high" and d["split_control"] == 2
+    ma = {"id": "x", "studies": [d]}
+    assert records(ma).studies == (row,)
+    with pytest.raises(ResultsMismatch, match=r"x\]\.studies\[0\]: StudyRow has no field\(s\) \['wieght'\]"):
+        records({"id": "x", "studies": [{**d, "wieght": 1.0}]}).studies  # noqa: B018
 
 
 def _broken(docs, edit):

@@ -29,6 +29,25 @@ def view(ma: Mapping, kind: str):
     return records(ma)
 
 
+def rows(ma: Mapping) -> tuple:
+    """The study rows of ``ma`` as :class:`metak.study_rows.StudyRow` records (document order);
+    a row that does not fit the record is a :class:`metak.typed.ResultsMismatch` naming it."""
+    from metak.typed import records
+
+    return records(ma).studies
+
+
+def row_label(row, i: int) -> str:
+    """The label a study row (a :class:`~metak.study_rows.StudyRow`) shows: its label, else its
+    trial id, else ``Study <i + 1>``."""
+    return str(row.label or row.trial or f"Study {i + 1}")
+
+
+def row_labels(ma: Mapping) -> dict:
+    """trial id -> the label its study row shows, from the rows' records."""
+    return {r.trial: row_label(r, i) for i, r in enumerate(rows(ma))}
+
+
 def study_labels(ma: Mapping) -> dict:
     """trial id -> the label its study row shows (the study rows have no record yet)."""
     return {s.get("trial"): study_label(s, i) for i, s in enumerate(ma.get("studies") or [])}

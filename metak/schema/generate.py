@@ -11,7 +11,7 @@ types cannot say comes from the field markers of :mod:`metak.schema.record`, rea
 * ``enum(...)`` (metadata ``enum``): the schema's ``enum`` (with null when the type allows it);
 * ``keys(...)`` (metadata ``required``): the keys a ``dict[str, X]`` object always holds;
 * ``flat()`` (metadata ``flatten``): the nested record's properties merged into its parent's;
-* ``between(lo, hi)`` (metadata ``minimum``/``maximum``): a number's bounds;
+* ``between(lo, hi)`` (metadata ``minimum``/``maximum``/``exclusiveMinimum``): a number's bounds;
 * a class attribute ``json_array = "<field>"``: the record is written as that field's array;
 * ``tuple[X, X]`` (no ``...``): an array of exactly that many X; a union of several types
   (``int | tuple[int, int]``): ``anyOf`` them.
@@ -44,7 +44,7 @@ def fragment(tp, metadata=None) -> dict:
     out = _fragment(tp)
     if (metadata or {}).get("required"):
         out = {**out, "required": list(metadata["required"])}
-    for bound in ("minimum", "maximum"):
+    for bound in ("minimum", "maximum", "exclusiveMinimum"):
         if (metadata or {}).get(bound) is not None:
             out = {**out, bound: metadata[bound]}
     values = (metadata or {}).get("enum")
@@ -127,10 +127,18 @@ def sensitivity_fragments() -> dict:
     return {name: fragment(kind.record_type()) for name, kind in SENSITIVITY.items()}
 
 
+def studies_fragment() -> dict:
+    """``studies``: an array of study rows (:class:`metak.study_rows.StudyRow`)."""
+    from ..study_rows import StudyRow
+
+    return {"type": "array", "items": fragment(StudyRow)}
+
+
 def main() -> None:
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     props = schema["properties"]["meta_analyses"]["items"]["properties"]
     props.update(fragments())
+    props["studies"] = studies_fragment()
     props["sensitivity"]["properties"] = sensitivity_fragments()
     SCHEMA.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

@@ -77,9 +77,10 @@ def keys(*names):
     return dataclasses.field(metadata={"required": tuple(names)})
 
 
-def between(minimum=None, maximum=None, **kwargs):
-    """A number within ``[minimum, maximum]`` (the schema's ``minimum`` and ``maximum``)."""
-    meta = {"minimum": minimum, "maximum": maximum}
+def between(minimum=None, maximum=None, *, exclusive_minimum=None, **kwargs):
+    """A number within ``[minimum, maximum]`` (the schema's ``minimum`` and ``maximum``), or
+    above ``exclusive_minimum`` (``exclusiveMinimum``: a variance)."""
+    meta = {"minimum": minimum, "maximum": maximum, "exclusiveMinimum": exclusive_minimum}
     return dataclasses.field(metadata={k: v for k, v in meta.items() if v is not None}, **kwargs)
 
 
