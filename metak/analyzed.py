@@ -8,6 +8,11 @@ from .errors import MetakError
 # --------------------------------------------------------------------------- analyze()
 
 
+def _id(ma):
+    """A meta-analysis's id (document metadata, no analysis's record holds it), as written."""
+    return ma.get("id")
+
+
 class AnalysisResults(dict):
     """The results document of :func:`metak.analyze` (a dict, as before) with views:
     :meth:`studies_frame`, :meth:`summary_frame`, :meth:`plot` and :meth:`write`."""
@@ -23,19 +28,21 @@ class AnalysisResults(dict):
                 raise MetakError("the results have no meta-analysis")
             return mas[0]
         for ma in mas:
-            if ma.get("id") == id:
+            if _id(ma) == id:
                 return ma
-        raise MetakError(f"no meta-analysis '{id}'; ids: {', '.join(str(m.get('id')) for m in mas)}")
+        raise MetakError(f"no meta-analysis '{id}'; ids: {', '.join(str(_id(m)) for m in mas)}")
 
     def studies_frame(self, id=None):
         """One row per study of every meta-analysis (or of ``id``): ``analysis, trial, label,
         yi, vi, se, ci_lower, ci_upper, weight``."""
         import pandas as pd
 
+        from .typed import records
+
         keys = ("trial", "label", "yi", "vi", "se", "ci_lower", "ci_upper", "weight")
         mas = self["meta_analyses"] if id is None else [self._ma(id)]
-        return pd.DataFrame.from_records([{"analysis": ma.get("id"), **{k: s.get(k) for k in keys}}
-                                          for ma in mas for s in ma.get("studies") or []],
+        return pd.DataFrame.from_records([{"analysis": _id(ma), **{k: getattr(row, k) for k in keys}}
+                                          for ma in mas for row in records(ma).studies],
                                          columns=["analysis", *keys])
 
     def summary_frame(self):

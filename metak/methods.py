@@ -18,6 +18,7 @@ from __future__ import annotations
 from .methods_words import _g, names
 from .references import RECORDS, vancouver
 from .registry import KEYED, SENSITIVITY
+from .typed import records
 
 #: every reference metak can cite, by id, in the report's Vancouver form
 REFERENCES = {k: vancouver(k) for k in RECORDS}
@@ -83,35 +84,64 @@ _Cites = Cites  # the name the registry's hooks were written against
 
 # --------------------------------------------------------------------------- the model
 
-def _arms(st):
-    """(experimental, control) arm data of a study row, or (None, None)."""
-    d = st.get("data") or {}
-    return d.get(st.get("experimental")), d.get(st.get("control"))
+def _meta(ma, *path):
+    """Document metadata of a meta-analysis as written (``measure``, ``model.method``, ...: the
+    spec's settings, which no analysis's record holds); a KeyError when a key is absent."""
+    node = ma
+    for key in path:
+        node = node[key]
+    return node
+
+
+def _opt(ma, *path):
+    """Optional document metadata as written (``arm_type``, ``title``, ``model.test``, ...),
+    None when absent."""
+    node = ma
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _cc(ma) -> tuple[str, float]:
+    """The continuity correction's settings (``model.cc``, metadata): (to, add)."""
+    cc = _meta(ma, "model").get("cc") or {}
+    return cc.get("to", "only0"), cc.get("add", 0.5)
+
+
+def _arms(row):
+    """(experimental, control) arm data of a study row (a StudyRow record's ``data``: the trial
+    record's numbers, which the record leaves undescribed), or (None, None)."""
+    d = row.data or {}
+    return d.get(row.experimental), d.get(row.control)
+
+
+def _name(row) -> str:
+    """A study row's label, else its trial id."""
+    return row.label or row.trial
 
 
 def zero_cell_trials(ma) -> list[str]:
     """Labels of the studies whose 2x2 table has a zero cell (no events or only events in an arm)."""
     out = []
-    for st in ma.get("studies") or []:
-        e, c = _arms(st)
+    for row in records(ma).studies:
+        e, c = _arms(row)
         if all(isinstance(x, dict) and "events" in x and "total" in x for x in (e, c)):
             if any(x["events"] == 0 or x["events"] == x["total"] for x in (e, c)):
-                out.append(st.get("label") or st.get("trial"))
+                out.append(_name(row))
     return out
 
 
 def _tables(ma) -> int:
-    return sum(all(isinstance(x, dict) and "events" in x for x in _arms(st)) for st in ma.get("studies") or [])
+    return sum(all(isinstance(x, dict) and "events" in x for x in _arms(row)) for row in records(ma).studies)
 
 
 def cc_sentence(ma, cite) -> str | None:
     """The continuity correction, only when it changed a table."""
-    measure, method = ma["measure"], ma["model"]["method"]
-    cc = ma["model"].get("cc") or {}
+    measure, method = _meta(ma, "measure"), _meta(ma, "model", "method")
+    to, add = _cc(ma)
     if measure not in ("OR", "RR", "RD") or not _tables(ma):
         return None
     zero = zero_cell_trials(ma)
-    to, add = cc.get("to", "only0"), cc.get("add", 0.5)
     applies = add and to != "none" and (to == "all" or zero)
     if not applies:
         return None
@@ -139,7 +169,7 @@ def _cap(text: str) -> str:
 
 def _arms_pooled(ma) -> str | None:
     """The sentence saying which arms a single-arm measure pooled (results.json ``arm_type``)."""
-    kind = ma.get("arm_type")
+    kind = _opt(ma, "arm_type")
     if not kind:
         return None
     if kind.startswith("control arms: "):
@@ -150,14 +180,15 @@ def _arms_pooled(ma) -> str | None:
 
 
 def _model(ma, cite) -> list[str]:
-    m = ma["model"]
-    method, level, measure = m["method"], m["level"], ma["measure"]
+    method, level, measure = _meta(ma, "model", "method"), _meta(ma, "model", "level"), _meta(ma, "measure")
     pct = f"{level * 100:g}%"
     pooled = MEASURES.get(measure, measure)
-    k = ma.get("k") or 0
+    view = records(ma)
+    p = view.pooled
+    k = p.k or 0
     if k == 1:
-        st = (ma.get("studies") or [{}])[0]
-        return [f"Only one trial ({st.get('label') or st.get('trial')}) contributed, so its "
+        rows = view.studies
+        return [f"Only one trial ({_name(rows[0]) if rows else None}) contributed, so its "
                 f"{ONE_MEASURE.get(measure, measure)} is reported with a Wald-type {pct} confidence interval (normal "
                 "distribution); between-study heterogeneity and a prediction interval cannot be estimated from one "
                 "trial."] + ([_arms_pooled(ma)] if _arms_pooled(ma) else []) + _data_handling(ma, cite)
@@ -176,25 +207,25 @@ def _model(ma, cite) -> list[str]:
                    f"estimated by {name} {cite(key)}.")
     if _arms_pooled(ma):  # issue 27: a single-arm measure pools one arm type
         out.append(_arms_pooled(ma))
-    hksj = m.get("test") == "hksj" and ma.get("df") is not None  # what ran, not what was asked for
+    hksj = _opt(ma, "model", "test") == "hksj" and p.df is not None  # what ran, not what was asked for
     if hksj:
         out.append(f"{pct} confidence intervals and tests of the pooled effect used the Hartung-Knapp-Sidik-Jonkman "
-                   f"method (a t distribution on k − 1 = {_df(ma['df'])}) "
+                   f"method (a t distribution on k − 1 = {_df(p.df)}) "
                    f"{cite('hk2001', 'sj2002', 'inthout2014')}.")
     else:
         out.append(f"{pct} confidence intervals and tests of the pooled effect were Wald-type (normal distribution).")
     het = []
-    if ma.get("q") is not None:
+    if p.q is not None:
         het.append("Cochran's Q")
-    if ma.get("i2") is not None:
+    if p.i2 is not None:
         het.append(f"I² {cite('ht2002')}")
-    if method not in COMMON and ma.get("tau2") is not None:
+    if method not in COMMON and p.tau2 is not None:
         het.append(f"τ² with its Q-profile confidence interval {cite('viechtbauer2007')}"
-                   if ma.get("tau2_ci") is not None else "τ²")
+                   if p.tau2_ci is not None else "τ²")
     if het:
         out.append(f"Heterogeneity was described by {names(het)}.")
-    if ma.get("pi_lower") is not None:
-        crit = f"t on {_df(ma['df'])}" if hksj else "the normal quantile"
+    if p.pi_lower is not None:
+        crit = f"t on {_df(p.df)}" if hksj else "the normal quantile"
         out.append(f"The {pct} prediction interval is μ̂ ± c·√(τ̂² + SE²) with c from {crit} "
                    f"{cite('hts2009', 'inthout2016')}.")
     return out + _data_handling(ma, cite)
@@ -206,11 +237,11 @@ def _data_handling(ma, cite) -> list[str]:
 
 
 def _multi_arm(ma, cite) -> list[str]:
-    multi = ma["model"].get("multi_arm")
-    studies = ma.get("studies") or []
-    split = [s.get("label") for s in studies if (s.get("split_control") or 1) > 1]
-    combined = [s.get("label") for s in studies if any(" + " in a for a in (s.get("data") or {}))]
-    if multi == "multivariate" and len({s.get("trial") for s in studies}) < len(studies):
+    multi = _opt(_meta(ma, "model"), "multi_arm")
+    rows = records(ma).studies
+    split = [row.label for row in rows if (row.split_control or 1) > 1]
+    combined = [row.label for row in rows if any(" + " in a for a in (row.data or {}))]
+    if multi == "multivariate" and len({row.trial for row in rows}) < len(rows):
         return ["Multi-arm trials kept every comparison against the whole control group; the covariance between "
                 "comparisons sharing a control was computed exactly and the model fitted as a multilevel model "
                 f"(trials, comparisons within trials) {cite('gleser2009', 'viechtbauer2010')}."]
@@ -238,10 +269,10 @@ _DESIGN = {  # (one trial, several)
 
 def _designs(ma, cite) -> list[str]:
     by = {}
-    for s in ma.get("studies") or []:
-        method = (s.get("design") or {}).get("method")
+    for row in records(ma).studies:
+        method = row.design.method if row.design else None
         if method:
-            by.setdefault(method, []).append(s.get("label") or s.get("trial"))
+            by.setdefault(method, []).append(_name(row))
     by = {k: sorted(set(v)) for k, v in by.items()}
     out = []
     cross = [f"{lab[0]}, a crossover trial, {_DESIGN[meth][0]}" if len(lab) == 1 else
@@ -263,17 +294,22 @@ def _designs(ma, cite) -> list[str]:
 
 def _conversions(ma, cite) -> list[str]:
     out = []
-    studies = ma.get("studies") or []
-    chinn = [s.get("label") for s in studies if s.get("converted")]
+    rows = records(ma).studies
+    chinn = [row.label for row in rows if row.converted]
     if chinn:
         out.append(f"Odds ratios of {names(chinn)} were converted to standardised mean differences "
                    f"{cite('chinn2000')}.")
-    med = [s.get("label") for s in studies
-           if any(isinstance(d, dict) and d.get("converted_from") for d in (s.get("data") or {}).values())]
+    med = [row.label for row in rows if any(_from_median(d) for d in (row.data or {}).values())]
     if med:
         out.append(f"Means and standard deviations of {names(med)} were estimated from the reported medians with "
                    f"interquartile range or range {cite('luo2018', 'wan2014')}.")
     return out
+
+
+def _from_median(arm) -> bool:
+    """Whether an arm's numbers (the trial record's own object in a study row's ``data``, which
+    the StudyRow record leaves undescribed) were estimated from a median (``converted_from``)."""
+    return isinstance(arm, dict) and bool(arm.get("converted_from"))
 
 
 # --------------------------------------------------------------------------- the rest
@@ -314,10 +350,11 @@ def _human(name: str) -> str:
 def title(ma) -> str:
     """The meta-analysis's name: its spec title, else its outcome and measure ("Dropout (risk
     ratio)"); never the first trial's outcome label, which need not describe the pool."""
-    if ma.get("title"):
-        return ma["title"]
-    what = _human(ma.get("outcome") or ma["id"])
-    return f"{what[0].upper()}{what[1:]} ({ONE_MEASURE.get(ma['measure'], ma['measure'])})"
+    if _opt(ma, "title"):
+        return _meta(ma, "title")
+    what = _human(_opt(ma, "outcome") or _meta(ma, "id"))
+    measure = _meta(ma, "measure")
+    return f"{what[0].upper()}{what[1:]} ({ONE_MEASURE.get(measure, measure)})"
 
 
 def methods_text(doc: dict) -> tuple[list[str], list[str]]:
@@ -325,7 +362,7 @@ def methods_text(doc: dict) -> tuple[list[str], list[str]]:
     cite = Cites()
     paras = []
     for ma in doc["meta_analyses"]:
-        if ma.get("estimate") is None:
+        if records(ma).pooled.estimate is None:
             body = ["No trial had data that could be pooled; nothing was estimated."]
         else:
             body = _model(ma, cite) + _keyed(ma, cite, first=True) + _extras(ma, cite)

@@ -6,6 +6,7 @@ Computes nothing: it reads the results document that :mod:`metak.pipeline` built
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -28,16 +29,35 @@ def summary_csv(doc: dict) -> str:
     w.writerow(SUMMARY_COLUMNS)
     for ma in doc["meta_analyses"]:
         m = measure_of(ma)
-        b = ma.get("bayes") or {}
-        mu = b.get("mu") or {}
-        row = {**ma, "method": ma["model"]["method"], "test": ma["model"]["test"],
-               "estimate_natural": to_natural(m, ma.get("estimate")),
-               "ci_lower_natural": to_natural(m, ma.get("ci_lower")),
-               "ci_upper_natural": to_natural(m, ma.get("ci_upper")),
-               "bayes_mu_mean": mu.get("mean"), "bayes_mu_median": mu.get("median"), "bayes_mu_ci_lower": mu.get("ci_lower"),
-               "bayes_mu_ci_upper": mu.get("ci_upper"), "bayes_prob_benefit": b.get("prob_benefit")}
+        view = records(ma)
+        p = view.pooled
+        b = view.get("bayes")
+        mu = b.mu if b else None
+        row = {**_head(ma), **{f.name: getattr(p, f.name) for f in dataclasses.fields(p)},
+               "estimate_natural": to_natural(m, p.estimate), "ci_lower_natural": to_natural(m, p.ci_lower),
+               "ci_upper_natural": to_natural(m, p.ci_upper),
+               "bayes_mu_mean": mu and mu.mean, "bayes_mu_median": mu and mu.median,
+               "bayes_mu_ci_lower": mu and mu.ci_lower, "bayes_mu_ci_upper": mu and mu.ci_upper,
+               "bayes_prob_benefit": b.prob_benefit if b else None}
         w.writerow(["" if row.get(c) is None else row.get(c) for c in SUMMARY_COLUMNS])
     return buf.getvalue()
+
+
+def _head(ma) -> dict:
+    """The document metadata summary.csv shows (id, outcome, measure, model.method, model.test)."""
+    model = ma.get("model") or {}
+    return {"id": ma.get("id"), "outcome": ma.get("outcome"), "measure": ma.get("measure"),
+            "method": model["method"], "test": model["test"]}
+
+
+def _meta(ma, key, default=None):
+    """Document metadata no analysis's record holds (id, figures, warnings, excluded, dropout)."""
+    return ma.get(key, default)
+
+
+def _exclusion(entry, key=None):
+    """An ``excluded`` entry (metadata, no record): its ``key``, or ``"<trial>: <reason>"``."""
+    return entry.get(key) if key else f"{entry.get('trial')}: {entry.get('reason')}"
 
 
 def write_outputs(doc: dict, out: Path, staging: Path, *, figures=True):
@@ -113,18 +133,19 @@ def draw_figures(doc: dict, folder: Path) -> list[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     files = []
-    todo = [(ma, kind) for ma in doc["meta_analyses"] if ma.get("studies") for kind in ma.get("figures", ("forest",))]
+    todo = [(ma, kind) for ma in doc["meta_analyses"] if records(ma).studies
+            for kind in _meta(ma, "figures", ("forest",))]
     for i, (ma, kind) in enumerate(todo, 1):
-        stage(f"drawing figure {i} of {len(todo)}: {ma['id']}-{kind}")
+        stage(f"drawing figure {i} of {len(todo)}: {_meta(ma, 'id')}-{kind}")
         try:
-            paths = [folder / f"{ma['id']}-{kind}.{ext}" for ext in ("pdf", "png")]
+            paths = [folder / f"{_meta(ma, 'id')}-{kind}.{ext}" for ext in ("pdf", "png")]
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", FigureWarning)
                 files.extend(render_many(ma, kind, paths, size="double_column", dpi=300))
-            ma["warnings"].extend(f"figure '{kind}': {w.message}" for w in caught
-                                  if issubclass(w.category, FigureWarning))
+            _meta(ma, "warnings").extend(f"figure '{kind}': {w.message}" for w in caught
+                                         if issubclass(w.category, FigureWarning))
         except AnalysisError as exc:
-            ma["warnings"].append(f"figure '{kind}' not drawn: {exc}")
+            _meta(ma, "warnings").append(f"figure '{kind}' not drawn: {exc}")
     return files
 
 
@@ -254,7 +275,7 @@ def diagnostic_lines(ma: dict) -> list[str]:
             out.append(f"  trim-and-fill: {tf.k0} stud{'y' if tf.k0 == 1 else 'ies'} filled on the {tf.side}, "
                        f"{_est_ci(m, tf)}")
     dr = view.get("dropout_rates")
-    if not ma.get("dropout") and dr and dr.rates:
+    if not _meta(ma, "dropout") and dr and dr.rates:
         out.append("dropout in these trials: " + "; ".join(
             f"{d.label} {d.experimental.dropouts}/{d.experimental.randomized} vs "
             f"{d.control.dropouts}/{d.control.randomized}" for d in dr.rates))
@@ -297,11 +318,11 @@ def _notes(ma: dict) -> list[str]:
     """The warnings; for a meta-analysis left with no study, why each trial was left out (e.g.
     all-zero 2x2 tables dropped under drop00), not only that no study has data."""
     out = []
-    excluded = (ma.get("excluded") or []) if not ma.get("k") else []
-    for w in ma.get("warnings", []):
+    excluded = (_meta(ma, "excluded") or []) if not records(ma).pooled.k else []
+    for w in _meta(ma, "warnings", []):
         if w == NO_DATA and excluded:
             out.append("  note: no study is left to fit, so nothing was fitted; the trials were left out because:")
-            out.extend(f"    {e.get('trial')}: {e.get('reason')}" for e in excluded[:MAX_EXCLUDED_SHOWN])
+            out.extend(f"    {_exclusion(e)}" for e in excluded[:MAX_EXCLUDED_SHOWN])
             if len(excluded) > MAX_EXCLUDED_SHOWN:
                 out.append(f"    ({len(excluded) - MAX_EXCLUDED_SHOWN} more in results.json's 'excluded')")
         else:
@@ -318,19 +339,22 @@ def terminal_table(doc: dict) -> str:
     for ma in doc["meta_analyses"]:
         m = measure_of(ma)
         nat = lambda x: to_natural(m, x)
-        est = _compact(nat(ma.get("estimate")))
-        ci = f"[{_compact(nat(ma.get('ci_lower')))}, {_compact(nat(ma.get('ci_upper')))}]" if ma.get("ci_lower") is not None else "—"
-        pi = f"[{_compact(nat(ma.get('pi_lower')))}, {_compact(nat(ma.get('pi_upper')))}]" if ma.get("pi_lower") is not None else "—"
-        q = f"{_fmt(ma.get('q'))} ({_fmt(ma.get('q_p'), 3)})" if ma.get("q") is not None else "—"
-        lines.append(f"{ma['id'][:24]:<24} {ma['k']:>3} {m:>7} {est:>9} {ci:>17} {pi:>17} "
-                     f"{_fmt(ma.get('tau2'), 3):>7} {_fmt(ma.get('i2'), 1):>6} {q:>14}")
-        if ma.get("meta_regression"):
+        view = records(ma)
+        p = view.pooled
+        est = _compact(nat(p.estimate))
+        ci = f"[{_compact(nat(p.ci_lower))}, {_compact(nat(p.ci_upper))}]" if p.ci_lower is not None else "—"
+        pi = f"[{_compact(nat(p.pi_lower))}, {_compact(nat(p.pi_upper))}]" if p.pi_lower is not None else "—"
+        q = f"{_fmt(p.q)} ({_fmt(p.q_p, 3)})" if p.q is not None else "—"
+        lines.append(f"{str(_meta(ma, 'id'))[:24]:<24} {p.k:>3} {m:>7} {est:>9} {ci:>17} {pi:>17} "
+                     f"{_fmt(p.tau2, 3):>7} {_fmt(p.i2, 1):>6} {q:>14}")
+        if view.get("meta_regression"):
             lines.extend("    " + line for line in regression_lines(ma))
-        if ma.get("subgroups"):
+        if view.get("subgroups"):
             lines.extend("    " + line for line in subgroup_lines(ma))
         lines.extend("    " + line for line in bias_lines(ma))
         lines.extend("    " + line for line in diagnostic_lines(ma))
-        if (ma.get("bayes") or {}).get("mu"):
+        b = view.get("bayes")
+        if b and b.mu:
             from .bayes import side_by_side
 
             lines.append("")
@@ -349,16 +373,17 @@ def excluded_lines(doc: dict) -> list[str]:
     left out are counted, not listed."""
     out = []
     for ma in doc["meta_analyses"]:
-        ex = ma.get("excluded") or []
-        unselected = [e for e in ex if e.get("reason_code") == "not_selected"]
-        shown = [e for e in ex if e.get("reason_code") != "not_selected"]
+        ex = _meta(ma, "excluded") or []
+        unselected = [e for e in ex if _exclusion(e, "reason_code") == "not_selected"]
+        shown = [e for e in ex if _exclusion(e, "reason_code") != "not_selected"]
         if not shown and not unselected:
             continue
-        head = f"{ma['id']}: {len(shown)} trial(s) excluded" if shown else f"{ma['id']}: no trial excluded"
+        id_ = _meta(ma, "id")
+        head = f"{id_}: {len(shown)} trial(s) excluded" if shown else f"{id_}: no trial excluded"
         if unselected:
             head += f" ({len(unselected)} more not selected by the spec)"
         out.append(head)
-        out.extend(f"  {e.get('trial')}: {e.get('reason')}" for e in shown)
+        out.extend(f"  {_exclusion(e)}" for e in shown)
     return out
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 from .certainty.report import sof_rows as certainty_rows
+from .certainty.size import control_arm
 from .format import count, effect, fixed, measure_of, to_natural
 from .methods import title
 from .schema.record import as_dict
@@ -26,11 +27,14 @@ BINARY = ("OR", "RR", "RD")
 
 
 def pooled_control_risk(ma) -> tuple[float, int, int] | None:
-    """(risk, events, participants) over the control arms with binary data, or None."""
+    """(risk, events, participants) over the control arms with binary data, or None (the study
+    rows read as :class:`metak.study_rows.StudyRow` records)."""
+    from .typed import records
+
     ev = n = 0
-    for s in ma.get("studies") or []:
-        d = (s.get("data") or {}).get(s.get("control"))
-        if isinstance(d, dict) and "events" in d and d.get("total"):
+    for row in records(ma).studies:
+        d = control_arm(row)
+        if d is not None:
             ev += d["events"]
             n += d["total"]
     return (ev / n, ev, n) if n else None
@@ -58,8 +62,11 @@ def absolute_effects(ma, cr=None) -> dict | None:
     intervention with its CI, the difference with its CI, and the NNT (with its CI) when the
     CI of the difference excludes 0. None for a continuous measure or no pooled estimate;
     ``{"not_estimable": reason}`` when no usable control risk exists."""
+    from .typed import records
+
     m = measure_of(ma)
-    if m not in BINARY or ma.get("estimate") is None:
+    p = records(ma).pooled
+    if m not in BINARY or p.estimate is None:
         return None
     if cr is not None:
         source = "stated by the author"
@@ -71,12 +78,12 @@ def absolute_effects(ma, cr=None) -> dict | None:
         source = f"pooled control-arm risk, {count(ev)}/{count(n)}"
         if cr in (0.0, 1.0):
             return {"not_estimable": f"the control arms had {'no' if cr == 0 else 'only'} events ({ev}/{n})"}
-    nat = [to_natural(m, ma.get(k)) for k in ("estimate", "ci_lower", "ci_upper")]
+    nat = [to_natural(m, x) for x in (p.estimate, p.ci_lower, p.ci_upper)]
     re_ = [_risk_e(m, cr, e) for e in nat]
     diff = [None if r is None else 1000 * (r - cr) for r in re_]
     d = diff[0]
     lo, hi = sorted(diff[1:]) if None not in diff[1:] else (None, None)
-    good_is_event = ma.get("direction", "higher_is_better") == "higher_is_better"
+    good_is_event = _direction(ma) == "higher_is_better"
     nnt = None
     if d and lo is not None and (lo > 0 or hi < 0):  # the CI excludes no difference
         nnt = _nnt(d, good_is_event)
@@ -93,9 +100,32 @@ def more_fewer(x) -> str:
     return f"{count(n)} {'fewer' if x < 0 and n else 'more'}"
 
 
-def _effect_ci(m, e) -> str:
-    nat = lambda k: to_natural(m, e.get(k))  # noqa: E731
-    return f"{effect(nat('estimate'))} [{effect(nat('ci_lower'))}, {effect(nat('ci_upper'))}]"
+def _direction(ma) -> str:
+    """The outcome's direction (document metadata, no analysis's record): as written."""
+    return ma.get("direction", "higher_is_better")
+
+
+def _is_dropout(ma) -> bool:
+    """Whether the meta-analysis is of dropout itself (the spec's ``dropout`` flag, document
+    metadata written as is)."""
+    return bool(ma.get("dropout"))
+
+
+def _level(ma) -> float:
+    """The model's confidence level (document metadata ``model.level``), as written."""
+    return (ma.get("model") or {}).get("level", 0.95)
+
+
+def _prior_fit_row(m, k, alt) -> tuple[str, str, str, str]:
+    """The row of one prior-sensitivity fit: an object the Bayesian record leaves undescribed
+    (``BayesRecord.prior_sensitivity`` is a bare tuple), so read as written."""
+    from .methods_words import prior_text
+
+    mu = alt.get("mu") or {}
+    nat = lambda x: effect(to_natural(m, x))  # noqa: E731
+    return (f"Bayesian, {prior_text(alt.get('prior', ''))[0]}", str(k),
+            f"{nat(mu.get('median'))} [{nat(mu.get('ci_lower'))}, {nat(mu.get('ci_upper'))}]",
+            f"P(benefit) = {fixed(alt.get('prob_benefit'), 2, '—')}")
 
 
 def sof_rows(ma, cr=None) -> list[tuple[str, str]]:
@@ -112,7 +142,7 @@ def sof_rows(ma, cr=None) -> list[tuple[str, str]]:
     if p.estimate is None:
         rows.append(("Effect", "not estimable"))
         return rows
-    lv = f"{(ma.get('model') or {}).get('level', 0.95) * 100:g}%"
+    lv = f"{_level(ma) * 100:g}%"
     rows.append((f"{m} [{lv} CI]", _record_ci(m, p)))
     if p.pi_lower is not None:
         rows.append((f"{lv} prediction interval",
@@ -127,7 +157,7 @@ def sof_rows(ma, cr=None) -> list[tuple[str, str]]:
         rows.append(("Bayesian", f"median {m} {nat(mu.median)} [{nat(mu.ci_lower)}, {nat(mu.ci_upper)}]; "
                                  f"P(benefit) = {fixed(b.prob_benefit, 2)}"))
     dr = view.get("dropout_rates")
-    if dr and dr.rates and not ma.get("dropout"):
+    if dr and dr.rates and not _is_dropout(ma):
         rows.append(("Dropout", "; ".join(
             f"{d.label or d.trial}: {count(d.experimental.dropouts)}/{count(d.experimental.randomized)} experimental "
             f"vs {count(d.control.dropouts)}/{count(d.control.randomized)} control" for d in dr.rates)))
@@ -145,7 +175,7 @@ def sof_rows(ma, cr=None) -> list[tuple[str, str]]:
         if ab["nnt"]:
             n = ab["nnt"]
             rows.append((n["kind"], f"{n['value']} ({n['ci'][0]} to {n['ci'][1]})"))
-    if ma.get("certainty"):  # filled by the GRADE-certainty analysis when it runs
+    if view.get("certainty"):  # filled by the GRADE-certainty analysis when it runs
         rows += certainty_rows(ma)
     return rows
 
@@ -208,13 +238,8 @@ def sensitivity_rows(ma) -> list[tuple[str, str, str, str]]:
     ss = view.get("small_study")
     if ss and ss.run and ss.trim_fill:
         tf = ss.trim_fill
-        fit("Trim-and-fill", tf, f"{tf.k0} studies filled on the {tf.side}", k=(ma.get("k") or 0) + (tf.k0 or 0))
-    # the prior-sensitivity fits are objects the Bayesian record leaves undescribed: read as written
-    for alt in (ma.get("bayes") or {}).get("prior_sensitivity") or []:
-        from .methods_words import prior_text
-
-        mu = alt.get("mu") or {}
-        rows.append((f"Bayesian, {prior_text(alt.get('prior', ''))[0]}", str(ma.get("k")),
-                     _effect_ci(m, {"estimate": mu.get("median"), **mu}),
-                     f"P(benefit) = {fixed(alt.get('prob_benefit'), 2, '—')}"))
+        fit("Trim-and-fill", tf, f"{tf.k0} studies filled on the {tf.side}", k=(view.pooled.k or 0) + (tf.k0 or 0))
+    b = view.get("bayes")
+    for alt in (b.prior_sensitivity if b else ()) or ():
+        rows.append(_prior_fit_row(m, view.pooled.k, alt))
     return rows

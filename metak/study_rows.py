@@ -56,14 +56,17 @@ class StudyRow:
     experimental: str
     control: str
     control_type: str | None
-    outcome: str
+    #: the outcome id used (null for effect sizes given directly, e.g. ``metak.fit(yi=, vi=)``)
+    outcome: str | None
     #: the trial record's numbers for this comparison (their keys depend on the outcome type)
     data: dict
-    yi: float
-    vi: float = between(exclusive_minimum=0)
-    se: float
-    ci_lower: float
-    ci_upper: float
+    #: null for a table whose own effect is not estimable but which the pooled model keeps (a
+    #: double-zero table in a Mantel-Haenszel risk difference), and so for vi, se and the CI
+    yi: float | None
+    vi: float | None = between(exclusive_minimum=0)
+    se: float | None
+    ci_lower: float | None
+    ci_upper: float | None
     weight: float | None = between(0, 100, default=None)
     #: a control arm shared by this many comparisons (multi_arm: split_control), when > 1
     split_control: int = optional()

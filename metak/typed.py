@@ -63,8 +63,11 @@ class Pooled:
     tau2: float | None = None
     tau2_ci: tuple[float | None, ...] | None = None
     tau: float | None = None
+    tau_ci: tuple[float | None, ...] | None = None
     i2: float | None = None
+    i2_ci: tuple[float | None, ...] | None = None
     h2: float | None = None
+    h2_ci: tuple[float | None, ...] | None = None
     q: float | None = None
     q_df: float | None = None
     q_p: float | None = None

@@ -12,6 +12,8 @@ import pytest
 import metak
 from metak.certainty import rules
 from metak.errors import InvalidSpec
+from metak.study_rows import StudyRow
+from record_examples import complete, fill
 
 TRIAL = """\
 metak: 1
@@ -62,15 +64,20 @@ def ma(**kw):
     """A results.json meta-analysis with what the rules read (OR, higher is better)."""
     base = {"measure": "OR", "direction": "higher_is_better", "k": 5, "estimate": 0.5, "ci_lower": 0.1,
             "ci_upper": 0.9, "pi_lower": 0.05, "pi_upper": 0.95, "i2": 10.0, "q_p": 0.4, "n_participants": 450,
-            "studies": [{"trial": f"t{i}", "weight": w} for i, w in enumerate([30.0, 25.0, 20.0, 15.0, 10.0])],
+            "studies": [fill(StudyRow, {"trial": f"t{i}", "weight": w})
+                        for i, w in enumerate([30.0, 25.0, 20.0, 15.0, 10.0])],
             "sensitivity": {}}
     base.update(kw)
+    # the rules read the analyses as their records (metak.typed): each partial value completed
+    base["sensitivity"] = {n: complete(n, v) for n, v in base["sensitivity"].items()}
+    if base.get("subgroups"):
+        base["subgroups"] = complete("subgroups", base["subgroups"])
     return base
 
 
 def rob_summary(high, sc, na=0.0):
-    return {"summary": {"overall": {"weight": {"low": 100 - high - sc - na, "some_concerns": sc, "high": high,
-                                               "not_assessed": na}}}}
+    return {"summary": {"overall": {"counts": {}, "weight": {"low": 100 - high - sc - na, "some_concerns": sc,
+                                                             "high": high, "not_assessed": na}}}}
 
 
 # --- risk of bias ---------------------------------------------------------------------------

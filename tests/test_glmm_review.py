@@ -1,5 +1,5 @@
 """Issue 27 (review Q8) on the GLMMs: what the methods text claims is what the record holds
-(no profile CI of tau² for UM.RS), one study fits the common-effect model (rma.glmm refuses
+(UM.RS's profile CI of tau² is claimed because it is in the record), one study fits the common-effect model (rma.glmm refuses
 the random-effects one: tests/reference/glmm_one_study_reference.json), the Wald test's df count
 the studies in its statistic, the modules import one way, one UM.RS log-likelihood, and an
 invalid model name gets a message that lists the models."""
@@ -108,11 +108,13 @@ def test_one_study_spec_reports_no_tau2_and_says_so(tmp_path):
     assert "over the random study intercepts" in text and "two random effects" not in text  # tau = 0
 
 
-def test_um_rs_methods_text_claims_no_tau2_interval(tmp_path):
+def test_um_rs_methods_text_claims_the_tau2_interval_it_holds(tmp_path):
     ma, text = _analyze(_write(tmp_path, range(len(NIEL["ai"]))))
     g = ma["model"]["glmm"]
-    assert g["model"] == "UM.RS" and g["tau2"] is not None and g["tau2_ci"] is None
-    assert "profile-likelihood" not in text and "reported without a confidence interval" in text
+    assert g["model"] == "UM.RS" and g["tau2"] is not None and g["tau2_ci"] is not None
+    assert g["tau2_ci"][0] < g["tau2"] < g["tau2_ci"][1] and ma["tau2_ci"] == g["tau2_ci"]
+    assert "Its τ² has a profile-likelihood confidence interval" in text
+    assert "reported without a confidence interval" not in text
     # five trials without treatment-arm events are out of the Wald statistic (one more has no events)
     assert g["qe_df"] == 16 and g["qe_wald_df"] == 11 and ma["q_df"] == 11
     assert "on 11 degree(s) of freedom, over the 12 of 17 trials" in text

@@ -13,7 +13,8 @@ from metak.methods import REFERENCES, methods
 from metak.methods_words import prior_text
 from metak.references import RECORDS, bibtex, ris, vancouver
 from metak.registry import SENSITIVITY as REGISTERED
-from record_examples import complete
+from metak.study_rows import StudyRow
+from record_examples import complete, fill
 
 #: one result of each registered sensitivity analysis, as results.json holds it (the keys the
 #: sentence reads; :func:`record_examples.complete` gives the rest of its record neutral values)
@@ -45,6 +46,7 @@ def doc(method="REML", test="hksj", measure="OR", k=3, **extra):
                     "cc": {"add": 0.5, "to": "only0", "drop00": False}},
           "studies": [], "sensitivity": None, "bayes": None}
     ma.update(extra)
+    ma["studies"] = [fill(StudyRow, s) for s in ma["studies"]]  # the methods text reads the rows' records
     return {"metak_version": "0.1.0", "environment": {"python": "3.11", "numpy": "2", "scipy": "1"},
             "meta_analyses": [ma]}
 

@@ -126,7 +126,7 @@ def test_pipeline_multi_arm_multivariate_matches_rma_mv(tmp_path, cid):
     ctl = {}
     for t, ci, n2 in zip(case["trial"], case["ci"], case["n2i"]):
         ctl[t] = (ci, n2)
-    assert C.arm_totals(ma, "control", "binary") == f"{sum(c for c, _ in ctl.values())}/{sum(n for _, n in ctl.values())}"
+    assert C.arm_totals(C.rows(ma), True, "control", "binary") == f"{sum(c for c, _ in ctl.values())}/{sum(n for _, n in ctl.values())}"
 
 
 def test_multivariate_refuses_analyses_that_would_refit_another_model(tmp_path):

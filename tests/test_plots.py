@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from metak.typed import ResultsMismatch
+
 matplotlib = pytest.importorskip("matplotlib")
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
@@ -268,8 +270,9 @@ def test_subgroup_forest(ket):
     first_active = art.rows("subgroup_header")[1]
     n_inert = sum(1 for i in art.study_rows if i < first_active)
     assert n_inert == ctypes.count("placebo")
-    assert fmt.subgroup_test(block) in art.texts()
-    assert fmt.subgroup_test(block).startswith("Test for subgroup differences: Q = 10.94, df = 1")
+    q = f"Test for subgroup differences: Q = 10.94, df = 1 ({fmt.p_value(block['p_between'])}); I\u00b2 = "
+    assert block["q_between"] == pytest.approx(10.94, abs=0.005) and block["df_between"] == 1
+    assert any(t.startswith(q) for t in art.texts()), art.texts()
 
 
 def test_subgroup_forest_by_any_characteristic():
@@ -289,7 +292,9 @@ def test_subgroup_forest_by_any_characteristic():
         xy = art.diamonds[(art.rows("subtotal")[n], "effect")].get_xy()
         assert xy[:, 0].min() == pytest.approx(math.exp(g["ci_lower"]))
     texts = art.texts()
-    assert fmt.subgroup_test(sub) in texts and "Mixed-effects test (common \u03c4\u00b2): QM = 1.77, df = 2 (p = 0.41)" in texts
+    cochrane = (f"Test for subgroup differences: Q = {fmt.num(sub['q_between'])}, df = {sub['df_between']} "
+                f"({fmt.p_value(sub['p_between'])}); I\u00b2 = {fmt.percent(sub['i2_between'])}")
+    assert cochrane in texts and "Mixed-effects test (common \u03c4\u00b2): QM = 1.77, df = 2 (p = 0.41)" in texts
 
 
 def test_one_bayesian_summary_everywhere_the_median(ket):
@@ -325,7 +330,13 @@ def test_normal_approximation_uses_the_results_level(ket):
     """Without a grid, the density's SD comes from the CI at the results' level, not at 95%."""
     from metak.plots.bayes import _density
 
-    b = {"tau": {"mean": 0.4, "median": 0.4, "ci_lower": 0.4 - 1.6448536 * 0.1, "ci_upper": 0.4 + 1.6448536 * 0.1}}
+    from dataclasses import replace
+
+    from metak.typed import records
+
+    b = records(ket).get("bayes")
+    tau = replace(b.tau, mean=0.4, median=0.4, sd=None, ci_lower=0.4 - 1.6448536 * 0.1, ci_upper=0.4 + 1.6448536 * 0.1)
+    b = replace(b, tau=tau, posterior_grid=None)
     x, y, source = _density(b, "tau", level=0.90)
     peak = max(y)
     # a normal with SD 0.1, truncated at 0 and renormalised: its peak is 1 / (0.1 sqrt(2 pi) P(X > 0))
@@ -479,7 +490,9 @@ def test_forest_and_funnel_need_studies():
     with pytest.raises(AnalysisError, match="forest plot of meta-analysis 'x' needs"):
         forest({"id": "x", "studies": []})
     with pytest.raises(AnalysisError, match="funnel plot of meta-analysis 'x' needs"):
-        funnel({"id": "x", "studies": [{"yi": 0.1}]})
+        funnel({"id": "x", "studies": []})
+    with pytest.raises(ResultsMismatch, match=r"x\]\.studies\[0\]: StudyRow needs 'trial'"):
+        funnel({"id": "x", "studies": [{"yi": 0.1}]})  # not a study row: named, not drawn
 
 
 # --------------------------------------------------------------------------- render

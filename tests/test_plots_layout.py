@@ -213,7 +213,7 @@ def test_reported_effects_and_dropout_totals_are_explained():
     total = d.rows("pooled")[0]
     assert d.cells[(total, "exp")].get_text().endswith("%)")
     rob = load("rob_rr")
-    rob["studies"][0] = {**rob["studies"][0], "risk_of_bias": {**rob["studies"][0]["risk_of_bias"], "d1": None}}
+    rob["studies"][0] = {**rob["studies"][0], "risk_of_bias": {**rob["studies"][0]["risk_of_bias"], "randomization": None}}
     text = _texts(forest(rob, size="double_column"))
     assert "blank grey circle not assessed" in text
 

@@ -1,12 +1,11 @@
 """The figures read the analyses' typed records (metak.typed.records), not results.json keys.
 
 CONVERTED lists the plot functions that read their analysis through ``C.view(ma, kind)``
-(``view.pooled``, ``view.get(name)``: attribute access on the records); a scan of their source
-fails on a results.json key read by hand. NOT_YET lists what is left (issue 24), so the lead
-sees it here; every plotter of the registry's FIGURES is in one of the two. Study rows have no
-record yet: the converted functions read them only through the ``_common`` helpers
-(``C.studies``, ``C.study_labels``, ``C.study_ci``), and ``build_blinding_forest`` (PARTIAL)
-still reads the study rows' keys.
+(``view.pooled``, ``view.get(name)``, ``view.studies``: attribute access on the records); a
+scan of their source fails on a results.json key read by hand. NOT_YET would list what is left;
+it is empty (issue 24): every plotter of the registry's FIGURES is converted. Document-level
+settings that no analysis record holds (measure, scale, direction, model.method/test/level,
+figure_options) are read through the ``_common`` accessors only.
 """
 
 from __future__ import annotations
@@ -33,34 +32,31 @@ FIXTURES = Path(__file__).parent / "fixtures" / "plots"
 
 #: module -> functions that read the results only through records
 CONVERTED = {
-    sensitivity: ("build_leave_one_out", "build_cumulative"),
+    sensitivity: ("build_leave_one_out", "build_cumulative", "build_dropout", "_dropout_rates", "_side_text",
+                  "_total_text", "build_blinding"),
     diagnostics: ("_influence_rows", "baujat", "influence_panel", "_key", "trim_fill", "_place_labels"),
-    bias: ("tipping_point", "_source_lines", "assumed_effect"),
+    bias: ("tipping_point", "_source_lines", "assumed_effect", "build_blinding_forest", "blinding_forest"),
     bubble: ("bubble",),
     dose: ("dose_response",),
     missing: ("build_missing_outcome",),
-    rob: ("rob_summary",),
+    rob: ("rob_summary", "add_traffic_lights"),
     selection: ("selection_curve", "selection"),
-    forest: (),
-    funnel: (),
-    tsa: (),
-    bayes: (),
-    network: (),
-    shared_bias: (),
+    forest: ("_columns", "_study_row", "_pooled_rows", "_bayes_rows", "_add_shrunken", "_footer", "build_forest",
+             "_mark_reported", "_not_assessed", "forest", "build_subgroup", "subgroup_forest"),
+    funnel: ("funnel", "study_points", "funnel_points", "_contour_names"),
+    tsa: ("tsa",),
+    bayes: ("build_prior_sensitivity", "prior_sensitivity", "_density", "_ci", "_centre", "posterior"),
+    network: ("_net", "_log", "_level", "_nat", "graph", "forest", "node_split", "league", "rankogram"),
+    shared_bias: ("_blinding", "_shared", "_scale_name", "shared_bias", "_interval", "_x_axis", "bias_posterior",
+                  "cgrc"),
+    # the shared readers of study rows (records; the dict-based study_ci/arm_data/arm_totals are gone)
+    importlib.import_module("metak.plots._common"): ("rows", "row_label", "row_labels", "row_ci", "arm_data",
+                                                     "arm_totals", "data_kind"),
 }
-#: analysis parts read as records; build_blinding_forest still reads the study rows by key (no
-#: study-row record yet), _estimates the PET and PEESE fits (objects in the PetPeese record)
-PARTIAL = {bias: ("build_blinding_forest",), selection: ("_estimates",)}
+#: analysis parts read as records; _estimates the PET and PEESE fits (objects in the PetPeese record)
+PARTIAL = {selection: ("_estimates",)}
 #: plot modules / functions still reading results.json keys by hand (to convert)
 NOT_YET = (
-    "sensitivity.build_dropout",
-    "sensitivity.build_blinding",
-    "funnel",
-    "shared_bias",
-    "tsa",
-    "network",
-    "bayes",
-    "forest",
 )
 
 #: a results.json key read by hand: ma["..."], ma.get(...), x.get("..."), x["..."] on a row
@@ -179,3 +175,19 @@ def test_influence_figures_read_the_influence_record():
     bad["sensitivity"]["influence"][0]["influential"] = "yes"
     with pytest.raises(ResultsMismatch, match=r"influence\[0\]\.influential"):
         diagnostics.influence_panel(bad)
+
+
+def test_the_baujat_axis_follows_the_models_method():
+    """C.method reads model.method (it read a top-level key no results.json writes, so a
+    common-effect model's Baujat plot was labelled with the random-effects residual)."""
+    from metak.plots.render import draw_kind
+
+    doc = json.loads((Path(__file__).parent.parent / "docs/examples/bcg/results/results.json").read_text())
+    ma = next(m for m in doc["meta_analyses"] if (m.get("sensitivity") or {}).get("influence"))
+    labels = {}
+    for method in ("REML", "FE"):
+        m = copy.deepcopy(ma)
+        m["model"]["method"] = method
+        art = draw_kind(m, "baujat")
+        labels[method] = art.ax.get_xlabel() if hasattr(art, "ax") else art.axes[0].get_xlabel()
+    assert labels == {"REML": "Squared Pearson residual", "FE": "Contribution to overall heterogeneity"}

@@ -302,12 +302,12 @@ from metak.cli import main
 sys.argv = ["metak", "-q", "analyze", "analyses/dropout.yaml", "--no-figures", "--out", {str(tmp_path / 'o')!r}]
 main()
 """
-    start = time.monotonic()
     p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    # a lost interrupt ends the 3 s sleep and exits 1 ("the interrupt was lost"): no timing needed
     assert p.returncode == code, p.stderr
     assert "Traceback" not in p.stderr and "Exception ignored" not in p.stderr, p.stderr
-    assert "interrupted: nothing was written" in p.stderr
-    assert time.monotonic() - start < 3 + 2.5 and not (tmp_path / "o").exists()
+    assert "interrupted: nothing was written" in p.stderr and "interrupt was lost" not in p.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_the_cli_says_when_an_interrupt_came_after_a_complete_write(tmp_path):

@@ -12,7 +12,8 @@ import pytest
 
 from metak.format import effect
 from metak.sof import absolute_effects, more_fewer, sensitivity_rows, sof_rows
-from record_examples import complete
+from metak.study_rows import StudyRow
+from record_examples import complete, fill
 
 
 def ma(measure="RR", est=1.5, lo=1.1, hi=2.0, direction="higher_is_better", risks=((10, 50), (30, 100), (20, 100)),
@@ -21,7 +22,7 @@ def ma(measure="RR", est=1.5, lo=1.1, hi=2.0, direction="higher_is_better", risk
     out = {"id": "m", "outcome": "abstinence", "outcome_label": "First trial's own label", "measure": measure,
            "direction": direction, "estimate": f(est), "ci_lower": f(lo), "ci_upper": f(hi), "k": len(risks),
            "n_participants": 1500, "model": {"level": 0.95},
-           "studies": [{"label": f"T{i}", "control": "p", "data": {"p": {"events": e, "total": n}}}
+           "studies": [fill(StudyRow, {"label": f"T{i}", "control": "p", "data": {"p": {"events": e, "total": n}}})
                        for i, (e, n) in enumerate(risks)]}
     out.update(extra)
     return out
@@ -85,7 +86,7 @@ def test_a_certainty_rating_gets_its_row_when_present():
     # the row belongs to metak.certainty (its own tests check its text); the SoF gives it its place
     c = {"overall": "low", "symbols": "⊕⊕◯◯", "footnotes": [],
          "domains": {"imprecision": {"rating": "very_serious", "levels": 2}}}
-    rows = dict(sof_rows(ma(certainty=c)))
+    rows = dict(sof_rows(ma(certainty=complete("certainty", c))))
     assert rows["Certainty of the evidence (GRADE)"].startswith("⊕⊕◯◯ Low")
     assert "Certainty of the evidence (GRADE)" not in dict(sof_rows(ma()))
 

@@ -7,7 +7,7 @@ boundaries as an imprecision aid. Registered as the keyed analysis ``certainty``
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from ..format import clean
 from .size import InformationSize, Sequential, information_size, sequential
@@ -121,12 +121,17 @@ def run(ctx, params) -> Certainty:
                      tuple(rules.footnotes(as_dicts)), mid, info, tsa, tuple(notes))
 
 
-def methods_sentence(result: dict, cite) -> str:
-    """The methods text, from what the run recorded: only the inputs the ratings actually read."""
+def methods_sentence(result, cite) -> str:
+    """The methods text, from what the run recorded (the ``certainty`` record, or its
+    results.json value read as it by :func:`metak.typed.record_of`): only the inputs the ratings
+    actually read."""
+    from ..typed import record_of
+
     if not result:
         return ""
-    doms = result["domains"]
-    rules_of = {n: {c["rule"] for c in d.get("criteria") or ()} for n, d in doms.items()}
+    c = record_of("certainty", result)
+    doms = {f.name: getattr(c.domains, f.name) for f in fields(c.domains)}
+    rules_of = {n: {cr.rule for cr in d.criteria or ()} for n, d in doms.items()}
     rob = []
     if any(r.startswith("rob2") and r != "rob2_not_run" for r in rules_of["risk_of_bias"]):
         rob.append("the share of weight from trials at high risk of bias (RoB 2)")
@@ -139,25 +144,25 @@ def methods_sentence(result: dict, cite) -> str:
         parts.append("risk of bias from " + _join(rob))
     parts.append("inconsistency from I² and the prediction interval")
     imp = "imprecision from the confidence interval against " + (
-        "the minimal important difference" if result.get("mid") is not None else "the null")
-    if result.get("information_size"):
+        "the minimal important difference" if c.mid is not None else "the null")
+    if c.information_size:
         imp += " and the optimal information size"
     parts.append(imp + f" {cite('guyatt2011imprecision')}")
     pb = doms["publication_bias"]
-    parts.append("publication bias from the small-study tests" if pb["rating"] != "not_assessed" else
-                 "publication bias not assessable with fewer than 10 studies" if pb["rule"] == "k<10" else
+    parts.append("publication bias from the small-study tests" if pb.rating != "not_assessed" else
+                 "publication bias not assessable with fewer than 10 studies" if pb.rule == "k<10" else
                  "publication bias not assessed: no small-study test was asked for")
     s = ("The certainty of the evidence was rated with GRADE, starting from high for randomized trials "
          f"{cite('balshem2011')}; each domain's rating was suggested by stated rules from the analyses' results ("
          + "; ".join(parts) + ")")
-    given = [n.replace("_", " ") for n, d in doms.items() if d["source"] == "spec"]
+    given = [n.replace("_", " ") for n, d in doms.items() if d.source == "spec"]
     s += ("; the authors rated " + _join(given) + " themselves, with their reasons") if given else (
         "; indirectness, the authors' judgement, was not rated")
-    info = result.get("information_size")
+    info = c.information_size
     if info:
-        s += (f". The optimal information size ({info['basis']}, α = {info['alpha']:g}, β = {info['beta']:g}) was "
+        s += (f". The optimal information size ({info.basis}, α = {info.alpha:g}, β = {info.beta:g}) was "
               f"adjusted for heterogeneity by the diversity D² {cite('wetterslev2009')}")
-    if result.get("tsa"):
+    if c.tsa:
         s += (f"; a trial sequential analysis with Lan-DeMets O'Brien-Fleming monitoring boundaries "
               f"{cite('lan1983')} was used as an aid to judge imprecision, not as a stopping rule")
     return s + "."

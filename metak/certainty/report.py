@@ -1,7 +1,10 @@
 """The certainty rows of the report's summary-of-findings table, as GRADEpro writes them: the
-overall certainty with its symbols and footnote letters, the domains, and the footnotes."""
+overall certainty with its symbols and footnote letters, the domains, and the footnotes. Read
+from the ``certainty`` record (:class:`metak.certainty.Certainty`, by :func:`metak.typed.records`)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 #: the row of the summary-of-findings table a GRADE certainty rating fills
 CERTAINTY_ROW = "Certainty of the evidence (GRADE)"
@@ -11,22 +14,25 @@ WORD = {"not_serious": "not serious", "serious": "serious", "very_serious": "ver
 
 
 def sof_rows(ma: dict) -> list[tuple[str, str]]:
-    c = ma.get("certainty")
+    from ..typed import records
+
+    c = records(ma).get("certainty")
     if not c:
         return []
-    notes = list(c.get("footnotes") or ())
+    domains = {f.name: getattr(c.domains, f.name) for f in dataclasses.fields(c.domains)}
+    notes = list(c.footnotes or ())
     letters = {}
     for note in notes:  # "a. Rated down one level for inconsistency: ..." -> domain -> "a"
         letter, _, rest = note.partition(". ")
-        for name in c["domains"]:
+        for name in domains:
             if f" for {name.replace('_', ' ')}" in rest.split(":")[0]:
                 letters[name] = letter
-    overall = c["overall"].replace("_", " ")
-    head = f"{c['symbols']} {overall[0].upper()}{overall[1:]}"
+    overall = c.overall.replace("_", " ")
+    head = f"{c.symbols} {overall[0].upper()}{overall[1:]}"
     if letters:
         head += " (" + ", ".join(letters.values()) + ")"
-    doms = "; ".join(f"{name.replace('_', ' ')}: {WORD.get(d['rating'], d['rating'])}"
-                     + (f" ({letters[name]})" if name in letters else "") for name, d in c["domains"].items())
+    doms = "; ".join(f"{name.replace('_', ' ')}: {WORD.get(d.rating, d.rating)}"
+                     + (f" ({letters[name]})" if name in letters else "") for name, d in domains.items())
     rows = [(CERTAINTY_ROW, head), ("GRADE domains", doms)]
     if notes:
         rows.append(("Footnotes", "\n".join(notes)))

@@ -1,13 +1,16 @@
 """The GRADE rules: a suggested rating per domain from the results of the meta-analysis, with
 the rule that produced it and its numbers. Randomized trials start at high certainty; each
 domain rates down 0, 1 or 2 levels (Guyatt et al. 2011, GRADE guidelines 3, J Clin Epidemiol
-64:401). Every rule reads results.json keys and nothing else, so a reader can check each reason
-against the numbers. docs/certainty.md lists the rules with their sources.
+64:401). Every rule reads the results of the meta-analysis and nothing else, so a reader can check
+each reason against the numbers: the pooled numbers, the study rows and the analyses' records
+(:func:`metak.typed.records`; a rule given a results.json meta-analysis object reads it as
+records, :func:`suggest` builds them once). docs/certainty.md lists the rules with their sources.
 """
 
 from __future__ import annotations
 
 from ..format import effect, to_natural
+from ..schema.record import ABSENT
 
 RATING_OF = {0: "not_serious", 1: "serious", 2: "very_serious"}
 WORDS = {1: "one level", 2: "two levels"}
@@ -30,8 +33,20 @@ def _pct(x) -> str:
     return f"{x:.0f}%"
 
 
+def _view(ma):
+    """``ma`` read as records (:func:`metak.typed.records`), or ``ma`` when it already is."""
+    from ..typed import MetaRecords, records
+
+    return ma if isinstance(ma, MetaRecords) else records(ma)
+
+
+def _given(value):
+    """None for an optional record field that was not written (:data:`ABSENT`)."""
+    return None if value is ABSENT else value
+
+
 def _nat(ma, x) -> str:
-    v = to_natural(ma["measure"], x)
+    v = to_natural(_view(ma).measure, x)
     return "NA" if v is None else effect(v)  # the one formatter: "0.00017", never "0.00" for a ratio
 
 
@@ -40,7 +55,8 @@ def _ci_text(ma, lo, hi) -> str:
 
 
 def _weight(ma, trials) -> float:
-    return sum(s.get("weight") or 0.0 for s in ma.get("studies") or () if s["trial"] in trials)
+    """The study rows' weights (%) of ``trials``, summed."""
+    return sum(row.weight or 0.0 for row in _view(ma).studies if row.trial in trials)
 
 
 def _criterion(levels: int, rule: str, reason: str, **numbers) -> dict:
@@ -50,11 +66,13 @@ def _criterion(levels: int, rule: str, reason: str, **numbers) -> dict:
 # --- risk of bias --------------------------------------------------------------------------
 
 def rob2(ma) -> dict | None:
-    rob = (ma.get("sensitivity") or {}).get("risk_of_bias")
+    view = _view(ma)
+    rob = view.get("risk_of_bias")
     if not rob:
         return None
-    w = (rob["summary"].get("overall") or {}).get("weight") or {}
-    high, sc, na = w.get("high", 0.0), w.get("some_concerns", 0.0), w.get("not_assessed", 0.0)
+    overall = rob.summary["overall"] if "overall" in rob.summary else None
+    w = {"high": 0.0, "some_concerns": 0.0, "not_assessed": 0.0, **((overall.weight if overall else None) or {})}
+    high, sc, na = w["high"], w["some_concerns"], w["not_assessed"]
     nums = {"weight_high": high, "weight_some_concerns": sc, "weight_not_assessed": na}
     text = f"{_pct(high)} of the weight from trials at high risk of bias (RoB 2), {_pct(sc)} with some concerns"
     if na >= 50.0:
@@ -69,10 +87,11 @@ def rob2(ma) -> dict | None:
 
 
 def blinding(ma) -> dict | None:
-    bl = (ma.get("sensitivity") or {}).get("blinding")
+    view = _view(ma)
+    bl = view.get("blinding")
     if not bl:
         return None
-    status = {c["trial"]: c["status"] for c in bl.get("classification") or ()}
+    status = {c.trial: c.status for c in bl.classification or ()}
     comp = _weight(ma, {t for t, s in status.items() if s == "compromised"})
     unknown = _weight(ma, {t for t, s in status.items() if s == "unknown"})
     nums = {"weight_compromised": comp, "weight_unknown": unknown}
@@ -94,27 +113,27 @@ def missing_outcome(ma, sign: int) -> dict | None:
     plausible assumptions about the missing participants (the IMOR/IMDOM scenarios the spec
     gives, not the extreme best/worst case) and rate down when the plausible worst case changes
     the inference: the CI's exclusion of the null, or the direction of the estimate."""
-    mo = (ma.get("sensitivity") or {}).get("missing_outcome")
+    view = _view(ma)
+    mo = view.get("missing_outcome")
     if not mo:
         return None
-    sc = {s["name"]: s for s in mo.get("scenarios") or ()}
-    base = sc.get("available_case")
-    plausible = [s for s in mo.get("scenarios") or ()
-                 if s["name"] in ("imor", "imdom") and s.get("estimate") is not None]
-    if base is None or base.get("estimate") is None or not plausible:
+    scenarios = mo.scenarios or ()
+    base = next((sc for sc in reversed(scenarios) if sc.name == "available_case"), None)
+    plausible = [sc for sc in scenarios if sc.name in ("imor", "imdom") and sc.estimate is not None]
+    if base is None or base.estimate is None or not plausible:
         return _criterion(0, "missing_no_plausible_scenario", "missing outcome data: no plausible-scenario "
                           "(imor/imdom) re-analysis to judge it by (GRADE 17); not rated down for it")
-    worst = min(plausible, key=lambda s: sign * s["estimate"])
-    label = (f"IMOR {worst['imor_experimental']:g}/{worst['imor_control']:g}" if worst.get("imor_experimental") is not None
-             else f"IMDOM {worst.get('imdom_experimental')}/{worst.get('imdom_control')}")
-    nums = {"scenario": label, "estimate": worst["estimate"], "ci_lower": worst["ci_lower"],
-            "ci_upper": worst["ci_upper"], "available_case_estimate": base["estimate"]}
-    text = (f"plausible worst case ({label}, experimental/control) {_nat(ma, worst['estimate'])} "
-            f"[{_ci_text(ma, worst['ci_lower'], worst['ci_upper'])}] vs available case {_nat(ma, base['estimate'])} "
-            f"[{_ci_text(ma, base['ci_lower'], base['ci_upper'])}]")
-    changed = (_excludes_null(base["ci_lower"], base["ci_upper"])
-               != _excludes_null(worst["ci_lower"], worst["ci_upper"])
-               or (base["estimate"] > 0) != (worst["estimate"] > 0))
+    worst = min(plausible, key=lambda sc: sign * sc.estimate)
+    label = (f"IMOR {worst.imor_experimental:g}/{worst.imor_control:g}" if worst.imor_experimental is not None
+             else f"IMDOM {_given(worst.imdom_experimental)}/{_given(worst.imdom_control)}")
+    nums = {"scenario": label, "estimate": worst.estimate, "ci_lower": worst.ci_lower,
+            "ci_upper": worst.ci_upper, "available_case_estimate": base.estimate}
+    text = (f"plausible worst case ({label}, experimental/control) {_nat(ma, worst.estimate)} "
+            f"[{_ci_text(ma, worst.ci_lower, worst.ci_upper)}] vs available case {_nat(ma, base.estimate)} "
+            f"[{_ci_text(ma, base.ci_lower, base.ci_upper)}]")
+    changed = (_excludes_null(base.ci_lower, base.ci_upper)
+               != _excludes_null(worst.ci_lower, worst.ci_upper)
+               or (base.estimate > 0) != (worst.estimate > 0))
     if changed:
         return _criterion(1, "missing_plausible_worst_case_changes_inference", text + ": the inference changes",
                           **nums)
@@ -132,9 +151,9 @@ def risk_of_bias(ma, sign: int) -> dict:
 
 
 def _domain(crit: list[dict]) -> dict:
-    levels = min(2, max((c["levels"] for c in crit), default=0))
+    levels = min(2, max((cr["levels"] for cr in crit), default=0))
     return {"rating": RATING_OF[levels], "levels": levels, "source": "rule",
-            "rule": "; ".join(c["rule"] for c in crit), "reason": "; ".join(c["reason"] for c in crit),
+            "rule": "; ".join(cr["rule"] for cr in crit), "reason": "; ".join(cr["reason"] for cr in crit),
             "criteria": crit}
 
 
@@ -145,14 +164,16 @@ def _crosses(lo, hi, at=0.0) -> bool:
 
 
 def inconsistency(ma) -> dict:
-    k, i2 = ma.get("k") or 0, ma.get("i2")
+    view = _view(ma)
+    p = view.pooled
+    k, i2 = p.k or 0, p.i2
     if k < 2 or i2 is None:
         return _domain([_criterion(0, "single_study", f"k = {k}: no between-study inconsistency to assess")])
-    pil, piu = ma.get("pi_lower"), ma.get("pi_upper")
+    pil, piu = p.pi_lower, p.pi_upper
     pi_text = (f"prediction interval {_ci_text(ma, pil, piu)} {'crosses' if _crosses(pil, piu) else 'does not cross'} "
                "the null") if pil is not None else "no prediction interval (common-effect model)"
-    crosses = _crosses(pil, piu) if pil is not None else (ma.get("q_p") is not None and ma["q_p"] < 0.10)
-    nums = {"i2": i2, "pi_lower": pil, "pi_upper": piu, "q_p": ma.get("q_p")}
+    crosses = _crosses(pil, piu) if pil is not None else (p.q_p is not None and p.q_p < 0.10)
+    nums = {"i2": i2, "pi_lower": pil, "pi_upper": piu, "q_p": p.q_p}
     text = f"I² = {_pct(i2)}, {pi_text}"
     levels = 0
     if i2 >= I2_VERY_SERIOUS and crosses:
@@ -166,15 +187,16 @@ def inconsistency(ma) -> dict:
         text += (f": I² below {I2_SERIOUS:g}%, not rated down" if i2 < I2_SERIOUS
                  else ", not rated down" if pil is not None else ": Q p >= 0.10, not rated down")
     crit = [_criterion(levels, rule, text, **nums)]
-    sub = ma.get("subgroups")
-    if levels and sub and sub.get("p_between") is not None and sub["p_between"] < 0.05:
+    sub = view.get("subgroups")
+    test = sub.test if sub else None
+    if levels and test and test.p_between is not None and test.p_between < 0.05:
         crit.append(_criterion(-1, "explained_by_subgroups",
-                               f"subgroups by {sub.get('by')} explain part of it (test for subgroup differences "
-                               f"p = {sub['p_between']:.3f}): one level less", p_between=sub["p_between"]))
+                               f"subgroups by {test.by} explain part of it (test for subgroup differences "
+                               f"p = {test.p_between:.3f}): one level less", p_between=test.p_between))
         levels -= 1
-    out = _domain([c for c in crit if c["levels"] >= 0])
+    out = _domain([cr for cr in crit if cr["levels"] >= 0])
     out.update(levels=levels, rating=RATING_OF[levels], criteria=crit,
-               reason="; ".join(c["reason"] for c in crit), rule="; ".join(c["rule"] for c in crit))
+               reason="; ".join(cr["reason"] for cr in crit), rule="; ".join(cr["rule"] for cr in crit))
     return out
 
 
@@ -186,7 +208,8 @@ def imprecision(ma, mid: float | None, info: dict | None, tsa: dict | None) -> d
     level), both an important benefit and an important harm (two levels), or when the
     participants fall short of the optimal information size. The trial sequential boundaries
     are reported beside it, not used to rate (Cochrane Handbook 22.4)."""
-    lo, hi = ma.get("ci_lower"), ma.get("ci_upper")
+    p = _view(ma).pooled
+    lo, hi = p.ci_lower, p.ci_upper
     ci = f"CI {_ci_text(ma, lo, hi)}"
     if mid is None:
         cr = _crosses(lo, hi)
@@ -225,32 +248,31 @@ def imprecision(ma, mid: float | None, info: dict | None, tsa: dict | None) -> d
 # --- publication bias ----------------------------------------------------------------------
 
 def publication_bias(ma) -> dict:
-    k = ma.get("k") or 0
-    sens = ma.get("sensitivity") or {}
-    ss = sens.get("small_study")
-    if k < MIN_K_PUBLICATION and not (ss and ss.get("run")):
+    view = _view(ma)
+    k = view.pooled.k or 0
+    ss = view.get("small_study")
+    if k < MIN_K_PUBLICATION and not (ss and ss.run):
         return _na(f"not assessable: k = {k} < {MIN_K_PUBLICATION}, too few studies for the small-study tests "
                    "(Sterne 2011); not rated down", "k<10")
     crit = []
-    if ss and ss.get("run") and ss.get("egger"):
-        p = ss["egger"].get("p_value")
-        tf = ss.get("trim_fill") or {}
-        extra = (f"; trim-and-fill adds {tf.get('k0')} stud{'y' if tf.get('k0') == 1 else 'ies'}, "
-                 f"estimate {_nat(ma, tf.get('estimate'))}"
-                 if tf.get("k0") else "")
+    if ss and ss.run and ss.egger:
+        p = ss.egger.p_value
+        tf = ss.trim_fill
+        k0 = tf.k0 if tf else None
+        extra = (f"; trim-and-fill adds {k0} stud{'y' if k0 == 1 else 'ies'}, estimate {_nat(ma, tf.estimate)}"
+                 if k0 else "")
         crit.append(_criterion(int(p is not None and p < EGGER_P), f"egger_p<{EGGER_P:g}" if p is not None and
                                p < EGGER_P else f"egger_p>={EGGER_P:g}",
                                f"Egger's test p = {p:.3f}{extra}", egger_p=p, k=k))
-    sm = sens.get("selection_model")
-    if isinstance(sm, dict):
-        lrt = sm.get("lrt") if isinstance(sm.get("lrt"), dict) else sm
-        p = lrt.get("p_value") if isinstance(lrt, dict) else None
+    sm = view.get("selection_model")
+    if sm:
+        p = sm.lrt["p_value"]
         if isinstance(p, (int, float)):
             crit.append(_criterion(int(p < 0.05), "selection_model_lrt_p<0.05" if p < 0.05 else
                                    "selection_model_lrt_p>=0.05",
                                    f"selection model likelihood-ratio test p = {p:.3f}"
-                                   + (f", adjusted estimate {_nat(ma, sm.get('estimate'))}"
-                                      if isinstance(sm.get("estimate"), (int, float)) else ""), lrt_p=p))
+                                   + (f", adjusted estimate {_nat(ma, sm.estimate)}"
+                                      if isinstance(sm.estimate, (int, float)) else ""), lrt_p=p))
     if not crit:
         return _na(f"not assessed: k = {k} but no small-study test or selection model was asked for "
                    "(sensitivity: [small_study]); not rated down", "no_test")
@@ -290,7 +312,8 @@ def footnotes(domains: dict) -> list[str]:
 
 
 def suggest(ma: dict, sign: int, mid, info, tsa) -> dict:
-    """Every domain's suggested rating from the results."""
+    """Every domain's suggested rating from the results (``ma`` read as records once)."""
+    ma = _view(ma)
     return {"risk_of_bias": risk_of_bias(ma, sign), "inconsistency": inconsistency(ma),
             "indirectness": indirectness(), "imprecision": imprecision(ma, mid, info, tsa),
             "publication_bias": publication_bias(ma)}

@@ -71,18 +71,31 @@ class Sequential:
 
 
 def pooled_control_risk(ma) -> float | None:
-    """Events over participants in the control arms with binary arm data (TSA's p_C)."""
+    """Events over participants in the control arms with binary arm data (TSA's p_C), from the
+    study rows' records (:func:`metak.typed.records`)."""
+    from ..typed import records
+
     ev = tot = 0.0
-    for s in ma.get("studies") or ():
-        d = (s.get("data") or {}).get(s.get("control"))
-        if isinstance(d, dict) and "events" in d and d.get("total"):
+    for row in records(ma).studies:
+        d = control_arm(row)
+        if d is not None:
             ev, tot = ev + d["events"], tot + d["total"]
     return ev / tot if tot else None
 
 
+def control_arm(row) -> dict | None:
+    """The control arm's numbers of a study row (its ``data``: the trial record's own object,
+    which the StudyRow record leaves undescribed) when they are binary counts, else None."""
+    arm = (row.data or {}).get(row.control)
+    return arm if isinstance(arm, dict) and "events" in arm and arm.get("total") else None
+
+
 def information_size(ctx, ma, sign: int, mid, opts: dict):
     """-> (InformationSize or None, why not)."""
-    measure = ma.get("measure")
+    from ..typed import records
+
+    view = records(ma)
+    measure = view.measure
     alpha, beta = opts.get("alpha", DEFAULT_ALPHA), opts.get("beta", DEFAULT_BETA)
     res, table = ctx.result, ctx.table
     tau2 = getattr(res, "tau2", None)
@@ -120,7 +133,7 @@ def information_size(ctx, ma, sign: int, mid, opts: dict):
           else continuous_size(mid, sd, alpha=alpha, beta=beta))
     fixed = int(math.ceil(nf))
     required = int(math.ceil(fixed / (1.0 - d2)))  # RTSA: ceiling(NF / (1 - D2)), NF rounded up
-    n = ma.get("n_participants")
+    n = view.pooled.n_participants
     return InformationSize(basis, cr, pi, mid, sd, alpha, beta, 2, d2, fixed, required, nf / (1.0 - d2),
                            None if n is None else float(n), None if n is None else n / required), None
 

@@ -60,7 +60,8 @@ def glmm(ai=None, n1i=None, ci=None, n2i=None, *, xi=None, ni=None, x1i=None, t1
     slab : sequence of str, optional
         Study labels.
     tau2_ci : bool
-        Compute the profile-likelihood CI of tau² (one-random-effect models).
+        Compute the profile-likelihood CI of tau² (every model; for UM.RS the profile maximises
+        over beta0, mu and sigma, the study intercepts' SD, at each tau).
 
     Returns
     -------
@@ -75,7 +76,7 @@ def glmm(ai=None, n1i=None, ci=None, n2i=None, *, xi=None, ni=None, x1i=None, t1
     from scipy import special, stats
 
     from .fit import Profile
-    from .rs_fit import fit_rs
+    from .rs_fit import RsTauProfile, fit_rs
 
     if method not in METHODS:
         raise MetakError(f"glmm: method {method!r} is not one of {', '.join(METHODS)} (the GLMMs are fitted by "
@@ -117,6 +118,12 @@ def glmm(ai=None, n1i=None, ci=None, n2i=None, *, xi=None, ni=None, x1i=None, t1
         est, se = float(x[1]), (float(np.sqrt(V[1, 1])) if V[1, 1] > 0 else float("nan"))
         tau = float(x[3]) if random else None
         sigma2 = float(x[2] ** 2)
+        if random and tau2_ci:
+            try:
+                lo, hi = RsTauProfile(cond, nodes, x, val).interval(level)
+                ci_tau2 = [lo * lo, None if hi is None else hi * hi]
+            except MetakError as exc:
+                notes.append(f"the profile-likelihood CI of tau² was not computed: {exc}")
         qr = "the Laplace approximation" if nodes == 1 else f"adaptive Gauss-Hermite quadrature ({nodes} x {nodes} nodes)"
         # the common-effect model (tau = 0) integrates over the study intercepts only
         quad = f"{qr} over the two random effects" if random else f"{qr} over the random study intercepts"

@@ -226,10 +226,10 @@ def _heterogeneity_sentence(result: dict) -> str:
                 "reported.")
     parts = []
     if random:
+        failed = any("profile-likelihood CI of tau² was not computed" in n for n in result.get("notes") or ())
         parts.append("Its τ² has a profile-likelihood confidence interval" if result.get("tau2_ci") is not None else
                      "Its τ² is reported without a confidence interval" + (
-                         " (none is computed for the two-random-effect model UM.RS)" if result["model"] == "UM.RS"
-                         else ""))
+                         " (its profile likelihood could not be maximised; see the GLMM's notes)" if failed else ""))
     if result.get("qe_wald") is not None:
         df, m = result.get("qe_wald_df"), (result.get("qe_wald_df") or 0) + 1
         q = f"Q is the Wald test of the saturated GLMM (metafor's QE.Wld) on {df} degree(s) of freedom"

@@ -48,24 +48,22 @@ def row_labels(ma: Mapping) -> dict:
     return {r.trial: row_label(r, i) for i, r in enumerate(rows(ma))}
 
 
-def study_labels(ma: Mapping) -> dict:
-    """trial id -> the label its study row shows (the study rows have no record yet)."""
-    return {s.get("trial"): study_label(s, i) for i, s in enumerate(ma.get("studies") or [])}
-
-
-def studies(ma: Mapping) -> list:
-    """The study rows of ``ma`` as written (a list; the study rows have no record yet)."""
-    return list(ma.get("studies") or [])
-
-
 def measure(ma: Mapping) -> str | None:
     """The effect measure code as written (``OR``, ``SMD``, ...; None when absent)."""
     return ma.get("measure")
 
 
+def model_setting(ma: Mapping, key: str):
+    """``model.<key>`` of the document (method, test, level, cc, multi_arm): the analysis's
+    settings, not an analysis's record."""
+    return (ma.get("model") or {}).get(key)
+
+
 def method(ma: Mapping) -> str | None:
-    """The estimator of the pooled model (``method``: REML, DL, FE, MH, PETO, ...)."""
-    return ma.get("method")
+    """The estimator of the pooled model (``model.method``: REML, DL, FE, MH, PETO, ...).
+    (It used to read a top-level ``method`` that no results.json writes, so the Baujat plot of a
+    common-effect model was labelled as a random-effects one.)"""
+    return model_setting(ma, "method")
 
 
 def require_ma(ma, kind: str) -> None:
@@ -105,24 +103,15 @@ def measure_names(ma: Mapping) -> tuple[str, str]:
     return fmt.MEASURES.get(code, (code, code))
 
 
-def study_label(study: Mapping, i: int) -> str:
-    return str(study.get("label") or study.get("trial") or f"Study {i + 1}")
-
-
-def study_ci(study: Mapping, lv: float) -> tuple[float | None, float | None]:
-    """The study's CI on the analysis scale as the results give it (from ``vi`` when the
-    results hold no CI)."""
-    lo, hi = study.get("ci_lower"), study.get("ci_upper")
-    if not fmt.is_missing(lo) and not fmt.is_missing(hi):
-        return lo, hi
-    yi = study.get("yi")
-    se = study.get("se")
-    if fmt.is_missing(se) and not fmt.is_missing(study.get("vi")):
-        se = math.sqrt(study["vi"])
-    if fmt.is_missing(yi) or fmt.is_missing(se):
+def row_ci(row, lv: float) -> tuple[float | None, float | None]:
+    """A StudyRow's CI on the analysis scale: its own, else yi -/+ z se (se from vi)."""
+    if has(row.ci_lower) and has(row.ci_upper):
+        return row.ci_lower, row.ci_upper
+    se = row.se if has(row.se) else (math.sqrt(row.vi) if has(row.vi) else None)
+    if not has(row.yi) or se is None:
         return None, None
     z = NormalDist().inv_cdf(0.5 + lv / 2)
-    return yi - z * se, yi + z * se
+    return row.yi - z * se, row.yi + z * se
 
 
 def arm_names(ma: Mapping, override=None) -> tuple[str, str]:
@@ -134,14 +123,14 @@ def arm_names(ma: Mapping, override=None) -> tuple[str, str]:
     if override is not None:
         e, c = override
         return str(e), str(c)
-    studies = ma.get("studies") or []
+    studies = rows(ma)
 
     def common(key: str, default: str) -> str:
-        ivs = {str((s.get("interventions") or {}).get(key) or "") for s in studies}
+        ivs = {str((s.interventions or {}).get(key) or "") for s in studies}
         if len(ivs) == 1 and "" not in ivs:
             (only,) = ivs
             return only
-        ids = {str(s.get(key)) for s in studies if s.get(key)}
+        ids = {str(getattr(s, key)) for s in studies if getattr(s, key)}
         if len(ids) == 1:
             (only,) = ids
             if " + " not in only:
@@ -181,12 +170,11 @@ def favours(ma: Mapping, names: tuple[str, str]) -> tuple[str, str] | None:
     return f"Favours {c}", f"Favours {e}"
 
 
-def arm_data(study: Mapping, role: str) -> Mapping | None:
-    data = study.get("data") or {}
-    arm = study.get(role)
-    if arm is not None and arm in data:
-        return data[arm]
-    return None
+def arm_data(row, role: str):
+    """A StudyRow's arm: the arm's numbers in ``row.data`` (a bare dict: the trial
+    record's, keyed by arm id), None when the row has none for that arm."""
+    arm_id = getattr(row, role)
+    return row.data[arm_id] if arm_id is not None and isinstance(row.data, Mapping) and arm_id in row.data else None
 
 
 #: the kinds of arm data a forest plot shows, and how its column is headed
@@ -213,7 +201,7 @@ def arm_kind(d: Mapping) -> str | None:
 def data_kind(ma: Mapping) -> str | None:
     """The kind of arm data (:data:`DATA_KINDS`) most studies carry."""
     kinds = []
-    for s in ma.get("studies") or []:
+    for s in rows(ma):
         for role in ("experimental", "control"):
             d = arm_data(s, role)
             if isinstance(d, Mapping) and arm_kind(d) is not None:
@@ -223,29 +211,22 @@ def data_kind(ma: Mapping) -> str | None:
     return max(DATA_KINDS, key=kinds.count)
 
 
-def arm_totals(ma: Mapping, role: str, kind: str | None) -> str:
-    """``Σevents/Σtotal`` (binary) or ``Σn`` (continuous) over the studies, as RevMan's
-    Total row; empty when a study has no arm data (a reported contrast), since a partial
-    sum beside the pooled estimate would mislead."""
-    ev, tot, n, any_ = 0, 0, 0, False
-    seen = set()
-    shared = isinstance(ma.get("multivariate"), Mapping)  # a shared control is one group, not split
-    for s in ma.get("studies") or []:
-        d = arm_data(s, role)
+def arm_totals(rows, shared: bool, role: str, kind: str | None) -> str:
+    """The summed arm data of the StudyRows ``rows`` for the total row (``shared``: a
+    multivariate model, where a shared arm counts once)."""
+    ev, tot, n, any_, seen = 0, 0, 0, False, set()
+    for row in rows:
+        d = arm_data(row, role)
         if not isinstance(d, Mapping):
             return ""
         if shared:
-            key = (s.get("trial"), s.get(role))
-            if key in seen:
+            if (row.trial, getattr(row, role)) in seen:
                 continue
-            seen.add(key)
+            seen.add((row.trial, getattr(row, role)))
         if kind == "binary" and "events" in d:
-            ev += d["events"]
-            tot += d["total"]
-            any_ = True
+            ev, tot, any_ = ev + d["events"], tot + d["total"], True
         elif kind in ("continuous", "change", "correlation") and "n" in d:
-            n += d["n"]
-            any_ = True
+            n, any_ = n + d["n"], True
     if not any_:
         return ""
     return f"{fmt.general(ev)}/{fmt.general(tot)}" if kind == "binary" else fmt.general(n)

@@ -209,45 +209,40 @@ def capitalise(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def heterogeneity(ma: Mapping) -> str:
-    """``Heterogeneity: τ² = 0.34; I² = 92%; Q = 163.16, df = 12 (p < 0.001)``."""
+def _has(x) -> bool:
+    return not is_missing(x)
+
+
+def heterogeneity(p, mv, k) -> str:
+    """``Heterogeneity: τ² = 0.34; I² = 92%; Q = 163.16, df = 12 (p < 0.001)`` from the Pooled
+    record ``p``, the multivariate record ``mv`` (or None) and the number of studies ``k``."""
     parts = []
-    mv = ma.get("multivariate")
-    if isinstance(mv, Mapping):  # the two variance components of the multilevel model
-        parts.append(f"\u03c3\u00b2 trial = {tau2(mv.get('sigma2_trial'))}, "
-                     f"comparison = {tau2(mv.get('sigma2_comparison'))}")
-    if not is_missing(ma.get("tau2")):
-        parts.append(f"\u03c4\u00b2 = {tau2(ma['tau2'])}")
-    if not is_missing(ma.get("i2")):
-        parts.append(f"I\u00b2 = {percent(ma['i2'])}")
-    if not is_missing(ma.get("q")):
-        q = f"Q = {num(ma['q'])}"
-        if not is_missing(ma.get("q_df")):
-            q += f", df = {general(ma['q_df'])}"
-        if not is_missing(ma.get("q_p")):
-            q += f" ({p_value(ma['q_p'])})"
-        parts.append(q)
+    if mv is not None:  # the two variance components of the multilevel model
+        parts.append(f"\u03c3\u00b2 trial = {tau2(mv.sigma2_trial)}, "
+                     f"comparison = {tau2(mv.sigma2_comparison)}")
+    if _has(p.tau2):
+        parts.append(f"\u03c4\u00b2 = {tau2(p.tau2)}")
+    if _has(p.i2):
+        parts.append(f"I\u00b2 = {percent(p.i2)}")
+    if _has(p.q):
+        q = f"Q = {num(p.q)}" + (f", df = {general(p.q_df)}" if _has(p.q_df) else "")
+        parts.append(q + (f" ({p_value(p.q_p)})" if _has(p.q_p) else ""))
     if not parts:
-        return "Heterogeneity: not applicable" if (ma.get("k") or 0) <= 1 else ""
+        return "Heterogeneity: not applicable" if (k or 0) <= 1 else ""
     return "Heterogeneity: " + "; ".join(parts)
 
 
-def overall_test(ma: Mapping) -> str:
-    """``Test for overall effect: t = −3.99, df = 12 (p = 0.002)`` or ``z = 2.46 (p = 0.014)``."""
-    stat = ma.get("statistic")
-    if is_missing(stat):
+def overall_test(p, test) -> str:
+    """``Test for overall effect: t = −3.99, df = 12 (p = 0.002)`` or ``z = 2.46 (p = 0.014)``
+    from the Pooled record ``p`` and ``model.test``."""
+    if not _has(p.statistic):
         return ""
-    df = ma.get("df")
-    test = ((ma.get("model") or {}).get("test") or "").lower()
-    if is_missing(df):
-        s = f"z = {num(stat)}"
-    else:
-        s = f"t = {num(stat)}, df = {general(df)}"
-    if not is_missing(ma.get("p_value")):
-        s += f" ({p_value(ma['p_value'])})"
-    hk = test in ("hksj", "knha") and not is_missing(df)
-    name = " (Hartung" + EN_DASH + "Knapp)" if hk else ""
-    return f"Test for overall effect{name}: {s}"
+    s = f"z = {num(p.statistic)}" if not _has(p.df) else \
+        f"t = {num(p.statistic)}, df = {general(p.df)}"
+    if _has(p.p_value):
+        s += f" ({p_value(p.p_value)})"
+    hk = str(test or "").lower() in ("hksj", "knha") and _has(p.df)
+    return f"Test for overall effect{' (Hartung' + EN_DASH + 'Knapp)' if hk else ''}: {s}"
 
 
 def model_label(ma: Mapping) -> str:
@@ -262,33 +257,30 @@ def model_label(ma: Mapping) -> str:
     return f"Random effects ({method})"
 
 
-def subgroup_test(block: Mapping) -> str:
-    """``Test for subgroup differences: Q = 3.10, df = 1 (p = 0.078); I² = 68%``."""
-    q = block.get("q_between")
-    if is_missing(q):
+def subgroup_test(t) -> str:
+    """``Test for subgroup differences: Q = 3.10, df = 1 (p = 0.078); I² = 68%`` from a record with
+    q_between, df_between, p_between, i2_between."""
+    if not _has(t.q_between):
         return ""
-    s = f"Test for subgroup differences: Q = {num(q)}"
-    if not is_missing(block.get("df_between")):
-        s += f", df = {general(block['df_between'])}"
-    if not is_missing(block.get("p_between")):
-        s += f" ({p_value(block['p_between'])})"
-    if not is_missing(block.get("i2_between")):
-        s += f"; I\u00b2 = {percent(block['i2_between'])}"
-    return s
+    s = f"Test for subgroup differences: Q = {num(t.q_between)}"
+    s += f", df = {general(t.df_between)}" if _has(t.df_between) else ""
+    s += f" ({p_value(t.p_between)})" if _has(t.p_between) else ""
+    return s + (f"; I\u00b2 = {percent(t.i2_between)}" if _has(t.i2_between) else "")
 
 
-def mixed_effects_test(block) -> str:
-    """``Mixed-effects test (common tau²): QM = 1.77, df = 2 (p = 0.41)``, or F under Knapp-Hartung."""
-    if not isinstance(block, Mapping) or is_missing(block.get("qm")):
+def mixed_effects_test(m) -> str:
+    """``Mixed-effects test (common τ²): QM = 1.77, df = 2 (p = 0.41)``, or F under Knapp-Hartung,
+    from a MixedEffects record (or None)."""
+    if m is None or not _has(m.qm):
         return ""
-    dfs = block.get("qm_df")
-    if isinstance(dfs, (list, tuple)):
-        s = f"Mixed-effects test (common \u03c4\u00b2): F({general(dfs[0])}, {general(dfs[1])}) = {num(block['qm'])}"
+    head = "Mixed-effects test (common \u03c4\u00b2): "
+    if isinstance(m.qm_df, (list, tuple)):
+        s = f"{head}F({general(m.qm_df[0])}, {general(m.qm_df[1])}) = {num(m.qm)}"
     else:
-        s = f"Mixed-effects test (common \u03c4\u00b2): QM = {num(block['qm'])}, df = {general(dfs)}"
-    if not is_missing(block.get("qm_p")):
-        s += f" ({p_value(block['qm_p'])})"
-    return s
+        s = f"{head}QM = {num(m.qm)}, df = {general(m.qm_df)}"
+    return s + (f" ({p_value(m.qm_p)})" if _has(m.qm_p) else "")
+
+
 
 
 def probability(p) -> str:

@@ -17,6 +17,62 @@ from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, palette, rc, width_inch
 from ._table import Column, Footer, Mark, Panel, Row, Table, TableArtists
 from ._text import text_width, wrap
 
+# --------------------------------------------------------------------------- reading the record
+# view.get("bayes") is a metak.bayes.record.BayesRecord; its ``prior``, ``prior_sensitivity`` and
+# ``posterior_grid`` are objects it leaves undescribed: read here only, into typed values.
+
+
+@dataclass(frozen=True)
+class _PriorFit:
+    """One entry of the record's ``prior_sensitivity``: the prior as written, mu's and tau's posterior
+    (metak.bayes.record.PosteriorSummary records, None when not written)."""
+
+    prior: object
+    mu: object
+    tau: object
+
+
+def _summary(value):
+    """A posterior summary object of an undescribed part as the record's PosteriorSummary."""
+    from metak.bayes.record import PosteriorSummary  # when read: metak.bayes loads scipy
+
+    keys = ("mean", "sd", "median", "ci_lower", "ci_upper")
+    return PosteriorSummary(*(value.get(k) for k in keys)) if isinstance(value, Mapping) else None
+
+
+def _prior_fits(b) -> tuple[_PriorFit, ...]:
+    """The record's ``prior_sensitivity`` (a bare tuple of objects) as :class:`_PriorFit` records."""
+    return tuple(_PriorFit(e.get("prior"), _summary(e.get("mu")), _summary(e.get("tau")))
+                 for e in b.prior_sensitivity if isinstance(e, Mapping))
+
+
+def _analysis_tau_prior(b):
+    """The heterogeneity prior in force, as written in the record's bare ``prior`` object."""
+    return b.prior.get("tau") if isinstance(b.prior, Mapping) else None
+
+
+def _grid(b, param: str) -> tuple[list[float], list[float]] | None:
+    """(x, density) of ``param`` from the record's bare ``posterior_grid`` (None without one)."""
+    part = b.posterior_grid.get(param) if isinstance(b.posterior_grid, Mapping) else None
+    ok = isinstance(part, Mapping) and part.get("x") and part.get("density")
+    return ([float(v) for v in part["x"]], [float(v) for v in part["density"]]) if ok else None
+
+
+def _model_method(ma: Mapping) -> str:
+    """The pooled model's estimator (``model.method``), "" when absent."""
+    return C.method(ma) or ""
+
+
+def _centre(s):
+    """C.centre for a PosteriorSummary record: the median, else the mean (a normal approximation)."""
+    return s.median if C.has(s.median) else s.mean
+
+
+def _ci(s):
+    """(centre, lower, upper) of a posterior summary, or None when it has no centre."""
+    return (_centre(s), s.ci_lower, s.ci_upper) if s is not None and C.has(_centre(s)) else None
+
+
 # --------------------------------------------------------------------------- prior sensitivity
 
 
@@ -66,16 +122,16 @@ def _prior_label(name) -> str:
 def build_prior_sensitivity(ma: Mapping, *, xlim: Sequence[float] | None = None,
                             digits: int = 2, frequentist: bool = True,
                             arm_labels: Sequence[str] | None = None) -> Table:
-    C.require_ma(ma, "prior_sensitivity")
-    b = ma.get("bayes")
-    sens = b.get("prior_sensitivity") if isinstance(b, Mapping) else None
+    view = C.view(ma, "prior_sensitivity")
+    b = view.get("bayes")
+    sens = _prior_fits(b) if b is not None else ()
     C.require(sens, ma, "prior_sensitivity", "bayes.prior_sensitivity (a Bayesian model "
               "refitted under several priors)")
     nat = C.natural(ma)
     long, short = C.measure_names(ma)
     lv = fmt.level_label(C.level(ma))
     names = C.arm_names(ma, arm_labels)
-    has_tau = any(isinstance(e.get("tau"), Mapping) and C.has(C.centre(e["tau"])) for e in sens)
+    has_tau = any(_ci(e.tau) for e in sens)
     cols = [Column("label", "Prior on \u03c4"),
             Panel("mu", log=C.is_log(ma), null=C.null_value(ma), header=f"\u03bc ({short})",
                   favours=C.favours(ma, names), xlim=tuple(xlim) if xlim else None),
@@ -87,43 +143,36 @@ def build_prior_sensitivity(ma: Mapping, *, xlim: Sequence[float] | None = None,
                  Column("tau_ci", f"\u03c4 [{lv} CrI]", "", "right", 1)]
 
     def row(kind, label, mu, tau, shape, role, bold=False):
+        """A row from mu's and tau's (centre, lower, upper) (None: not shown)."""
         cells = {"label": label}
         marks = {}
-        if isinstance(mu, Mapping) and C.has(C.centre(mu)):
-            pt = C.centre(mu, C.is_log(ma))
-            cells["mu_ci"] = fmt.effect_ci(nat(pt), nat(mu.get("ci_lower")),
-                                           nat(mu.get("ci_upper")), digits, ratio=C.is_log(ma))
-            marks["mu"] = (Mark(shape, nat(pt), nat(mu.get("ci_lower")),
-                                nat(mu.get("ci_upper")), role, core=True),)
-        if isinstance(tau, Mapping) and C.has(C.centre(tau)):
-            cells["tau_ci"] = fmt.effect_ci(C.centre(tau), tau.get("ci_lower"),
-                                            tau.get("ci_upper"), digits)
-            marks["tau"] = (Mark("dot" if shape != "point" else "point", C.centre(tau),
-                                 tau.get("ci_lower"), tau.get("ci_upper"), role, core=True),)
+        if mu is not None:
+            pt, lo, hi = mu
+            cells["mu_ci"] = fmt.effect_ci(nat(pt), nat(lo), nat(hi), digits, ratio=C.is_log(ma))
+            marks["mu"] = (Mark(shape, nat(pt), nat(lo), nat(hi), role, core=True),)
+        if tau is not None:
+            pt, lo, hi = tau
+            cells["tau_ci"] = fmt.effect_ci(pt, lo, hi, digits)
+            marks["tau"] = (Mark("dot" if shape != "point" else "point", pt, lo, hi, role, core=True),)
         return Row(kind, cells, marks, bold=bold)
 
     rows = []
-    if C.has(C.centre(b.get("mu") or {})):
-        prior = b.get("prior")
-        label = "Analysis prior" + (f": {_prior_label(prior.get('tau'))}"
-                                    if isinstance(prior, Mapping) and prior.get("tau") else "")
-        rows.append(row("pooled", label, b.get("mu"), b.get("tau"), "diamond", "bayes", True))
+    if _ci(b.mu):
+        prior = _analysis_tau_prior(b)
+        label = "Analysis prior" + (f": {_prior_label(prior)}" if prior else "")
+        rows.append(row("pooled", label, _ci(b.mu), _ci(b.tau), "diamond", "bayes", True))
         rows.append(Row("blank", height=0.5))
     for e in sens:
-        rows.append(row("prior", _prior_label(e.get("prior")), e.get("mu"), e.get("tau"),
-                        "dot", "bayes"))
-    if frequentist and C.has(ma.get("estimate")):
+        rows.append(row("prior", _prior_label(e.prior), _ci(e.mu), _ci(e.tau), "dot", "bayes"))
+    pooled = view.pooled
+    if frequentist and C.has(pooled.estimate):
         rows.append(Row("blank", height=0.5))
-        tau = None
-        if C.has(ma.get("tau")):
-            tci = ma.get("tau_ci") or [None, None]
-            tau = {"mean": ma["tau"], "ci_lower": tci[0], "ci_upper": tci[1]}
-        method = (ma.get("model") or {}).get("method") or ""
+        tau = (pooled.tau, *(pooled.tau_ci or (None, None))) if C.has(pooled.tau) else None
+        method = _model_method(ma)
         rows.append(row("frequentist", f"Frequentist ({method})".replace(" ()", ""),
-                        {"mean": ma["estimate"], "ci_lower": ma.get("ci_lower"),
-                         "ci_upper": ma.get("ci_upper")}, tau, "point", "pooled"))
+                        (pooled.estimate, pooled.ci_lower, pooled.ci_upper), tau, "point", "pooled"))
     footer = [Footer(f"Posterior median and {lv} equal-tailed credible interval (CrI) under each prior.")]
-    if frequentist and C.has(ma.get("estimate")):
+    if frequentist and C.has(pooled.estimate):
         footer.append(Footer(f"Frequentist row: estimate and {lv} CI; \u03c4 with its "
                              "Q-profile CI."))
     return Table(tuple(cols), tuple(rows), tuple(footer))
@@ -160,16 +209,16 @@ class PosteriorArtists:
     source: Mapping[str, str]
 
 
-def _density(b: Mapping, param: str, level: float = 0.95) -> tuple[list[float], list[float], str] | None:
-    """(x, density, source) on the analysis scale: the results' grid when present, else a
-    normal approximation from the posterior mean and SD (truncated at 0 for tau)."""
-    grid = (b.get("posterior_grid") or {}).get(param)
-    if isinstance(grid, Mapping) and grid.get("x") and grid.get("density"):
-        return [float(v) for v in grid["x"]], [float(v) for v in grid["density"]], "grid"
-    s = b.get(param) or {}
-    mean, sd = s.get("mean"), s.get("sd")
-    if fmt.is_missing(sd) and C.has(s.get("ci_lower")) and C.has(s.get("ci_upper")):
-        sd = (s["ci_upper"] - s["ci_lower"]) / (2 * NormalDist().inv_cdf(0.5 + level / 2))
+def _density(b, param: str, level: float = 0.95) -> tuple[list[float], list[float], str] | None:
+    """(x, density, source) on the analysis scale (``b``: the BayesRecord): the results' grid when
+    present, else a normal approximation from the posterior mean and SD (truncated at 0 for tau)."""
+    grid = _grid(b, param)
+    if grid is not None:
+        return (*grid, "grid")
+    s = {"mu": b.mu, "tau": b.tau}.get(param) or _summary({})
+    mean, sd = s.mean, s.sd
+    if fmt.is_missing(sd) and C.has(s.ci_lower) and C.has(s.ci_upper):
+        sd = (s.ci_upper - s.ci_lower) / (2 * NormalDist().inv_cdf(0.5 + level / 2))
     if fmt.is_missing(mean) or fmt.is_missing(sd) or sd <= 0:
         return None
     nd = NormalDist(mean, sd)
@@ -208,9 +257,9 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
     at the posterior mean.  Drawn from ``bayes.posterior_grid`` when the results hold it,
     else from a normal approximation to the posterior mean and SD (tau's truncated at 0);
     the caption says which.  With two parameters and an ``ax``, ``ax`` is split in two."""
-    C.require_ma(ma, "posterior")
-    b = ma.get("bayes")
-    C.require(isinstance(b, Mapping), ma, "posterior", "a Bayesian model ('bayes:' in the spec)")
+    view = C.view(ma, "posterior")
+    b = view.get("bayes")
+    C.require(b is not None, ma, "posterior", "a Bayesian model ('bayes:' in the spec)")
     dens = {p: _density(b, p, C.level(ma)) for p in params}
     params = [p for p in params if dens[p] is not None]
     C.require(params, ma, "posterior", "bayes.posterior_grid, or bayes.mu with mean and sd")
@@ -228,9 +277,8 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
         how = notes[srcs[0]]
     else:
         how = "; ".join(f"{'μ' if p == 'mu' else 'τ'}: {notes[dens[p][2]]}" for p in params)
-    pr = b.get("predictive") or {}
-    show_pred = prediction and "mu" in params and C.has(pr.get("ci_lower")) and \
-        C.has(pr.get("ci_upper"))
+    pr = b.predictive
+    show_pred = prediction and "mu" in params and C.has(pr.ci_lower) and C.has(pr.ci_upper)
     text = (f"Posterior median (line) and {lv} equal-tailed credible interval (shaded)" +
             (f"; bar: {lv} predictive interval" if show_pred else "") + f"; {how}.")
     cap_size = small * 0.92
@@ -256,7 +304,7 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
             pax = axes[p]
             xs, ys, src = dens[p]
             source[p] = src
-            s = b.get(p) or {}
+            s = b.mu if p == "mu" else b.tau
             f = nat if p == "mu" else (lambda v: v)
             peak = max(ys) or 1.0
             # the visible range: where the density is above 0.2% of its peak
@@ -273,7 +321,7 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
                 pax.set_xscale("log")
             lo, hi = f(xv[0]), f(xv[-1])
             if p == "mu" and show_pred:
-                lo, hi = min(lo, nat(pr["ci_lower"])), max(hi, nat(pr["ci_upper"]))
+                lo, hi = min(lo, nat(pr.ci_lower)), max(hi, nat(pr.ci_upper))
             if p == "mu" and xlim is not None:
                 lo, hi = xlim
             lw = (lambda t: text_width(t, small))
@@ -303,15 +351,15 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
                 hi_i += 1
             xn = [f(x) for x in xs[lo_i:hi_i + 1]]
             curves[p] = pax.add_line(Line2D(xn, ys[lo_i:hi_i + 1], color=colours["density"], lw=1.0, zorder=3))
-            cl, cu = s.get("ci_lower"), s.get("ci_upper")
+            cl, cu = s.ci_lower, s.ci_upper
             if C.has(cl) and C.has(cu):
                 inside = [(x, y) for x, y in zip(xv, yv) if cl < x < cu]
                 fx = [cl] + [x for x, _ in inside] + [cu]
                 fy = [_interp(cl, xv, yv)] + [y for _, y in inside] + [_interp(cu, xv, yv)]
                 fills[p] = pax.fill_between([f(x) for x in fx], 0, fy,
                                             color=colours["density_fill"], lw=0, zorder=2)
-            if C.has(C.centre(s, log)):
-                m = C.centre(s, log)
+            if C.has(_centre(s)):
+                m = _centre(s)
                 means[p] = pax.add_line(Line2D([f(m), f(m)], [0, _interp(m, xv, yv)],
                                                color=colours["density"], lw=0.7, zorder=4))
             pax.axhline(0, color="#000000", lw=0.5, zorder=1)
@@ -321,17 +369,17 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
                     pax.axvline(nv, color=colours["null_soft"], lw=0.6, ls=(0, (1, 1.5)),
                                 zorder=1)
                 if show_pred:
-                    pax.add_line(Line2D([nat(pr["ci_lower"]), nat(pr["ci_upper"])],
+                    pax.add_line(Line2D([nat(pr.ci_lower), nat(pr.ci_upper)],
                                         [-band / 2, -band / 2], color=colours["bayes_pi"],
                                         lw=2.2, solid_capstyle="butt", zorder=3))
                 pax.set_xlabel(f"{long} (\u03bc)" + (", log scale" if log else ""),
                                fontsize=small)
-                ci_text = fmt.effect_ci(nat(C.centre(s, log)), nat(cl), nat(cu), digits, ratio=log)
+                ci_text = fmt.effect_ci(nat(_centre(s)), nat(cl), nat(cu), digits, ratio=log)
                 title = f"\u03bc ({short}): {ci_text}"
             else:
                 pax.set_xlabel(f"\u03c4 (between-study SD of log {short})" if log
                                else "\u03c4 (between-study SD)", fontsize=small)
-                title = f"\u03c4: {fmt.effect_ci(C.centre(s), cl, cu, digits)}"
+                title = f"\u03c4: {fmt.effect_ci(_centre(s), cl, cu, digits)}"
             pax.set_title(title, fontsize=small, loc="left", pad=3)
         fig_w = fig.get_size_inches()[0]
         lines = wrap(text, (fig_w - 8 / MM_PER_INCH) * PT_PER_INCH, cap_size)

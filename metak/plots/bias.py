@@ -51,22 +51,22 @@ def build_blinding_forest(ma: Mapping, *, xlim: Sequence[float] | None = None, d
                   favours=C.favours(ma, names), xlim=tuple(xlim) if xlim else None),
             Column("ci", f"{short} [{fmt.level_label(lv)} CI]", "", "right", group_overflow=True)]
     rows = []
-    for i, s in enumerate(C.studies(ma)):
-        c = status.get(s.get("trial"))
+    for i, r in enumerate(view.studies):
+        c = status.get(r.trial)
         bang = (c.bang if c is not None else None) or {}
         st = c.status if c is not None else None
-        cells = {"label": C.study_label(s, i), "status": STATUS_TEXT.get(st, "Unknown"),
-                 "bang_e": _num(bang.get(s.get("experimental")), digits),
-                 "bang_c": _num(bang.get(s.get("control")), digits)}
-        lo, hi = C.study_ci(s, lv)
-        if not C.has(s.get("yi")):
+        cells = {"label": C.row_label(r, i), "status": STATUS_TEXT.get(st, "Unknown"),
+                 "bang_e": _num(bang.get(r.experimental), digits),
+                 "bang_c": _num(bang.get(r.control), digits)}
+        lo, hi = C.row_ci(r, lv)
+        if not C.has(r.yi):
             cells["ci"] = "not estimable"
-            rows.append(Row("study", cells, {}, key=s.get("trial")))
+            rows.append(Row("study", cells, {}, key=r.trial))
             continue
-        cells["ci"] = fmt.effect_ci(nat(s["yi"]), nat(lo), nat(hi), digits, ratio=C.is_log(ma))
+        cells["ci"] = fmt.effect_ci(nat(r.yi), nat(lo), nat(hi), digits, ratio=C.is_log(ma))
         shape = {"adequate": "dot", "compromised": "point"}.get(st, "open")
-        rows.append(Row("study", cells, {"effect": (Mark(shape, nat(s["yi"]), nat(lo), nat(hi), "point"),)},
-                        key=s.get("trial")))
+        rows.append(Row("study", cells, {"effect": (Mark(shape, nat(r.yi), nat(lo), nat(hi), "point"),)},
+                        key=r.trial))
     rows.append(Row("blank", height=0.5))
     for restricted, src, label in ((True, b.restricted, "Adequate only"), (False, view.pooled, "All trials")):
         if src is None or not C.has(src.estimate):
@@ -80,7 +80,7 @@ def build_blinding_forest(ma: Mapping, *, xlim: Sequence[float] | None = None, d
             {"effect": (Mark("diamond", nat(src.estimate), nat(src.ci_lower), nat(src.ci_upper),
                              "pooled", core=True),)}, bold=True, span=True))
     rule = b.rule.text if b.rule is not None else ""
-    judged = [status.get(s.get("trial")) for s in C.studies(ma)]
+    judged = [status.get(r.trial) for r in view.studies]
     seen = {c.status if c is not None and c.status in ("adequate", "compromised") else "unknown" for c in judged}
     key = "; ".join(text for st, text in (("adequate", "filled circle: adequate"),   # only the symbols drawn
                                           ("compromised", "small square: compromised"),

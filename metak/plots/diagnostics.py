@@ -4,7 +4,6 @@ of results.json and computes nothing."""
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from . import _scales
 from ._figure import new_figure
 from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, palette, rc, width_inches
 from ._text import text_width, wrap
-from .funnel import funnel
+from .funnel import funnel_points, study_points
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,19 +226,19 @@ def trim_fill(ma: Mapping, ax=None, *, contours: bool = False, fontsize: float =
               "sensitivity.small_study.trim_fill (add small_study to 'sensitivity:'; it runs at k >= 10 or with "
               "force: true)")
     colours = palette(greyscale)
-    mod = copy.deepcopy(dict(ma))
-    n = len(C.studies(mod))
-    filled = tf.filled or ()
-    mod["studies"] = C.studies(mod) + [
-        {"yi": f.yi, "vi": f.vi, "se": math.sqrt(f.vi), "label": f"Filled {j + 1}"} for j, f in enumerate(filled)]
-    mod["estimate"] = tf.estimate  # the funnel (not yet on records) draws this dict
+    # the studies' points (StudyRow records), then the filled ones (the record's yi and vi)
+    studies = study_points(view.studies)
+    filled = [(float(f.yi), math.sqrt(f.vi)) for f in tf.filled or () if C.has(f.yi) and C.has(f.vi) and f.vi > 0]
+    n = len(studies)
     if ax is None:  # the funnel's own size, with room for a two-row legend above it
         with rc_context(rc(fontsize)):
             w = width_inches(size)
             rows = 2 + (2 if contours else 0)
             h = min(w * 0.78, 110 / MM_PER_INCH) + rows * fontsize * 1.45 / PT_PER_INCH
             _fig, ax = new_figure(w, h, (11.0, 3.0, 9.0, 2.0 + rows * fontsize * 1.45 / PT_PER_INCH * MM_PER_INCH))
-    art = funnel(mod, ax, contours=contours, fontsize=fontsize, greyscale=greyscale, size=size)
+    # around the trim-and-fill estimate; the original one is the dotted line drawn below
+    art = funnel_points(ma, studies + filled, tf.estimate, ax, contours=contours, fontsize=fontsize,
+                        greyscale=greyscale, size=size)
     with rc_context(rc(fontsize)):
         face = [colours["point"] if contours else colours["study"]] * n + ["white"] * len(filled)
         edge = ["white"] * n + [colours["study"]] * len(filled)
@@ -256,7 +255,7 @@ def trim_fill(ma: Mapping, ax=None, *, contours: bool = False, fontsize: float =
                                    zorder=2))
             handles.append(Line2D([], [], lw=0.8, ls=(0, (1, 1.2)), color=colours["pooled"]))
             labels.append("Original estimate")
-        if labels:
+        if labels and C.has(tf.estimate):  # the funnel's first entry: its pooled line
             labels[0] = f"Trim-and-fill {C.measure_names(ma)[1]} (k0 = {tf.k0}, {tf.side})"
         if filled:
             handles.append(Line2D([], [], marker="o", ls="", ms=0.55 * fontsize, mfc="white",

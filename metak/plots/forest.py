@@ -12,12 +12,15 @@ from dataclasses import replace
 
 from . import _common as C
 from . import _format as fmt
+from . import _readers as R
 from ._figure import draw
 from ._style import FONT_SIZE
 from ._table import Column, Footer, Mark, Panel, Row, Table, TableArtists
 
+# --------------------------------------------------------------------------- forest
 
-def _columns(ma: Mapping, names, kind: str | None, show_data, show_weight, xlim, digits,
+
+def _columns(ma: Mapping, view, names, kind: str | None, show_data, show_weight, xlim, digits,
              effect_header: str | None = None):
     long, short = C.measure_names(ma)
     cols: list = [Column("label", "Study")]
@@ -29,9 +32,9 @@ def _columns(ma: Mapping, names, kind: str | None, show_data, show_weight, xlim,
         else:
             cols.append(Column("exp", sub, C.header_name(names[0]), "right", drop))
             cols.append(Column("ctl", sub, C.header_name(names[1]), "right", drop))
-    if show_weight is not False and any(C.has(s.get("weight")) for s in ma.get("studies") or []):
+    if show_weight is not False and any(C.has(r.weight) for r in view.studies):
         cols.append(Column("weight", "Weight", "", "right", None if show_weight else 2))
-    single = len(ma.get("studies") or []) == 1
+    single = len(view.studies) == 1
     cols.append(Panel("effect", log=C.is_log(ma), null=None if C.single_arm(ma) else C.null_value(ma),
                       header=long, favours=C.favours(ma, names), xlim=tuple(xlim) if xlim else None,
                       share=1.0))
@@ -41,114 +44,106 @@ def _columns(ma: Mapping, names, kind: str | None, show_data, show_weight, xlim,
     return cols
 
 
-def _study_row(ma, s, i, nat, lv, digits, kind) -> Row:
-    lo, hi = C.study_ci(s, lv)
-    cells = {"label": C.study_label(s, i),
-             "ci": fmt.effect_ci(nat(s.get("yi")), nat(lo), nat(hi), digits, ratio=C.is_log(ma)),
-             "weight": fmt.weight(s.get("weight"))}
+def _study_row(ma, row, i, nat, lv, digits, kind) -> Row:
+    lo, hi = C.row_ci(row, lv)
+    cells = {"label": C.row_label(row, i),
+             "ci": fmt.effect_ci(nat(row.yi), nat(lo), nat(hi), digits, ratio=C.is_log(ma)),
+             "weight": fmt.weight(row.weight)}
     if kind is not None:
-        cells["exp"] = fmt.arm_data(C.arm_data(s, "experimental"))
-        cells["ctl"] = fmt.arm_data(C.arm_data(s, "control"))
-    mark = Mark("square", nat(s.get("yi")), nat(lo), nat(hi), "study", s.get("weight"))
-    return Row("study", cells, {"effect": (mark,)}, key=s.get("trial"))
+        cells["exp"] = fmt.arm_data(C.arm_data(row, "experimental"))
+        cells["ctl"] = fmt.arm_data(C.arm_data(row, "control"))
+    mark = Mark("square", nat(row.yi), nat(lo), nat(hi), "study", row.weight)
+    return Row("study", cells, {"effect": (mark,)}, key=row.trial)
 
 
-def _pooled_rows(ma, nat, digits, kind, *, common: bool, prediction: bool,
+def _pooled_rows(ma, view, nat, digits, kind, *, common: bool, prediction: bool,
                  label: str | None = None) -> list[Row]:
-    rows = []
-    glmm = (ma.get("model") or {}).get("glmm")
-    if label is None and glmm:  # the diamond is the GLMM's, not the inverse-variance model's
-        label = f"GLMM ({glmm['model']}), {glmm['method']}"  # the CI's level is in the column header
+    rows, p, ratio = [], view.pooled, C.is_log(ma)
+    glmm = view.get("glmm")
+    if label is None and glmm is not None:  # the diamond is the GLMM's, not the inverse-variance model's
+        label = f"GLMM ({glmm.model}), {glmm.method}"  # the CI's level is in the column header
     if label is None:
         label = f"Total ({fmt.level_label(C.level(ma))} CI)"
     cells = {"label": label,
-             "ci": fmt.effect_ci(nat(ma.get("estimate")), nat(ma.get("ci_lower")),
-                                 nat(ma.get("ci_upper")), digits, ratio=C.is_log(ma))}
+             "ci": fmt.effect_ci(nat(p.estimate), nat(p.ci_lower), nat(p.ci_upper), digits, ratio=ratio)}
     if kind is not None:
-        cells["exp"] = C.arm_totals(ma, "experimental", kind)
-        cells["ctl"] = C.arm_totals(ma, "control", kind)
-    if any(C.has(s.get("weight")) for s in ma.get("studies") or []):
+        shared = view.get("multivariate") is not None  # a shared control is one group, not split
+        cells["exp"] = C.arm_totals(view.studies, shared, "experimental", kind)
+        cells["ctl"] = C.arm_totals(view.studies, shared, "control", kind)
+    if any(C.has(r.weight) for r in view.studies):
         cells["weight"] = "100.0%"
     marks = {}
-    if C.has(ma.get("estimate")) and C.has(ma.get("ci_lower")) and C.has(ma.get("ci_upper")):
-        marks = {"effect": (Mark("diamond", nat(ma["estimate"]), nat(ma["ci_lower"]),
-                                 nat(ma["ci_upper"]), "pooled", core=True),)}
+    if C.has(p.estimate) and C.has(p.ci_lower) and C.has(p.ci_upper):
+        marks = {"effect": (Mark("diamond", nat(p.estimate), nat(p.ci_lower), nat(p.ci_upper),
+                                 "pooled", core=True),)}
     rows.append(Row("pooled", cells, marks, bold=True))
-    ce = ma.get("common_effect")
-    method = str((ma.get("model") or {}).get("method") or "").upper()
-    if common and isinstance(ce, Mapping) and method not in fmt.FIXED_METHODS and \
-            C.has(ce.get("estimate")):
-        rows.append(Row("common", {
-            "label": "Common effect",
-            "ci": fmt.effect_ci(nat(ce["estimate"]), nat(ce.get("ci_lower")),
-                                nat(ce.get("ci_upper")), digits, ratio=C.is_log(ma))},
-            {"effect": (Mark("diamond", nat(ce["estimate"]), nat(ce.get("ci_lower")),
-                             nat(ce.get("ci_upper")), "common", core=True),)}))
-    if prediction and C.has(ma.get("pi_lower")) and C.has(ma.get("pi_upper")):
-        lo, hi = nat(ma["pi_lower"]), nat(ma["pi_upper"])
+    ce = p.common_effect
+    method = str(C.model_setting(ma, "method") or "").upper()
+    if common and ce is not None and method not in fmt.FIXED_METHODS and C.has(ce.estimate):
+        lo, hi = nat(ce.ci_lower), nat(ce.ci_upper)
+        rows.append(Row("common", {"label": "Common effect",
+                                   "ci": fmt.effect_ci(nat(ce.estimate), lo, hi, digits, ratio=ratio)},
+                        {"effect": (Mark("diamond", nat(ce.estimate), lo, hi, "common", core=True),)}))
+    if prediction and C.has(p.pi_lower) and C.has(p.pi_upper):
+        lo, hi = nat(p.pi_lower), nat(p.pi_upper)
         rows.append(Row("pi", {"label": "Prediction interval",
-                               "ci": fmt.effect_ci(None, lo, hi, digits, ratio=C.is_log(ma))},
+                               "ci": fmt.effect_ci(None, lo, hi, digits, ratio=ratio)},
                         {"effect": (Mark("bar", None, lo, hi, "pi", core=True),)}))
     return rows
 
 
-def _bayes_rows(ma, nat, digits) -> list[Row]:
-    b = ma.get("bayes")
-    if not isinstance(b, Mapping):
+def _bayes_rows(ma, b, nat, digits) -> list[Row]:
+    if b is None:
         return []
-    rows = []
-    mu = b.get("mu") or {}
+    rows, mu, ratio = [], b.mu, C.is_log(ma)
     lv = fmt.level_label(C.level(ma))
-    if C.has(mu.get("mean")) and C.has(mu.get("ci_lower")) and C.has(mu.get("ci_upper")):
-        rows.append(Row("bayes", {
-            "label": f"Bayesian \u03bc, median ({lv} CrI)",
-            "ci": fmt.effect_ci(nat(C.centre(mu, C.is_log(ma))), nat(mu["ci_lower"]), nat(mu["ci_upper"]),
-                                digits, ratio=C.is_log(ma))},
-            {"effect": (Mark("diamond", nat(C.centre(mu, C.is_log(ma))), nat(mu["ci_lower"]),
-                             nat(mu["ci_upper"]), "bayes", core=True),)}, bold=True))
-    pred = b.get("predictive") or {}
-    if C.has(pred.get("ci_lower")) and C.has(pred.get("ci_upper")):
-        lo, hi = nat(pred["ci_lower"]), nat(pred["ci_upper"])
+    if mu is not None and C.has(mu.mean) and C.has(mu.ci_lower) and C.has(mu.ci_upper):
+        mid = nat(mu.median if C.has(mu.median) else mu.mean)  # C.centre of the record
+        lo, hi = nat(mu.ci_lower), nat(mu.ci_upper)
+        rows.append(Row("bayes", {"label": f"Bayesian \u03bc, median ({lv} CrI)",
+                                  "ci": fmt.effect_ci(mid, lo, hi, digits, ratio=ratio)},
+                        {"effect": (Mark("diamond", mid, lo, hi, "bayes", core=True),)}, bold=True))
+    pred = b.predictive
+    if pred is not None and C.has(pred.ci_lower) and C.has(pred.ci_upper):
+        lo, hi = nat(pred.ci_lower), nat(pred.ci_upper)
         rows.append(Row("bayes_pi", {"label": "Bayesian prediction",
-                                     "ci": fmt.effect_ci(None, lo, hi, digits, ratio=C.is_log(ma))},
+                                     "ci": fmt.effect_ci(None, lo, hi, digits, ratio=ratio)},
                         {"effect": (Mark("bar", None, lo, hi, "bayes_pi", core=True),)}))
     return rows
 
 
-def _add_shrunken(rows: list[Row], ma, nat) -> bool:
-    shrunken = (ma.get("bayes") or {}).get("shrunken") or []
-    if not shrunken:
+def _add_shrunken(rows: list[Row], b, nat, where: str = "") -> bool:
+    if b is None or not b.shrunken:
         return False
-    by_label = {str(x.get("label")): x for x in shrunken if isinstance(x, Mapping)}
+    shrunken = R.shrunken(b, where)
+    by_label = {str(x.label): x for x in shrunken}
     study_rows = [i for i, r in enumerate(rows) if r.kind == "study"]
     added = False
     for n, i in enumerate(study_rows):
         r = rows[i]
-        x = by_label.get(r.cells.get("label"))
+        x = by_label.get(r.cells["label"])  # every study row has its label cell
         if x is None and len(shrunken) == len(study_rows):
             x = shrunken[n]
-        if x is None or not C.has(x.get("mean")):
+        if x is None or not C.has(x.mean):
             continue
         marks = dict(r.marks)
-        marks["effect"] = tuple(marks.get("effect", ())) + (
-            Mark("hollow", nat(x["mean"]), None, None, "shrunken"),)
+        marks["effect"] = tuple(marks["effect"]) + (Mark("hollow", nat(x.mean), None, None, "shrunken"),)
         rows[i] = Row(r.kind, r.cells, marks, r.bold, r.italic, r.height, r.key, r.span)
         added = True
     return added
 
 
-def _footer(ma, *, bayes_shown: bool, shrunken: bool) -> list[Footer]:
+def _footer(ma, view, *, bayes_shown: bool, shrunken: bool) -> list[Footer]:
     out = []
-    het = fmt.heterogeneity(ma)
+    het = fmt.heterogeneity(view.pooled, view.get("multivariate"), view.pooled.k)
     if het:
         out.append(Footer(het))
-    test = fmt.overall_test(ma)
+    test = fmt.overall_test(view.pooled, C.model_setting(ma, "test"))
     if test:
         out.append(Footer(test))
-    if bayes_shown:
-        pb = (ma.get("bayes") or {}).get("prob_benefit")
-        if C.has(pb):
-            out.append(Footer(f"Bayesian posterior probability of benefit: {fmt.probability(pb)}"))
+    b = view.get("bayes") if bayes_shown else None
+    if b is not None and C.has(b.prob_benefit):
+        out.append(Footer(f"Bayesian posterior probability of benefit: {fmt.probability(b.prob_benefit)}"))
     if shrunken:
         out.append(Footer("Bayesian shrunken study estimates (posterior means)",
                           marker=("hollow", "shrunken")))
@@ -160,18 +155,18 @@ def build_forest(ma: Mapping, *, bayes: bool = True, common: bool = False,
                  weights: bool | None = None, xlim: Sequence[float] | None = None,
                  arm_labels: Sequence[str] | None = None, digits: int = 2, rob: bool | None = None) -> Table:
     """The forest plot of one meta-analysis as a :class:`~metak.plots._table.Table`."""
-    C.require_ma(ma, "forest")
-    studies = ma.get("studies") or []
+    view = C.view(ma, "forest")
+    studies = view.studies
     C.require(studies, ma, "forest", "'studies' with yi and a CI")
-    C.require(all(C.has(s.get("yi")) for s in studies), ma, "forest",
-              "an effect 'yi' for every study")
+    C.require(all(C.has(r.yi) for r in studies), ma, "forest", "an effect 'yi' for every study")
     nat = C.natural(ma)
     lv = C.level(ma)
     names = C.arm_names(ma, arm_labels)
     kind = C.data_kind(ma)
-    cols = _columns(ma, names, kind, data, weights, xlim, digits)
-    rows = [_study_row(ma, s, i, nat, lv, digits, kind) for i, s in enumerate(studies)]
-    if rob is not False and any(isinstance(s.get("risk_of_bias"), Mapping) for s in studies):
+    cols = _columns(ma, view, names, kind, data, weights, xlim, digits)
+    rows = [_study_row(ma, r, i, nat, lv, digits, kind) for i, r in enumerate(studies)]
+    footer_rob = rob is not False and any(r.has_rob for r in studies)
+    if footer_rob:
         from .rob import SHORT
 
         for name, head in SHORT.items():  # the group heading once, over all six (from the last)
@@ -180,16 +175,14 @@ def build_forest(ma: Mapping, *, bayes: bool = True, common: bool = False,
                                group_overflow=last))
         # placeholders that reserve each cell's width; the traffic lights are drawn over them
         rows = [replace(r, cells={**r.cells, **{f"rob_{n}": "\u2007\u2007" for n in SHORT}}) for r in rows]
-        footer_rob = True
-    else:
-        footer_rob = False
     rows, reported = _mark_reported(rows, studies, kind)
     rows.append(Row("blank", height=0.5))
-    rows += _pooled_rows(ma, nat, digits, kind, common=common, prediction=prediction)
-    bayes_rows = _bayes_rows(ma, nat, digits) if bayes else []
-    shrunken = _add_shrunken(rows, ma, nat) if bayes else False
+    rows += _pooled_rows(ma, view, nat, digits, kind, common=common, prediction=prediction)
+    b = view.get("bayes") if bayes else None
+    bayes_rows = _bayes_rows(ma, b, nat, digits)
+    shrunken = _add_shrunken(rows, b, nat, f"meta_analyses[{view.id}].")
     rows += bayes_rows
-    footer = _footer(ma, bayes_shown=bool(bayes_rows), shrunken=shrunken)
+    footer = _footer(ma, view, bayes_shown=bool(bayes_rows), shrunken=shrunken)
     if reported:
         footer = [Footer(reported)] + list(footer)
     if footer_rob:
@@ -204,11 +197,11 @@ def _mark_reported(rows: list, studies, kind) -> tuple[list, str]:
     """Studies entered as a reported effect (no arm counts) get a mark on their label and a
     footer line, so a blank n/N is explained (F2)."""
     marked = []
-    for j, (r, s) in enumerate(zip(rows, studies)):
-        d = s.get("data") or {}
-        if kind is not None and isinstance(d, Mapping) and "estimate" in d and r.kind == "study":
-            rows[j] = replace(r, cells={**r.cells, "label": r.cells.get("label", "") + " *"})
-            marked.append(str(d.get("measure") or "effect"))
+    for j, (r, row) in enumerate(zip(rows, studies)):
+        what = R.reported_measure(row)
+        if kind is not None and what is not None and r.kind == "study":
+            rows[j] = replace(r, cells={**r.cells, "label": r.cells["label"] + " *"})
+            marked.append(what)
     if not marked:
         return rows, ""
     what = " or ".join(sorted(set(marked)))
@@ -219,9 +212,8 @@ def _not_assessed(studies) -> str:
     """The key's entry for the blank grey circle, when a study has a domain not judged (F17)."""
     from .rob import SHORT
 
-    for s in studies:
-        rob = s.get("risk_of_bias")
-        if not isinstance(rob, Mapping) or any(not rob.get(name) for name in SHORT):
+    for row in studies:
+        if not row.has_rob or any(not getattr(row.risk_of_bias, name) for name in SHORT):
             return ", blank grey circle not assessed"
     return ""
 
@@ -294,63 +286,57 @@ def build_subgroup(ma: Mapping, *, data: bool | None = None, weights: bool | Non
     field), else by the control arm's ``control_type`` (``sensitivity.active_placebo``: inert
     vs active placebo ...), each group with its diamond, then the overall diamond and the
     test for subgroup differences."""
-    C.require_ma(ma, "subgroup")
-    generic = ma.get("subgroups")
-    if isinstance(generic, Mapping) and generic.get("groups"):
-        block = {**generic, "subgroups": generic["groups"]}
-        key, values = "value", list(generic.get("values") or [])
-        by = fmt.capitalise(fmt.pretty_id(generic.get("by", "")))
+    view = C.view(ma, "subgroup")
+    generic = view.get("subgroups")
+    if generic is not None and generic.test.groups:
+        test, groups, values = generic.test, generic.test.groups, list(generic.values or [])
+        value_of, mixed = (lambda g: g.value), test.mixed_effects  # noqa: E731
+        by = fmt.capitalise(fmt.pretty_id(test.by or ""))
         heading_of = lambda v: f"{by}: {fmt.humanise(v)}"  # noqa: E731
     else:
-        block = (ma.get("sensitivity") or {}).get("active_placebo")
-        C.require(isinstance(block, Mapping) and block.get("subgroups"), ma, "subgroup",
+        test = view.get("active_placebo")
+        C.require(test is not None and test.subgroups, ma, "subgroup",
                   "subgroups, or sensitivity.active_placebo.subgroups (add subgroups: or active_placebo "
                   "to 'sensitivity:')")
-        key, values = "control_type", [s.get("control_type") for s in ma.get("studies") or []]
+        groups, values = test.subgroups, [r.control_type for r in view.studies]
+        value_of, mixed = (lambda g: g.control_type), None  # noqa: E731
         heading_of = lambda v: fmt.CONTROL_TYPES.get(v, fmt.capitalise(fmt.pretty_id(v or "other")))  # noqa: E731
-    studies = ma.get("studies") or []
+    studies = view.studies
     C.require(studies, ma, "subgroup", "'studies'")
-    C.require(len(block["subgroups"]) >= 2, ma, "subgroup",
+    C.require(len(groups) >= 2, ma, "subgroup",
               "at least two subgroups (every study is in one group: there is nothing to compare)")
     nat = C.natural(ma)
     lv = C.level(ma)
     names = C.arm_names(ma, arm_labels)
     kind = C.data_kind(ma)
-    cols = _columns(ma, names, kind, data, weights, xlim, digits)
+    cols = _columns(ma, view, names, kind, data, weights, xlim, digits)
     rows: list[Row] = []
-    for g in block["subgroups"]:
-        value = g.get(key)
-        members = [(i, s) for i, s in enumerate(studies) if i < len(values) and values[i] == value]
-        heading = heading_of(value)
-        rows.append(Row("subgroup_header", {"label": heading}, bold=True, span=True))
-        rows += [_study_row(ma, s, i, nat, lv, digits, kind) for i, s in members]
-        if C.has(g.get("estimate")):
+    for g in groups:
+        value = value_of(g)
+        members = [(i, r) for i, r in enumerate(studies) if i < len(values) and values[i] == value]
+        rows.append(Row("subgroup_header", {"label": heading_of(value)}, bold=True, span=True))
+        rows += [_study_row(ma, r, i, nat, lv, digits, kind) for i, r in members]
+        if C.has(g.estimate):
+            lo, hi = nat(g.ci_lower), nat(g.ci_upper)
             cells = {"label": f"Subtotal ({fmt.level_label(lv)} CI)",
-                     "ci": fmt.effect_ci(nat(g["estimate"]), nat(g.get("ci_lower")),
-                                         nat(g.get("ci_upper")), digits, ratio=C.is_log(ma))}
-            w = [s.get("weight") for _, s in members]
+                     "ci": fmt.effect_ci(nat(g.estimate), lo, hi, digits, ratio=C.is_log(ma))}
+            w = [r.weight for _, r in members]
             if w and all(C.has(x) for x in w):
                 cells["weight"] = fmt.weight(sum(w))
             rows.append(Row("subtotal", cells, {"effect": (
-                Mark("diamond", nat(g["estimate"]), nat(g.get("ci_lower")),
-                     nat(g.get("ci_upper")), "subtotal", core=True),)}, bold=True))
+                Mark("diamond", nat(g.estimate), lo, hi, "subtotal", core=True),)}, bold=True))
         het = []
-        if C.has(g.get("tau2")):
-            het.append(f"\u03c4\u00b2 = {fmt.tau2(g['tau2'])}")
-        if C.has(g.get("i2")):
-            het.append(f"I\u00b2 = {fmt.percent(g['i2'])}")
+        if C.has(g.tau2):
+            het.append(f"\u03c4\u00b2 = {fmt.tau2(g.tau2)}")
+        if C.has(g.i2):
+            het.append(f"I\u00b2 = {fmt.percent(g.i2)}")
         if het:
             rows.append(Row("note", {"label": "Heterogeneity: " + "; ".join(het)}, italic=True,
                             span=True, height=0.9))
         rows.append(Row("blank", height=0.5))
-    rows += _pooled_rows(ma, nat, digits, kind, common=False, prediction=prediction)
-    footer = _footer(ma, bayes_shown=False, shrunken=False)
-    sub = fmt.subgroup_test(block)
-    if sub:
-        footer.append(Footer(sub))
-    mixed = fmt.mixed_effects_test(block.get("mixed_effects"))
-    if mixed:
-        footer.append(Footer(mixed))
+    rows += _pooled_rows(ma, view, nat, digits, kind, common=False, prediction=prediction)
+    footer = _footer(ma, view, bayes_shown=False, shrunken=False)
+    footer += [Footer(x) for x in (fmt.subgroup_test(test), fmt.mixed_effects_test(mixed)) if x]
     return Table(tuple(cols), tuple(rows), tuple(footer))
 
 

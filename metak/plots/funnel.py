@@ -35,11 +35,10 @@ class FunnelArtists:
     legend: object
 
 
-def _se(study: Mapping) -> float | None:
-    se = study.get("se")
-    if fmt.is_missing(se) and not fmt.is_missing(study.get("vi")):
-        se = math.sqrt(study["vi"])
-    return None if fmt.is_missing(se) else float(se)
+def study_points(rows) -> list[tuple[float, float]]:
+    """(yi, se) of the study rows (:class:`~metak.study_rows.StudyRow` records) a funnel can
+    place: an effect and a positive standard error, in the rows' order."""
+    return [(float(r.yi), float(r.se)) for r in rows if C.has(r.yi) and C.has(r.se) and r.se]
 
 
 def funnel(ma: Mapping, ax=None, *, contours: bool = False,
@@ -71,10 +70,22 @@ def funnel(ma: Mapping, ax=None, *, contours: bool = False,
     plots help distinguish publication bias from other causes of asymmetry. J Clin
     Epidemiol 61:991-996.
     """
-    C.require_ma(ma, "funnel")
-    studies = [s for s in ma.get("studies") or [] if not fmt.is_missing(s.get("yi")) and _se(s)]
-    C.require(len(studies) >= 3, ma, "funnel",
-              f"at least 3 studies with an effect 'yi' and a standard error (it has {len(studies)}): "
+    view = C.view(ma, "funnel")
+    return funnel_points(ma, study_points(view.studies), view.pooled.estimate, ax, contours=contours,
+                         levels=levels, pseudo_ci=pseudo_ci, xlim=xlim, fontsize=fontsize, greyscale=greyscale,
+                         size=size)
+
+
+def funnel_points(ma: Mapping, points: Sequence[tuple[float, float]], est: float | None, ax=None, *,
+                  contours: bool = False, levels: Sequence[float] = (0.90, 0.95, 0.99), pseudo_ci: bool = True,
+                  xlim: Sequence[float] | None = None, fontsize: float = FONT_SIZE, greyscale: bool = False,
+                  size="single_column") -> FunnelArtists:
+    """The funnel of ``points`` ((yi, se) on the analysis scale, drawn in their order) around
+    the estimate ``est`` (None: no pooled line); ``ma`` gives only the measure, its scale and
+    the bias-adjusted estimates (:func:`funnel` draws the studies and the pooled estimate;
+    the trim-and-fill figure adds the filled studies and draws its own estimate)."""
+    C.require(len(points) >= 3, ma, "funnel",
+              f"at least 3 studies with an effect 'yi' and a standard error (it has {len(points)}): "
               "a funnel of fewer shows nothing")
     colours = palette(greyscale)
     log = C.is_log(ma)
@@ -93,9 +104,8 @@ def funnel(ma: Mapping, ax=None, *, contours: bool = False,
             _fig, ax = new_figure(w, h, margins)
         fig = ax.figure
         ax_w = ax.get_position().width * fig.get_size_inches()[0] * PT_PER_INCH
-        yi = [float(s["yi"]) for s in studies]
-        se = [_se(s) for s in studies]
-        est = ma.get("estimate")
+        yi = [p[0] for p in points]
+        se = [p[1] for p in points]
         z = NormalDist().inv_cdf(0.975)
         lv = sorted({float(x) for x in levels}, reverse=True) if contours else []
         z_lv = [NormalDist().inv_cdf(0.5 + x / 2) for x in lv]

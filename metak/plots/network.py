@@ -3,7 +3,9 @@ graph, every treatment against the reference (frequentist and exact Bayesian sid
 the league table, the node-split forest and the rankogram.
 
 Each takes one meta-analysis of results.json (``plot(ma, ax=None, ...)``, as every registered
-figure); :meth:`metak.network.NetworkFit.forest` passes ``{"network": fit.to_dict()}``.
+figure); :meth:`metak.network.NetworkFit.forest` passes ``{"network": fit.to_dict()}``. They read
+the analysis as its record, :class:`metak.network.record.Network` (``view.get("network")`` of
+``C.view(ma, kind)``), never its keys.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from matplotlib import rc_context
 from matplotlib.lines import Line2D
 
 from metak.format import effect
+from metak.network.record import Network, Node
 
 from . import _common as C
 from . import _scales
@@ -44,15 +47,21 @@ class NetworkArtists:
     legend: object = None
 
 
-def _net(ma, kind: str) -> Mapping:
-    C.require_ma(ma, kind)
-    net = ma.get("network")
-    C.require(isinstance(net, Mapping) and net.get("treatments"), ma, kind, "a network: block (network meta-analysis)")
+def _net(ma, kind: str) -> Network:
+    """The network record of ``ma`` (an AnalysisError when the network did not run or has no
+    treatments; a :class:`metak.typed.ResultsMismatch` when its value does not fit the record)."""
+    view = C.view(ma, kind)
+    net = view.get("network")
+    C.require(net is not None and bool(net.treatments), ma, kind, "a network: block (network meta-analysis)")
     return net
 
 
-def _log(net) -> bool:
-    return str(net.get("measure")).upper() in ("OR", "RR")
+def _log(net: Network) -> bool:
+    return str(net.measure).upper() in ("OR", "RR")
+
+
+def _level(net: Network) -> str:
+    return f"{float(net.level):.0%}"
 
 
 def _nat(net):
@@ -146,16 +155,16 @@ def graph(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: bool 
     the number of trials comparing them, the number written on it); nodes on a circle."""
     net = _net(ma, "network_graph")
     colours = palette(greyscale)
-    nodes = list(net.get("nodes") or [{"name": t, "participants": None, "k_trials": 0} for t in net["treatments"]])
-    names = [n["name"] for n in nodes]
-    parts = [n.get("participants") for n in nodes]
+    nodes = list(net.nodes or [Node(t, None, 0) for t in net.treatments])
+    names = [n.name for n in nodes]
+    parts = [n.participants for n in nodes]
     known = all(p is not None and p > 0 for p in parts)
     pmax = max(parts) if known else 1.0
     areas = [NODE_MAX_PT ** 2 * (p / pmax if known else 0.5) for p in parts]
     t = len(names)
     pos = {nm: (math.sin(2 * math.pi * i / t), math.cos(2 * math.pi * i / t)) for i, nm in enumerate(names)}
-    edges = list(net.get("edges") or [])
-    kmax = max([e["k_trials"] for e in edges] or [1])
+    edges = list(net.edges)
+    kmax = max([e.k_trials for e in edges] or [1])
     with rc_context(rc(fontsize)):
         if ax is None:
             w = width_inches(size)
@@ -163,11 +172,11 @@ def graph(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: bool 
             _fig, ax = new_figure(w, h, (2.0, 2.0, 2.0, 2.0 + fontsize * 1.6 / PT_PER_INCH * MM_PER_INCH))
         lines = []
         for e in edges:
-            (x0, y0), (x1, y1) = pos[e["treatment"]], pos[e["versus"]]
-            lines.append(ax.add_line(Line2D([x0, x1], [y0, y1], lw=EDGE_MAX_PT * e["k_trials"] / kmax,
+            (x0, y0), (x1, y1) = pos[e.treatment], pos[e.versus]
+            lines.append(ax.add_line(Line2D([x0, x1], [y0, y1], lw=EDGE_MAX_PT * e.k_trials / kmax,
                                             color=colours["study"], solid_capstyle="butt", zorder=1)))
             # the count 40% along the line, so that two diagonals crossing at the centre keep theirs apart
-            ax.text(x0 + 0.4 * (x1 - x0), y0 + 0.4 * (y1 - y0), str(e["k_trials"]), ha="center", va="center",
+            ax.text(x0 + 0.4 * (x1 - x0), y0 + 0.4 * (y1 - y0), str(e.k_trials), ha="center", va="center",
                     fontsize=fontsize * 0.9, zorder=4, color=colours["text"],
                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"})
         xs, ys = zip(*(pos[nm] for nm in names))
@@ -175,7 +184,7 @@ def graph(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: bool 
         side = 0.0   # the widest side label with its offset (pt): the x range must hold it
         for nm, p, n, area in zip(names, parts, nodes, areas):
             x, y = pos[nm]
-            k = n.get("k_trials", 0)
+            k = n.k_trials
             label = name(nm) + "\n" + (f"n = {p:,.0f}, " if p is not None else "") + f"{k} trial" + ("s" if k != 1 else "")
             ha = "center" if abs(x) < 0.3 else ("left" if x > 0 else "right")
             va = "bottom" if y > 0.3 else ("top" if y < -0.3 else "center")
@@ -204,33 +213,33 @@ def forest(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: bool
     each treatment's label says what evidence the frequentist estimate rests on."""
     net = _net(ma, "network_forest")
     colours = palette(greyscale)
-    nat, ref = _nat(net), net["reference"]
-    lv = f"{float(net.get('level', 0.95)):.0%}"
-    freq = {r["treatment"]: r for r in net["relative_effects"] if r["versus"] == ref}
-    bay = {r["treatment"]: r for r in ((net.get("bayes") or {}).get("relative_effects") or []) if r["versus"] == ref}
+    nat, ref = _nat(net), net.reference
+    lv = _level(net)
+    freq = {r.treatment: r for r in net.relative_effects if r.versus == ref}
+    bay = {r.treatment: r for r in (net.bayes.relative_effects if net.bayes else ()) if r.versus == ref}
     rows = []
-    for t in net["treatments"]:
+    for t in net.treatments:
         if t == ref or t not in freq:
             continue
         f = freq[t]
-        ev = f.get("evidence")
-        rows.append((name(t) + (f" ({ev})" if ev else ""), _ci_text(nat(f["estimate"]), nat(f["ci_lower"]),
-                     nat(f["ci_upper"])), nat(f["estimate"]), nat(f["ci_lower"]), nat(f["ci_upper"]),
+        ev = f.evidence
+        rows.append((name(t) + (f" ({ev})" if ev else ""), _ci_text(nat(f.estimate), nat(f.ci_lower),
+                     nat(f.ci_upper)), nat(f.estimate), nat(f.ci_lower), nat(f.ci_upper),
                      ("s", colours["pooled"]), False))
         if t in bay:
             b = bay[t]
-            rows.append(("  exact Bayes", _ci_text(nat(b["median"]), nat(b["ci_lower"]), nat(b["ci_upper"])),
-                         nat(b["median"]), nat(b["ci_lower"]), nat(b["ci_upper"]), ("o", colours["bayes"]), False))
+            rows.append(("  exact Bayes", _ci_text(nat(b.median), nat(b.ci_lower), nat(b.ci_upper)),
+                         nat(b.median), nat(b.ci_lower), nat(b.ci_upper), ("o", colours["bayes"]), False))
     label_w = max(_text_w(r[0], fontsize) for r in rows) if rows else 40.0
-    text_w = max([_text_w(r[1], fontsize * 0.93) for r in rows] + [_text_w(f"{net['measure']} [{lv} CI]", fontsize)])
+    text_w = max([_text_w(r[1], fontsize * 0.93) for r in rows] + [_text_w(f"{net.measure} [{lv} CI]", fontsize)])
     with rc_context(rc(fontsize)):
         ax = _rows_figure(rows, ax, fontsize, size, label_w, text_w, legend_rows=2 if bay else 1)
-        _draw_rows(ax, rows, net, fontsize, colours, header=f"{net['measure']} [{lv} {'CI' if not bay else 'CI / CrI'}]")
+        _draw_rows(ax, rows, net, fontsize, colours, header=f"{net.measure} [{lv} {'CI' if not bay else 'CI / CrI'}]")
         _interval_axis(ax, [v for r in rows for v in r[2:5]], _log(net), fontsize, 1.0 if _log(net) else 0.0)
-        ax.set_xlabel(f"{_NAMES.get(net['measure'], net['measure'])} vs {name(ref)}"
+        ax.set_xlabel(f"{_NAMES.get(net.measure, net.measure)} vs {name(ref)}"
                       + (" (log scale)" if _log(net) else ""), fontsize=fontsize)
         handles = [Line2D([], [], marker="s", ms=4, color=colours["pooled"],
-                          label=f"{net.get('method', '')} network, {lv} CI")]
+                          label=f"{net.method} network, {lv} CI")]
         if bay:
             handles.append(Line2D([], [], marker="o", ms=4, color=colours["bayes"],
                                   label=f"exact Bayes, median and {lv} CrI"))
@@ -249,28 +258,27 @@ def node_split(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: 
     net = _net(ma, "network_node_split")
     colours = palette(greyscale)
     nat = _nat(net)
-    lv = f"{float(net.get('level', 0.95)):.0%}"
-    splits = net.get("node_split") or []
+    lv = _level(net)
+    splits = net.node_split
     C.require(bool(splits), ma, "network_node_split",
               "a comparison with both direct and indirect evidence (a closed loop); this network has none")
     rows = []
     for s in splits:
-        p = s.get("p_value")
+        p = s.p_value
         ptxt = "" if p is None else f"; direct vs indirect p = {p:.2f}" if p >= 0.01 else f"; direct vs indirect p = {p:.2g}"
-        rows.append((f"{name(s['treatment'])} vs {name(s['versus'])}{ptxt}", "", None, None, None, None, True))
-        for key, lab, style in (("direct", f"  direct ({s.get('k_direct', '?')} trials)", ("s", colours["study"])),
-                                ("indirect", "  indirect", ("D", colours["pi"])),
-                                ("network", "  network", ("o", colours["pooled"]))):
-            e = s[key]
-            rows.append((lab, _ci_text(nat(e["estimate"]), nat(e["ci_lower"]), nat(e["ci_upper"])),
-                         nat(e["estimate"]), nat(e["ci_lower"]), nat(e["ci_upper"]), style, False))
+        rows.append((f"{name(s.treatment)} vs {name(s.versus)}{ptxt}", "", None, None, None, None, True))
+        for e, lab, style in ((s.direct, f"  direct ({s.k_direct} trials)", ("s", colours["study"])),
+                              (s.indirect, "  indirect", ("D", colours["pi"])),
+                              (s.network, "  network", ("o", colours["pooled"]))):
+            rows.append((lab, _ci_text(nat(e.estimate), nat(e.ci_lower), nat(e.ci_upper)),
+                         nat(e.estimate), nat(e.ci_lower), nat(e.ci_upper), style, False))
     label_w = max(_text_w(r[0], fontsize) for r in rows if not r[6])
     text_w = max(_text_w(r[1], fontsize * 0.93) for r in rows)
     with rc_context(rc(fontsize)):
         ax = _rows_figure(rows, ax, fontsize, size, label_w, text_w)
-        _draw_rows(ax, rows, net, fontsize, colours, header=f"{net['measure']} [{lv} CI]")
+        _draw_rows(ax, rows, net, fontsize, colours, header=f"{net.measure} [{lv} CI]")
         _interval_axis(ax, [v for r in rows for v in r[2:5]], _log(net), fontsize, 1.0 if _log(net) else 0.0)
-        ax.set_xlabel(_NAMES.get(net["measure"], net["measure"]) + (" (log scale)" if _log(net) else ""),
+        ax.set_xlabel(_NAMES.get(net.measure, net.measure) + (" (log scale)" if _log(net) else ""),
                       fontsize=fontsize)
         out = tuple((r[0], r[2], r[3], r[4]) for r in rows if r[2] is not None)
         return NetworkArtists(ax.figure, ax, rows=out)
@@ -286,19 +294,19 @@ def league(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: bool
     net = _net(ma, "network_league")
     colours = palette(greyscale)
     nat = _nat(net)
-    ts = list(net["treatments"])
+    ts = list(net.treatments)
     n = len(ts)
-    freq = {(r["treatment"], r["versus"]): r for r in net["relative_effects"]}
-    bay = {(r["treatment"], r["versus"]): r for r in ((net.get("bayes") or {}).get("relative_effects") or [])}
+    freq = {(r.treatment, r.versus): r for r in net.relative_effects}
+    bay = {(r.treatment, r.versus): r for r in (net.bayes.relative_effects if net.bayes else ())}
     w = width_inches(size)
-    cell_need = max([_text_w(f"[{effect(nat(r['ci_lower']))}, {effect(nat(r['ci_upper']))}]", 1.0)
-                     for r in net["relative_effects"]] + [_text_w(name(t), 1.0) for t in ts]) + 1.0
+    cell_need = max([_text_w(f"[{effect(nat(r.ci_lower))}, {effect(nat(r.ci_upper))}]", 1.0)
+                     for r in net.relative_effects] + [_text_w(name(t), 1.0) for t in ts]) + 1.0
     fs = min(fontsize, (w * PT_PER_INCH - 8) / n / cell_need)
     fs = max(fs, 4.0)
     cell_h = fs * 3.0
-    lv = f"{float(net.get('level', 0.95)):.0%}"
-    caption = (f"Each cell: row vs column, {net['measure']} [{lv} interval].\nAbove the diagonal: "
-               f"{net.get('method', '')} network [CI];\nbelow: " + ("exact Bayes, median [CrI]." if bay else
+    lv = _level(net)
+    caption = (f"Each cell: row vs column, {net.measure} [{lv} interval].\nAbove the diagonal: "
+               f"{net.method} network [CI];\nbelow: " + ("exact Bayes, median [CrI]." if bay else
                                                                    "the same network."))
     with rc_context(rc(fs)):
         if ax is None:
@@ -319,8 +327,8 @@ def league(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: bool
                 r = src.get((a, b))
                 if r is None:
                     continue
-                est = nat(r["median"] if src is bay else r["estimate"])
-                txt = f"{effect(est)}\n[{effect(nat(r['ci_lower']))}, {effect(nat(r['ci_upper']))}]"
+                est = nat(r.median if src is bay else r.estimate)
+                txt = f"{effect(est)}\n[{effect(nat(r.ci_lower))}, {effect(nat(r.ci_upper))}]"
                 cells[(a, b)] = txt
                 ax.text(j + 0.5, i + 0.5, txt, ha="center", va="center", fontsize=fs, linespacing=1.15,
                         color=colours["bayes"] if src is bay and bay else colours["text"])
@@ -345,11 +353,11 @@ def rankogram(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: b
     """The exact Bayesian network's rank probabilities: P(rank r) for each treatment (rank 1 the
     best, by the record's small_values), SUCRA in the legend."""
     net = _net(ma, "network_rankogram")
-    b = net.get("bayes")
-    C.require(isinstance(b, Mapping) and b.get("rank_probabilities"), ma, "network_rankogram",
+    b = net.bayes
+    C.require(b is not None and bool(b.rank_probabilities), ma, "network_rankogram",
               "the exact Bayesian network (network: bayes: true, with OR or RR or a bayes: block)")
-    probs = b["rank_probabilities"]
-    ts = [t for t in net["treatments"] if t in probs]
+    probs = b.rank_probabilities   # treatment -> P(rank 1), P(rank 2), ... (a dict keyed by name)
+    ts = [t for t in net.treatments if t in probs]
     n = len(ts)
     with rc_context(rc(fontsize)):
         if ax is None:
@@ -364,7 +372,7 @@ def rankogram(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: b
             xs = [r + 1 - 0.4 + width * (k + 0.5) for r in range(len(probs[t]))]
             bars = ax.bar(xs, probs[t], width=width, color=colour, edgecolor="white" if not greyscale else colour,
                           linewidth=0.3, alpha=1.0 if not greyscale else 0.25 + 0.75 * (k + 1) / n)
-            bars.set_label(f"{name(t)} (SUCRA {b['sucra'][t]:.2f})")
+            bars.set_label(f"{name(t)} (SUCRA {b.sucra[t]:.2f})")
             handles.append(bars)
         ax.set_xticks(range(1, len(probs[ts[0]]) + 1))
         ax.set_xlim(0.5, len(probs[ts[0]]) + 0.5)

@@ -94,16 +94,16 @@ def add_traffic_lights(art, ma: Mapping, keys, *, greyscale: bool = False, fonts
     """Draw RevMan-style coloured circles with their symbol (+ low, ? some concerns, − high)
     over the placeholder cells of the RoB columns of a drawn forest plot."""
     colours = GREYS if greyscale else COLOURS
-    studies = ma.get("studies") or []
     out = []
     study_rows = art.rows("study")
-    for i, s in zip(study_rows, studies):
-        rob = s.get("risk_of_bias") or {}
+    for i, row in zip(study_rows, C.rows(ma)):
+        rob = row.risk_of_bias   # a RobRow record, or ABSENT (falsy) when the row has none
         for key in keys:
             cell = art.cells.get((i, key))
             if cell is None:
                 continue
-            lv = rob.get(key.removeprefix("rob_")) or "not_assessed"
+            # the domain's judgement (None: not assessed); key "rob_<domain>" names a RobRow field
+            lv = (getattr(rob, key.removeprefix("rob_"), None) if rob else None) or "not_assessed"
             x, y = cell.get_position()
             tr = cell.get_transform()
             out.append(art.ax.plot([x], [y], "o", ms=fontsize * 1.15, mfc=colours[lv], mec="#000000", mew=0.3,

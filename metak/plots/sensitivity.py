@@ -21,7 +21,7 @@ def build_leave_one_out(ma: Mapping, *, xlim: Sequence[float] | None = None,
               "sensitivity.leave_one_out (add leave_one_out to 'sensitivity:')")
     nat = C.natural(ma)
     long, short = C.measure_names(ma)
-    labels = C.study_labels(ma)
+    labels = C.row_labels(ma)
     names = C.arm_names(ma, arm_labels)
     cols = [Column("label", "Omitting"),
             Column("tau2", "\u03c4\u00b2", "", "right", 2),
@@ -121,30 +121,77 @@ def cumulative(ma: Mapping, ax=None, *, xlim: Sequence[float] | None = None, dig
 
 
 def _is_dropout(ma: Mapping) -> bool:
+    """A dropout meta-analysis (``dropout: true``, or its outcome is dropout): document metadata,
+    not an analysis (a private accessor for ``_common``)."""
     return bool(ma.get("dropout")) or ma.get("outcome") == "dropout"
 
 
-def _total_rate(total: str) -> str:
-    """``2/64`` -> ``2/64 (3%)``, as the study rows print their rates (F10)."""
-    try:
-        e, n = (float(x) for x in total.split("/"))
-    except (ValueError, AttributeError):
-        return total or ""
-    return fmt.arm_rate({"events": e, "total": n}) if n else total
+def _rates_from_rows(rows) -> tuple | None:
+    """Each study row's dropout rates (:class:`metak.analyses.dropout.DropoutRate`) from its
+    2x2 data (events = dropouts, total = randomized), as ``dropout.from_tables`` builds them, for
+    a document written without ``dropout_rates`` (the plot fixtures); None when a row lacks
+    an arm's events. The row's ``data`` is the trial record's numbers, a dict no record types."""
+    from metak.analyses.dropout import DropoutRate, DropoutSide
+
+    out = []
+    for r in rows:
+        sides = []
+        for arm in (r.experimental, r.control):
+            d = r.data.get(arm) if isinstance(r.data, Mapping) else None
+            if not isinstance(d, Mapping) or "events" not in d:
+                return None
+            e, n = d["events"], d.get("total")
+            sides.append(DropoutSide(e, n, e / n if n else None))
+        out.append(DropoutRate(r.trial, r.label, *sides))
+    return tuple(out)
+
+
+def _dropout_rates(view, rows) -> tuple | None:
+    """The dropout rates of each study row, in the rows' order: the ``dropout_rates`` record
+    (one per comparison, from the same table rows as ``studies``), else from the rows' data;
+    None when they do not match the rows."""
+    rec = view.get("dropout_rates")
+    rates = rec.rates if rec is not None else _rates_from_rows(rows)
+    if rates is None or len(rates) != len(rows) or any(q.trial != r.trial for q, r in zip(rates, rows)):
+        return None
+    return rates
+
+
+def _side_text(side) -> str:
+    """``2/64 (3%)``: one side's dropouts / randomized and its rate (F10)."""
+    return fmt.arm_rate({"events": side.dropouts, "total": side.randomized})
+
+
+def _total_text(pairs, role: str) -> str:
+    """The Total row's ``Σdropouts/Σrandomized (%)`` of one side over the (row, rate) pairs,
+    a control arm shared by several comparisons (the multivariate model) counted once (as
+    ``C.arm_totals``)."""
+    ev = tot = 0
+    seen = set()
+    for row, rate in pairs:
+        if row is not None:
+            key = (row.trial, getattr(row, role))
+            if key in seen:
+                continue
+            seen.add(key)
+        side = getattr(rate, role)
+        ev += side.dropouts
+        tot += side.randomized
+    if not tot:
+        return f"{fmt.general(ev)}/{fmt.general(tot)}"
+    return fmt.arm_rate({"events": ev, "total": tot})
 
 
 def build_dropout(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: int = 2,
                   arm_labels: Sequence[str] | None = None, data: bool | None = None,
                   weights: bool | None = None) -> Table:
-    C.require_ma(ma, "dropout")
+    view = C.view(ma, "dropout")
     C.require(_is_dropout(ma), ma, "dropout",
               "a dropout meta-analysis ('dropout: true' in the spec)")
-    studies = ma.get("studies") or []
-    C.require(studies and all(isinstance(C.arm_data(s, r), Mapping) and
-                              "events" in C.arm_data(s, r)
-                              for s in studies for r in ("experimental", "control")),
-              ma, "dropout", "per-arm dropouts and randomized numbers (data events/total) "
-              "for every study")
+    studies = view.studies
+    rates = _dropout_rates(view, studies) if studies else None
+    C.require(bool(studies) and rates is not None, ma, "dropout",
+              "per-arm dropouts and randomized numbers (data events/total) for every study")
     nat = C.natural(ma)
     lv = C.level(ma)
     long, short = C.measure_names(ma)
@@ -152,6 +199,7 @@ def build_dropout(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: i
     drop_data = None if data else 1
     ma_dir = dict(ma)
     ma_dir.setdefault("direction", "lower_is_better")
+    weighted = any(C.has(r.weight) for r in studies)
 
     cols = [Column("label", "Study"),
             Column("exp", "n/N (%)", C.header_name(names[0]), "right", drop_data),
@@ -161,7 +209,7 @@ def build_dropout(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: i
                   legend=((C.header_name(names[0]), "experimental", "dot"),
                           (C.header_name(names[1]), "control", "open"))),
             ]
-    if weights is not False and any(C.has(s.get("weight")) for s in studies):
+    if weights is not False and weighted:
         cols.append(Column("weight", "Weight", "", "right", None if weights else 2))
     cols += [Panel("effect", log=C.is_log(ma), null=C.null_value(ma), header=long,
                    favours=C.favours(ma_dir, names), xlim=tuple(xlim) if xlim else None),
@@ -169,35 +217,37 @@ def build_dropout(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: i
                     "" if len(studies) == 1 else fmt.model_label(ma), "right",
                     group_overflow=True)]
     rows = []
-    for i, s in enumerate(studies):
-        de, dc = C.arm_data(s, "experimental"), C.arm_data(s, "control")
-        lo, hi = C.study_ci(s, lv)
-        cells = {"label": C.study_label(s, i), "exp": fmt.arm_rate(de), "ctl": fmt.arm_rate(dc),
-                 "weight": fmt.weight(s.get("weight")),
-                 "ci": fmt.effect_ci(nat(s.get("yi")), nat(lo), nat(hi), digits,
-                                     ratio=C.is_log(ma))}
+    for i, (row, rate) in enumerate(zip(studies, rates)):
+        lo, hi = row.ci_lower, row.ci_upper
+        cells = {"label": C.row_label(row, i), "exp": _side_text(rate.experimental),
+                 "ctl": _side_text(rate.control), "weight": fmt.weight(row.weight),
+                 "ci": fmt.effect_ci(nat(row.yi), nat(lo), nat(hi), digits, ratio=C.is_log(ma))}
         rate_marks = tuple(
-            Mark(shape, 100.0 * d["events"] / d["total"], None, None, role, core=True)
-            for d, shape, role in ((dc, "open", "control"), (de, "dot", "experimental"))
-            if d.get("total"))
+            Mark(shape, 100.0 * side.dropouts / side.randomized, None, None, role, core=True)
+            for side, shape, role in ((rate.control, "open", "control"), (rate.experimental, "dot", "experimental"))
+            if side.randomized)
         marks = {"rates": rate_marks}
-        if C.has(s.get("yi")):
-            marks["effect"] = (Mark("square", nat(s["yi"]), nat(lo), nat(hi), "study",
-                                    s.get("weight")),)
-        rows.append(Row("study", cells, marks, key=s.get("trial")))
+        if C.has(row.yi):
+            marks["effect"] = (Mark("square", nat(row.yi), nat(lo), nat(hi), "study", row.weight),)
+        rows.append(Row("study", cells, marks, key=row.trial))
     rows.append(Row("blank", height=0.5))
-    if C.has(ma.get("estimate")):
+    p = view.pooled
+    if C.has(p.estimate):
+        # a control arm shared by several comparisons is one group (multivariate model)
+        shared = view.get("multivariate") is not None
+        pairs = [(row if shared else None, rate) for row, rate in zip(studies, rates)]
         cells = {"label": f"Total ({fmt.level_label(lv)} CI)",
-                 "exp": _total_rate(C.arm_totals(ma, "experimental", "binary")),
-                 "ctl": _total_rate(C.arm_totals(ma, "control", "binary")),
-                 "ci": fmt.effect_ci(nat(ma["estimate"]), nat(ma.get("ci_lower")),
-                                     nat(ma.get("ci_upper")), digits, ratio=C.is_log(ma))}
-        if any(C.has(s.get("weight")) for s in studies):
+                 "exp": _total_text(pairs, "experimental"), "ctl": _total_text(pairs, "control"),
+                 "ci": fmt.effect_ci(nat(p.estimate), nat(p.ci_lower), nat(p.ci_upper), digits,
+                                     ratio=C.is_log(ma))}
+        if weighted:
             cells["weight"] = "100.0%"
         rows.append(Row("pooled", cells, {"effect": (
-            Mark("diamond", nat(ma["estimate"]), nat(ma.get("ci_lower")),
-                 nat(ma.get("ci_upper")), "pooled", core=True),)}, bold=True))
-    footer = [Footer(x) for x in (fmt.heterogeneity(ma), fmt.overall_test(ma)) if x]
+            Mark("diamond", nat(p.estimate), nat(p.ci_lower), nat(p.ci_upper), "pooled", core=True),)},
+            bold=True))
+    p = view.pooled
+    footer = [Footer(x) for x in (fmt.heterogeneity(p, view.get("multivariate"), p.k),
+                                  fmt.overall_test(p, C.model_setting(ma, "test"))) if x]
     footer.append(Footer("Dropout: participants who did not complete, as a share of the arm's size "
                          "(randomized, or as recorded in a dropout outcome)."))
     return Table(tuple(cols), tuple(rows), tuple(footer))
@@ -221,13 +271,13 @@ def dropout(ma: Mapping, ax=None, *, xlim: Sequence[float] | None = None, digits
 
 def build_blinding(ma: Mapping, *, band: float | None = 0.2, james: bool | None = None,
                    digits: int = 2) -> Table:
-    C.require_ma(ma, "blinding")
-    block = (ma.get("sensitivity") or {}).get("blinding")
-    indices = block.get("indices") if isinstance(block, Mapping) else None
-    C.require(indices and any(isinstance(e.get("bang"), Mapping) and e["bang"] for e in indices),
+    view = C.view(ma, "blinding")
+    blind = view.get("blinding")
+    indices = blind.indices if blind is not None else ()
+    C.require(any(e.bang for e in indices),
               ma, "blinding", "sensitivity.blinding.indices with Bang indices (end-of-trial "
               "allocation guesses in the trial records and blinding in 'sensitivity:')")
-    labels = {s.get("trial"): C.study_label(s, i) for i, s in enumerate(ma.get("studies") or [])}
+    labels = C.row_labels(ma)
     cols = [Column("label", "Trial"), Column("assessor", "Assessor", "", "left", 2),
             Column("arm", "Arm"),
             Panel("bang", log=False, null=0.0, header="Bang index", xlim=(-1.0, 1.0),
@@ -240,28 +290,25 @@ def build_blinding(ma: Mapping, *, band: float | None = 0.2, james: bool | None 
         cols.append(Column("james", "James BI", "", "right", None if james else 1))
     rows = []
     for e in indices:
-        bang = e.get("bang") or {}
+        bang = e.bang or {}   # arm id -> Interval record (None: not estimable)
         first = True
-        arms = [(e.get("experimental"), "experimental", "dot"),
-                (e.get("control"), "control", "open")]
+        arms = [(e.experimental, "experimental", "dot"), (e.control, "control", "open")]
         known = {a for a, _, _ in arms}
         arms += [(a, "control", "open") for a in bang if a not in known]
         for arm, role, shape in arms:
             b = bang.get(arm)
-            if not isinstance(b, Mapping):
+            if b is None:
                 continue
             cells = {"arm": fmt.pretty_id(arm),
-                     "ci": fmt.effect_ci(b.get("estimate"), b.get("ci_lower"), b.get("ci_upper"),
-                                         digits)}
+                     "ci": fmt.effect_ci(b.estimate, b.ci_lower, b.ci_upper, digits)}
             if first:
-                cells["label"] = labels.get(e.get("trial"), str(e.get("trial")))
-                cells["assessor"] = str(e.get("assessor") or "")
-                j = e.get("james")
-                if isinstance(j, Mapping):
-                    cells["james"] = fmt.effect_ci(j.get("estimate"), j.get("ci_lower"),
-                                                   j.get("ci_upper"), digits)
-            mark = Mark(shape, b.get("estimate"), b.get("ci_lower"), b.get("ci_upper"), role)
-            rows.append(Row("arm", cells, {"bang": (mark,)}, key=e.get("trial")))
+                cells["label"] = labels.get(e.trial, str(e.trial))
+                cells["assessor"] = str(e.assessor or "")
+                j = e.james
+                if j is not None:
+                    cells["james"] = fmt.effect_ci(j.estimate, j.ci_lower, j.ci_upper, digits)
+            mark = Mark(shape, b.estimate, b.ci_lower, b.ci_upper, role)
+            rows.append(Row("arm", cells, {"bang": (mark,)}, key=e.trial))
             first = False
         rows.append(Row("blank", height=0.3))
     rows = rows[:-1]

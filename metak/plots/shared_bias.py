@@ -24,14 +24,21 @@ class SharedArtists:
     legend: object = None
 
 
-def _block(ma):
-    b = (ma.get("sensitivity") or {}).get("blinding")
-    sb = b.get("shared_bias") if isinstance(b, Mapping) else None
-    return sb
+def _blinding(ma, kind):
+    """The blinding record (:class:`metak.sensitivity.blinding_record.BlindingResult`), or None."""
+    view = C.view(ma, kind)
+    return view.get("blinding")
+
+
+def _shared(ma, kind):
+    """The shared-bias model's record (``BlindingResult.shared_bias``: a ``SharedBias``), or
+    None when blinding did not run or ran without ``bias_model: shared``."""
+    blind = _blinding(ma, kind)
+    return (blind.shared_bias or None) if blind is not None else None
 
 
 def _scale_name(ma):
-    m = ma.get("measure") or "analysis"
+    m = C.measure(ma) or "analysis"
     return f"log {m}" if C.is_log(ma) else m
 
 
@@ -40,46 +47,41 @@ def shared_bias(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale:
     """The pooled estimate and interval of all trials unadjusted, with each not adequately
     blinded trial's bias subtracted independently (bias_adjusted), under the shared-bias model
     (REML) and its exact posterior (median and credible interval), top to bottom."""
-    C.require_ma(ma, "shared_bias")
-    sb = _block(ma)
-    C.require(isinstance(sb, Mapping), ma, "shared_bias",
+    sb = _shared(ma, "shared_bias")
+    C.require(sb is not None, ma, "shared_bias",
               "sensitivity.blinding.shared_bias (add {blinding: {bias_model: shared}} to 'sensitivity:')")
     colours = palette(greyscale)
     nat = C.natural(ma)
     lv = f"{C.level(ma):.0%}"
-    rows = [("All trials, unadjusted", sb.get("naive") or {}, colours["pooled"])]
-    ind = sb.get("independent")
+    # (label, estimate, ci_lower, ci_upper, colour), top to bottom
+    rows = [("All trials, unadjusted", *_interval(sb.naive), colours["pooled"])]
+    ind = sb.independent
     if ind:
-        rows.append((f"Independent bias ({SHORT.get(ind.get('source'), ind.get('source'))})", ind, colours["pooled"]))
-    rows.append((f"Shared bias (REML, {sb.get('beta_mode')} β)", sb, colours["bayes"]))
-    bay = sb.get("bayes")
-    if bay:
-        mu = bay["mu"]
-        rows.append(("Shared bias (Bayes, median)", {"estimate": mu["median"], "ci_lower": mu["ci_lower"],
-                                                       "ci_upper": mu["ci_upper"]}, colours["bayes"]))
-    rows = [r for r in rows if C.has(r[1].get("estimate"))]
+        rows.append((f"Independent bias ({SHORT.get(ind.source, ind.source)})", *_interval(ind), colours["pooled"]))
+    rows.append((f"Shared bias (REML, {sb.beta_mode} β)", *_interval(sb), colours["bayes"]))
+    if sb.bayes:
+        mu = sb.bayes.mu
+        rows.append(("Shared bias (Bayes, median)", mu.median, mu.ci_lower, mu.ci_upper, colours["bayes"]))
+    rows = [r for r in rows if C.has(r[1])]
     C.require(bool(rows), ma, "shared_bias", "an estimate in sensitivity.blinding.shared_bias")
     with rc_context(rc(fontsize)):
         ax = _axes(ax, fontsize, size)
         drawn = []
         n = len(rows)
-        for i, (label, e, col) in enumerate(rows):
+        for i, (_, est, lo, hi, col) in enumerate(rows):
             yv = n - i
-            lo, hi = nat(e["ci_lower"]), nat(e["ci_upper"])
-            drawn.append(ax.plot([lo, hi], [yv, yv], lw=1.1, color=col, solid_capstyle="butt")[0])
-            ax.plot([nat(e["estimate"])], [yv], marker="s" if i < 2 else "D", ms=4.2, color=col, ls="")
+            drawn.append(ax.plot([nat(lo), nat(hi)], [yv, yv], lw=1.1, color=col, solid_capstyle="butt")[0])
+            ax.plot([nat(est)], [yv], marker="s" if i < 2 else "D", ms=4.2, color=col, ls="")
         ax.axvline(nat(0.0), color=colours["null"], lw=0.6, zorder=0)
         from matplotlib.transforms import blended_transform_factory
 
         tr = blended_transform_factory(ax.transAxes, ax.transData)
-        for i, (lab, e, _) in enumerate(rows):
-            ax.text(0.0, n - i + 0.22, f"{lab}: {nat(e['estimate']):.2f} [{nat(e['ci_lower']):.2f}, "
-                                       f"{nat(e['ci_upper']):.2f}]", transform=tr, fontsize=fontsize * 0.93,
-                    va="bottom", ha="left")
+        for i, (lab, est, lo, hi, _) in enumerate(rows):
+            ax.text(0.0, n - i + 0.22, f"{lab}: {nat(est):.2f} [{nat(lo):.2f}, {nat(hi):.2f}]", transform=tr,
+                    fontsize=fontsize * 0.93, va="bottom", ha="left")
         ax.set_yticks([])
         ax.set_ylim(0.5, n + 0.75)
-        _x_axis(ax, ma, [nat(v) for _, e, _ in rows for v in (e["ci_lower"], e["ci_upper"])] + [nat(0.0)],
-                fontsize)
+        _x_axis(ax, ma, [nat(v) for _, _, lo, hi, _ in rows for v in (lo, hi)] + [nat(0.0)], fontsize)
         long, _ = C.measure_names(ma)
         ax.set_xlabel(f"{long} ({lv} CI / CrI)", fontsize=fontsize)
         handles = [Line2D([], [], marker="s", ls="", ms=4.2, color=colours["pooled"], label="Unadjusted / independent"),
@@ -88,6 +90,11 @@ def shared_bias(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale:
         ax.spines["left"].set_visible(False)
         ax.tick_params(axis="y", length=0)
         return SharedArtists(ax.figure, ax, tuple(drawn), legend)
+
+
+def _interval(fit) -> tuple:
+    """(estimate, ci_lower, ci_upper) of a fit record (naive, independent, shared)."""
+    return fit.estimate, fit.ci_lower, fit.ci_upper
 
 
 def _x_axis(ax, ma, values, fontsize):
@@ -113,26 +120,25 @@ def bias_posterior(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greysca
                    size="single_column") -> SharedArtists:
     """The prior (dashed) and exact posterior (solid) density of beta, the mean bias of the
     trials not adequately blinded, on the analysis scale."""
-    C.require_ma(ma, "bias_posterior")
-    sb = _block(ma)
-    bay = sb.get("bayes") if isinstance(sb, Mapping) else None
-    C.require(isinstance(bay, Mapping) and "density" in bay.get("beta", {}), ma, "bias_posterior",
+    sb = _shared(ma, "bias_posterior")
+    bay = sb.bayes if sb is not None else None
+    C.require(bay is not None and bool(bay.beta.density), ma, "bias_posterior",
               "the Bayesian shared-bias model (bias_model: shared with a bayes: block and a prior for beta)")
     colours = palette(greyscale)
-    d = bay["beta"]["density"]
+    b = bay.beta
+    d = b.density
     with rc_context(rc(fontsize)):
         ax = _axes(ax, fontsize, size)
-        post = ax.plot(d["x"], d["posterior"], lw=1.1, color=colours["bayes"])[0]
-        prior = ax.plot(d["x"], d["prior"], lw=0.9, ls=(0, (3, 2)), color=colours["pooled"])[0]
+        post = ax.plot(d.x, d.posterior, lw=1.1, color=colours["bayes"])[0]
+        prior = ax.plot(d.x, d.prior, lw=0.9, ls=(0, (3, 2)), color=colours["pooled"])[0]
         ax.axvline(0.0, color=colours["null"], lw=0.6, zorder=0)
-        ax.set_ylim(0, 1.08 * max(max(d["posterior"]), max(d["prior"])))
-        ax.set_xlim(d["x"][0], d["x"][-1])
+        ax.set_ylim(0, 1.08 * max(max(d.posterior), max(d.prior)))
+        ax.set_xlim(d.x[0], d.x[-1])
         ax.set_xlabel(f"Mean bias β in trials not adequately blinded ({_scale_name(ma)} scale)", fontsize=fontsize)
         ax.set_ylabel("Density", fontsize=fontsize)
-        b = bay["beta"]
         handles = [Line2D([], [], lw=0.9, ls=(0, (3, 2)), color=colours["pooled"], label="Prior"),
                    Line2D([], [], lw=1.1, color=colours["bayes"],
-                          label=f"Posterior, median {b['median']:.2f} [{b['ci_lower']:.2f}, {b['ci_upper']:.2f}]"
+                          label=f"Posterior, median {b.median:.2f} [{b.ci_lower:.2f}, {b.ci_upper:.2f}]"
                           .replace("-", "\u2212"))]
         legend = _finish(ax, handles, fontsize)
         return SharedArtists(ax.figure, ax, (post, prior), legend)
@@ -143,10 +149,9 @@ def cgrc(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: bool =
     """The Correct Guess Rate Curve of each trial with outcomes by arm x guess: the effect
     (and CI band) had the correct guess rate been c, the chance rate 0.5 (dashed) and each
     trial's observed rate (open circle)."""
-    C.require_ma(ma, "cgrc")
-    b = (ma.get("sensitivity") or {}).get("blinding")
-    cg = b.get("cgrc") if isinstance(b, Mapping) else None
-    trials = [t for t in (cg or {}).get("trials", []) if t.get("curve")]
+    blind = _blinding(ma, "cgrc")
+    cg = blind.cgrc if blind is not None else None
+    trials = [t for t in (cg.trials if cg else ()) if t.curve]
     C.require(bool(trials), ma, "cgrc", "outcomes by arm x guess (by_guess) in the trial records, and blinding")
     colours = palette(greyscale)
     cycle = [colours["pooled"], colours["bayes"], colours.get("null_soft", "0.5")]
@@ -156,15 +161,15 @@ def cgrc(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: bool =
         lines, vals, handles = [], [nat(0.0)], []
         for i, t in enumerate(trials):
             col = cycle[i % len(cycle)]
-            pts = [p for p in t["curve"] if C.has(p.get("estimate"))]
-            x = [p["cgr"] for p in pts]
-            lo, hi = [nat(p["ci_lower"]) for p in pts], [nat(p["ci_upper"]) for p in pts]
+            pts = [p for p in t.curve if C.has(p.estimate)]
+            x = [p.cgr for p in pts]
+            lo, hi = [nat(p.ci_lower) for p in pts], [nat(p.ci_upper) for p in pts]
             ax.fill_between(x, lo, hi, color=col, alpha=0.15, lw=0)
-            lines.append(ax.plot(x, [nat(p["estimate"]) for p in pts], lw=1.0, color=col)[0])
-            ob = t["at_observed"]
-            ax.plot([ob["cgr"]], [nat(ob["estimate"])], "o", mfc="white", mec=col, ms=4)
+            lines.append(ax.plot(x, [nat(p.estimate) for p in pts], lw=1.0, color=col)[0])
+            ob = t.at_observed
+            ax.plot([ob.cgr], [nat(ob.estimate)], "o", mfc="white", mec=col, ms=4)
             vals += lo + hi
-            handles.append(Line2D([], [], lw=1.0, color=col, label=t.get("label") or t["trial"]))
+            handles.append(Line2D([], [], lw=1.0, color=col, label=t.label or t.trial))
         ax.axvline(0.5, color=colours["null"], lw=0.6, ls=(0, (3, 2)))
         ax.axhline(nat(0.0), color=colours["null"], lw=0.6)
         from .bias import _y_axis

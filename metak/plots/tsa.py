@@ -20,22 +20,23 @@ Z_LIMIT = 8.0
 
 def tsa(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: bool = False,
         size="single_column") -> CurveArtists:
-    C.require_ma(ma, "tsa")
-    seq = (ma.get("certainty") or {}).get("tsa")
-    C.require(isinstance(seq, Mapping) and seq.get("looks"), ma, "tsa",
+    view = C.view(ma, "tsa")
+    cert = view.get("certainty")
+    seq = cert.tsa if cert is not None else None  # the Sequential record (metak.certainty.size)
+    C.require(seq is not None and seq.looks, ma, "tsa",
               "certainty.tsa (certainty with a required information size and every study's participants)")
     colours = palette(greyscale)
-    looks = [lk for lk in seq["looks"] if lk.get("n_cumulative") is not None]
-    ris = float(seq["ris"])
+    looks = [lk for lk in seq.looks if lk.n_cumulative is not None]
+    ris = float(seq.ris)
     # thousands of participants on a wide axis, so that the tick labels fit an 89 mm figure
-    unit = 1000.0 if max(ris, looks[-1]["n_cumulative"] if looks else 0.0) >= 20000 else 1.0
-    looks = [{**lk, "n_cumulative": lk["n_cumulative"] / unit} for lk in looks]
-    ahead = [{**a, "n_cumulative": a["n_cumulative"] / unit} for a in seq.get("next_look") or []]
+    unit = 1000.0 if max(ris, looks[-1].n_cumulative if looks else 0.0) >= 20000 else 1.0
+    two_sided = seq.side == 2
+    ahead = [(a.n_cumulative / unit, a.upper) for a in seq.next_look or ()]
     ris_x = ris / unit
-    xs = [0.0] + [lk["n_cumulative"] for lk in looks]
-    zs = [0.0] + [lk["z"] if lk["z"] is not None else float("nan") for lk in looks]
-    bx = [lk["n_cumulative"] for lk in looks if lk.get("upper") is not None]
-    bu = [min(lk["upper"], 1e3) for lk in looks if lk.get("upper") is not None]
+    xs = [0.0] + [lk.n_cumulative / unit for lk in looks]
+    zs = [0.0] + [lk.z if lk.z is not None else float("nan") for lk in looks]
+    bx = [lk.n_cumulative / unit for lk in looks if lk.upper is not None]
+    bu = [min(lk.upper, 1e3) for lk in looks if lk.upper is not None]
     x_end = max(ris_x, xs[-1]) * 1.04
     with rc_context(rc(fontsize)):
         ax = _axes(ax, fontsize, size)
@@ -46,18 +47,18 @@ def tsa(ma: Mapping, ax=None, *, fontsize: float = FONT_SIZE, greyscale: bool = 
         marks = []
         if bx:
             marks.append(ax.plot(bx, bu, "-", lw=1.0, color=colours["bayes"], marker="s", ms=2.5, zorder=2)[0])
-            if seq.get("side") == 2:
+            if two_sided:
                 marks.append(ax.plot(bx, [-u for u in bu], "-", lw=1.0, color=colours["bayes"], marker="s", ms=2.5,
                                      zorder=2)[0])
         if ahead:
-            ax_x = [bx[-1]] + [a["n_cumulative"] for a in ahead] if bx else [a["n_cumulative"] for a in ahead]
-            ax_u = [bu[-1]] + [a["upper"] for a in ahead] if bx else [a["upper"] for a in ahead]
-            for s in ((1, -1) if seq.get("side") == 2 else (1,)):
+            ax_x = ([bx[-1]] if bx else []) + [x for x, _u in ahead]
+            ax_u = ([bu[-1]] if bu else []) + [u for _x, u in ahead]
+            for s in ((1, -1) if two_sided else (1,)):
                 marks.append(ax.plot(ax_x, [s * u for u in ax_u], lw=0.9, ls=(0, (3, 1.5)), color=colours["bayes"],
                                      zorder=2)[0])
         marks.append(ax.axvline(ris_x, color=colours["null"], lw=0.8, ls=(0, (1, 1.5)), zorder=1))
         line = ax.add_line(Line2D(xs, zs, lw=1.2, color=colours["pooled"], marker="o", ms=3.0, zorder=3))
-        every = [abs(z) for z in zs if z == z] + bu + [a["upper"] for a in ahead] + [conv]
+        every = [abs(z) for z in zs if z == z] + bu + [u for _x, u in ahead] + [conv]
         top = max(3.0, min(Z_LIMIT, max(every) + 0.5))
         ax.set_ylim(-top, top)
         _x_axis(ax, 0.0, x_end, fontsize)
