@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 
 from ._draw import draw_table
 from ._layout import fit_to_width, layout_rows, row_height_pt
-from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, palette, rc, width_inches
+from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, UNHINTED, palette, rc, width_inches
 from ._table import Table
 
 MARGIN_MM = 1.5
@@ -18,10 +18,26 @@ class FigureWarning(UserWarning):
     """A figure was drawn, but not as asked (e.g. its height was capped)."""
 
 
+class MetakFigure(Figure):
+    """A Figure whose text is drawn without font hinting, at any resolution.
+
+    The layout measures every label (:func:`._text.text_width`) to fit columns and wrap footers
+    to the figure's width. With hinting, Agg rounds glyph advances to whole pixels, so the same
+    5 pt line drew 7% wider at 100-150 dpi (a notebook, a screen preview) than measured, and
+    footers ran off the right edge of an 89 mm figure; without it the drawn width is the
+    measured one at every dpi (and vector output is unaffected). The setting is applied while
+    the figure draws, so it holds when a caller saves or shows the figure later, under its own
+    rcParams. (A figure drawn into the caller's own Axes keeps the caller's Figure.)"""
+
+    def draw(self, renderer):
+        with rc_context(UNHINTED):
+            return super().draw(renderer)
+
+
 def new_figure(width_in: float, height_in: float, margins_mm: tuple[float, float, float, float]
                = (MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM)):
     """A figure of the given size and one Axes inside margins (left, right, bottom, top)."""
-    fig = Figure(figsize=(width_in, height_in))
+    fig = MetakFigure(figsize=(width_in, height_in))
     FigureCanvasAgg(fig)
     l, r, b, t = (m / MM_PER_INCH for m in margins_mm)
     ax = fig.add_axes([l / width_in, b / height_in, 1 - (l + r) / width_in,

@@ -119,6 +119,11 @@ def palette(greyscale: bool = False) -> Mapping[str, str]:
     return GREYSCALE if greyscale else COLOUR
 
 
+#: rc settings in force whenever a metak figure is drawn (saved, shown in a notebook) and when
+#: its text is measured (:mod:`._text`; why: :class:`._figure.MetakFigure`)
+UNHINTED = {"text.hinting": "no_hinting"}
+
+
 def rc(fontsize: float = FONT_SIZE) -> dict:
     """rc settings for drawing and saving: fonts embedded as TrueType in PDF and PS, text
     kept as text in SVG, a fixed SVG id salt, thin lines for print sizes.

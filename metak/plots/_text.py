@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from matplotlib import rc_context
 from matplotlib.font_manager import FontProperties
 
-from ._style import PT_PER_INCH, current_font
+from ._style import PT_PER_INCH, UNHINTED, current_font
 
 
 @lru_cache(maxsize=8)
@@ -35,7 +36,8 @@ def text_width(s: str, size: float, weight: str = "normal", style: str = "normal
 @lru_cache(maxsize=8192)
 def _width(s: str, size: float, weight: str, style: str, family: str) -> float:
     prop = FontProperties(family=family, size=size, weight=weight, style=style)
-    w, _h, _d = _agg_renderer().get_text_width_height_descent(s, prop, ismath=False)
+    with rc_context(UNHINTED):  # as the figure draws it (._figure.MetakFigure): no hinting
+        w, _h, _d = _agg_renderer().get_text_width_height_descent(s, prop, ismath=False)
     return float(w) * PT_PER_INCH / _MEASURE_DPI * _SAFETY
 
 
