@@ -342,5 +342,29 @@ for _command in (batch, simulate, plot):
     main.add_command(_command)
 
 
-if __name__ == "__main__":  # pragma: no cover
+def _exit_now(signum, _frame):
+    """SIGTERM outside a command (before it starts, or after it has finished and while the
+    interpreter shuts down): nothing is being written, so end at once with the shell's code."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 (a closed pipe: nothing more to say)
+            pass
+    os._exit(128 + signum)
+
+
+def run():
+    """The ``metak`` console command: :func:`main` as the whole life of the process. A SIGTERM
+    outside a command's own handler (:class:`_Group`) exits 143 rather than killing the process
+    by the signal (-15): a run that had just committed its output and was shutting down was
+    reported as killed."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _exit_now)
     main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -310,6 +310,23 @@ main()
     assert not (tmp_path / "o").exists()
 
 
+def test_sigterm_while_the_process_shuts_down_exits_143_not_by_the_signal(tmp_path):
+    """The console command (metak.cli:run) keeps a SIGTERM handler after the command: a signal
+    that arrives when the output is committed and the interpreter is shutting down exits 143, as
+    one during the command does, not -15 (CI met this: a SIGTERM 3 s into a 3 s run)."""
+    script = f"""
+import atexit, os, signal, sys, time
+atexit.register(lambda: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(1)))
+from metak.cli import run
+sys.argv = ["metak", "-q", "analyze", "analyses/dropout.yaml", "--no-figures", "--out", {str(tmp_path / 'o')!r}]
+run()
+"""
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 143, (p.returncode, p.stderr)
+    assert "Traceback" not in p.stderr
+    assert (tmp_path / "o" / "results.json").is_file()  # the run had finished and committed its output
+
+
 def test_the_cli_says_when_an_interrupt_came_after_a_complete_write(tmp_path):
     code = f"""
 import os, signal, sys

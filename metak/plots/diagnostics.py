@@ -16,7 +16,7 @@ from . import _scales
 from ._figure import new_figure
 from ._style import FONT_SIZE, MM_PER_INCH, PT_PER_INCH, palette, rc, width_inches
 from ._text import text_width, wrap
-from .funnel import funnel_points, study_points
+from .funnel import adjusted_lines, funnel_points, study_points
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,10 +230,12 @@ def trim_fill(ma: Mapping, ax=None, *, contours: bool = False, fontsize: float =
     studies = study_points(view.studies)
     filled = [(float(f.yi), math.sqrt(f.vi)) for f in tf.filled or () if C.has(f.yi) and C.has(f.vi) and f.vi > 0]
     n = len(studies)
-    if ax is None:  # the funnel's own size, with room for a two-row legend above it
+    if ax is None:  # the funnel's own size, with room for its legend (two columns) above it
         with rc_context(rc(fontsize)):
             w = width_inches(size)
-            rows = 2 + (2 if contours else 0)
+            entries = (2 + len(adjusted_lines(ma)) + (1 if C.has(view.pooled.estimate) else 0) + (1 if filled else 0)
+                       + (4 if contours else 0))
+            rows = math.ceil(entries / 2)
             h = min(w * 0.78, 110 / MM_PER_INCH) + rows * fontsize * 1.45 / PT_PER_INCH
             _fig, ax = new_figure(w, h, (11.0, 3.0, 9.0, 2.0 + rows * fontsize * 1.45 / PT_PER_INCH * MM_PER_INCH))
     # around the trim-and-fill estimate; the original one is the dotted line drawn below

@@ -76,6 +76,14 @@ def funnel(ma: Mapping, ax=None, *, contours: bool = False,
                          size=size)
 
 
+def adjusted_lines(ma: Mapping) -> list:
+    """The bias-adjusted estimates a funnel draws as lines (the selection model's and
+    PET-PEESE's, when they ran): (name, value) pairs."""
+    from .selection import adjusted_estimates
+
+    return [a for a in adjusted_estimates(ma) if a[0].startswith(("Selection", "PET-PEESE"))]
+
+
 def funnel_points(ma: Mapping, points: Sequence[tuple[float, float]], est: float | None, ax=None, *,
                   contours: bool = False, levels: Sequence[float] = (0.90, 0.95, 0.99), pseudo_ci: bool = True,
                   xlim: Sequence[float] | None = None, fontsize: float = FONT_SIZE, greyscale: bool = False,
@@ -92,11 +100,14 @@ def funnel_points(ma: Mapping, points: Sequence[tuple[float, float]], est: float
     nat = C.natural(ma)
     null = 0.0
     small = fontsize * 0.93
+    shown = adjusted_lines(ma)
     with rc_context(rc(fontsize)):
         if ax is None:
             w = width_inches(size)
             h = min(w * 0.78, 110 / MM_PER_INCH)
-            n_leg = (2 if pseudo_ci else 1) + (len(levels) + 1 if contours else 0)
+            # every legend entry counted, the bias-adjusted lines too (they were not: the top row
+            # of a 5-entry legend was cut off above the figure)
+            n_leg = (2 if pseudo_ci else 1) + (len(levels) + 1 if contours else 0) + len(shown)
             rows = math.ceil(n_leg / 3)
             # 1.5 mm between the legend and the funnel's apex at the top (F15)
             margins = (11.0, 3.0, 9.0, 3.5 + rows * fontsize * 1.45 / PT_PER_INCH * MM_PER_INCH)
@@ -177,9 +188,6 @@ def funnel_points(ma: Mapping, points: Sequence[tuple[float, float]], est: float
         pts = ax.scatter([nat(v) for v in yi], se, s=(0.55 * fontsize) ** 2,
                          color=colours["point"] if contours else colours["study"],
                          edgecolors="white", linewidths=0.3, zorder=4, clip_on=False)
-        from .selection import adjusted_estimates  # the bias-adjusted estimates, when they ran
-
-        shown = [a for a in adjusted_estimates(ma) if a[0].startswith(("Selection", "PET-PEESE"))]
         for (name, value), dash in zip(shown, ((0, (3, 1.5)), (0, (1, 1)))):
             ax.add_line(Line2D([nat(value)] * 2, [0, ymax], lw=0.8, ls=dash, color=colours["pooled"], zorder=2))
             handles.append(Line2D([], [], lw=0.8, ls=dash, color=colours["pooled"], label=name.split(" (")[0]
