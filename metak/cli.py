@@ -39,7 +39,7 @@ def _cite(ctx, _param, value):
     ctx.exit(0)
 
 
-def _redeliver_interrupts(previous_hook, got):
+def _redeliver_interrupts(previous_hook, got, timers):
     """An ``sys.unraisablehook`` that does not lose an interrupt.
 
     A signal handler runs between any two bytecodes, so Ctrl-C or SIGTERM can raise its
@@ -48,7 +48,9 @@ def _redeliver_interrupts(previous_hook, got):
     ignored in ..." with a traceback and carries on, and the run would go on to the end as if
     never interrupted. This hook swallows that report and delivers the same signal to the main
     thread again a moment later, from a helper thread, when the finaliser has returned (if it
-    lands in a finaliser again, it is delivered again)."""
+    lands in a finaliser again, it is delivered again). ``timers`` collects the deliveries, so
+    that a command that ends before one has happened still ends as interrupted
+    (:func:`_undelivered`), and no interrupt reaches the caller after the command."""
     import _thread
     import signal
     import threading
@@ -59,9 +61,19 @@ def _redeliver_interrupts(previous_hook, got):
         signum = got[-1] if got else signal.SIGINT
         timer = threading.Timer(0.01, _thread.interrupt_main, args=(signum,))
         timer.daemon = True
+        timers.append(timer)
         timer.start()
 
     return hook
+
+
+def _undelivered(timers) -> bool:
+    """Whether an interrupt swallowed in a finaliser is still waiting to be delivered again;
+    the waiting deliveries are cancelled either way."""
+    waiting = any(t.is_alive() for t in timers)
+    for t in timers:
+        t.cancel()
+    return waiting
 
 
 class _Group(click.Group):
@@ -88,12 +100,12 @@ class _Group(click.Group):
         except ValueError:  # not the main thread (e.g. called from a test runner's thread)
             previous = None
         previous_hook = sys.unraisablehook
+        timers: list = []
         if previous is not None:
-            sys.unraisablehook = _redeliver_interrupts(previous_hook, got)
+            sys.unraisablehook = _redeliver_interrupts(previous_hook, got, timers)
         done = len(outputs.completed)
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt:
+
+        def interrupted():
             written = outputs.completed[done:]
             if written:
                 click.echo(f"\ninterrupted after the output was written completely to {', '.join(map(str, written))}",
@@ -101,7 +113,21 @@ class _Group(click.Group):
             else:
                 click.echo("\ninterrupted: nothing was written", err=True)
             sys.exit(128 + (got[0] if got else signal.SIGINT))
+
+        try:
+            result = super().invoke(ctx)
+        except KeyboardInterrupt:
+            interrupted()
+        except SystemExit:
+            if _undelivered(timers):  # interrupted in a finaliser just before the command ended
+                interrupted()
+            raise
+        else:
+            if _undelivered(timers):
+                interrupted()
+            return result
         finally:
+            _undelivered(timers)
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
                 sys.unraisablehook = previous_hook

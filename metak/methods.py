@@ -296,9 +296,11 @@ def _conversions(ma, cite) -> list[str]:
     out = []
     rows = records(ma).studies
     chinn = [row.label for row in rows if row.converted]
-    if chinn:
-        out.append(f"Odds ratios of {names(chinn)} were converted to standardised mean differences "
-                   f"{cite('chinn2000')}.")
+    if chinn:  # effects/rows.py converts either way, to the analysis's measure
+        to_smd = str(_meta(ma, "measure") or "").upper() == "SMD"
+        what = ("Odds ratios", "standardised mean differences") if to_smd else (
+            "Standardised mean differences", "log odds ratios")
+        out.append(f"{what[0]} of {names(chinn)} were converted to {what[1]} {cite('chinn2000')}.")
     med = [row.label for row in rows if any(_from_median(d) for d in (row.data or {}).values())]
     if med:
         out.append(f"Means and standard deviations of {names(med)} were estimated from the reported medians with "

@@ -27,7 +27,7 @@ class DesignNote:
     to_dict = as_dict
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RobRow:
     """The RoB 2 judgements of the outcome the row comes from (contract section 5): each domain
     (null: not assessed), the overall risk, and whether that overall follows from the domains
@@ -38,7 +38,7 @@ class RobRow:
     missing_data: str | None = enum(*ROB_LEVELS, default=None)
     measurement: str | None = enum(*ROB_LEVELS, default=None)
     reporting: str | None = enum(*ROB_LEVELS, default=None)
-    overall: str = enum(*ROB_LEVELS, default="high")
+    overall: str = enum(*ROB_LEVELS)
     overall_derived: bool = False
 
     to_dict = as_dict

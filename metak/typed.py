@@ -151,7 +151,8 @@ class MetaRecords:
 
 
 def _say(exc: TypeError) -> str:
-    return f"{exc} (this results.json does not match the records of this metak version)"
+    return (f"{exc} (this results.json does not match the records of this metak version: written by another "
+            "version or edited by hand; run `metak analyze` on its spec to write it again)")
 
 
 def _pooled(ma: Mapping, where: str) -> Pooled:

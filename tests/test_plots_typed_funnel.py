@@ -173,3 +173,28 @@ def test_funnel_refuses_fewer_than_three_study_records():
     # a row that is not a study row record is named, not drawn (metak.typed.ResultsMismatch)
     with pytest.raises(ResultsMismatch, match=r"studies\[0\]: StudyRow needs 'trial'"):
         funnel_mod.funnel({"id": "x", "studies": [{"yi": 0.1}]})
+
+
+def test_rows_without_se_or_ci_fall_back_to_vi():
+    """A row with no se (a hand-made or third-party results.json) is placed at sqrt(vi) in the
+    funnel, and the dropout figure rebuilds a missing CI from se, as the forest does."""
+    import copy as _copy
+    import json as _json
+    from pathlib import Path as _Path
+
+    from metak.plots import dropout as dropout_plot, funnel
+
+    fx = _Path(__file__).parent / "fixtures" / "plots"
+    ma = _json.loads((fx / "bcg_or.json").read_text())
+    bare = _copy.deepcopy(ma)
+    for s in bare["studies"]:
+        s["se"] = None
+    a, b = funnel(ma), funnel(bare)
+    assert len(b.points.get_offsets()) == 13
+    got, want = (list(map(tuple, x.points.get_offsets())) for x in (b, a))
+    assert [v for p in got for v in p] == pytest.approx([v for p in want for v in p], rel=1e-4)  # se = sqrt(vi), the fixture rounds to 6 digits
+    d = _json.loads((fx / "dropout_rr.json").read_text())
+    full = [t.get_text() for t in dropout_plot(d).figure.findobj(lambda o: hasattr(o, "get_text"))]
+    d["studies"][0]["ci_lower"] = d["studies"][0]["ci_upper"] = None
+    cut = [t.get_text() for t in dropout_plot(d).figure.findobj(lambda o: hasattr(o, "get_text"))]
+    assert sorted(full) == sorted(cut)  # the same CI text, rebuilt from yi and se

@@ -310,6 +310,33 @@ main()
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("signame, code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_an_interrupt_in_a_finaliser_just_before_the_command_ends_still_counts(tmp_path, signame, code):
+    """Found in review: the interrupt is delivered again 10 ms later; a command that ended
+    before that returned 0 (the SIGTERM was lost, or a Ctrl-C reached the caller after main()
+    had returned). It ends as interrupted, and nothing reaches the caller afterwards."""
+    script = f"""
+import os, signal, sys, time, weakref
+from click.testing import CliRunner
+import metak.pipeline
+class Thing: pass
+def analyze(*a, **k):
+    t = Thing()
+    weakref.finalize(t, lambda: os.kill(os.getpid(), signal.{signame}))
+    del t
+    raise SystemExit(0)  # the command ends right after the finaliser
+metak.pipeline.analyze = analyze
+from metak.cli import main
+r = CliRunner().invoke(main, ["-q", "analyze", "analyses/dropout.yaml", "--no-figures", "--out", {str(tmp_path / 'o')!r}])
+print("exit", r.exit_code, flush=True)
+time.sleep(0.3)
+print("nothing after", flush=True)
+"""
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert p.stdout.split() == ["exit", str(code), "nothing", "after"], (p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr
+
+
 def test_sigterm_while_the_process_shuts_down_exits_143_not_by_the_signal(tmp_path):
     """The console command (metak.cli:run) keeps a SIGTERM handler after the command: a signal
     that arrives when the output is committed and the interpreter is shutting down exits 143, as

@@ -165,7 +165,12 @@ def test_methods_text_follows_the_study_row_records():
     text = " ".join(methods.methods(doc)[0])
     label0, label1 = ma["studies"][0]["label"], ma["studies"][1]["label"]
     assert f"{label0}, a crossover trial, was analysed from its first-period data only" in text
-    assert f"Odds ratios of {label1} were converted to standardised mean differences" in text
+    want = {"SMD": f"Odds ratios of {label1} were converted to standardised mean differences",
+            "OR": f"Standardised mean differences of {label1} were converted to log odds ratios"}
+    assert want[ma["measure"]] in text
+    # the other direction: an odds-ratio analysis converts SMDs (it said "odds ratios ... to SMDs")
+    ma["measure"] = "OR" if ma["measure"] == "SMD" else "SMD"
+    assert want[ma["measure"]] in " ".join(methods.methods(doc)[0])
 
 
 def test_studies_frame_reads_the_rows_records():

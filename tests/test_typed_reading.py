@@ -145,7 +145,8 @@ def test_study_rows_are_records_whose_schema_is_generated_from_them(docs):
     assert any(r.interventions for r in rows) and any(r.design for r in rows)
     # the optional parts a row may carry, written and read back (risk_of_bias, split_control)
     row = dataclasses.replace(rows[0], split_control=2, converted="SMD x pi/sqrt(3)",
-                              risk_of_bias=RobRow("low", None, "high", "low", "low", "high", True))
+                              risk_of_bias=RobRow(randomization="low", missing_data="high", measurement="low",
+                                                  reporting="low", overall="high", overall_derived=True))
     d = row.to_dict()
     assert d["risk_of_bias"]["missing_data"] == "high" and d["split_control"] == 2
     ma = {"id": "x", "studies": [d]}

@@ -37,8 +37,14 @@ class FunnelArtists:
 
 def study_points(rows) -> list[tuple[float, float]]:
     """(yi, se) of the study rows (:class:`~metak.study_rows.StudyRow` records) a funnel can
-    place: an effect and a positive standard error, in the rows' order."""
-    return [(float(r.yi), float(r.se)) for r in rows if C.has(r.yi) and C.has(r.se) and r.se]
+    place: an effect and a positive standard error (sqrt(vi) when the row has no se), in the rows'
+    order."""
+    out = []
+    for r in rows:
+        se = r.se if C.has(r.se) else (math.sqrt(r.vi) if C.has(r.vi) and r.vi > 0 else None)
+        if C.has(r.yi) and se:
+            out.append((float(r.yi), float(se)))
+    return out
 
 
 def funnel(ma: Mapping, ax=None, *, contours: bool = False,

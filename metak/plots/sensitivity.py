@@ -218,7 +218,7 @@ def build_dropout(ma: Mapping, *, xlim: Sequence[float] | None = None, digits: i
                     group_overflow=True)]
     rows = []
     for i, (row, rate) in enumerate(zip(studies, rates)):
-        lo, hi = row.ci_lower, row.ci_upper
+        lo, hi = C.row_ci(row, lv)
         cells = {"label": C.row_label(row, i), "exp": _side_text(rate.experimental),
                  "ctl": _side_text(rate.control), "weight": fmt.weight(row.weight),
                  "ci": fmt.effect_ci(nat(row.yi), nat(lo), nat(hi), digits, ratio=C.is_log(ma))}
