@@ -488,10 +488,17 @@ def test_refits_without_an_estimate_do_not_stop_the_analysis(bcg):
     assert ma["subgroups"]["q_between"] is None  # one estimable group: no test
     assert ma["bayes"]["mu"]["median"] is not None
     assert any("left out of the Bayesian model" in w for w in ma["warnings"])
-    from metak.plots import leave_one_out as loo_plot, subgroup_forest
+    from metak.plots import forest, leave_one_out as loo_plot, subgroup_forest
 
     loo_plot(ma)
     subgroup_forest(ma)
+    # the forest draws the double-zero row without a square, "Not estimable", and says why (it
+    # refused the whole figure: "needs an effect 'yi' for every study")
+    art = forest(ma)
+    blank = [i for i in art.study_rows if art.cells[(i, "ci")].get_text() == "Not estimable"]
+    assert len(blank) == 1 and (blank[0], "effect") not in art.marks
+    assert len([i for i in art.study_rows if (i, "effect") in art.marks]) == len(ma["studies"]) - 1
+    assert any(t.get_text().startswith("Not estimable: no events") for t in art.footer)
 
 
 def test_leave_one_out_row_without_an_estimate_says_why(bcg):

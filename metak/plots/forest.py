@@ -52,8 +52,16 @@ def _study_row(ma, row, i, nat, lv, digits, kind) -> Row:
     if kind is not None:
         cells["exp"] = fmt.arm_data(C.arm_data(row, "experimental"))
         cells["ctl"] = fmt.arm_data(C.arm_data(row, "control"))
+    if not C.has(row.yi):  # kept by the model without an effect of its own (MH RD, double zero)
+        cells["ci"] = NOT_ESTIMABLE
+        return Row("study", cells, {}, key=row.trial)
     mark = Mark("square", nat(row.yi), nat(lo), nat(hi), "study", row.weight)
     return Row("study", cells, {"effect": (mark,)}, key=row.trial)
+
+
+#: the effect column of a study the pooled model keeps but whose own effect is not estimable
+#: (RevMan's words): a double-zero table in a Mantel-Haenszel risk difference
+NOT_ESTIMABLE = "Not estimable"
 
 
 def _pooled_rows(ma, view, nat, digits, kind, *, common: bool, prediction: bool,
@@ -147,6 +155,9 @@ def _footer(ma, view, *, bayes_shown: bool, shrunken: bool) -> list[Footer]:
     if shrunken:
         out.append(Footer("Bayesian shrunken study estimates (posterior means)",
                           marker=("hollow", "shrunken")))
+    if any(not C.has(r.yi) for r in view.studies):
+        out.append(Footer(f"{NOT_ESTIMABLE}: no events (or only events) in both arms; the trial's own effect "
+                          "cannot be estimated, but the pooled estimate keeps it (its weight)."))
     return out
 
 
@@ -158,7 +169,7 @@ def build_forest(ma: Mapping, *, bayes: bool = True, common: bool = False,
     view = C.view(ma, "forest")
     studies = view.studies
     C.require(studies, ma, "forest", "'studies' with yi and a CI")
-    C.require(all(C.has(r.yi) for r in studies), ma, "forest", "an effect 'yi' for every study")
+    C.require(any(C.has(r.yi) for r in studies), ma, "forest", "an effect 'yi' for at least one study")
     nat = C.natural(ma)
     lv = C.level(ma)
     names = C.arm_names(ma, arm_labels)
