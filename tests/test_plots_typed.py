@@ -45,13 +45,13 @@ CONVERTED = {
              "_mark_reported", "_not_assessed", "forest", "build_subgroup", "subgroup_forest"),
     funnel: ("funnel", "study_points", "funnel_points", "_contour_names"),
     tsa: ("tsa",),
-    bayes: ("build_prior_sensitivity", "prior_sensitivity", "_density", "_ci", "_centre", "posterior"),
+    bayes: ("build_prior_sensitivity", "prior_sensitivity", "_density", "_ci", "posterior"),
     network: ("_net", "_log", "_level", "_nat", "graph", "forest", "node_split", "league", "rankogram"),
     shared_bias: ("_blinding", "_shared", "_scale_name", "shared_bias", "_interval", "_x_axis", "bias_posterior",
                   "cgrc"),
     # the shared readers of study rows (records; the dict-based study_ci/arm_data/arm_totals are gone)
     importlib.import_module("metak.plots._common"): ("rows", "row_label", "row_labels", "row_ci", "arm_data",
-                                                     "arm_totals", "data_kind"),
+                                                     "arm_totals", "data_kind", "centre"),
 }
 #: analysis parts read as records; _estimates the PET and PEESE fits (objects in the PetPeese record)
 PARTIAL = {selection: ("_estimates",)}

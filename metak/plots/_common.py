@@ -236,11 +236,9 @@ def has(x) -> bool:
     return not fmt.is_missing(x)
 
 
-def centre(summary, log: bool = False):
-    """The point shown for a posterior summary, on every scale: the median, which goes with
-    the equal-tailed interval (and exp(median) is the posterior median ratio, exp(mean) is
-    neither). The mean only for a summary without a median (a normal approximation, where
-    the two coincide). ``log`` is kept for callers; it no longer changes the choice."""
-    if has(summary.get("median")):
-        return summary["median"]
-    return summary.get("mean")
+def centre(summary):
+    """The point shown for a posterior summary record (:class:`metak.bayes.record.PosteriorSummary`),
+    on every scale: the median, which goes with the equal-tailed interval (and exp(median) is
+    the posterior median ratio, exp(mean) is neither). The mean only for a summary without a
+    median (a normal approximation, where the two coincide)."""
+    return summary.median if has(summary.median) else summary.mean

@@ -209,10 +209,6 @@ def capitalise(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def _has(x) -> bool:
-    return not is_missing(x)
-
-
 def heterogeneity(p, mv, k) -> str:
     """``Heterogeneity: τ² = 0.34; I² = 92%; Q = 163.16, df = 12 (p < 0.001)`` from the Pooled
     record ``p``, the multivariate record ``mv`` (or None) and the number of studies ``k``."""
@@ -220,13 +216,13 @@ def heterogeneity(p, mv, k) -> str:
     if mv is not None:  # the two variance components of the multilevel model
         parts.append(f"\u03c3\u00b2 trial = {tau2(mv.sigma2_trial)}, "
                      f"comparison = {tau2(mv.sigma2_comparison)}")
-    if _has(p.tau2):
+    if not is_missing(p.tau2):
         parts.append(f"\u03c4\u00b2 = {tau2(p.tau2)}")
-    if _has(p.i2):
+    if not is_missing(p.i2):
         parts.append(f"I\u00b2 = {percent(p.i2)}")
-    if _has(p.q):
-        q = f"Q = {num(p.q)}" + (f", df = {general(p.q_df)}" if _has(p.q_df) else "")
-        parts.append(q + (f" ({p_value(p.q_p)})" if _has(p.q_p) else ""))
+    if not is_missing(p.q):
+        q = f"Q = {num(p.q)}" + (f", df = {general(p.q_df)}" if not is_missing(p.q_df) else "")
+        parts.append(q + (f" ({p_value(p.q_p)})" if not is_missing(p.q_p) else ""))
     if not parts:
         return "Heterogeneity: not applicable" if (k or 0) <= 1 else ""
     return "Heterogeneity: " + "; ".join(parts)
@@ -235,13 +231,13 @@ def heterogeneity(p, mv, k) -> str:
 def overall_test(p, test) -> str:
     """``Test for overall effect: t = −3.99, df = 12 (p = 0.002)`` or ``z = 2.46 (p = 0.014)``
     from the Pooled record ``p`` and ``model.test``."""
-    if not _has(p.statistic):
+    if is_missing(p.statistic):
         return ""
-    s = f"z = {num(p.statistic)}" if not _has(p.df) else \
+    s = f"z = {num(p.statistic)}" if is_missing(p.df) else \
         f"t = {num(p.statistic)}, df = {general(p.df)}"
-    if _has(p.p_value):
+    if not is_missing(p.p_value):
         s += f" ({p_value(p.p_value)})"
-    hk = str(test or "").lower() in ("hksj", "knha") and _has(p.df)
+    hk = str(test or "").lower() in ("hksj", "knha") and not is_missing(p.df)
     return f"Test for overall effect{' (Hartung' + EN_DASH + 'Knapp)' if hk else ''}: {s}"
 
 
@@ -260,25 +256,25 @@ def model_label(ma: Mapping) -> str:
 def subgroup_test(t) -> str:
     """``Test for subgroup differences: Q = 3.10, df = 1 (p = 0.078); I² = 68%`` from a record with
     q_between, df_between, p_between, i2_between."""
-    if not _has(t.q_between):
+    if is_missing(t.q_between):
         return ""
     s = f"Test for subgroup differences: Q = {num(t.q_between)}"
-    s += f", df = {general(t.df_between)}" if _has(t.df_between) else ""
-    s += f" ({p_value(t.p_between)})" if _has(t.p_between) else ""
-    return s + (f"; I\u00b2 = {percent(t.i2_between)}" if _has(t.i2_between) else "")
+    s += f", df = {general(t.df_between)}" if not is_missing(t.df_between) else ""
+    s += f" ({p_value(t.p_between)})" if not is_missing(t.p_between) else ""
+    return s + (f"; I\u00b2 = {percent(t.i2_between)}" if not is_missing(t.i2_between) else "")
 
 
 def mixed_effects_test(m) -> str:
     """``Mixed-effects test (common τ²): QM = 1.77, df = 2 (p = 0.41)``, or F under Knapp-Hartung,
     from a MixedEffects record (or None)."""
-    if m is None or not _has(m.qm):
+    if m is None or is_missing(m.qm):
         return ""
     head = "Mixed-effects test (common \u03c4\u00b2): "
     if isinstance(m.qm_df, (list, tuple)):
         s = f"{head}F({general(m.qm_df[0])}, {general(m.qm_df[1])}) = {num(m.qm)}"
     else:
         s = f"{head}QM = {num(m.qm)}, df = {general(m.qm_df)}"
-    return s + (f" ({p_value(m.qm_p)})" if _has(m.qm_p) else "")
+    return s + (f" ({p_value(m.qm_p)})" if not is_missing(m.qm_p) else "")
 
 
 

@@ -63,14 +63,9 @@ def _model_method(ma: Mapping) -> str:
     return C.method(ma) or ""
 
 
-def _centre(s):
-    """C.centre for a PosteriorSummary record: the median, else the mean (a normal approximation)."""
-    return s.median if C.has(s.median) else s.mean
-
-
 def _ci(s):
     """(centre, lower, upper) of a posterior summary, or None when it has no centre."""
-    return (_centre(s), s.ci_lower, s.ci_upper) if s is not None and C.has(_centre(s)) else None
+    return (C.centre(s), s.ci_lower, s.ci_upper) if s is not None and C.has(C.centre(s)) else None
 
 
 # --------------------------------------------------------------------------- prior sensitivity
@@ -358,8 +353,8 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
                 fy = [_interp(cl, xv, yv)] + [y for _, y in inside] + [_interp(cu, xv, yv)]
                 fills[p] = pax.fill_between([f(x) for x in fx], 0, fy,
                                             color=colours["density_fill"], lw=0, zorder=2)
-            if C.has(_centre(s)):
-                m = _centre(s)
+            if C.has(C.centre(s)):
+                m = C.centre(s)
                 means[p] = pax.add_line(Line2D([f(m), f(m)], [0, _interp(m, xv, yv)],
                                                color=colours["density"], lw=0.7, zorder=4))
             pax.axhline(0, color="#000000", lw=0.5, zorder=1)
@@ -374,12 +369,12 @@ def posterior(ma: Mapping, ax=None, *, params: Sequence[str] = ("mu", "tau"),
                                         lw=2.2, solid_capstyle="butt", zorder=3))
                 pax.set_xlabel(f"{long} (\u03bc)" + (", log scale" if log else ""),
                                fontsize=small)
-                ci_text = fmt.effect_ci(nat(_centre(s)), nat(cl), nat(cu), digits, ratio=log)
+                ci_text = fmt.effect_ci(nat(C.centre(s)), nat(cl), nat(cu), digits, ratio=log)
                 title = f"\u03bc ({short}): {ci_text}"
             else:
                 pax.set_xlabel(f"\u03c4 (between-study SD of log {short})" if log
                                else "\u03c4 (between-study SD)", fontsize=small)
-                title = f"\u03c4: {fmt.effect_ci(_centre(s), cl, cu, digits)}"
+                title = f"\u03c4: {fmt.effect_ci(C.centre(s), cl, cu, digits)}"
             pax.set_title(title, fontsize=small, loc="left", pad=3)
         fig_w = fig.get_size_inches()[0]
         lines = wrap(text, (fig_w - 8 / MM_PER_INCH) * PT_PER_INCH, cap_size)

@@ -106,7 +106,7 @@ def _bayes_rows(ma, b, nat, digits) -> list[Row]:
     rows, mu, ratio = [], b.mu, C.is_log(ma)
     lv = fmt.level_label(C.level(ma))
     if mu is not None and C.has(mu.mean) and C.has(mu.ci_lower) and C.has(mu.ci_upper):
-        mid = nat(mu.median if C.has(mu.median) else mu.mean)  # C.centre of the record
+        mid = nat(C.centre(mu))
         lo, hi = nat(mu.ci_lower), nat(mu.ci_upper)
         rows.append(Row("bayes", {"label": f"Bayesian \u03bc, median ({lv} CrI)",
                                   "ci": fmt.effect_ci(mid, lo, hi, digits, ratio=ratio)},
