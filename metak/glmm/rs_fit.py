@@ -180,19 +180,30 @@ def fit_rs(cond, random=True, nodes=NODES_2D):
     else:
         best = run(np.array(start))
     val, x = best
-    x = np.append(x, 0.0) if len(x) == 3 else x
+    x, free = _settle(np.append(x, 0.0) if len(x) == 3 else x)
+    H = central_hessian(lambda q: ll(put(x, free, q)), x[free])
+    return val, x, _covariance(H)
+
+
+def _settle(x):
+    """The maximum ``x`` (beta0, mu, sigma, tau) as reported: the SDs' signs dropped, a tau
+    below 1e-6 on the boundary 0, and the free parameters of the covariance (tau only when
+    positive); a pooled log effect beyond +-60 is a flat likelihood (MetakError)."""
+    x = x.copy()
     x[2], x[3] = abs(x[2]), abs(x[3])
     if abs(x[1]) > 60:
         raise MetakError(FLAT_MESSAGE.format(what=f"the pooled log effect passes {x[1]:+.0f}"))
     if x[3] < 1e-6:
         x[3] = 0.0
-    free = [0, 1, 2] + ([3] if x[3] > 0 else [])
-    H = central_hessian(lambda q: ll(put(x, free, q)), x[free])
+    return x, [0, 1, 2] + ([3] if x[3] > 0 else [])
+
+
+def _covariance(H):
+    """The inverse of the observed information -H (MetakError when it is singular)."""
     try:
-        V = np.linalg.inv(-H)
+        return np.linalg.inv(-H)
     except np.linalg.LinAlgError:
         raise MetakError(FLAT_MESSAGE.format(what="the information matrix is singular")) from None
-    return val, x, V
 
 
 #: from this many nodes per axis UM.RS is maximised by trust-region Newton on the quadrature's
@@ -256,19 +267,9 @@ def fit_rs_newton(cond, random, nodes, start_b):
         val, x = q.run(x0, [0, 1, 2])
     if not np.isfinite(val):
         return None
-    x = x.copy()
-    x[2], x[3] = abs(x[2]), abs(x[3])
-    if abs(x[1]) > 60:
-        raise MetakError(FLAT_MESSAGE.format(what=f"the pooled log effect passes {x[1]:+.0f}"))
-    if x[3] < 1e-6:
-        x[3] = 0.0
-    free = [0, 1, 2] + ([3] if x[3] > 0 else [])
+    x, free = _settle(x)
     q.cache.pop("modes", None)
-    H = q.evaluate(x)[2][np.ix_(free, free)]
-    try:
-        V = np.linalg.inv(-H)
-    except np.linalg.LinAlgError:
-        raise MetakError(FLAT_MESSAGE.format(what="the information matrix is singular")) from None
+    V = _covariance(q.evaluate(x)[2][np.ix_(free, free)])
     if not np.all(np.isfinite(V)) or np.any(np.diag(V) <= 0):
         return None
     return q.evaluate(x)[0], x, V
