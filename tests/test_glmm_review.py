@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from glmm_corpus import analyze_with_methods as _analyze, write_tables
 from metak.errors import InvalidSpec
 from metak.glmm import glmm
 
@@ -72,28 +73,7 @@ def test_one_study_random_effects_fits_the_common_effect_model(row, model):
 
 def _write(root, rows, method="ML", glmm_model="UM.RS", extra=""):
     """Rows of dat.nielweise2007 (metadat) as trial records, one trial per study."""
-    (root / "trials").mkdir(exist_ok=True)
-    for i in rows:
-        a, n1, c, n2 = NIEL["ai"][i], NIEL["n1i"][i], NIEL["ci"][i], NIEL["n2i"][i]
-        (root / "trials" / f"t{i + 1:02d}.yaml").write_text(
-            f"metak: 1\nid: t{i + 1:02d}\ntitle: t{i + 1}\ncondition: c\ndesign: parallel\narms:\n"
-            "  - {id: e, label: e, role: experimental, intervention: drug}\n"
-            "  - {id: c, label: control, role: control, intervention: placebo, control_type: placebo}\n"
-            "outcomes:\n  - id: y\n    label: y\n    type: binary\n    direction: lower_is_better\n    data:\n"
-            f"      e: {{events: {a}, total: {n1}}}\n      c: {{events: {c}, total: {n2}}}\n"
-            "    source: {where: synthetic}\n")
-    spec = root / "s.yaml"
-    spec.write_text("metak: 1\ntitle: t\ntrials: trials\nmeta_analyses:\n  - id: m\n    outcome: y\n    measure: OR\n"
-                    f"    method: {method}\n    test: z\n    glmm: {glmm_model}\n{extra}")
-    return spec
-
-
-def _analyze(spec):
-    from metak.methods import methods_text
-    from metak.pipeline import analyze
-
-    doc = analyze(spec)
-    return doc["meta_analyses"][0], " ".join(methods_text(doc)[0])
+    return write_tables(root, NIEL, rows, method=method, glmm=glmm_model, extra=extra)
 
 
 def test_one_study_spec_reports_no_tau2_and_says_so(tmp_path):

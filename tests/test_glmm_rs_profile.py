@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from glmm_corpus import analyze_with_methods as _analyze, write_tables
 from metak.errors import MetakError
 from metak.glmm import glmm, rs_fit
 from metak.glmm.data import prepare
@@ -145,28 +146,7 @@ def test_one_maximiser_for_the_fit_and_the_profile():
 
 
 def _spec(root, glmm_model="UM.RS"):
-    inp = _inputs("bcg")
-    (root / "trials").mkdir(exist_ok=True)
-    for i, (a, n1, c, n2) in enumerate(zip(inp["ai"], inp["n1i"], inp["ci"], inp["n2i"])):
-        (root / "trials" / f"t{i + 1:02d}.yaml").write_text(
-            f"metak: 1\nid: t{i + 1:02d}\ntitle: t{i + 1}\ncondition: c\ndesign: parallel\narms:\n"
-            "  - {id: e, label: e, role: experimental, intervention: drug}\n"
-            "  - {id: c, label: control, role: control, intervention: placebo, control_type: placebo}\n"
-            "outcomes:\n  - id: y\n    label: y\n    type: binary\n    direction: lower_is_better\n    data:\n"
-            f"      e: {{events: {a}, total: {n1}}}\n      c: {{events: {c}, total: {n2}}}\n"
-            "    source: {where: synthetic}\n")
-    spec = root / "s.yaml"
-    spec.write_text("metak: 1\ntitle: t\ntrials: trials\nmeta_analyses:\n  - id: m\n    outcome: y\n    measure: OR\n"
-                    f"    method: ML\n    test: z\n    glmm: {glmm_model}\n")
-    return spec
-
-
-def _analyze(spec):
-    from metak.methods import methods_text
-    from metak.pipeline import analyze
-
-    doc = analyze(spec)
-    return doc["meta_analyses"][0], " ".join(methods_text(doc)[0])
+    return write_tables(root, _inputs("bcg"), glmm=glmm_model)
 
 
 def test_spec_um_rs_records_the_interval_and_the_methods_text_says_so(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from glmm_corpus import write_tables
 from metak.errors import InvalidSpec
 
 REF = json.loads((Path(__file__).parent / "reference" / "metafor_glmm_reference.json").read_text())
@@ -17,20 +18,7 @@ REF = json.loads((Path(__file__).parent / "reference" / "metafor_glmm_reference.
 
 def _write(root, method="ML", glmm="UM.FS", extra=""):
     """dat.nielweise2007 (metadat) as trial records: one trial per study."""
-    inp = REF["inputs"]["nielweise2007"]
-    (root / "trials").mkdir(exist_ok=True)
-    for i, (a, n1, c, n2) in enumerate(zip(inp["ai"], inp["n1i"], inp["ci"], inp["n2i"])):
-        (root / "trials" / f"t{i + 1:02d}.yaml").write_text(
-            f"metak: 1\nid: t{i + 1:02d}\ntitle: t{i + 1}\ncondition: c\ndesign: parallel\narms:\n"
-            "  - {id: e, label: e, role: experimental, intervention: drug}\n"
-            "  - {id: c, label: control, role: control, intervention: placebo, control_type: placebo}\n"
-            "outcomes:\n  - id: y\n    label: y\n    type: binary\n    direction: lower_is_better\n    data:\n"
-            f"      e: {{events: {a}, total: {n1}}}\n      c: {{events: {c}, total: {n2}}}\n"
-            "    source: {where: synthetic}\n")
-    spec = root / "s.yaml"
-    spec.write_text("metak: 1\ntitle: t\ntrials: trials\nmeta_analyses:\n  - id: m\n    outcome: y\n    measure: OR\n"
-                    f"    method: {method}\n    test: z\n    glmm: {glmm}\n{extra}")
-    return spec
+    return write_tables(root, REF["inputs"]["nielweise2007"], method=method, glmm=glmm, extra=extra)
 
 
 @pytest.mark.parametrize("model, method", [("UM.FS", "ML"), ("CM.EL", "FE"), ("CM.AL", "ML")])
